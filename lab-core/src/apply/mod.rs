@@ -1,0 +1,590 @@
+//! The executor: runs a plan's operations concurrently, in dependency order.
+//!
+//! - An operation starts as soon as what it needs is done; among operations
+//!   waiting for capacity, the one with the longest remaining path (by
+//!   estimated or measured duration) goes first ([`ops`], [`Limiter`]).
+//! - Concurrency is limited per contended key the provider declares (one
+//!   clone per template, N calls per node) and by a global cap on calls
+//!   (`parallelism`). Call-scoped permits are given back while a provider
+//!   waits on a remote task ([`crate::OpContext::wait`]).
+//! - Before each call an intent is journaled; after it the state is saved
+//!   atomically and the result journaled, so a crash at any point leaves a
+//!   state the next run completes (adopting by ownership marker).
+//! - A failed operation stops only what depends on it. Transient errors are
+//!   retried with capped exponential backoff and jitter.
+
+pub mod ops;
+
+mod limiter;
+mod retry;
+
+pub use limiter::{Limiter, OpSlots, Permits};
+pub use retry::RetryPolicy;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::task::JoinSet;
+
+use crate::engine::{Engine, EngineError};
+use crate::events::{Event, EventSink};
+use crate::plan::compute::{estimate_op, resolve_from_state};
+use crate::plan::{Action, Plan, PlanStep};
+use crate::provider::{
+    CreateRequest, DeleteRequest, Limit, LimitScope, Observed, OpContext, OpInfo, OpKind,
+    Ownership, Provider, UpdateRequest,
+};
+use crate::state::{pending, JournalRecord, ResourceState, State, StateError, StateStore};
+use crate::Address;
+use ops::{Op, OpGraph};
+
+/// Options of an apply.
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    /// Global cap on concurrent calls.
+    pub parallelism: usize,
+    /// Retry policy for transient errors.
+    pub retry: RetryPolicy,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            parallelism: 10,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// One operation that ran to completion.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpDone {
+    /// The resource.
+    pub address: Address,
+    /// The operation.
+    pub op: OpKind,
+    /// How long it took, retries included.
+    pub elapsed: Duration,
+    /// How many tries it took.
+    pub attempts: u32,
+}
+
+/// One operation that failed for good.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpFailed {
+    /// The resource.
+    pub address: Address,
+    /// The operation.
+    pub op: OpKind,
+    /// The last error.
+    pub error: String,
+    /// How many tries were made.
+    pub attempts: u32,
+}
+
+/// One operation not run because something it needs failed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpSkipped {
+    /// The resource.
+    pub address: Address,
+    /// The operation.
+    pub op: OpKind,
+    /// The failed resource it waited for.
+    pub because: Address,
+}
+
+/// What an apply did: the summary the CLI prints and tests assert on.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ApplyReport {
+    /// Operations that succeeded, in completion order.
+    pub done: Vec<OpDone>,
+    /// Operations that failed.
+    pub failed: Vec<OpFailed>,
+    /// Operations skipped because a dependency failed.
+    pub skipped: Vec<OpSkipped>,
+    /// Interrupted operations of an earlier run resolved first (address, outcome).
+    pub recovered: Vec<(Address, String)>,
+    /// Wall-clock time of the apply.
+    pub elapsed: Duration,
+}
+
+impl ApplyReport {
+    /// True if nothing failed or was skipped.
+    pub fn is_success(&self) -> bool {
+        self.failed.is_empty() && self.skipped.is_empty()
+    }
+}
+
+/// Everything the operation tasks share.
+struct Shared {
+    state: Mutex<State>,
+    store: Arc<dyn StateStore>,
+    sink: Option<EventSink>,
+    run: String,
+    lab: String,
+    fatal: Mutex<Option<StateError>>,
+    limiter: Arc<Limiter>,
+    global: Limit,
+    retry: RetryPolicy,
+}
+
+impl Shared {
+    fn emit(&self, e: Event) {
+        if let Some(s) = &self.sink {
+            s(&e);
+        }
+    }
+
+    fn set_fatal(&self, e: StateError) {
+        let mut f = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
+        if f.is_none() {
+            *f = Some(e);
+        }
+    }
+
+    fn is_fatal(&self) -> bool {
+        self.fatal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+}
+
+type OpResult = Result<(u32, Duration), (u32, String)>;
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn stale(reason: impl Into<String>) -> EngineError {
+    EngineError::StalePlan {
+        reason: reason.into(),
+    }
+}
+
+pub(crate) async fn apply(
+    engine: &Engine,
+    plan: &Plan,
+    opts: &ApplyOptions,
+) -> Result<ApplyReport, EngineError> {
+    let started = Instant::now();
+    let lab = &engine.lab;
+    let store = engine.store.clone();
+    let _lock = store.lock(if plan.destroy { "destroy" } else { "apply" })?;
+    if plan.lab != lab.name() {
+        return Err(stale(format!(
+            "it was made for lab `{}`, not `{}`",
+            plan.lab,
+            lab.name()
+        )));
+    }
+    if !pending(&store.journal_read()?).is_empty() {
+        return Err(stale(
+            "an interrupted run left operations to resolve since it was made",
+        ));
+    }
+    let loaded = store.load()?;
+    match (&plan.lineage, &loaded) {
+        (None, None) => {}
+        (None, Some(s))
+            if s.serial == 0
+                || s.resources.is_empty() && plan.state_serial == 0 && s.serial <= 1 => {}
+        (Some(l), Some(s)) if *l == s.lineage && plan.state_serial == s.serial => {}
+        (Some(l), Some(s)) if *l != s.lineage => {
+            return Err(stale(format!(
+                "the state's lineage is {}, the plan's {}",
+                s.lineage, l
+            )));
+        }
+        (_, Some(s)) => {
+            return Err(stale(format!(
+                "the state moved from serial {} to {} since the plan was made",
+                plan.state_serial, s.serial
+            )));
+        }
+        (Some(_), None) => return Err(stale("the state it was made against no longer exists")),
+    }
+    let mut report = ApplyReport::default();
+    if !plan.has_changes() {
+        report.elapsed = started.elapsed();
+        return Ok(report);
+    }
+    let mut state = loaded.unwrap_or_else(|| State::new(lab.name()));
+    if state.serial == 0 {
+        // Fix the lineage on disk before the first call: ownership markers carry it.
+        state.serial = 1;
+        store.save(&state)?;
+    }
+    let mut providers: Vec<Arc<dyn Provider>> = Vec::with_capacity(plan.steps.len());
+    for s in &plan.steps {
+        let p =
+            lab.providers()
+                .for_kind(s.address.kind())
+                .ok_or_else(|| EngineError::NoProvider {
+                    kind: s.address.kind().to_string(),
+                    address: s.address.to_string(),
+                    declared_at: s.declared_at.clone().unwrap_or_else(|| "the plan".into()),
+                })?;
+        providers.push(p.clone());
+    }
+    let graph = OpGraph::build(plan, &|a: &Address, op: OpKind| {
+        estimate_op(engine, &state, a, op)
+    });
+    if graph.topo_order().is_none() {
+        return Err(EngineError::PlanFile(
+            "the plan's operations form a cycle".into(),
+        ));
+    }
+    let run = format!(
+        "{}-{}",
+        &state.lineage[..state.lineage.len().min(8)],
+        state.serial
+    );
+    let shared = Arc::new(Shared {
+        state: Mutex::new(state),
+        store: store.clone(),
+        sink: engine.sink.clone(),
+        run,
+        lab: lab.name().to_string(),
+        fatal: Mutex::new(None),
+        limiter: Limiter::new(),
+        global: Limit::calls("engine:parallelism", opts.parallelism.max(1)),
+        retry: opts.retry.clone(),
+    });
+    let steps: Vec<Arc<PlanStep>> = plan.steps.iter().cloned().map(Arc::new).collect();
+
+    let n = graph.ops.len();
+    let mut waiting: Vec<usize> = graph.needs.iter().map(Vec::len).collect();
+    let mut finished = vec![false; n];
+    let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+    let mut tasks: JoinSet<(usize, OpResult)> = JoinSet::new();
+    let mut running = 0usize;
+    loop {
+        if !shared.is_fatal() {
+            // Highest bottom level first; the limiter keeps that order among waiters.
+            ready.sort_by_key(|&i| (std::cmp::Reverse(graph.bottom_level[i]), i));
+            for i in ready.drain(..) {
+                let op = graph.ops[i].clone();
+                let priority = graph.bottom_level[i].as_millis() as u64;
+                tasks.spawn(run_op(
+                    shared.clone(),
+                    providers[op.step].clone(),
+                    steps[op.step].clone(),
+                    op,
+                    priority,
+                    i,
+                ));
+                running += 1;
+            }
+        }
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
+        running -= 1;
+        let (i, result) = match joined {
+            Ok(r) => r,
+            Err(e) => {
+                // A panicking provider: find which op it was is impossible
+                // from a JoinError, so treat the whole run as failed.
+                shared.set_fatal(StateError::Injected(format!(
+                    "an operation task panicked: {e}"
+                )));
+                continue;
+            }
+        };
+        finished[i] = true;
+        let op = &graph.ops[i];
+        match result {
+            Ok((attempts, elapsed)) => {
+                report.done.push(OpDone {
+                    address: op.address.clone(),
+                    op: op.kind,
+                    elapsed,
+                    attempts,
+                });
+                for &j in &graph.needed_by[i] {
+                    waiting[j] -= 1;
+                    if waiting[j] == 0 && !finished[j] {
+                        ready.push(j);
+                    }
+                }
+            }
+            Err((attempts, error)) => {
+                report.failed.push(OpFailed {
+                    address: op.address.clone(),
+                    op: op.kind,
+                    error,
+                    attempts,
+                });
+                // Skip everything downstream; it never started.
+                let mut stack = graph.needed_by[i].clone();
+                while let Some(j) = stack.pop() {
+                    if finished[j] {
+                        continue;
+                    }
+                    finished[j] = true;
+                    report.skipped.push(OpSkipped {
+                        address: graph.ops[j].address.clone(),
+                        op: graph.ops[j].kind,
+                        because: op.address.clone(),
+                    });
+                    shared.emit(Event::Skipped {
+                        address: graph.ops[j].address.clone(),
+                        op: graph.ops[j].kind,
+                        because: op.address.clone(),
+                    });
+                    stack.extend(graph.needed_by[j].iter().copied());
+                }
+            }
+        }
+        if running == 0 && (ready.is_empty() || shared.is_fatal()) {
+            break;
+        }
+    }
+    // Drain anything still in flight (only after a fatal error).
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((i, Ok((attempts, elapsed)))) = joined {
+            report.done.push(OpDone {
+                address: graph.ops[i].address.clone(),
+                op: graph.ops[i].kind,
+                elapsed,
+                attempts,
+            });
+        }
+    }
+    let fatal = shared
+        .fatal
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    if let Some(e) = fatal {
+        // The journal keeps the open intents: the next run resolves them.
+        return Err(EngineError::State(e));
+    }
+    store.journal_clear()?;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// Runs one operation: limits, journal, call with retries, state, journal.
+async fn run_op(
+    shared: Arc<Shared>,
+    provider: Arc<dyn Provider>,
+    step: Arc<PlanStep>,
+    op: Op,
+    priority: u64,
+    index: usize,
+) -> (usize, OpResult) {
+    let result = run_op_inner(
+        &shared,
+        provider.as_ref(),
+        &step,
+        &op,
+        priority,
+        index as u64,
+    )
+    .await;
+    if let Err((_, error)) = &result {
+        shared.emit(Event::Failed {
+            address: op.address.clone(),
+            op: op.kind,
+            error: error.clone(),
+        });
+    }
+    (index, result)
+}
+
+async fn run_op_inner(
+    shared: &Shared,
+    provider: &dyn Provider,
+    step: &PlanStep,
+    op: &Op,
+    priority: u64,
+    index: u64,
+) -> OpResult {
+    let address = &op.address;
+    // Inputs: references resolved from outputs recorded by the producers.
+    let (attrs, lineage) = {
+        let state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut attrs = match op.kind {
+            OpKind::Delete => step
+                .prior
+                .as_ref()
+                .map(|p| p.attrs.clone())
+                .unwrap_or_default(),
+            _ => step.desired.clone(),
+        };
+        if op.kind != OpKind::Delete {
+            resolve_from_state(&mut attrs, &state).map_err(|e| (0, e))?;
+        }
+        (attrs, state.lineage.clone())
+    };
+    let owner = Ownership {
+        lab: shared.lab.clone(),
+        lineage,
+        address: address.clone(),
+    };
+    let mut limits = provider.limits(&OpInfo {
+        address,
+        op: op.kind,
+        attrs: &attrs,
+    });
+    limits.push(shared.global.clone());
+    let (op_limits, call_limits): (Vec<Limit>, Vec<Limit>) = limits
+        .into_iter()
+        .partition(|l| l.scope == LimitScope::Operation);
+    let _op_permits = shared.limiter.acquire(&op_limits, priority).await;
+
+    let intent = JournalRecord::Intent {
+        run: shared.run.clone(),
+        op: index,
+        address: address.clone(),
+        action: op.kind,
+        at_ms: now_ms(),
+    };
+    if let Err(e) = shared.store.journal_append(&intent) {
+        let msg = format!("could not journal the intent: {e}");
+        shared.set_fatal(e);
+        return Err((0, msg));
+    }
+    shared.emit(Event::Started {
+        address: address.clone(),
+        op: op.kind,
+    });
+    let started = Instant::now();
+    let mut attempt = 1u32;
+    let observed: Option<Observed> = loop {
+        let permits = shared.limiter.acquire(&call_limits, priority).await;
+        let slots = Arc::new(OpSlots::new(
+            shared.limiter.clone(),
+            call_limits.clone(),
+            priority,
+            permits,
+        ));
+        let ctx = OpContext::for_operation(address.clone(), attempt, slots);
+        let prior = step.prior.as_ref();
+        let result = match op.kind {
+            OpKind::Create => provider
+                .create(
+                    &ctx,
+                    &CreateRequest {
+                        address: address.clone(),
+                        attrs: attrs.clone(),
+                        owner: owner.clone(),
+                    },
+                )
+                .await
+                .map(Some),
+            OpKind::Update => provider
+                .update(
+                    &ctx,
+                    &UpdateRequest {
+                        address: address.clone(),
+                        id: prior.map(|p| p.id.clone()).unwrap_or_default(),
+                        prior: prior.map(|p| p.attrs.clone()).unwrap_or_default(),
+                        attrs: attrs.clone(),
+                        changes: step.changes.clone(),
+                        owner: owner.clone(),
+                    },
+                )
+                .await
+                .map(Some),
+            OpKind::Delete => provider
+                .delete(
+                    &ctx,
+                    &DeleteRequest {
+                        address: address.clone(),
+                        id: prior.map(|p| p.id.clone()).unwrap_or_default(),
+                        prior: attrs.clone(),
+                    },
+                )
+                .await
+                .map(|()| None),
+        };
+        drop(ctx);
+        match result {
+            Ok(obs) => break obs,
+            Err(e) if shared.retry.should_retry(attempt, e.transient) => {
+                let delay = shared.retry.delay(attempt);
+                shared.emit(Event::Retrying {
+                    address: address.clone(),
+                    op: op.kind,
+                    attempt,
+                    delay,
+                    error: e.message.clone(),
+                });
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            Err(e) => {
+                let done = JournalRecord::Done {
+                    run: shared.run.clone(),
+                    op: index,
+                    ok: false,
+                };
+                if let Err(je) = shared.store.journal_append(&done) {
+                    shared.set_fatal(je);
+                }
+                return Err((attempt, e.message));
+            }
+        }
+    };
+    let elapsed = started.elapsed();
+    {
+        let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        match (op.kind, observed) {
+            (OpKind::Delete, _) => {
+                if op.deposed {
+                    state.deposed.shift_remove(address);
+                } else {
+                    state.resources.shift_remove(address);
+                }
+            }
+            (_, Some(obs)) => {
+                if step.action == Action::Replace && step.create_before_destroy {
+                    if let Some(old) = state.resources.get(address).cloned() {
+                        state.deposed.insert(address.clone(), old);
+                    }
+                }
+                state.resources.insert(
+                    address.clone(),
+                    ResourceState {
+                        id: obs.id,
+                        attrs: obs.attrs,
+                        outputs: obs.outputs,
+                        deps: step.deps.clone(),
+                        create_before_destroy: step.create_before_destroy,
+                    },
+                );
+            }
+            (_, None) => {}
+        }
+        state.record_timing(address.kind(), op.kind, elapsed.as_millis() as u64);
+        state.serial += 1;
+        if let Err(e) = shared.store.save(&state) {
+            let msg = format!(
+                "the {} succeeded but the state could not be saved: {e}",
+                op.kind
+            );
+            shared.set_fatal(e);
+            return Err((attempt, msg));
+        }
+    }
+    let done = JournalRecord::Done {
+        run: shared.run.clone(),
+        op: index,
+        ok: true,
+    };
+    if let Err(e) = shared.store.journal_append(&done) {
+        shared.set_fatal(e);
+    }
+    shared.emit(Event::Finished {
+        address: address.clone(),
+        op: op.kind,
+        elapsed,
+    });
+    Ok((attempt, elapsed))
+}

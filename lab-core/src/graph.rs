@@ -1,0 +1,178 @@
+//! The dependency graph of a lab: ordering, cycle finding and export.
+//!
+//! Edges point from a dependency to its dependent (`storage -> vm`), so a
+//! topological order is a creation order and its reverse a destroy order.
+//! Everything is indexed by position; building the graph is linear in
+//! resources plus edges.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
+
+use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+
+use crate::model::{Dependency, Lab};
+use crate::Address;
+
+/// The lab's resources as a graph.
+pub struct LabGraph {
+    graph: DiGraph<Address, Dependency>,
+    index: HashMap<Address, NodeIndex>,
+}
+
+impl LabGraph {
+    /// Builds the graph. Edges to addresses outside the lab (a handle from
+    /// another `Lab`) are left out; a check reports them.
+    pub fn build(lab: &Lab) -> Self {
+        let mut graph = DiGraph::with_capacity(lab.len(), lab.len());
+        let mut index = HashMap::with_capacity(lab.len());
+        for spec in lab.resources() {
+            let n = graph.add_node(spec.address.clone());
+            index.insert(spec.address.clone(), n);
+        }
+        for spec in lab.resources() {
+            let to = index[&spec.address];
+            for dep in &spec.deps {
+                if dep.lab != lab.id() {
+                    continue;
+                }
+                if let Some(&from) = index.get(&dep.on) {
+                    graph.add_edge(from, to, dep.clone());
+                }
+            }
+        }
+        LabGraph { graph, index }
+    }
+
+    /// The addresses in creation order (dependencies first), or `None` if
+    /// there is a cycle.
+    pub fn creation_order(&self) -> Option<Vec<Address>> {
+        toposort(&self.graph, None)
+            .ok()
+            .map(|v| v.into_iter().map(|n| self.graph[n].clone()).collect())
+    }
+
+    /// Every dependency cycle, each as the shortest cycle through its
+    /// strongly connected component: the edges in order, each meaning
+    /// "`edge.0` needs `edge.1`".
+    pub fn cycles(&self) -> Vec<Vec<(Address, Dependency)>> {
+        let mut out = Vec::new();
+        for scc in tarjan_scc(&self.graph) {
+            let self_loop =
+                scc.len() == 1 && self.graph.edges_connecting(scc[0], scc[0]).next().is_some();
+            if scc.len() < 2 && !self_loop {
+                continue;
+            }
+            // Start at the first-declared node for a deterministic report.
+            let start = *scc.iter().min_by_key(|n| n.index()).expect("non-empty scc");
+            if let Some(cycle) = self.shortest_cycle(start, &scc) {
+                out.push(cycle);
+            }
+        }
+        out.sort_by(|a, b| a[0].0.cmp(&b[0].0));
+        out
+    }
+
+    /// BFS along "needs" edges (dependent -> dependency) from `start` back to it.
+    fn shortest_cycle(
+        &self,
+        start: NodeIndex,
+        scc: &[NodeIndex],
+    ) -> Option<Vec<(Address, Dependency)>> {
+        let in_scc: std::collections::HashSet<NodeIndex> = scc.iter().copied().collect();
+        let mut prev: HashMap<NodeIndex, (NodeIndex, petgraph::graph::EdgeIndex)> = HashMap::new();
+        let mut queue = VecDeque::from([start]);
+        while let Some(n) = queue.pop_front() {
+            // Incoming edges are the node's dependencies: n needs e.source().
+            let mut deps: Vec<_> = self
+                .graph
+                .edges_directed(n, petgraph::Direction::Incoming)
+                .collect();
+            deps.sort_by_key(|e| (e.source().index(), e.id().index()));
+            for e in deps {
+                let m = e.source();
+                if !in_scc.contains(&m) {
+                    continue;
+                }
+                if m == start {
+                    // Walk back from n to start.
+                    let mut path = vec![(self.graph[n].clone(), e.weight().clone())];
+                    let mut cur = n;
+                    while cur != start {
+                        let (p, pe) = prev[&cur];
+                        path.push((self.graph[p].clone(), self.graph[pe].clone()));
+                        cur = p;
+                    }
+                    path.reverse();
+                    return Some(path);
+                }
+                if let std::collections::hash_map::Entry::Vacant(v) = prev.entry(m) {
+                    v.insert((n, e.id()));
+                    queue.push_back(m);
+                }
+            }
+        }
+        None
+    }
+
+    /// The number of resources.
+    pub fn len(&self) -> usize {
+        self.graph.node_count()
+    }
+
+    /// True if the graph has no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.graph.node_count() == 0
+    }
+
+    /// The direct dependencies of `address`.
+    pub fn dependencies_of(&self, address: &Address) -> Vec<Address> {
+        self.index.get(address).map_or_else(Vec::new, |&n| {
+            self.graph
+                .neighbors_directed(n, petgraph::Direction::Incoming)
+                .map(|m| self.graph[m].clone())
+                .collect()
+        })
+    }
+
+    /// Graphviz DOT, one edge per dependency, labelled with its field.
+    pub fn to_dot(&self) -> String {
+        let mut s = String::from(
+            "digraph lab {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
+        );
+        for n in self.graph.node_indices() {
+            let _ = writeln!(s, "  \"{}\";", self.graph[n]);
+        }
+        for e in self.graph.edge_references() {
+            let _ = writeln!(
+                s,
+                "  \"{}\" -> \"{}\" [label=\"{}\"];",
+                self.graph[e.source()],
+                self.graph[e.target()],
+                e.weight().via
+            );
+        }
+        s.push_str("}\n");
+        s
+    }
+
+    /// A Mermaid flowchart.
+    pub fn to_mermaid(&self) -> String {
+        let id = |n: NodeIndex| format!("n{}", n.index());
+        let mut s = String::from("flowchart LR\n");
+        for n in self.graph.node_indices() {
+            let _ = writeln!(s, "  {}[\"{}\"]", id(n), self.graph[n]);
+        }
+        for e in self.graph.edge_references() {
+            let _ = writeln!(
+                s,
+                "  {} -->|{}| {}",
+                id(e.source()),
+                e.weight().via,
+                id(e.target())
+            );
+        }
+        s
+    }
+}

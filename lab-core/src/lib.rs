@@ -1,0 +1,61 @@
+//! # lab-core: the engine
+//!
+//! The lab is a Rust value: a [`Lab`] of typed resources joined by handles.
+//! This crate checks it ([`checks`]), plans it against what exists
+//! ([`plan`]), applies the plan concurrently in dependency order
+//! ([`apply`]) and records what was done ([`state`]). It knows no provider:
+//! the provider crates implement [`Provider`] and register themselves.
+//!
+//! Data flow: model -> graph -> checks -> refresh -> plan -> apply -> state.
+//! Every step is a library call returning values and emitting typed
+//! [`Event`]s; the [`cli`] is a thin layer over [`Engine`].
+//!
+//! ```no_run
+//! use lab_core::prelude::*;
+//! use lab_core::testing::{MemoryProvider, Thing};
+//!
+//! let mut lab = Lab::new("quickstart");
+//! lab.register_provider(MemoryProvider::new().shared());
+//! let db = lab.add(Thing::new("db").attr("size_gb", 20));
+//! lab.add(Thing::new("app").input("db_id", &db.output::<String>("id")));
+//! lab_core::cli::run(lab);
+//! ```
+
+pub mod address;
+pub mod apply;
+pub mod checks;
+pub mod cli;
+pub mod diag;
+mod engine;
+pub mod events;
+pub mod graph;
+pub mod model;
+pub mod plan;
+pub mod provider;
+pub mod secret;
+pub mod state;
+pub mod testing;
+pub mod value;
+
+pub use address::Address;
+pub use apply::{ApplyOptions, ApplyReport, RetryPolicy};
+pub use checks::{Check, CheckRegistry};
+pub use diag::{Diagnostic, Loc, Severity};
+pub use engine::{Engine, EngineError};
+pub use events::{Event, EventSink};
+pub use model::{
+    Appliance, ApplianceKind, Handle, Input, Lab, LabId, Lifecycle, Output, Resource, ResourceSpec,
+};
+pub use plan::{Action, Plan, PlanStep};
+pub use provider::{FieldChange, KindSchema, Limit, OpContext, Ownership, Provider, ProviderError};
+pub use secret::Secret;
+pub use state::{FileStateStore, MemoryStateStore, State, StateStore};
+pub use value::{Attrs, Value};
+
+/// The names a `main.rs` needs.
+pub mod prelude {
+    pub use crate::{
+        Appliance, ApplianceKind, Diagnostic, Engine, Handle, Input, Lab, Output, Resource, Secret,
+        Severity, Value,
+    };
+}

@@ -1,0 +1,326 @@
+//! The model: a [`Lab`] of resources joined by typed handles.
+//!
+//! Adding a resource returns a [`Handle`]; passing a handle (or an
+//! [`Output`] of one) to another builder records a dependency edge with the
+//! line that created it. Nothing here does IO: a `Lab` is a plain value that
+//! tests can build and check.
+
+mod appliance;
+mod resource;
+
+pub use appliance::{Appliance, ApplianceKind};
+pub use resource::{Dependency, Input, Lifecycle, Resource, ResourceSpec, Waiver};
+
+use std::marker::PhantomData;
+use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use crate::checks::{Check, CheckRegistry};
+use crate::diag::Loc;
+use crate::provider::{Provider, ProviderRegistry};
+use crate::Address;
+
+/// Identifies one `Lab` value in this process, so a handle from another lab
+/// is caught by a check rather than silently wired up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LabId(u64);
+
+impl LabId {
+    fn fresh() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        LabId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// A typed reference to a resource added to a [`Lab`].
+///
+/// Passing `&Handle<Storage>` where a builder wants a storage both names it
+/// and records the dependency, so edges are typed.
+pub struct Handle<R> {
+    address: Address,
+    lab: LabId,
+    _kind: PhantomData<fn() -> R>,
+}
+
+impl<R> Handle<R> {
+    /// Builds a handle. Provider crates use this through [`Lab::add`].
+    fn new(address: Address, lab: LabId) -> Self {
+        Handle {
+            address,
+            lab,
+            _kind: PhantomData,
+        }
+    }
+
+    /// The resource's stable address.
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// The lab this handle belongs to.
+    pub fn lab_id(&self) -> LabId {
+        self.lab
+    }
+
+    /// A typed output of this resource, known after it is applied.
+    /// Provider crates wrap this in named accessors (`vm.vmid()`).
+    #[track_caller]
+    pub fn output<T>(&self, name: &str) -> Output<T> {
+        Output {
+            address: self.address.clone(),
+            lab: self.lab,
+            name: name.into(),
+            loc: Location::caller(),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<R> Clone for Handle<R> {
+    fn clone(&self) -> Self {
+        Handle::new(self.address.clone(), self.lab)
+    }
+}
+
+impl<R> std::fmt::Debug for Handle<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Handle({})", self.address)
+    }
+}
+
+/// A value of type `T` produced by applying a resource (a VMID, a tunnel id),
+/// usable as another resource's input. Plans show it as `(known after apply)`
+/// while its producer is being created.
+pub struct Output<T> {
+    pub(crate) address: Address,
+    pub(crate) lab: LabId,
+    pub(crate) name: Arc<str>,
+    pub(crate) loc: Loc,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> Output<T> {
+    /// The producing resource.
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// The output's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl<T> Clone for Output<T> {
+    fn clone(&self) -> Self {
+        Output {
+            address: self.address.clone(),
+            lab: self.lab,
+            name: self.name.clone(),
+            loc: self.loc,
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Output<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Output({}#{})", self.address, self.name)
+    }
+}
+
+/// The whole lab: resources, checks, waivers and the providers that apply them.
+///
+/// ```
+/// use lab_core::prelude::*;
+/// use lab_core::testing::Thing;
+///
+/// let mut lab = Lab::new("home");
+/// let nas = lab.add(Appliance::new("nas1").kind(ApplianceKind::Nas));
+/// let pool = lab.add(Thing::new("pool").attr("size_gb", 4000).on(&nas));
+/// let share = lab.add(Thing::new("share").attr("path", "/media").after(&pool));
+/// assert_eq!(share.address().to_string(), "test.thing.share");
+/// assert!(lab.check().iter().all(|d| !d.is_blocking()));
+/// ```
+pub struct Lab {
+    id: LabId,
+    name: String,
+    declared_at: Loc,
+    resources: IndexMap<Address, ResourceSpec>,
+    duplicates: Vec<ResourceSpec>,
+    stray_edges: Vec<Dependency>,
+    checks: CheckRegistry,
+    providers: ProviderRegistry,
+}
+
+impl Lab {
+    /// A new, empty lab. `name` identifies it in ownership markers and state.
+    #[track_caller]
+    pub fn new(name: impl Into<String>) -> Self {
+        Lab {
+            id: LabId::fresh(),
+            name: name.into(),
+            declared_at: Location::caller(),
+            resources: IndexMap::new(),
+            duplicates: Vec::new(),
+            stray_edges: Vec::new(),
+            checks: CheckRegistry::with_builtins(),
+            providers: ProviderRegistry::default(),
+        }
+    }
+
+    /// The lab's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// This lab's identity in the process.
+    pub fn id(&self) -> LabId {
+        self.id
+    }
+
+    /// Where `Lab::new` was called.
+    pub fn declared_at(&self) -> Loc {
+        self.declared_at
+    }
+
+    /// Adds a resource and returns its typed handle.
+    ///
+    /// A second resource with the same address is kept aside and reported by
+    /// the `core::duplicate-address` check with both lines.
+    #[track_caller]
+    pub fn add<R: Resource>(&mut self, resource: R) -> Handle<R> {
+        let mut spec = resource.into_spec();
+        spec.added_at = Location::caller();
+        let address = spec.address.clone();
+        if self.resources.contains_key(&address) {
+            self.duplicates.push(spec);
+        } else {
+            self.resources.insert(address.clone(), spec);
+        }
+        Handle::new(address, self.id)
+    }
+
+    /// Orders `dependent` after `on` when both were added already (for
+    /// example a DNS record that must wait for a tunnel declared further
+    /// down). Edges made this way can form cycles; the
+    /// `core::dependency-cycle` check reports them with this line.
+    ///
+    /// ```
+    /// use lab_core::prelude::*;
+    /// use lab_core::testing::Thing;
+    /// let mut lab = Lab::new("home");
+    /// let dns = lab.add(Thing::new("dns"));
+    /// let tunnel = lab.add(Thing::new("tunnel"));
+    /// lab.add_dependency(&dns, &tunnel);
+    /// assert!(lab.check().is_empty());
+    /// ```
+    #[track_caller]
+    pub fn add_dependency<A, B>(&mut self, dependent: &Handle<A>, on: &Handle<B>) {
+        let here = Location::caller();
+        let spec = if dependent.lab == self.id {
+            self.resources.get_mut(&dependent.address)
+        } else {
+            None
+        };
+        match spec {
+            Some(spec) => spec.deps.push(Dependency {
+                on: on.address.clone(),
+                lab: on.lab,
+                loc: here,
+                via: "add_dependency".into(),
+            }),
+            None => self.stray_edges.push(Dependency {
+                on: dependent.address.clone(),
+                lab: dependent.lab,
+                loc: here,
+                via: "add_dependency".into(),
+            }),
+        }
+    }
+
+    /// Registers the provider that applies some kinds of resources.
+    pub fn register_provider(&mut self, provider: Arc<dyn Provider>) {
+        for check in provider.checks() {
+            self.checks.register(check);
+        }
+        self.providers.register(provider);
+    }
+
+    /// Adds a named check (a provider crate's or the user's own). A check
+    /// with the same code replaces the earlier one.
+    pub fn register_check(&mut self, check: Check) {
+        self.checks.register(check);
+    }
+
+    /// Adds a check from a closure.
+    ///
+    /// ```
+    /// use lab_core::prelude::*;
+    /// let mut lab = Lab::new("home");
+    /// lab.check_with("my::at-most-50", Severity::Error, |lab, out| {
+    ///     if lab.resources().count() > 50 {
+    ///         out.push(Diagnostic::error("my::at-most-50", "too many resources"));
+    ///     }
+    /// });
+    /// assert!(lab.check().is_empty());
+    /// ```
+    pub fn check_with(
+        &mut self,
+        code: &'static str,
+        severity: crate::Severity,
+        run: impl Fn(&Lab, &mut Vec<crate::Diagnostic>) + Send + Sync + 'static,
+    ) {
+        self.checks.register(Check::new(code, severity, run));
+    }
+
+    /// Runs every check without touching the network and returns the
+    /// diagnostics as values, waived ones marked (for `cargo test`).
+    pub fn check(&self) -> Vec<crate::Diagnostic> {
+        self.checks.run(self)
+    }
+
+    /// The resources, in the order they were added.
+    pub fn resources(&self) -> impl Iterator<Item = &ResourceSpec> {
+        self.resources.values()
+    }
+
+    /// One resource by address.
+    pub fn resource(&self, address: &Address) -> Option<&ResourceSpec> {
+        self.resources.get(address)
+    }
+
+    /// The number of resources.
+    pub fn len(&self) -> usize {
+        self.resources.len()
+    }
+
+    /// True if the lab has no resources.
+    pub fn is_empty(&self) -> bool {
+        self.resources.is_empty()
+    }
+
+    /// Resources added under an address that was already taken.
+    pub fn duplicates(&self) -> &[ResourceSpec] {
+        &self.duplicates
+    }
+
+    /// Edges from [`Lab::add_dependency`] whose dependent is not in this lab
+    /// (a handle from another `Lab`); reported by `core::foreign-handle`.
+    pub fn stray_edges(&self) -> &[Dependency] {
+        &self.stray_edges
+    }
+
+    /// The registered providers.
+    pub fn providers(&self) -> &ProviderRegistry {
+        &self.providers
+    }
+
+    /// The registered checks.
+    pub fn checks(&self) -> &CheckRegistry {
+        &self.checks
+    }
+}

@@ -1,0 +1,242 @@
+//! What a resource is to the engine: a [`ResourceSpec`], and the
+//! [`Resource`] trait that typed builders implement to produce one.
+
+use std::panic::Location;
+
+use indexmap::IndexMap;
+
+use super::{Handle, LabId, Output};
+use crate::diag::Loc;
+use crate::value::{Attrs, OutputRef, Value};
+use crate::Address;
+
+/// A dependency edge: this resource needs `on` to exist first.
+#[derive(Clone, Debug)]
+pub struct Dependency {
+    /// The resource depended on.
+    pub on: Address,
+    /// The lab the handle came from (checked against the resource's own lab).
+    pub lab: LabId,
+    /// The line that created the edge.
+    pub loc: Loc,
+    /// What made the edge: the field name, or `depends_on`.
+    pub via: String,
+}
+
+/// How a resource is replaced and destroyed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lifecycle {
+    /// Create the replacement before destroying the old object.
+    pub create_before_destroy: bool,
+    /// Refuse any plan that would destroy this resource.
+    pub prevent_destroy: bool,
+}
+
+/// An explicit waiver of one named check for one resource.
+#[derive(Clone, Debug)]
+pub struct Waiver {
+    /// The check's code, e.g. `pbs::single-failure-domain`.
+    pub code: String,
+    /// Why it is acceptable here; shown in `check` output.
+    pub reason: String,
+    /// Where the waiver was written.
+    pub loc: Loc,
+}
+
+/// The engine's view of one resource: its address, attributes, edges and
+/// where the user declared each part.
+#[derive(Clone, Debug)]
+pub struct ResourceSpec {
+    /// `kind.name`.
+    pub address: Address,
+    /// The desired fields. References to outputs are `Value::Ref`.
+    pub attrs: Attrs,
+    /// Edges to the resources this one needs.
+    pub deps: Vec<Dependency>,
+    /// Where the builder was created (`Vm::new(..)`).
+    pub declared_at: Loc,
+    /// Where it was added to the lab (`lab.add(..)`).
+    pub added_at: Loc,
+    /// Where each field was last set.
+    pub field_locs: IndexMap<String, Loc>,
+    /// Replacement and destroy behaviour.
+    pub lifecycle: Lifecycle,
+    /// Checks waived for this resource.
+    pub waivers: Vec<Waiver>,
+    /// False for model-only resources (an [`super::Appliance`]): they take
+    /// part in checks and the graph but no provider applies them.
+    pub managed: bool,
+}
+
+impl ResourceSpec {
+    /// A new spec for resource `name` of `kind`, declared at the caller's line.
+    #[track_caller]
+    pub fn new(kind: &str, name: &str) -> Self {
+        let here = Location::caller();
+        ResourceSpec {
+            address: Address::new(kind, name),
+            attrs: Attrs::new(),
+            deps: Vec::new(),
+            declared_at: here,
+            added_at: here,
+            field_locs: IndexMap::new(),
+            lifecycle: Lifecycle::default(),
+            waivers: Vec::new(),
+            managed: true,
+        }
+    }
+
+    /// Sets a field, remembering the caller's line for diagnostics.
+    #[track_caller]
+    pub fn set(&mut self, field: &str, value: impl Into<Value>) {
+        self.attrs.insert(field.to_string(), value.into());
+        self.field_locs
+            .insert(field.to_string(), Location::caller());
+    }
+
+    /// Sets a field from an [`Input`]: a plain value, or another resource's
+    /// output (which also records the dependency).
+    #[track_caller]
+    pub fn set_input<T: Into<Value>>(&mut self, field: &str, input: impl Into<Input<T>>) {
+        match input.into() {
+            Input::Value(v) => self.set(field, v),
+            Input::Output(o) => {
+                self.deps.push(Dependency {
+                    on: o.address.clone(),
+                    lab: o.lab,
+                    loc: Location::caller(),
+                    via: field.to_string(),
+                });
+                self.set(
+                    field,
+                    Value::Ref(OutputRef {
+                        address: o.address.clone(),
+                        output: o.name.to_string(),
+                    }),
+                );
+            }
+        }
+    }
+
+    /// Records that this resource needs `other` first; `via` names the
+    /// field (or `depends_on`).
+    #[track_caller]
+    pub fn depend_on<R>(&mut self, other: &Handle<R>, via: &str) {
+        self.deps.push(Dependency {
+            on: other.address.clone(),
+            lab: other.lab,
+            loc: Location::caller(),
+            via: via.to_string(),
+        });
+    }
+
+    /// Sets a field to another resource's address and records the
+    /// dependency: the usual way to point at a storage, a bridge, a pool.
+    #[track_caller]
+    pub fn set_ref<R>(&mut self, field: &str, other: &Handle<R>) {
+        self.depend_on(other, field);
+        self.set(field, other.address.to_string());
+    }
+
+    /// Where a field was set, or where the resource was declared.
+    pub fn loc_of(&self, field: &str) -> Loc {
+        self.field_locs
+            .get(field)
+            .copied()
+            .unwrap_or(self.declared_at)
+    }
+
+    /// The kind part of the address.
+    pub fn kind(&self) -> &str {
+        self.address.kind()
+    }
+
+    /// The name part of the address.
+    pub fn name(&self) -> &str {
+        self.address.name()
+    }
+}
+
+/// An input that is either a value now or another resource's output later.
+pub enum Input<T> {
+    /// Known now.
+    Value(T),
+    /// Known after the producer is applied.
+    Output(Output<T>),
+}
+
+impl<T> From<T> for Input<T> {
+    fn from(v: T) -> Self {
+        Input::Value(v)
+    }
+}
+
+impl<T> From<Output<T>> for Input<T> {
+    fn from(o: Output<T>) -> Self {
+        Input::Output(o)
+    }
+}
+
+impl<T> From<&Output<T>> for Input<T> {
+    fn from(o: &Output<T>) -> Self {
+        Input::Output(o.clone())
+    }
+}
+
+/// A typed builder that lowers to a [`ResourceSpec`].
+///
+/// Provider crates implement `spec_mut` and `into_spec`; the provided
+/// methods give every resource the same lifecycle and waiver options.
+/// Every method is `#[track_caller]` so diagnostics point at the user's line.
+pub trait Resource: Sized {
+    /// The builder's spec, for the provided methods.
+    fn spec_mut(&mut self) -> &mut ResourceSpec;
+
+    /// The finished spec.
+    fn into_spec(self) -> ResourceSpec;
+
+    /// Orders this resource after `other` without passing any value.
+    #[track_caller]
+    fn depends_on<R>(mut self, other: &Handle<R>) -> Self {
+        self.spec_mut().depend_on(other, "depends_on");
+        self
+    }
+
+    /// Create the replacement before destroying the old object.
+    #[track_caller]
+    fn create_before_destroy(mut self) -> Self {
+        let here = Location::caller();
+        let spec = self.spec_mut();
+        spec.lifecycle.create_before_destroy = true;
+        spec.field_locs.insert("create_before_destroy".into(), here);
+        self
+    }
+
+    /// Refuse any plan that destroys this resource.
+    #[track_caller]
+    fn prevent_destroy(mut self) -> Self {
+        let here = Location::caller();
+        let spec = self.spec_mut();
+        spec.lifecycle.prevent_destroy = true;
+        spec.field_locs.insert("prevent_destroy".into(), here);
+        self
+    }
+
+    /// Waives the check `code` for this resource; `check` output shows it.
+    #[track_caller]
+    fn waive(mut self, code: &str, reason: &str) -> Self {
+        self.spec_mut().waivers.push(Waiver {
+            code: code.to_string(),
+            reason: reason.to_string(),
+            loc: Location::caller(),
+        });
+        self
+    }
+
+    /// Says which appliance (failure domain) holds this resource's data.
+    #[track_caller]
+    fn on(mut self, appliance: &Handle<super::Appliance>) -> Self {
+        self.spec_mut().set_ref("appliance", appliance);
+        self
+    }
+}

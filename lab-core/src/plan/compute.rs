@@ -1,0 +1,657 @@
+//! Computing a plan: check, recover, refresh in bulk, diff.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+
+use super::{Action, Drift, Plan, PlanStep};
+use crate::apply::ops::OpGraph;
+use crate::diag::loc_string;
+use crate::engine::{Engine, EngineError};
+use crate::events::Event;
+use crate::graph::LabGraph;
+use crate::provider::{FieldChange, Observed, OpContext, OpKind, Ownership, Provider, ReadRequest};
+use crate::state::{pending, JournalRecord, State};
+use crate::value::OutputRef;
+use crate::Address;
+
+/// Options of a plan.
+#[derive(Clone, Debug)]
+pub struct PlanOptions {
+    /// Read every recorded resource from its provider (default). Without
+    /// refresh the plan trusts the state and cannot see drift.
+    pub refresh: bool,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions { refresh: true }
+    }
+}
+
+pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, EngineError> {
+    let lab = &engine.lab;
+    let diags = lab.check();
+    if diags.iter().any(|d| d.is_blocking()) {
+        return Err(EngineError::Check(diags));
+    }
+    for spec in lab.resources().filter(|s| s.managed) {
+        if lab.providers().for_kind(spec.kind()).is_none() {
+            return Err(EngineError::NoProvider {
+                kind: spec.kind().to_string(),
+                address: spec.address.to_string(),
+                declared_at: loc_string(spec.declared_at),
+            });
+        }
+    }
+    let (state, existed) = recover(engine).await?;
+    let observed = if opts.refresh {
+        refresh(engine, &state).await?
+    } else {
+        state
+            .resources
+            .iter()
+            .map(|(a, r)| {
+                (
+                    a.clone(),
+                    Some(Observed {
+                        id: r.id.clone(),
+                        attrs: r.attrs.clone(),
+                        outputs: r.outputs.clone(),
+                    }),
+                )
+            })
+            .collect()
+    };
+    let order = LabGraph::build(lab)
+        .creation_order()
+        .expect("checks passed, so the graph has no cycle");
+
+    let mut steps: Vec<PlanStep> = Vec::new();
+    let mut drift = Vec::new();
+    let mut unchanged = 0;
+    // Resources whose outputs are unknown until apply (created or replaced).
+    let mut fresh: HashSet<Address> = HashSet::new();
+    let managed: HashSet<&Address> = lab
+        .resources()
+        .filter(|s| s.managed)
+        .map(|s| &s.address)
+        .collect();
+
+    for address in &order {
+        let spec = lab
+            .resource(address)
+            .expect("graph nodes are lab resources");
+        if !spec.managed {
+            continue;
+        }
+        let provider = lab
+            .providers()
+            .for_kind(spec.kind())
+            .expect("checked above");
+        let mut deps: Vec<Address> = Vec::new();
+        for d in &spec.deps {
+            if managed.contains(&d.on) && !deps.contains(&d.on) {
+                deps.push(d.on.clone());
+            }
+        }
+        // Resolve references whose producers are not changing identity.
+        let mut desired = spec.attrs.clone();
+        for v in desired.values_mut() {
+            v.resolve_refs(&mut |r: &OutputRef| {
+                if fresh.contains(&r.address) {
+                    return None;
+                }
+                state
+                    .resources
+                    .get(&r.address)?
+                    .outputs
+                    .get(&r.output)
+                    .cloned()
+            });
+        }
+        let declared_at = Some(loc_string(spec.declared_at));
+        let cbd = spec.lifecycle.create_before_destroy;
+        let prior = state.resources.get(address);
+        let seen = observed.get(address).cloned().flatten();
+        let step = match (prior, seen) {
+            (None, _) => Some(PlanStep {
+                address: address.clone(),
+                action: Action::Create,
+                changes: all_fields(&desired),
+                desired,
+                prior: None,
+                deps,
+                create_before_destroy: cbd,
+                reason: None,
+                declared_at,
+                estimate: Duration::ZERO,
+            }),
+            (Some(rs), None) => {
+                drift.push(Drift {
+                    address: address.clone(),
+                    changes: Vec::new(),
+                    deleted: true,
+                });
+                Some(PlanStep {
+                    address: address.clone(),
+                    action: Action::Create,
+                    changes: all_fields(&desired),
+                    desired,
+                    prior: Some(rs.clone()),
+                    deps,
+                    create_before_destroy: cbd,
+                    reason: Some("deleted outside the lab".into()),
+                    declared_at,
+                    estimate: Duration::ZERO,
+                })
+            }
+            (Some(rs), Some(obs)) => {
+                let outside: Vec<FieldChange> = spec
+                    .attrs
+                    .keys()
+                    .filter(|k| rs.attrs.get(*k) != obs.attrs.get(*k))
+                    .map(|k| FieldChange {
+                        field: k.clone(),
+                        before: rs.attrs.get(k).cloned(),
+                        after: obs.attrs.get(k).cloned(),
+                        forces_replacement: false,
+                    })
+                    .collect();
+                if !outside.is_empty() {
+                    drift.push(Drift {
+                        address: address.clone(),
+                        changes: outside,
+                        deleted: false,
+                    });
+                }
+                let changes = provider.diff(spec.kind(), &desired, &obs.attrs);
+                if changes.is_empty() {
+                    unchanged += 1;
+                    None
+                } else {
+                    let replace = changes.iter().any(|c| c.forces_replacement);
+                    if replace && spec.lifecycle.prevent_destroy {
+                        return Err(EngineError::PreventDestroy {
+                            address: address.to_string(),
+                        });
+                    }
+                    let mut prior = rs.clone();
+                    prior.id = obs.id.clone();
+                    prior.attrs = obs.attrs.clone();
+                    Some(PlanStep {
+                        address: address.clone(),
+                        action: if replace {
+                            Action::Replace
+                        } else {
+                            Action::Update
+                        },
+                        changes,
+                        desired,
+                        prior: Some(prior),
+                        deps,
+                        create_before_destroy: cbd,
+                        reason: None,
+                        declared_at,
+                        estimate: Duration::ZERO,
+                    })
+                }
+            }
+        };
+        if let Some(step) = step {
+            if matches!(step.action, Action::Create | Action::Replace) {
+                fresh.insert(address.clone());
+            }
+            steps.push(step);
+        }
+    }
+
+    // Recorded resources no longer in the code, dependents first.
+    let gone: Vec<&Address> = state
+        .resources
+        .keys()
+        .filter(|a| !managed.contains(a))
+        .collect();
+    for address in reverse_dependency_order(&state, &gone) {
+        let rs = &state.resources[&address];
+        let exists = observed.get(&address).is_some_and(Option::is_some);
+        steps.push(delete_step(
+            &address,
+            rs,
+            if exists {
+                "no longer in the code"
+            } else {
+                "no longer in the code (already gone; forgotten)"
+            },
+        ));
+    }
+    for (address, rs) in &state.deposed {
+        steps.push(deposed_step(address, rs));
+    }
+    force_cbd_on_replaced_dependencies(&mut steps);
+    finish(engine, &state, existed, steps, drift, unchanged, false)
+}
+
+pub(crate) async fn plan_destroy(engine: &Engine) -> Result<Plan, EngineError> {
+    let (state, existed) = recover(engine).await?;
+    let all: Vec<&Address> = state.resources.keys().collect();
+    let mut steps = Vec::new();
+    for address in reverse_dependency_order(&state, &all) {
+        if let Some(spec) = engine.lab.resource(&address) {
+            if spec.lifecycle.prevent_destroy {
+                return Err(EngineError::PreventDestroy {
+                    address: address.to_string(),
+                });
+            }
+        }
+        let mut step = delete_step(&address, &state.resources[&address], "destroy");
+        step.reason = None;
+        step.declared_at = engine
+            .lab
+            .resource(&address)
+            .map(|s| loc_string(s.declared_at));
+        steps.push(step);
+    }
+    for (address, rs) in &state.deposed {
+        steps.push(deposed_step(address, rs));
+    }
+    finish(engine, &state, existed, steps, Vec::new(), 0, true)
+}
+
+/// The delete of an old object a create-before-destroy replacement left.
+fn deposed_step(address: &Address, rs: &crate::state::ResourceState) -> PlanStep {
+    let mut step = delete_step(
+        address,
+        rs,
+        "old object left by a create-before-destroy replacement",
+    );
+    step.create_before_destroy = true;
+    step
+}
+
+fn delete_step(address: &Address, rs: &crate::state::ResourceState, reason: &str) -> PlanStep {
+    PlanStep {
+        address: address.clone(),
+        action: Action::Delete,
+        changes: Vec::new(),
+        desired: Default::default(),
+        prior: Some(rs.clone()),
+        deps: Vec::new(),
+        create_before_destroy: false,
+        reason: Some(reason.to_string()),
+        declared_at: None,
+        estimate: Duration::ZERO,
+    }
+}
+
+fn all_fields(desired: &crate::Attrs) -> Vec<FieldChange> {
+    desired
+        .iter()
+        .map(|(k, v)| FieldChange {
+            field: k.clone(),
+            before: None,
+            after: Some(v.clone()),
+            forces_replacement: false,
+        })
+        .collect()
+}
+
+/// Orders recorded resources so that each comes before everything it
+/// depended on (a destroy order), using the deps recorded in state.
+fn reverse_dependency_order(state: &State, addrs: &[&Address]) -> Vec<Address> {
+    let set: HashSet<&Address> = addrs.iter().copied().collect();
+    let mut visited: HashSet<&Address> = HashSet::new();
+    let mut post: Vec<Address> = Vec::new();
+    fn visit<'a>(
+        a: &'a Address,
+        state: &'a State,
+        set: &HashSet<&'a Address>,
+        visited: &mut HashSet<&'a Address>,
+        post: &mut Vec<Address>,
+    ) {
+        if !visited.insert(a) {
+            return;
+        }
+        if let Some(rs) = state.resources.get(a) {
+            for d in &rs.deps {
+                if set.contains(d) {
+                    visit(d, state, set, visited, post);
+                }
+            }
+        }
+        post.push(a.clone());
+    }
+    for a in addrs {
+        visit(a, state, &set, &mut visited, &mut post);
+    }
+    post.reverse();
+    post
+}
+
+/// A create-before-destroy replacement needs the things it depends on, if
+/// they are replaced too, to be replaced create-before-destroy as well
+/// (otherwise the old object would outlive what it needs: a cycle).
+fn force_cbd_on_replaced_dependencies(steps: &mut [PlanStep]) {
+    loop {
+        let cbd: HashSet<Address> = steps
+            .iter()
+            .filter(|s| s.action == Action::Replace && s.create_before_destroy)
+            .flat_map(|s| {
+                s.deps
+                    .iter()
+                    .chain(s.prior.iter().flat_map(|p| p.deps.iter()))
+                    .cloned()
+            })
+            .collect();
+        let mut changed = false;
+        for s in steps.iter_mut() {
+            if s.action == Action::Replace && !s.create_before_destroy && cbd.contains(&s.address) {
+                s.create_before_destroy = true;
+                s.reason =
+                    Some("create-before-destroy, because a dependent is replaced that way".into());
+                changed = true;
+            }
+        }
+        if !changed {
+            return;
+        }
+    }
+}
+
+/// Estimates, critical path, and the plan value.
+fn finish(
+    engine: &Engine,
+    state: &State,
+    existed: bool,
+    mut steps: Vec<PlanStep>,
+    drift: Vec<Drift>,
+    unchanged: usize,
+    destroy: bool,
+) -> Result<Plan, EngineError> {
+    let mut plan = Plan {
+        lab: engine.lab.name().to_string(),
+        lineage: existed.then(|| state.lineage.clone()),
+        state_serial: if existed { state.serial } else { 0 },
+        destroy,
+        steps: Vec::new(),
+        drift,
+        unchanged,
+        estimate: Duration::ZERO,
+        critical_path: Vec::new(),
+    };
+    let estimate = |a: &Address, op: OpKind| estimate_op(engine, state, a, op);
+    for s in &mut steps {
+        let ops: &[OpKind] = match s.action {
+            Action::Create => &[OpKind::Create],
+            Action::Update => &[OpKind::Update],
+            Action::Delete => &[OpKind::Delete],
+            Action::Replace => &[OpKind::Delete, OpKind::Create],
+        };
+        s.estimate = ops.iter().map(|&op| estimate(&s.address, op)).sum();
+    }
+    plan.steps = steps;
+    let graph = OpGraph::build(&plan, &estimate);
+    plan.estimate = graph.critical_path_length();
+    let mut path: Vec<Address> = Vec::new();
+    for i in graph.critical_path() {
+        let a = &graph.ops[i].address;
+        if path.last() != Some(a) {
+            path.push(a.clone());
+        }
+    }
+    plan.critical_path = path;
+    Ok(plan)
+}
+
+/// The measured average for this kind and operation, else the provider's estimate.
+pub(crate) fn estimate_op(
+    engine: &Engine,
+    state: &State,
+    address: &Address,
+    op: OpKind,
+) -> Duration {
+    if let Some(ms) = state.timing(address.kind(), op) {
+        return Duration::from_millis(ms);
+    }
+    let Some(p) = engine.lab.providers().for_kind(address.kind()) else {
+        return Duration::from_secs(1);
+    };
+    let e = p.schema(address.kind()).estimate;
+    match op {
+        OpKind::Create => e.create,
+        OpKind::Update => e.update,
+        OpKind::Delete => e.delete,
+    }
+}
+
+/// Loads the state and resolves operations an interrupted run left behind:
+/// a create that may have happened is looked up by its ownership marker and
+/// adopted; a delete that may have happened is checked and forgotten.
+/// Returns the state and whether one existed.
+pub(crate) async fn recover(engine: &Engine) -> Result<(State, bool), EngineError> {
+    let store = &engine.store;
+    let records = store.journal_read()?;
+    let open: Vec<JournalRecord> = pending(&records).into_iter().cloned().collect();
+    if open.is_empty() {
+        if !records.is_empty() {
+            store.journal_clear()?;
+        }
+        return Ok(match store.load()? {
+            Some(s) => (s, true),
+            None => (State::new(engine.lab.name()), false),
+        });
+    }
+    let _lock = store.lock("recover")?;
+    let (mut state, existed) = match store.load()? {
+        Some(s) => (s, true),
+        None => (State::new(engine.lab.name()), false),
+    };
+    let outcomes = recover_records(engine, &mut state, &open).await?;
+    let save = existed || !state.resources.is_empty();
+    if save {
+        state.serial += 1;
+        store.save(&state)?;
+    }
+    store.journal_clear()?;
+    for (address, outcome) in outcomes {
+        engine.emit(Event::Recovered { address, outcome });
+    }
+    Ok((state, save))
+}
+
+pub(crate) async fn recover_records(
+    engine: &Engine,
+    state: &mut State,
+    open: &[JournalRecord],
+) -> Result<Vec<(Address, String)>, EngineError> {
+    let mut outcomes = Vec::new();
+    for rec in open {
+        let JournalRecord::Intent {
+            address, action, ..
+        } = rec
+        else {
+            continue;
+        };
+        let Some(provider) = engine.lab.providers().for_kind(address.kind()) else {
+            outcomes.push((
+                address.clone(),
+                format!(
+                    "interrupted {action} left unresolved: no provider for `{}`",
+                    address.kind()
+                ),
+            ));
+            continue;
+        };
+        let ctx = OpContext::detached();
+        match action {
+            OpKind::Create => {
+                if state.resources.contains_key(address) {
+                    // Either already recorded, or a create-before-destroy
+                    // replacement: look for a second object with the marker.
+                    continue;
+                }
+                let owner = Ownership {
+                    lab: engine.lab.name().to_string(),
+                    lineage: state.lineage.clone(),
+                    address: address.clone(),
+                };
+                match provider.adopt(&ctx, &owner).await {
+                    Ok(Some(obs)) => {
+                        let deps = engine
+                            .lab
+                            .resource(address)
+                            .map(|s| s.deps.iter().map(|d| d.on.clone()).collect())
+                            .unwrap_or_default();
+                        outcomes.push((
+                            address.clone(),
+                            format!("adopted object {} created by an interrupted run", obs.id),
+                        ));
+                        state.resources.insert(
+                            address.clone(),
+                            crate::state::ResourceState {
+                                id: obs.id,
+                                attrs: obs.attrs,
+                                outputs: obs.outputs,
+                                deps,
+                                create_before_destroy: false,
+                            },
+                        );
+                    }
+                    Ok(None) => outcomes.push((
+                        address.clone(),
+                        "the interrupted create made nothing; it is planned again".into(),
+                    )),
+                    Err(error) => {
+                        return Err(EngineError::Refresh {
+                            provider: provider.name().to_string(),
+                            error,
+                        })
+                    }
+                }
+            }
+            OpKind::Delete => {
+                let Some(rs) = state.resources.get(address) else {
+                    continue;
+                };
+                let req = ReadRequest {
+                    address: address.clone(),
+                    id: rs.id.clone(),
+                    prior: rs.attrs.clone(),
+                };
+                match provider.read(&ctx, std::slice::from_ref(&req)).await {
+                    Ok(found) if found.first().is_some_and(Option::is_none) => {
+                        state.resources.shift_remove(address);
+                        outcomes.push((
+                            address.clone(),
+                            "the interrupted delete completed; forgotten".into(),
+                        ));
+                    }
+                    Ok(_) => outcomes.push((
+                        address.clone(),
+                        "the interrupted delete did not happen; still recorded".into(),
+                    )),
+                    Err(error) => {
+                        return Err(EngineError::Refresh {
+                            provider: provider.name().to_string(),
+                            error,
+                        })
+                    }
+                }
+            }
+            OpKind::Update => outcomes.push((
+                address.clone(),
+                "an update was interrupted; refresh compares it again".into(),
+            )),
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Reads every recorded resource: one bulk call per provider, providers in parallel.
+async fn refresh(
+    engine: &Engine,
+    state: &State,
+) -> Result<HashMap<Address, Option<Observed>>, EngineError> {
+    let mut by_provider: Vec<(Arc<dyn Provider>, Vec<ReadRequest>)> = Vec::new();
+    for (address, rs) in &state.resources {
+        let Some(p) = engine.lab.providers().for_kind(address.kind()) else {
+            return Err(EngineError::NoProvider {
+                kind: address.kind().to_string(),
+                address: address.to_string(),
+                declared_at: "the state (no longer in the code)".into(),
+            });
+        };
+        let req = ReadRequest {
+            address: address.clone(),
+            id: rs.id.clone(),
+            prior: rs.attrs.clone(),
+        };
+        match by_provider.iter_mut().find(|(q, _)| Arc::ptr_eq(q, p)) {
+            Some((_, reqs)) => reqs.push(req),
+            None => by_provider.push((p.clone(), vec![req])),
+        }
+    }
+    let mut tasks = JoinSet::new();
+    for (provider, reqs) in by_provider {
+        engine.emit(Event::Refreshing {
+            provider: provider.name().to_string(),
+            resources: reqs.len(),
+        });
+        tasks.spawn(async move {
+            let result = provider.read(&OpContext::detached(), &reqs).await;
+            (provider.name().to_string(), reqs, result)
+        });
+    }
+    let mut out = HashMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (provider, reqs, result) = joined.map_err(|e| EngineError::Refresh {
+            provider: "unknown".into(),
+            error: crate::ProviderError::permanent(format!("refresh task panicked: {e}")),
+        })?;
+        let found = result.map_err(|error| EngineError::Refresh {
+            provider: provider.clone(),
+            error,
+        })?;
+        if found.len() != reqs.len() {
+            return Err(EngineError::Refresh {
+                provider,
+                error: crate::ProviderError::permanent(format!(
+                    "read returned {} results for {} requests",
+                    found.len(),
+                    reqs.len()
+                )),
+            });
+        }
+        for (req, obs) in reqs.into_iter().zip(found) {
+            out.insert(req.address, obs);
+        }
+    }
+    Ok(out)
+}
+
+/// Resolves the references left in `attrs` from recorded outputs.
+pub(crate) fn resolve_from_state(attrs: &mut crate::Attrs, state: &State) -> Result<(), String> {
+    let mut missing = None;
+    for v in attrs.values_mut() {
+        let ok = v.resolve_refs(&mut |r: &OutputRef| {
+            let found = state
+                .resources
+                .get(&r.address)
+                .and_then(|rs| rs.outputs.get(&r.output))
+                .cloned();
+            if found.is_none() {
+                missing = Some(r.to_string());
+            }
+            found
+        });
+        if !ok {
+            return Err(format!(
+                "output `{}` is not available (its producer did not record it)",
+                missing.unwrap_or_default()
+            ));
+        }
+    }
+    Ok(())
+}

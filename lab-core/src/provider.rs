@@ -1,0 +1,474 @@
+//! The provider contract: how the engine talks to a real service.
+//!
+//! A provider reads many resources in one call ([`Provider::read`]), diffs
+//! field by field saying which fields force replacement ([`Provider::diff`]),
+//! creates, updates and deletes, and finds objects it created earlier by
+//! their ownership marker ([`Provider::adopt`]) so that a crash between a
+//! create and the state write adopts instead of duplicating.
+//!
+//! Providers declare what they contend for ([`Provider::limits`]): one clone
+//! per source template, N operations per node. The engine enforces those
+//! limits and a global cap; a provider that waits on a remote task wraps the
+//! wait in [`OpContext::wait`] so it holds no call slot meanwhile.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use indexmap::IndexMap;
+
+use crate::checks::Check;
+use crate::value::{Attrs, Value};
+use crate::Address;
+
+/// Who owns an object: stamped by providers on everything they create
+/// (a Proxmox tag and notes line, a Cloudflare comment, ...).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ownership {
+    /// The lab's name.
+    pub lab: String,
+    /// The state's lineage: distinguishes two labs with the same name.
+    pub lineage: String,
+    /// The resource's address.
+    pub address: Address,
+}
+
+impl Ownership {
+    /// A one-line marker, e.g. `lab:home/proxmox.vm.web`, for notes and comments.
+    pub fn marker(&self) -> String {
+        format!("lab:{}/{}", self.lab, self.address)
+    }
+
+    /// A short tag naming the lab instance, e.g. `lab-3f9c2a1b`, for systems
+    /// whose tags are short and restricted.
+    pub fn tag(&self) -> String {
+        let short: String = self
+            .lineage
+            .chars()
+            .filter(|c| c.is_ascii_hexdigit())
+            .take(8)
+            .collect();
+        format!("lab-{short}")
+    }
+}
+
+/// A real object as the provider read it back, normalised.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observed {
+    /// The provider's id (a VMID, a UUID).
+    pub id: String,
+    /// The fields, in the same shape as the desired attributes.
+    pub attrs: Attrs,
+    /// Values other resources can take as inputs (`vmid`, `mac`, `tunnel_id`).
+    pub outputs: Attrs,
+}
+
+/// One resource to read during refresh.
+#[derive(Clone, Debug)]
+pub struct ReadRequest {
+    /// Its address.
+    pub address: Address,
+    /// The provider's id from state.
+    pub id: String,
+    /// The attributes recorded in state (some providers need them to find it).
+    pub prior: Attrs,
+}
+
+/// A create call.
+#[derive(Clone, Debug)]
+pub struct CreateRequest {
+    /// The resource's address.
+    pub address: Address,
+    /// The desired attributes, references resolved.
+    pub attrs: Attrs,
+    /// The marker to stamp on the object.
+    pub owner: Ownership,
+}
+
+/// An update-in-place call.
+#[derive(Clone, Debug)]
+pub struct UpdateRequest {
+    /// The resource's address.
+    pub address: Address,
+    /// The provider's id.
+    pub id: String,
+    /// The attributes as last observed.
+    pub prior: Attrs,
+    /// The desired attributes, references resolved.
+    pub attrs: Attrs,
+    /// The fields that change.
+    pub changes: Vec<FieldChange>,
+    /// The marker (to restamp if the object lost it).
+    pub owner: Ownership,
+}
+
+/// A delete call.
+#[derive(Clone, Debug)]
+pub struct DeleteRequest {
+    /// The resource's address.
+    pub address: Address,
+    /// The provider's id.
+    pub id: String,
+    /// The attributes as last recorded.
+    pub prior: Attrs,
+}
+
+/// One field that differs between desired and actual.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldChange {
+    /// The field's name (or a dotted path into it).
+    pub field: String,
+    /// The current value; `None` if unset.
+    pub before: Option<Value>,
+    /// The desired value; `None` if it will be unset. A `Value::Ref` here
+    /// is `(known after apply)`.
+    pub after: Option<Value>,
+    /// True if this field cannot change in place.
+    pub forces_replacement: bool,
+}
+
+/// How a provider treats a kind's fields, and how long operations take.
+#[derive(Clone, Debug, Default)]
+pub struct KindSchema {
+    /// Fields whose change forces replacement.
+    pub force_new: Vec<&'static str>,
+    /// Fields the generic diff ignores (bookkeeping the service rewrites).
+    pub ignore: Vec<&'static str>,
+    /// Typical durations, for the plan's estimate before history exists.
+    pub estimate: Estimates,
+}
+
+/// Typical durations of each operation.
+#[derive(Clone, Copy, Debug)]
+pub struct Estimates {
+    /// A create.
+    pub create: Duration,
+    /// An update in place.
+    pub update: Duration,
+    /// A delete.
+    pub delete: Duration,
+}
+
+impl Default for Estimates {
+    fn default() -> Self {
+        Estimates {
+            create: Duration::from_secs(5),
+            update: Duration::from_secs(2),
+            delete: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The operations the engine performs.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum OpKind {
+    /// Create an object.
+    Create,
+    /// Update it in place.
+    Update,
+    /// Delete it.
+    Delete,
+}
+
+impl fmt::Display for OpKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            OpKind::Create => "create",
+            OpKind::Update => "update",
+            OpKind::Delete => "delete",
+        })
+    }
+}
+
+/// What an operation is about, for [`Provider::limits`].
+#[derive(Clone, Debug)]
+pub struct OpInfo<'a> {
+    /// The resource.
+    pub address: &'a Address,
+    /// The operation.
+    pub op: OpKind,
+    /// Desired attributes (create/update) or recorded ones (delete).
+    pub attrs: &'a Attrs,
+}
+
+/// How long a limit's permit is held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LimitScope {
+    /// Held only while API calls are in flight; given back during
+    /// [`OpContext::wait`] (e.g. N calls per node, a rate limit).
+    Call,
+    /// Held for the whole operation, waits included (e.g. one clone per
+    /// source template: the template stays locked until the clone task ends).
+    Operation,
+}
+
+/// A named contended thing and how many operations may use it at once.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Limit {
+    /// The key, e.g. `proxmox:clone:9000` or `proxmox:node:pve1`.
+    pub key: String,
+    /// How many holders at once.
+    pub capacity: usize,
+    /// How long a holder keeps it.
+    pub scope: LimitScope,
+}
+
+impl Limit {
+    /// A limit held only during calls.
+    pub fn calls(key: impl Into<String>, capacity: usize) -> Self {
+        Limit {
+            key: key.into(),
+            capacity: capacity.max(1),
+            scope: LimitScope::Call,
+        }
+    }
+
+    /// A limit held for the whole operation.
+    pub fn operation(key: impl Into<String>, capacity: usize) -> Self {
+        Limit {
+            key: key.into(),
+            capacity: capacity.max(1),
+            scope: LimitScope::Operation,
+        }
+    }
+}
+
+/// A failed provider call.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ProviderError {
+    /// True if the same call may succeed later (connection reset, 5xx,
+    /// Proxmox `can't lock file`): the engine retries with backoff.
+    pub transient: bool,
+    /// What went wrong, with no secret in it.
+    pub message: String,
+}
+
+impl ProviderError {
+    /// An error worth retrying.
+    pub fn transient(message: impl Into<String>) -> Self {
+        ProviderError {
+            transient: true,
+            message: message.into(),
+        }
+    }
+
+    /// An error not worth retrying.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        ProviderError {
+            transient: false,
+            message: message.into(),
+        }
+    }
+}
+
+/// The engine's side of [`OpContext::wait`]: gives call-scoped permits back
+/// and takes them again. Implemented by the executor.
+#[async_trait]
+pub trait CallSlots: Send + Sync {
+    /// Gives back the call-scoped permits.
+    fn release(&self);
+    /// Takes them again (waits for capacity).
+    async fn reacquire(&self);
+}
+
+/// Passed to every provider call: who it is for, and the hook that lets a
+/// provider wait on a remote task without holding a call slot.
+#[derive(Clone)]
+pub struct OpContext {
+    address: Option<Address>,
+    attempt: u32,
+    slots: Option<Arc<dyn CallSlots>>,
+}
+
+impl OpContext {
+    /// A context with no limits (refresh, tests).
+    pub fn detached() -> Self {
+        OpContext {
+            address: None,
+            attempt: 1,
+            slots: None,
+        }
+    }
+
+    /// A context for an operation on `address`; used by the executor.
+    pub fn for_operation(address: Address, attempt: u32, slots: Arc<dyn CallSlots>) -> Self {
+        OpContext {
+            address: Some(address),
+            attempt,
+            slots: Some(slots),
+        }
+    }
+
+    /// The resource the operation is for, if any.
+    pub fn address(&self) -> Option<&Address> {
+        self.address.as_ref()
+    }
+
+    /// 1 for the first try, 2 for the first retry, ...
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// Awaits `fut` (a remote task, a boot) holding no call slot, so other
+    /// operations can make calls meanwhile. Operation-scoped limits stay held.
+    pub async fn wait<F: Future>(&self, fut: F) -> F::Output {
+        match &self.slots {
+            Some(slots) => {
+                slots.release();
+                let out = fut.await;
+                slots.reacquire().await;
+                out
+            }
+            None => fut.await,
+        }
+    }
+}
+
+impl fmt::Debug for OpContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpContext")
+            .field("address", &self.address)
+            .field("attempt", &self.attempt)
+            .finish()
+    }
+}
+
+/// A service the engine can apply resources to.
+#[async_trait]
+pub trait Provider: Send + Sync + 'static {
+    /// A short name for messages, e.g. `proxmox`.
+    fn name(&self) -> &str;
+
+    /// The resource kinds this provider applies, e.g. `["proxmox.vm"]`.
+    fn kinds(&self) -> Vec<&'static str>;
+
+    /// How the kind's fields behave and how long its operations take.
+    fn schema(&self, _kind: &str) -> KindSchema {
+        KindSchema::default()
+    }
+
+    /// The checks this provider adds to every lab it is registered in.
+    fn checks(&self) -> Vec<Check> {
+        Vec::new()
+    }
+
+    /// Reads many resources in as few calls as the API allows. Returns one
+    /// entry per request, in order; `None` where the object no longer exists.
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        requests: &[ReadRequest],
+    ) -> Result<Vec<Option<Observed>>, ProviderError>;
+
+    /// Field-level diff of desired against observed. The default compares
+    /// every desired field (ignoring the schema's `ignore` fields and fields
+    /// only the service sets) and marks the schema's `force_new` fields.
+    fn diff(&self, kind: &str, desired: &Attrs, observed: &Attrs) -> Vec<FieldChange> {
+        generic_diff(&self.schema(kind), desired, observed)
+    }
+
+    /// Creates the object, stamping `req.owner` on it.
+    async fn create(&self, ctx: &OpContext, req: &CreateRequest)
+        -> Result<Observed, ProviderError>;
+
+    /// Updates the object in place.
+    async fn update(&self, ctx: &OpContext, req: &UpdateRequest)
+        -> Result<Observed, ProviderError>;
+
+    /// Deletes the object. Deleting something already gone is success.
+    async fn delete(&self, ctx: &OpContext, req: &DeleteRequest) -> Result<(), ProviderError>;
+
+    /// Finds an object carrying `owner`'s marker (created by an earlier run
+    /// that crashed before recording it). `None` if there is none.
+    async fn adopt(
+        &self,
+        ctx: &OpContext,
+        owner: &Ownership,
+    ) -> Result<Option<Observed>, ProviderError>;
+
+    /// The contended things this operation needs.
+    fn limits(&self, _op: &OpInfo<'_>) -> Vec<Limit> {
+        Vec::new()
+    }
+}
+
+/// The default field diff: every desired field against its observed value.
+///
+/// ```
+/// use lab_core::provider::{generic_diff, KindSchema};
+/// use lab_core::value::{Attrs, Value};
+/// let schema = KindSchema { force_new: vec!["template"], ..Default::default() };
+/// let mut want = Attrs::new();
+/// want.insert("cores".into(), Value::Int(4));
+/// want.insert("template".into(), Value::Str("debian-13".into()));
+/// let mut have = want.clone();
+/// have.insert("cores".into(), Value::Int(2));
+/// have.insert("mac".into(), Value::Str("bc:24:11:00:00:01".into())); // set by the service
+/// let changes = generic_diff(&schema, &want, &have);
+/// assert_eq!(changes.len(), 1);
+/// assert_eq!(changes[0].field, "cores");
+/// assert!(!changes[0].forces_replacement);
+/// ```
+pub fn generic_diff(schema: &KindSchema, desired: &Attrs, observed: &Attrs) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    for (field, want) in desired {
+        if schema.ignore.contains(&field.as_str()) {
+            continue;
+        }
+        let have = observed.get(field);
+        let same = match (want, have) {
+            (Value::Null, None) => true,
+            (w, Some(h)) => w == h,
+            (_, None) => false,
+        };
+        if !same {
+            out.push(FieldChange {
+                field: field.clone(),
+                before: have.cloned(),
+                after: Some(want.clone()),
+                forces_replacement: schema.force_new.contains(&field.as_str()),
+            });
+        }
+    }
+    out
+}
+
+/// Maps kinds to the providers that apply them.
+#[derive(Clone, Default)]
+pub struct ProviderRegistry {
+    by_kind: BTreeMap<String, Arc<dyn Provider>>,
+    order: IndexMap<String, Arc<dyn Provider>>,
+}
+
+impl ProviderRegistry {
+    /// Registers `provider` for each of its kinds (a later one wins).
+    pub fn register(&mut self, provider: Arc<dyn Provider>) {
+        for kind in provider.kinds() {
+            self.by_kind.insert(kind.to_string(), provider.clone());
+        }
+        self.order.insert(provider.name().to_string(), provider);
+    }
+
+    /// The provider for `kind`.
+    pub fn for_kind(&self, kind: &str) -> Option<&Arc<dyn Provider>> {
+        self.by_kind.get(kind)
+    }
+
+    /// Every provider, once each, in registration order.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
+        self.order.values()
+    }
+}
+
+impl fmt::Debug for ProviderRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.by_kind.keys()).finish()
+    }
+}

@@ -1,0 +1,727 @@
+//! The default state store: a directory (usually `.lab/`) holding
+//!
+//! - `state.json`: the state, secrets sealed with age, plus the public key
+//!   (`key_recipient`) they were sealed to;
+//! - `state.json.prev`: the version before the last save;
+//! - `journal.jsonl`: the write-ahead intent journal, one JSON record a line;
+//! - `lock`: locked exclusively while a run may write, holding who holds it;
+//! - `age.key`: the age key (its path can be moved with
+//!   [`FileStateStore::with_key_file`]).
+//!
+//! # Why it is written this way
+//!
+//! **Atomic saves.** A crash or power cut in the middle of a save must leave
+//! either the old or the new state on disk, never a torn file: the state is
+//! the only record of what exists. [`StateStore::save`] therefore writes
+//! `state.json.tmp`, fsyncs it, copies the current `state.json` to
+//! `state.json.prev`, renames the temp file over `state.json` (atomic on
+//! POSIX filesystems) and fsyncs the directory so the rename itself is
+//! durable. A stale temp file left by a crash is simply overwritten.
+//!
+//! **Failed loads touch nothing.** A corrupt file or one from another
+//! version is reported and left byte-for-byte as it was, so it can be
+//! inspected or restored from `state.json.prev`.
+//!
+//! **Key rules.** Secrets are unreadable without the key that sealed them,
+//! and a new key cannot read them. So the key is created only on first use
+//! (the first save of a state with secrets, or the first [`StateStore::sealer`]
+//! call) and only if no state file records a `key_recipient`. Once a state
+//! records one, a missing key file is an error asking to restore it from
+//! backup (never regenerated), and a key file whose public key differs from
+//! the recorded one is an error naming both keys. A state with no secrets
+//! and no recorded recipient needs no key at all.
+//!
+//! **Locking.** `lock` uses an OS file lock (`flock` on unix) on `lock`,
+//! taken without waiting: a second run fails at once naming the holder. The
+//! OS releases the lock when the holder's process dies, so a crash never
+//! leaves a stale lock behind.
+//!
+//! **Journal.** Each record is appended as one line and fsynced before the
+//! call it announces. A last line without its newline is a write torn by a
+//! crash (its call never happened) and is ignored; anything else that does
+//! not parse is corruption.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use serde_json::Value as Json;
+
+use super::crypt::{format_utc, missing_key_message, sync_dir, unix_now};
+use super::{
+    JournalRecord, KeyFile, Sealer, State, StateError, StateLock, StateStore, STATE_VERSION,
+};
+
+const STATE_FILE: &str = "state.json";
+const PREV_FILE: &str = "state.json.prev";
+const TMP_FILE: &str = "state.json.tmp";
+const JOURNAL_FILE: &str = "journal.jsonl";
+const LOCK_FILE: &str = "lock";
+const KEY_FILE: &str = "age.key";
+/// The top-level field recording the public key secrets were sealed to.
+const RECIPIENT_FIELD: &str = "key_recipient";
+
+/// A fault a test injects into a [`FileStateStore`] to simulate a crash or
+/// a failing disk. Saves are counted from the injection, starting at 1; the
+/// fault fires once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreFault {
+    /// The `on_save`-th save writes and fsyncs `state.json.tmp`, then
+    /// returns [`StateError::Injected`] without renaming it: a crash between
+    /// write and rename. `state.json` stays as it was.
+    CrashBeforeRename {
+        /// Which save (1-based) crashes.
+        on_save: u64,
+    },
+    /// The `on_save`-th save fails before writing anything.
+    FailSave {
+        /// Which save (1-based) fails.
+        on_save: u64,
+    },
+}
+
+impl StoreFault {
+    fn on_save(self) -> u64 {
+        match self {
+            StoreFault::CrashBeforeRename { on_save } | StoreFault::FailSave { on_save } => on_save,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    /// The key, once loaded or created and checked.
+    sealer: Option<Sealer>,
+    /// A key file this store created and nobody was told about yet.
+    created_key: Option<PathBuf>,
+    /// The injected fault and how many saves happened since.
+    fault: Option<(StoreFault, u64)>,
+}
+
+/// The default [`StateStore`]: `state.json` and friends in one directory,
+/// saved atomically, secrets sealed with age. See the module docs for the
+/// file layout and the rules it follows.
+pub struct FileStateStore {
+    dir: PathBuf,
+    key_path: PathBuf,
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for FileStateStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileStateStore")
+            .field("dir", &self.dir)
+            .field("key_path", &self.key_path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Held by a [`StateLock`]: the open, locked lock file.
+struct FileLock {
+    file: File,
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        // Still holding the lock here, so nobody else is writing the file.
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
+    }
+}
+
+impl FileStateStore {
+    /// A store in `dir` (e.g. `.lab`), with its key at `dir/age.key`. Nothing
+    /// is created until the first write or lock.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        FileStateStore {
+            key_path: dir.join(KEY_FILE),
+            dir,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    /// Keeps the age key at `path` instead of `dir/age.key` (e.g. outside a
+    /// directory that is committed or synced).
+    pub fn with_key_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.key_path = path.into();
+        self
+    }
+
+    /// The state directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The state file, `dir/state.json`.
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.join(STATE_FILE)
+    }
+
+    /// The age key file.
+    pub fn key_path(&self) -> &Path {
+        &self.key_path
+    }
+
+    /// `Some(path)` once after this store created a key file, so the caller
+    /// can tell the user to back it up; `None` afterwards and if it did not.
+    pub fn take_created_key(&self) -> Option<PathBuf> {
+        self.inner().created_key.take()
+    }
+
+    /// Arms `fault` for a later save (see [`StoreFault`]); replaces any
+    /// fault armed before. For crash tests.
+    pub fn inject_fault(&self, fault: StoreFault) {
+        self.inner().fault = Some((fault, 0));
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn prev_path(&self) -> PathBuf {
+        self.dir.join(PREV_FILE)
+    }
+
+    fn tmp_path(&self) -> PathBuf {
+        self.dir.join(TMP_FILE)
+    }
+
+    fn journal_path(&self) -> PathBuf {
+        self.dir.join(JOURNAL_FILE)
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        self.dir.join(LOCK_FILE)
+    }
+
+    fn create_dir(&self) -> Result<(), StateError> {
+        fs::create_dir_all(&self.dir).map_err(|source| StateError::Io {
+            action: "creating the state directory",
+            path: self.dir.clone(),
+            source,
+        })
+    }
+
+    /// The public key the state on disk records, from `state.json`, or from
+    /// `state.json.prev` if `state.json` records none. A corrupt
+    /// `state.json` is an error; an unreadable `.prev` (e.g. torn by a
+    /// crash while it was copied) is skipped.
+    fn recorded_recipient(&self) -> Result<Option<String>, StateError> {
+        let path = self.state_path();
+        if let Some(json) = read_json(&path)? {
+            if let Some(r) = recipient_in(&json, &path)? {
+                return Ok(Some(r));
+            }
+        }
+        let prev = self.prev_path();
+        Ok(read_json(&prev)
+            .ok()
+            .flatten()
+            .and_then(|json| recipient_in(&json, &prev).ok().flatten()))
+    }
+
+    /// Loads (or, if `may_create`, creates) the key and checks it against
+    /// `recorded`. Never creates a key when `recorded` is set.
+    fn resolve_sealer(
+        &self,
+        inner: &mut Inner,
+        recorded: Option<&str>,
+        may_create: bool,
+    ) -> Result<Sealer, StateError> {
+        let sealer = match &inner.sealer {
+            Some(s) => s.clone(),
+            None => {
+                let exists = self
+                    .key_path
+                    .try_exists()
+                    .map_err(|source| StateError::Io {
+                        action: "checking for the age key file",
+                        path: self.key_path.clone(),
+                        source,
+                    })?;
+                if exists {
+                    KeyFile::load(&self.key_path)?
+                } else if let Some(r) = recorded {
+                    return Err(StateError::Key {
+                        message: format!(
+                            "{} The state {} records that its secrets are sealed to public key {r}.",
+                            missing_key_message(&self.key_path),
+                            self.state_path().display()
+                        ),
+                    });
+                } else if !may_create {
+                    return Err(StateError::Key {
+                        message: format!(
+                            "{} The state {} holds sealed secrets.",
+                            missing_key_message(&self.key_path),
+                            self.state_path().display()
+                        ),
+                    });
+                } else {
+                    let s = KeyFile::create(&self.key_path)?;
+                    inner.created_key = Some(self.key_path.clone());
+                    s
+                }
+            }
+        };
+        if let Some(r) = recorded {
+            if sealer.recipient() != r {
+                return Err(StateError::Key {
+                    message: format!(
+                        "the age key file {} has public key {}, but the state {} was sealed with \
+                         public key {r}. Restore the key file for {r} from backup (or point lab at \
+                         it); the state was left untouched",
+                        self.key_path.display(),
+                        sealer.recipient(),
+                        self.state_path().display()
+                    ),
+                });
+            }
+        }
+        inner.sealer = Some(sealer.clone());
+        Ok(sealer)
+    }
+
+    /// Counts a save against the armed fault; returns it if it fires now.
+    fn fault_for_this_save(&self) -> Option<(StoreFault, u64)> {
+        let mut inner = self.inner();
+        let (fault, seen) = inner.fault?;
+        let seen = seen + 1;
+        if seen >= fault.on_save() {
+            inner.fault = None;
+            Some((fault, seen))
+        } else {
+            inner.fault = Some((fault, seen));
+            None
+        }
+    }
+
+    fn write_tmp(&self, text: &str) -> Result<(), StateError> {
+        let tmp = self.tmp_path();
+        let io = |action| {
+            let tmp = tmp.clone();
+            move |source| StateError::Io {
+                action,
+                path: tmp,
+                source,
+            }
+        };
+        // `create` truncates a stale temp file left by an earlier crash.
+        let mut file = File::create(&tmp).map_err(io("creating the temporary state file"))?;
+        file.write_all(text.as_bytes())
+            .map_err(io("writing the temporary state file"))?;
+        file.sync_all()
+            .map_err(io("syncing the temporary state file"))
+    }
+
+    fn keep_prev(&self) -> Result<(), StateError> {
+        let (state, prev) = (self.state_path(), self.prev_path());
+        match fs::copy(&state, &prev) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(StateError::Io {
+                    action: "copying the state to",
+                    path: prev,
+                    source,
+                })
+            }
+        }
+        File::open(&prev)
+            .and_then(|f| f.sync_all())
+            .map_err(|source| StateError::Io {
+                action: "syncing",
+                path: prev,
+                source,
+            })
+    }
+}
+
+/// Reads and parses a JSON file; `None` if it does not exist.
+fn read_json(path: &Path) -> Result<Option<Json>, StateError> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(StateError::Io {
+                action: "reading",
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let json: Json = serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+        path: path.to_path_buf(),
+        reason: format!("not valid JSON ({e})"),
+    })?;
+    if !json.is_object() {
+        return Err(StateError::Corrupt {
+            path: path.to_path_buf(),
+            reason: "not a JSON object".into(),
+        });
+    }
+    Ok(Some(json))
+}
+
+/// The `key_recipient` a state file records.
+fn recipient_in(json: &Json, path: &Path) -> Result<Option<String>, StateError> {
+    match json.get(RECIPIENT_FIELD) {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(r)) => Ok(Some(r.clone())),
+        Some(_) => Err(StateError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("`{RECIPIENT_FIELD}` is not a string"),
+        }),
+    }
+}
+
+/// True if any `{"$secret": ..}` object occurs in `json`.
+fn contains_sealed(json: &Json) -> bool {
+    match json {
+        Json::Object(o) => o.contains_key("$secret") || o.values().any(contains_sealed),
+        Json::Array(a) => a.iter().any(contains_sealed),
+        _ => false,
+    }
+}
+
+/// Fills in the path that [`State::from_json`] leaves empty.
+fn at_path(e: StateError, path: &Path) -> StateError {
+    match e {
+        StateError::Corrupt { reason, .. } => StateError::Corrupt {
+            path: path.to_path_buf(),
+            reason,
+        },
+        StateError::UnknownVersion {
+            found, supported, ..
+        } => StateError::UnknownVersion {
+            path: path.to_path_buf(),
+            found,
+            supported,
+        },
+        other => other,
+    }
+}
+
+/// The host name from `/etc/hostname`, or `unknown`.
+fn hostname() -> String {
+    fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// If the journal ends in a line without its newline (a write torn by a
+/// crash), completes it if it parses and cuts it off otherwise, so the next
+/// record starts on a line of its own.
+fn repair_torn_tail(file: &mut File, path: &Path) -> Result<(), StateError> {
+    let io = |source| StateError::Io {
+        action: "repairing the end of the journal",
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    file.read_to_end(&mut bytes).map_err(io)?;
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok(());
+    }
+    let start = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    if serde_json::from_slice::<JournalRecord>(&bytes[start..]).is_ok() {
+        file.write_all(b"\n").map_err(io)
+    } else {
+        file.set_len(start as u64).map_err(io)
+    }
+}
+
+impl StateStore for FileStateStore {
+    fn describe(&self) -> String {
+        self.state_path().display().to_string()
+    }
+
+    fn lock(&self, operation: &str) -> Result<StateLock, StateError> {
+        self.create_dir()?;
+        let path = self.lock_path();
+        let io = |action| {
+            let path = path.clone();
+            move |source| StateError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        // No truncation on open: the file holds the current holder's details.
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io("opening the lock file"))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                return Err(StateError::Locked {
+                    holder: if holder.is_empty() {
+                        "another run (it has not written its details yet)".into()
+                    } else {
+                        holder.to_string()
+                    },
+                });
+            }
+            Err(fs::TryLockError::Error(source)) => return Err(io("locking")(source)),
+        }
+        let holder = format!(
+            "pid {} on host {} ({operation}, since {})\n",
+            std::process::id(),
+            hostname(),
+            format_utc(unix_now(), ' ', " UTC")
+        );
+        file.set_len(0)
+            .and_then(|()| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(holder.as_bytes()))
+            .and_then(|()| file.sync_data())
+            .map_err(io("writing the lock holder to"))?;
+        Ok(StateLock::new(FileLock { file }))
+    }
+
+    fn load(&self) -> Result<Option<State>, StateError> {
+        let path = self.state_path();
+        let Some(json) = read_json(&path)? else {
+            return Ok(None);
+        };
+        // Version first: a newer file may record its key differently.
+        if let Some(found) = json.get("version").and_then(Json::as_u64) {
+            if found != u64::from(STATE_VERSION) {
+                return Err(StateError::UnknownVersion {
+                    path,
+                    found,
+                    supported: STATE_VERSION,
+                });
+            }
+        }
+        let recorded = recipient_in(&json, &path)?;
+        let sealer = if recorded.is_some() || contains_sealed(&json) {
+            let mut inner = self.inner();
+            Some(self.resolve_sealer(&mut inner, recorded.as_deref(), false)?)
+        } else {
+            None
+        };
+        let mut unseal = |inner: &Json| match &sealer {
+            Some(s) => s.unseal(inner),
+            None => Err("a sealed secret, but no key is known".to_string()),
+        };
+        State::from_json(&json, &mut unseal)
+            .map(Some)
+            .map_err(|e| at_path(e, &path))
+    }
+
+    fn save(&self, state: &State) -> Result<(), StateError> {
+        let fault = self.fault_for_this_save();
+        if let Some((StoreFault::FailSave { .. }, n)) = fault {
+            return Err(StateError::Injected(format!(
+                "save #{n} failed before writing anything"
+            )));
+        }
+        self.create_dir()?;
+        // The key is fetched (loaded, or created on first use) only when a
+        // secret is actually met, wherever in the state it is.
+        let mut sealer: Option<Sealer> = None;
+        let mut seal_error: Option<StateError> = None;
+        let json = state.to_json(&mut |secret| {
+            if seal_error.is_some() {
+                return Json::Null;
+            }
+            if sealer.is_none() {
+                match self.sealer() {
+                    Ok(s) => sealer = Some(s),
+                    Err(e) => {
+                        seal_error = Some(e);
+                        return Json::Null;
+                    }
+                }
+            }
+            match sealer.as_ref().map(|s| s.try_seal(secret)) {
+                Some(Ok(sealed)) => sealed,
+                Some(Err(e)) => {
+                    seal_error = Some(e);
+                    Json::Null
+                }
+                None => Json::Null,
+            }
+        });
+        if let Some(e) = seal_error {
+            return Err(e);
+        }
+        let recipient = match sealer {
+            Some(s) => Some(s.recipient()),
+            None => {
+                let cached = self.inner().sealer.as_ref().map(Sealer::recipient);
+                match cached {
+                    Some(r) => Some(r),
+                    // Keep recording the key even when no secret is left.
+                    None => self.recorded_recipient()?,
+                }
+            }
+        };
+        let json = match (json, recipient) {
+            (Json::Object(map), Some(r)) => {
+                let mut out = serde_json::Map::new();
+                for (k, v) in map {
+                    let after_version = k == "version";
+                    out.insert(k, v);
+                    if after_version {
+                        out.insert(RECIPIENT_FIELD.into(), Json::String(r.clone()));
+                    }
+                }
+                out.entry(RECIPIENT_FIELD).or_insert(Json::String(r));
+                Json::Object(out)
+            }
+            (json, _) => json,
+        };
+        let mut text = serde_json::to_string_pretty(&json).map_err(|e| StateError::Corrupt {
+            path: self.state_path(),
+            reason: format!("could not serialise the state ({e}); nothing was written"),
+        })?;
+        text.push('\n');
+
+        self.write_tmp(&text)?;
+        if let Some((StoreFault::CrashBeforeRename { .. }, n)) = fault {
+            return Err(StateError::Injected(format!(
+                "save #{n} crashed after writing {} and before renaming it",
+                self.tmp_path().display()
+            )));
+        }
+        self.keep_prev()?;
+        fs::rename(self.tmp_path(), self.state_path()).map_err(|source| StateError::Io {
+            action: "renaming the temporary state file over",
+            path: self.state_path(),
+            source,
+        })?;
+        sync_dir(&self.dir)
+    }
+
+    fn journal_append(&self, record: &JournalRecord) -> Result<(), StateError> {
+        self.create_dir()?;
+        let path = self.journal_path();
+        let io = |action| {
+            let path = path.clone();
+            move |source| StateError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        let mut line = serde_json::to_string(record).map_err(|e| StateError::Corrupt {
+            path: path.clone(),
+            reason: format!("could not serialise a journal record ({e}); nothing was written"),
+        })?;
+        line.push('\n');
+        let existed = path.try_exists().map_err(io("checking for the journal"))?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(io("opening the journal"))?;
+        if existed {
+            repair_torn_tail(&mut file, &path)?;
+        }
+        file.write_all(line.as_bytes())
+            .and_then(|()| file.sync_data())
+            .map_err(io("appending to the journal"))?;
+        if !existed {
+            sync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    fn journal_read(&self) -> Result<Vec<JournalRecord>, StateError> {
+        let path = self.journal_path();
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(StateError::Io {
+                    action: "reading the journal",
+                    path,
+                    source,
+                })
+            }
+        };
+        let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+        let last = lines.len() - 1;
+        let mut records = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<JournalRecord>(line) {
+                Ok(r) => records.push(r),
+                // The last line without its newline: a torn write; its call
+                // never happened.
+                Err(_) if i == last => {}
+                Err(e) => {
+                    return Err(StateError::Corrupt {
+                        path,
+                        reason: format!(
+                        "journal line {} is not a record ({e}); it lists operations a crash may \
+                             have interrupted, so check that line by hand, then fix or delete it",
+                        i + 1
+                    ),
+                    })
+                }
+            }
+        }
+        Ok(records)
+    }
+
+    fn journal_clear(&self) -> Result<(), StateError> {
+        let path = self.journal_path();
+        match OpenOptions::new().write(true).truncate(true).open(&path) {
+            Ok(file) => file.sync_all().map_err(|source| StateError::Io {
+                action: "syncing the emptied journal",
+                path,
+                source,
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(StateError::Io {
+                action: "emptying the journal",
+                path,
+                source,
+            }),
+        }
+    }
+
+    fn sealer(&self) -> Result<Sealer, StateError> {
+        let recorded = self.recorded_recipient()?;
+        let mut inner = self.inner();
+        self.resolve_sealer(&mut inner, recorded.as_deref(), recorded.is_none())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_is_send_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<FileStateStore>();
+    }
+
+    #[test]
+    fn contains_sealed_finds_nested() {
+        assert!(contains_sealed(
+            &serde_json::json!({"a": [{"b": {"$secret": "x"}}]})
+        ));
+        assert!(!contains_sealed(
+            &serde_json::json!({"a": [{"b": "$secret"}]})
+        ));
+    }
+}

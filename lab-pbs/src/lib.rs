@@ -1,0 +1,13 @@
+//! # lab-pbs: Proxmox Backup Server and backup jobs
+//!
+//! This crate will hold everything `lab` needs to manage backups, in the
+//! same rooms as every provider crate:
+//!
+//! - `model`: typed resources and their builders: PBS datastores (each
+//!   naming the appliance it lives on), sync jobs that copy them elsewhere,
+//!   prune and verify jobs, and the PVE backup jobs that write to them;
+//! - `api`: the HTTP client for the PBS API (and the PVE backup-job API);
+//! - `provider`: the implementation of lab-core's `Provider` trait;
+//! - `checks`: the failure-domain analysis: proof that no single appliance
+//!   loss takes out both the data and the means to restore it;
+//! - `sim` (feature `sim`): an API-faithful PBS simulator on 127.0.0.1.
