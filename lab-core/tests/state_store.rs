@@ -712,3 +712,40 @@ fn secrets_of_deposed_objects_are_sealed_too() {
         Some(state)
     );
 }
+
+#[test]
+fn unchanged_secrets_keep_their_ciphertext_and_changed_ones_are_sealed_anew() {
+    let dir = tempdir();
+    let store = FileStateStore::new(dir.path().join(".lab"));
+    let db = Address::new("proxmox.vm", "db");
+    let mut state = state_with_secrets(1);
+    store.save(&state).expect("first save");
+    let sealed = |store: &FileStateStore| {
+        state_json(store)["resources"]["proxmox.vm.db"]["attrs"]["password"].clone()
+    };
+    let first = sealed(&store);
+
+    // Saved again (the executor saves after every operation): same ciphertext.
+    state.serial = 2;
+    store.save(&state).expect("second save");
+    assert_eq!(
+        sealed(&store),
+        first,
+        "an unchanged secret is not re-encrypted"
+    );
+
+    // A new value is sealed anew and reads back as the new value.
+    state.serial = 3;
+    state.resources[&db].attrs.insert(
+        "password".into(),
+        Value::Secret(Secret::new("rotated-password")),
+    );
+    store.save(&state).expect("third save");
+    assert_ne!(sealed(&store), first);
+    let loaded = store.load().expect("load").expect("state");
+    assert_eq!(
+        loaded.resources[&db].attrs["password"],
+        Value::Secret(Secret::new("rotated-password"))
+    );
+    assert!(!String::from_utf8_lossy(&read(&store.state_path())).contains("rotated-password"));
+}

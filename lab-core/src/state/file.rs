@@ -41,12 +41,15 @@
 //! crash (its call never happened) and is ignored; anything else that does
 //! not parse is corruption.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use serde_json::Value as Json;
+
+use crate::Secret;
 
 use super::crypt::{format_utc, missing_key_message, sync_dir, unix_now};
 use super::{
@@ -97,6 +100,12 @@ struct Inner {
     created_key: Option<PathBuf>,
     /// The injected fault and how many saves happened since.
     fault: Option<(StoreFault, u64)>,
+    /// Ciphertexts of the secrets sealed by the last save, by the identity
+    /// of the secret's allocation: the state is saved after every
+    /// operation, and re-encrypting every unchanged secret each time would
+    /// make an apply quadratic in age operations. Rebuilt on each save, so
+    /// it holds only secrets still in the state.
+    sealed: HashMap<usize, (Secret, Json)>,
 }
 
 /// The default [`StateStore`]: `state.json` and friends in one directory,
@@ -533,9 +542,19 @@ impl StateStore for FileStateStore {
         // secret is actually met, wherever in the state it is.
         let mut sealer: Option<Sealer> = None;
         let mut seal_error: Option<StateError> = None;
+        let previous = std::mem::take(&mut self.inner().sealed);
+        let mut sealed: HashMap<usize, (Secret, Json)> = HashMap::new();
         let json = state.to_json(&mut |secret| {
             if seal_error.is_some() {
                 return Json::Null;
+            }
+            let id = secret.allocation_id();
+            if let Some((kept, ciphertext)) = previous.get(&id).or_else(|| sealed.get(&id)) {
+                if kept == secret {
+                    let ciphertext = ciphertext.clone();
+                    sealed.insert(id, (secret.clone(), ciphertext.clone()));
+                    return ciphertext;
+                }
             }
             if sealer.is_none() {
                 match self.sealer() {
@@ -547,7 +566,10 @@ impl StateStore for FileStateStore {
                 }
             }
             match sealer.as_ref().map(|s| s.try_seal(secret)) {
-                Some(Ok(sealed)) => sealed,
+                Some(Ok(ciphertext)) => {
+                    sealed.insert(id, (secret.clone(), ciphertext.clone()));
+                    ciphertext
+                }
                 Some(Err(e)) => {
                     seal_error = Some(e);
                     Json::Null
@@ -558,6 +580,7 @@ impl StateStore for FileStateStore {
         if let Some(e) = seal_error {
             return Err(e);
         }
+        self.inner().sealed = sealed;
         let recipient = match sealer {
             Some(s) => Some(s.recipient()),
             None => {
