@@ -385,13 +385,16 @@ pub trait Provider: Send + Sync + 'static {
     /// Deletes the object. Deleting something already gone is success.
     async fn delete(&self, ctx: &OpContext, req: &DeleteRequest) -> Result<(), ProviderError>;
 
-    /// Finds an object carrying `owner`'s marker (created by an earlier run
-    /// that crashed before recording it). `None` if there is none.
+    /// Finds every object carrying `owner`'s marker, so that an object
+    /// created by a run that crashed before recording it is adopted rather
+    /// than duplicated. Usually none or one; two while a
+    /// create-before-destroy replacement is under way (the engine tells
+    /// them apart by the ids it recorded).
     async fn adopt(
         &self,
         ctx: &OpContext,
         owner: &Ownership,
-    ) -> Result<Option<Observed>, ProviderError>;
+    ) -> Result<Vec<Observed>, ProviderError>;
 
     /// The contended things this operation needs.
     fn limits(&self, _op: &OpInfo<'_>) -> Vec<Limit> {

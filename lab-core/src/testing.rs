@@ -44,7 +44,7 @@
 //!     .read(&ctx, &[ReadRequest { address: spec.address.clone(), id: created.id.clone(), prior: Default::default() }])
 //!     .await?;
 //! assert_eq!(read[0].as_ref().unwrap().attrs["size_gb"], Value::Int(20));
-//! assert_eq!(memory.adopt(&ctx, &owner).await?.unwrap().id, "mem-1");
+//! assert_eq!(memory.adopt(&ctx, &owner).await?[0].id, "mem-1");
 //! assert_eq!(memory.counts().creates, 1);
 //! assert_eq!(memory.find_by_name("db").len(), 1);
 //!
@@ -833,7 +833,7 @@ impl MemoryProvider {
     ///     _ = crashed.notified() => {} // the "process" dies here
     /// }
     /// assert_eq!(memory.objects().len(), 1); // the object was created...
-    /// assert!(memory.adopt(&ctx, &owner).await.unwrap().is_some()); // ...and can be adopted
+    /// assert!(!memory.adopt(&ctx, &owner).await.unwrap().is_empty()); // ...and can be adopted
     /// # });
     /// ```
     pub fn crash_at(&self, n: usize) -> Arc<Notify> {
@@ -1190,7 +1190,7 @@ impl Provider for MemoryProvider {
         &self,
         _ctx: &OpContext,
         owner: &Ownership,
-    ) -> Result<Option<Observed>, ProviderError> {
+    ) -> Result<Vec<Observed>, ProviderError> {
         self.world.lock().counts.adopts += 1;
         if !self.call.is_zero() {
             tokio::time::sleep(self.call).await;
@@ -1200,9 +1200,9 @@ impl Provider for MemoryProvider {
         Ok(st
             .objects
             .values()
-            .rev()
-            .find(|o| o.marker == marker && o.tag == tag)
-            .map(MemoryObject::observed))
+            .filter(|o| o.marker == marker && o.tag == tag)
+            .map(MemoryObject::observed)
+            .collect())
     }
 
     fn limits(&self, op: &OpInfo<'_>) -> Vec<Limit> {
@@ -1381,13 +1381,14 @@ mod tests {
         let ctx = OpContext::detached();
         let created = m.create(&ctx, &create_req("db", &[])).await.unwrap();
         m.create(&ctx, &create_req("other", &[])).await.unwrap();
-        let found = m.adopt(&ctx, &owner("db")).await.unwrap().unwrap();
-        assert_eq!(found.id, created.id);
-        assert!(m.adopt(&ctx, &owner("nope")).await.unwrap().is_none());
+        let found = m.adopt(&ctx, &owner("db")).await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].id, created.id);
+        assert!(m.adopt(&ctx, &owner("nope")).await.unwrap().is_empty());
         let mut other_lab = owner("db");
         other_lab.lineage = "ffffffff".into();
         assert!(
-            m.adopt(&ctx, &other_lab).await.unwrap().is_none(),
+            m.adopt(&ctx, &other_lab).await.unwrap().is_empty(),
             "tag must match"
         );
         assert_eq!(m.counts().adopts, 3);
@@ -1581,7 +1582,7 @@ mod tests {
             read[0].as_ref().unwrap().attrs["password"],
             Value::Secret(Secret::new("hunter2"))
         );
-        assert!(again.adopt(&ctx, &owner("db")).await.unwrap().is_some());
+        assert!(!again.adopt(&ctx, &owner("db")).await.unwrap().is_empty());
         let next = again.create(&ctx, &create_req("b", &[])).await.unwrap();
         assert_eq!(next.id, "mem-2", "ids continue after a reload");
 

@@ -218,3 +218,53 @@ fn permanent_fault_at_every_operation_then_rerun_converges() {
         });
     }
 }
+
+/// A create-before-destroy replacement interrupted after the new object
+/// exists (two objects carry the marker) or after the old one is deleted:
+/// the re-run keeps the new object, deletes the old one, and nothing is left over.
+#[test]
+fn crash_during_a_create_before_destroy_replacement_converges() {
+    use lab_core::testing::Thing;
+    let rt = runtime();
+    for k in 1..=2 {
+        let dir = tempfile::tempdir().unwrap();
+        let provider = MemoryProvider::new();
+        let lab = |image: &str| {
+            let mut lab = Lab::new("cbd");
+            lab.register_provider(provider.shared());
+            let db = lab.add(Thing::new("db").attr("image", "pg-16"));
+            lab.add(
+                Thing::new("web")
+                    .attr("image", image)
+                    .after(&db)
+                    .create_before_destroy(),
+            );
+            lab
+        };
+        rt.block_on(async {
+            converge(&Engine::with_store(lab("a"), store(dir.path()))).await;
+            let old_id = provider.find_by_name("web")[0].id.clone();
+            let e = Engine::with_store(lab("b"), store(dir.path()));
+            let crashed = provider.crash_at(k);
+            let plan = e.plan(&PlanOptions::default()).await.unwrap();
+            let o = opts();
+            tokio::select! {
+                _ = e.apply(&plan, &o) => panic!("the crash point was not reached"),
+                _ = crashed.notified() => {}
+            }
+            drop(e);
+            provider.clear_faults();
+            converge(&Engine::with_store(lab("b"), store(dir.path()))).await;
+            let web = provider.find_by_name("web");
+            assert_eq!(web.len(), 1, "crash at {k}: {web:#?}");
+            assert_ne!(web[0].id, old_id, "crash at {k}: the replacement is kept");
+            assert_eq!(web[0].attrs["image"], Value::Str("b".into()));
+            assert_converged(&provider, dir.path(), 2, &format!("cbd crash at {k}"));
+            let state = store(dir.path()).load().unwrap().unwrap();
+            assert!(
+                state.deposed.is_empty(),
+                "crash at {k}: nothing left deposed"
+            );
+        });
+    }
+}

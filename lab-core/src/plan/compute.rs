@@ -487,76 +487,104 @@ pub(crate) async fn recover_records(
         let ctx = OpContext::detached();
         match action {
             OpKind::Create => {
-                if state.resources.contains_key(address) {
-                    // Either already recorded, or a create-before-destroy
-                    // replacement: look for a second object with the marker.
-                    continue;
-                }
                 let owner = Ownership {
                     lab: engine.lab.name().to_string(),
                     lineage: state.lineage.clone(),
                     address: address.clone(),
                 };
-                match provider.adopt(&ctx, &owner).await {
-                    Ok(Some(obs)) => {
-                        let deps = engine
-                            .lab
-                            .resource(address)
-                            .map(|s| s.deps.iter().map(|d| d.on.clone()).collect())
-                            .unwrap_or_default();
-                        outcomes.push((
-                            address.clone(),
-                            format!("adopted object {} created by an interrupted run", obs.id),
-                        ));
-                        state.resources.insert(
-                            address.clone(),
-                            crate::state::ResourceState {
-                                id: obs.id,
-                                attrs: obs.attrs,
-                                outputs: obs.outputs,
-                                deps,
-                                create_before_destroy: false,
-                            },
-                        );
-                    }
-                    Ok(None) => outcomes.push((
-                        address.clone(),
-                        "the interrupted create made nothing; it is planned again".into(),
-                    )),
-                    Err(error) => {
-                        return Err(EngineError::Refresh {
+                let found =
+                    provider
+                        .adopt(&ctx, &owner)
+                        .await
+                        .map_err(|error| EngineError::Refresh {
                             provider: provider.name().to_string(),
                             error,
-                        })
+                        })?;
+                let known: Vec<&str> = [state.resources.get(address), state.deposed.get(address)]
+                    .into_iter()
+                    .flatten()
+                    .map(|r| r.id.as_str())
+                    .collect();
+                let mut unknown: Vec<Observed> = found
+                    .into_iter()
+                    .filter(|o| !known.contains(&o.id.as_str()))
+                    .collect();
+                let Some(obs) = unknown.pop() else {
+                    if !state.resources.contains_key(address) {
+                        outcomes.push((
+                            address.clone(),
+                            "the interrupted create made nothing; it is planned again".into(),
+                        ));
                     }
-                }
-            }
-            OpKind::Delete => {
-                let Some(rs) = state.resources.get(address) else {
                     continue;
                 };
-                let req = ReadRequest {
-                    address: address.clone(),
-                    id: rs.id.clone(),
-                    prior: rs.attrs.clone(),
-                };
-                match provider.read(&ctx, std::slice::from_ref(&req)).await {
-                    Ok(found) if found.first().is_some_and(Option::is_none) => {
-                        state.resources.shift_remove(address);
+                let spec = engine.lab.resource(address);
+                let mut outcome =
+                    format!("adopted object {} created by an interrupted run", obs.id);
+                if let Some(old) = state.resources.shift_remove(address) {
+                    // A create-before-destroy replacement: the recorded object is the old one.
+                    outcome.push_str(&format!(
+                        "; the old object {} is deposed and will be deleted",
+                        old.id
+                    ));
+                    state.deposed.insert(address.clone(), old);
+                }
+                if !unknown.is_empty() {
+                    let ids: Vec<&str> = unknown.iter().map(|o| o.id.as_str()).collect();
+                    outcome.push_str(&format!(
+                        "; {} more object(s) carry its marker ({}): delete them by hand",
+                        ids.len(),
+                        ids.join(", ")
+                    ));
+                }
+                outcomes.push((address.clone(), outcome));
+                state.resources.insert(
+                    address.clone(),
+                    crate::state::ResourceState {
+                        id: obs.id,
+                        attrs: obs.attrs,
+                        outputs: obs.outputs,
+                        deps: spec
+                            .map(|s| s.deps.iter().map(|d| d.on.clone()).collect())
+                            .unwrap_or_default(),
+                        create_before_destroy: spec
+                            .is_some_and(|s| s.lifecycle.create_before_destroy),
+                    },
+                );
+            }
+            OpKind::Delete => {
+                // The delete may have been of the live object or of a deposed one.
+                for deposed in [false, true] {
+                    let table = if deposed {
+                        &state.deposed
+                    } else {
+                        &state.resources
+                    };
+                    let Some(rs) = table.get(address) else {
+                        continue;
+                    };
+                    let req = ReadRequest {
+                        address: address.clone(),
+                        id: rs.id.clone(),
+                        prior: rs.attrs.clone(),
+                    };
+                    let found = provider
+                        .read(&ctx, std::slice::from_ref(&req))
+                        .await
+                        .map_err(|error| EngineError::Refresh {
+                            provider: provider.name().to_string(),
+                            error,
+                        })?;
+                    if found.first().is_some_and(Option::is_none) {
+                        if deposed {
+                            state.deposed.shift_remove(address);
+                        } else {
+                            state.resources.shift_remove(address);
+                        }
                         outcomes.push((
                             address.clone(),
                             "the interrupted delete completed; forgotten".into(),
                         ));
-                    }
-                    Ok(_) => outcomes.push((
-                        address.clone(),
-                        "the interrupted delete did not happen; still recorded".into(),
-                    )),
-                    Err(error) => {
-                        return Err(EngineError::Refresh {
-                            provider: provider.name().to_string(),
-                            error,
-                        })
                     }
                 }
             }
