@@ -143,24 +143,7 @@ fn crash_at_every_operation_then_rerun_converges() {
 
 /// `lab_from_dag` with `image = "b"` on r0 and r1 (forcing their replacement).
 fn lab_replacing_first_two(provider: &MemoryProvider, dag: &Dag) -> Lab {
-    use lab_core::testing::Thing;
-    let mut lab = Lab::new("dag");
-    lab.register_provider(provider.shared());
-    let mut handles: Vec<Handle<Thing>> = Vec::new();
-    for (i, deps) in dag.iter().enumerate() {
-        let image = if i < 2 { "b" } else { "a" };
-        let mut t = Thing::new(format!("r{i}"))
-            .attr("image", image)
-            .attr("size", 2);
-        if i % 3 == 0 {
-            t = t.secret("password", format!("pw-{i}"));
-        }
-        for &d in deps {
-            t = t.after(&handles[d]);
-        }
-        handles.push(lab.add(t));
-    }
-    lab
+    common::lab_from_dag_with(provider, dag, |i| if i < 2 { "b" } else { "a" }, 2)
 }
 
 /// The state write "crashes" between fsync of the temp file and the rename,

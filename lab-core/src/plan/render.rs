@@ -131,28 +131,18 @@ fn render_step(out: &mut String, p: Painter, step: &PlanStep) {
                     let _ = writeln!(out, "      {} {field:<width$} = {value}", p.symbol("+"));
                 }
             } else {
-                let width = step
-                    .changes
-                    .iter()
-                    .map(|c| c.field.len())
-                    .max()
-                    .unwrap_or(0);
-                for c in &step.changes {
-                    render_change(out, p, c, width, true);
-                }
+                render_changes(out, p, &step.changes, true);
             }
         }
-        Action::Update | Action::Replace => {
-            let width = step
-                .changes
-                .iter()
-                .map(|c| c.field.len())
-                .max()
-                .unwrap_or(0);
-            for c in &step.changes {
-                render_change(out, p, c, width, false);
-            }
-        }
+        Action::Update | Action::Replace => render_changes(out, p, &step.changes, false),
+    }
+}
+
+/// The field lines of a step, names aligned.
+fn render_changes(out: &mut String, p: Painter, changes: &[FieldChange], creating: bool) {
+    let width = changes.iter().map(|c| c.field.len()).max().unwrap_or(0);
+    for c in changes {
+        render_change(out, p, c, width, creating);
     }
 }
 

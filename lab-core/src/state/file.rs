@@ -309,14 +309,7 @@ impl FileStateStore {
 
     fn write_tmp(&self, text: &str) -> Result<(), StateError> {
         let tmp = self.tmp_path();
-        let io = |action| {
-            let tmp = tmp.clone();
-            move |source| StateError::Io {
-                action,
-                path: tmp,
-                source,
-            }
-        };
+        let io = |action| io_error(action, &tmp);
         // `create` truncates a stale temp file left by an earlier crash.
         let mut file = File::create(&tmp).map_err(io("creating the temporary state file"))?;
         file.write_all(text.as_bytes())
@@ -396,6 +389,16 @@ fn contains_sealed(json: &Json) -> bool {
 }
 
 /// Fills in the path that [`State::from_json`] leaves empty.
+/// Maps an IO error of `action` on `path` to [`StateError::Io`].
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StateError {
+    let path = path.to_path_buf();
+    move |source| StateError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
 fn at_path(e: StateError, path: &Path) -> StateError {
     match e {
         StateError::Corrupt { reason, .. } => StateError::Corrupt {
@@ -453,14 +456,7 @@ impl StateStore for FileStateStore {
     fn lock(&self, operation: &str) -> Result<StateLock, StateError> {
         self.create_dir()?;
         let path = self.lock_path();
-        let io = |action| {
-            let path = path.clone();
-            move |source| StateError::Io {
-                action,
-                path,
-                source,
-            }
-        };
+        let io = |action| io_error(action, &path);
         // No truncation on open: the file holds the current holder's details.
         let mut file = OpenOptions::new()
             .read(true)
@@ -632,14 +628,7 @@ impl StateStore for FileStateStore {
     fn journal_append(&self, record: &JournalRecord) -> Result<(), StateError> {
         self.create_dir()?;
         let path = self.journal_path();
-        let io = |action| {
-            let path = path.clone();
-            move |source| StateError::Io {
-                action,
-                path,
-                source,
-            }
-        };
+        let io = |action| io_error(action, &path);
         let mut line = serde_json::to_string(record).map_err(|e| StateError::Corrupt {
             path: path.clone(),
             reason: format!("could not serialise a journal record ({e}); nothing was written"),
