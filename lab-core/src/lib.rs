@@ -44,7 +44,8 @@ pub use diag::{Diagnostic, Loc, Severity};
 pub use engine::{Engine, EngineError};
 pub use events::{Event, EventSink};
 pub use model::{
-    Appliance, ApplianceKind, Handle, Input, Lab, LabId, Lifecycle, Output, Resource, ResourceSpec,
+    Appliance, ApplianceKind, Handle, Input, Lab, LabId, Lifecycle, Output, Problem, Resource,
+    ResourceSpec,
 };
 pub use plan::{Action, Plan, PlanStep};
 pub use provider::{FieldChange, KindSchema, Limit, OpContext, Ownership, Provider, ProviderError};

@@ -75,6 +75,12 @@ pub struct ReadRequest {
     pub id: String,
     /// The attributes recorded in state (some providers need them to find it).
     pub prior: Attrs,
+    /// The outputs recorded in state (a provider that can tell cheaply that
+    /// nothing changed returns them as they were).
+    pub prior_outputs: Attrs,
+    /// The ownership marker the object was stamped with (a provider strips
+    /// it from what it reads back).
+    pub owner: Ownership,
 }
 
 /// A create call.
@@ -389,11 +395,14 @@ pub trait Provider: Send + Sync + 'static {
     /// created by a run that crashed before recording it is adopted rather
     /// than duplicated. Usually none or one; two while a
     /// create-before-destroy replacement is under way (the engine tells
-    /// them apart by the ids it recorded).
+    /// them apart by the ids it recorded). Objects that cannot carry a
+    /// marker (a storage id, a pool id, a downloaded file) are found by the
+    /// deterministic identity `desired` gives them.
     async fn adopt(
         &self,
         ctx: &OpContext,
         owner: &Ownership,
+        desired: &Attrs,
     ) -> Result<Vec<Observed>, ProviderError>;
 
     /// The contended things this operation needs.

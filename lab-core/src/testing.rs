@@ -41,10 +41,10 @@
 //!
 //! // Refresh reads everything in one call, and adoption finds the object by its marker.
 //! let read = memory
-//!     .read(&ctx, &[ReadRequest { address: spec.address.clone(), id: created.id.clone(), prior: Default::default() }])
+//!     .read(&ctx, &[ReadRequest { address: spec.address.clone(), id: created.id.clone(), prior: Default::default(), prior_outputs: Default::default(), owner: owner.clone() }])
 //!     .await?;
 //! assert_eq!(read[0].as_ref().unwrap().attrs["size_gb"], Value::Int(20));
-//! assert_eq!(memory.adopt(&ctx, &owner).await?[0].id, "mem-1");
+//! assert_eq!(memory.adopt(&ctx, &owner, &Default::default()).await?[0].id, "mem-1");
 //! assert_eq!(memory.counts().creates, 1);
 //! assert_eq!(memory.find_by_name("db").len(), 1);
 //!
@@ -833,7 +833,7 @@ impl MemoryProvider {
     ///     _ = crashed.notified() => {} // the "process" dies here
     /// }
     /// assert_eq!(memory.objects().len(), 1); // the object was created...
-    /// assert!(!memory.adopt(&ctx, &owner).await.unwrap().is_empty()); // ...and can be adopted
+    /// assert!(!memory.adopt(&ctx, &owner, &Default::default()).await.unwrap().is_empty()); // ...and can be adopted
     /// # });
     /// ```
     pub fn crash_at(&self, n: usize) -> Arc<Notify> {
@@ -1190,6 +1190,7 @@ impl Provider for MemoryProvider {
         &self,
         _ctx: &OpContext,
         owner: &Ownership,
+        _desired: &Attrs,
     ) -> Result<Vec<Observed>, ProviderError> {
         self.world.lock().counts.adopts += 1;
         if !self.call.is_zero() {
@@ -1251,6 +1252,8 @@ mod tests {
             address: Address::new(Thing::KIND, "x"),
             id: id.into(),
             prior: Attrs::new(),
+            prior_outputs: Attrs::new(),
+            owner: owner("x"),
         }
     }
 
@@ -1381,14 +1384,21 @@ mod tests {
         let ctx = OpContext::detached();
         let created = m.create(&ctx, &create_req("db", &[])).await.unwrap();
         m.create(&ctx, &create_req("other", &[])).await.unwrap();
-        let found = m.adopt(&ctx, &owner("db")).await.unwrap();
+        let found = m.adopt(&ctx, &owner("db"), &Attrs::new()).await.unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].id, created.id);
-        assert!(m.adopt(&ctx, &owner("nope")).await.unwrap().is_empty());
+        assert!(m
+            .adopt(&ctx, &owner("nope"), &Attrs::new())
+            .await
+            .unwrap()
+            .is_empty());
         let mut other_lab = owner("db");
         other_lab.lineage = "ffffffff".into();
         assert!(
-            m.adopt(&ctx, &other_lab).await.unwrap().is_empty(),
+            m.adopt(&ctx, &other_lab, &Attrs::new())
+                .await
+                .unwrap()
+                .is_empty(),
             "tag must match"
         );
         assert_eq!(m.counts().adopts, 3);
@@ -1574,6 +1584,8 @@ mod tests {
                     address: objs[0].address.clone(),
                     id: objs[0].id.clone(),
                     prior,
+                    prior_outputs: Attrs::new(),
+                    owner: owner("db"),
                 }],
             )
             .await
@@ -1582,7 +1594,11 @@ mod tests {
             read[0].as_ref().unwrap().attrs["password"],
             Value::Secret(Secret::new("hunter2"))
         );
-        assert!(!again.adopt(&ctx, &owner("db")).await.unwrap().is_empty());
+        assert!(!again
+            .adopt(&ctx, &owner("db"), &Attrs::new())
+            .await
+            .unwrap()
+            .is_empty());
         let next = again.create(&ctx, &create_req("b", &[])).await.unwrap();
         assert_eq!(next.id, "mem-2", "ids continue after a reload");
 

@@ -162,3 +162,26 @@ fn a_report_without_readable_source_names_file_and_line() {
         "{text}"
     );
 }
+
+#[test]
+fn a_bad_value_met_by_a_builder_points_at_its_line() {
+    let mut lab = Lab::new("t");
+    let mut spec = lab_core::ResourceSpec::new("demo.disk", "data");
+    let line = line!() + 1;
+    spec.invalid("size", "`12Q` is not a size", "write it like `32G`");
+    struct Raw(lab_core::ResourceSpec);
+    impl lab_core::Resource for Raw {
+        fn spec_mut(&mut self) -> &mut lab_core::ResourceSpec {
+            &mut self.0
+        }
+        fn into_spec(self) -> lab_core::ResourceSpec {
+            self.0
+        }
+    }
+    lab.add(Raw(spec));
+    let diags = lab.check();
+    let d = find(&diags, lab_core::checks::builtin::INVALID_VALUE);
+    assert!(d.is_blocking());
+    assert_eq!(d.file_line(), Some((file!(), line)));
+    assert_eq!(d.help.as_deref(), Some("write it like `32G`"));
+}

@@ -357,3 +357,26 @@ fn create_before_destroy_creates_the_replacement_first() {
         assert!(!e.plan(&PlanOptions::default()).await.unwrap().has_changes());
     });
 }
+
+#[test]
+fn outputs_of_model_only_resources_are_their_attributes() {
+    runtime().block_on(async {
+        let provider = MemoryProvider::new();
+        let mut lab = Lab::new("t");
+        lab.register_provider(provider.shared());
+        let nas = lab.add(
+            Appliance::new("nas")
+                .kind(ApplianceKind::Nas)
+                .site("basement"),
+        );
+        lab.add(Thing::new("share").input("site", nas.output::<String>("site")));
+        let engine = Engine::new(lab, MemoryStateStore::new());
+        let plan = engine.plan(&PlanOptions::default()).await.unwrap();
+        assert_eq!(plan.steps[0].desired["site"], Value::Str("basement".into()));
+        assert!(engine.apply(&plan, &fast()).await.unwrap().is_success());
+        assert_eq!(
+            provider.find_by_name("share")[0].attrs["site"],
+            Value::Str("basement".into())
+        );
+    });
+}

@@ -1,15 +1,32 @@
 //! # lab-proxmox: Proxmox VE
 //!
-//! This crate will hold everything `lab` needs to manage a Proxmox VE
-//! cluster, in the same rooms as every provider crate:
+//! Everything `lab` needs to manage a Proxmox VE cluster, in the same rooms
+//! as every provider crate:
 //!
-//! - `model`: typed resources and their builders: nodes, storages (each
-//!   naming the appliance it lives on), bridges, templates, LXC containers
-//!   and QEMU VMs, with outputs such as the VMID and MAC addresses;
-//! - `api`: the HTTP client for the PVE API (reqwest with rustls, API-token
+//! - [`model`]: typed resources and their builders: nodes (each with its
+//!   local disk as an appliance), NAS pools, storages, downloaded files,
+//!   templates, QEMU VMs, LXC containers and pools, with outputs such as the
+//!   VMID and MAC addresses; [`kinds`] is the attribute contract they lower to;
+//! - [`api`]: the HTTP client for the PVE API (reqwest with rustls, API-token
 //!   auth, pinned certificate fingerprint, asynchronous task polling);
-//! - `provider`: the implementation of lab-core's `Provider` trait: bulk
-//!   read, diff, create, update, delete, adoption by ownership tag and notes
-//!   line, and per-node and per-template limits;
-//! - `checks`: the Proxmox policy checks;
+//! - [`provider`]: the implementation of lab-core's `Provider` trait: bulk
+//!   read from `/cluster/resources`, normalised diff, create, update,
+//!   delete, adoption by ownership tag and notes line, per-node and
+//!   per-template limits;
+//! - [`checks`]: the Proxmox policy checks, run before any call;
+//! - [`schema`]: validation of requests against the official API schema
+//!   (`pve-apidoc.json`), used by the simulator and the conformance tests;
 //! - `sim` (feature `sim`): an API-faithful PVE simulator on 127.0.0.1.
+
+pub mod api;
+pub mod checks;
+pub mod connect;
+pub mod kinds;
+pub mod model;
+pub mod provider;
+pub mod schema;
+#[cfg(feature = "sim")]
+pub mod sim;
+
+pub use connect::Connection;
+pub use provider::{ProxmoxOptions, ProxmoxProvider};

@@ -16,6 +16,8 @@ pub const DEPENDENCY_CYCLE: &str = "core::dependency-cycle";
 pub const FOREIGN_HANDLE: &str = "core::foreign-handle";
 /// Code of the invalid-name check.
 pub const INVALID_NAME: &str = "core::invalid-name";
+/// Code of the invalid-value check (bad values met by builders).
+pub const INVALID_VALUE: &str = "core::invalid-value";
 /// Code of the unknown-waiver check.
 pub const UNKNOWN_WAIVER: &str = "core::unknown-waiver";
 
@@ -29,6 +31,7 @@ pub fn all() -> Vec<Check> {
             stray_edges(lab, out);
         }),
         Check::new(INVALID_NAME, Severity::Error, invalid_name),
+        Check::new(INVALID_VALUE, Severity::Error, invalid_value),
         Check::new(UNKNOWN_WAIVER, Severity::Warning, unknown_waiver),
     ]
 }
@@ -126,6 +129,22 @@ fn invalid_name(lab: &Lab, out: &mut Vec<Diagnostic>) {
                 .for_resource(&spec.address)
                 .with_label(spec.declared_at, "named here")
                 .with_help("names are 1-63 ASCII letters, digits, `-` or `_`, starting with a letter or digit"),
+            );
+        }
+    }
+}
+
+fn invalid_value(lab: &Lab, out: &mut Vec<Diagnostic>) {
+    for spec in lab.resources().chain(lab.duplicates()) {
+        for p in &spec.problems {
+            out.push(
+                Diagnostic::error(
+                    INVALID_VALUE,
+                    format!("`{}`: {}: {}", spec.address, p.field, p.message),
+                )
+                .for_resource(&spec.address)
+                .with_label(p.loc, format!("{} given here", p.field))
+                .with_help(p.help.clone()),
             );
         }
     }

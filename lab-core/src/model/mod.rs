@@ -9,7 +9,7 @@ mod appliance;
 mod resource;
 
 pub use appliance::{Appliance, ApplianceKind};
-pub use resource::{Dependency, Input, Lifecycle, Resource, ResourceSpec, Waiver};
+pub use resource::{Dependency, Input, Lifecycle, Problem, Resource, ResourceSpec, Waiver};
 
 use std::marker::PhantomData;
 use std::panic::Location;

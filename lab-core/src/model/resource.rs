@@ -63,6 +63,10 @@ pub struct ResourceSpec {
     pub lifecycle: Lifecycle,
     /// Checks waived for this resource.
     pub waivers: Vec<Waiver>,
+    /// Bad values a builder met (a malformed size, an out-of-range tag),
+    /// each at the user's line; reported by the `core::invalid-value` check,
+    /// so they block plan and apply like any other error.
+    pub problems: Vec<Problem>,
     /// False for model-only resources (an [`super::Appliance`]): they take
     /// part in checks and the graph but no provider applies them.
     pub managed: bool,
@@ -82,6 +86,7 @@ impl ResourceSpec {
             field_locs: IndexMap::new(),
             lifecycle: Lifecycle::default(),
             waivers: Vec::new(),
+            problems: Vec::new(),
             managed: true,
         }
     }
@@ -138,6 +143,25 @@ impl ResourceSpec {
         self.set(field, other.address.to_string());
     }
 
+    /// Records a bad value at the caller's line, e.g. a disk size that does
+    /// not parse. The builder keeps going; `check` reports it.
+    ///
+    /// ```
+    /// use lab_core::ResourceSpec;
+    /// let mut spec = ResourceSpec::new("demo.disk", "data");
+    /// spec.invalid("size", "`12Q` is not a size; write it like `32G` or `512M`", "use a number followed by M, G or T");
+    /// assert_eq!(spec.problems.len(), 1);
+    /// ```
+    #[track_caller]
+    pub fn invalid(&mut self, field: &str, message: impl Into<String>, help: impl Into<String>) {
+        self.problems.push(Problem {
+            field: field.to_string(),
+            message: message.into(),
+            help: help.into(),
+            loc: Location::caller(),
+        });
+    }
+
     /// Where a field was set, or where the resource was declared.
     pub fn loc_of(&self, field: &str) -> Loc {
         self.field_locs
@@ -155,6 +179,19 @@ impl ResourceSpec {
     pub fn name(&self) -> &str {
         self.address.name()
     }
+}
+
+/// A bad value a builder met, at the user's line.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    /// The field.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+    /// What to write instead.
+    pub help: String,
+    /// Where the value was given.
+    pub loc: Loc,
 }
 
 /// An input that is either a value now or another resource's output later.

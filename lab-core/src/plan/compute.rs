@@ -97,10 +97,16 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
                 deps.push(d.on.clone());
             }
         }
-        // Resolve references whose producers are not changing identity.
+        // Resolve references whose producers are not changing identity. A
+        // model-only producer (an appliance, a NAS pool, an existing
+        // template) is fully known from the code: its outputs are its
+        // attributes.
         let mut desired = spec.attrs.clone();
         for v in desired.values_mut() {
             v.resolve_refs(&mut |r: &OutputRef| {
+                if let Some(producer) = lab.resource(&r.address).filter(|p| !p.managed) {
+                    return producer.attrs.get(&r.output).cloned();
+                }
                 if fresh.contains(&r.address) {
                     return None;
                 }
@@ -492,14 +498,18 @@ pub(crate) async fn recover_records(
                     lineage: state.lineage.clone(),
                     address: address.clone(),
                 };
-                let found =
-                    provider
-                        .adopt(&ctx, &owner)
-                        .await
-                        .map_err(|error| EngineError::Refresh {
-                            provider: provider.name().to_string(),
-                            error,
-                        })?;
+                let desired = engine
+                    .lab
+                    .resource(address)
+                    .map(|s| s.attrs.clone())
+                    .unwrap_or_default();
+                let found = provider
+                    .adopt(&ctx, &owner, &desired)
+                    .await
+                    .map_err(|error| EngineError::Refresh {
+                        provider: provider.name().to_string(),
+                        error,
+                    })?;
                 let known: Vec<&str> = [state.resources.get(address), state.deposed.get(address)]
                     .into_iter()
                     .flatten()
@@ -567,6 +577,12 @@ pub(crate) async fn recover_records(
                         address: address.clone(),
                         id: rs.id.clone(),
                         prior: rs.attrs.clone(),
+                        prior_outputs: rs.outputs.clone(),
+                        owner: Ownership {
+                            lab: engine.lab.name().to_string(),
+                            lineage: state.lineage.clone(),
+                            address: address.clone(),
+                        },
                     };
                     let found = provider
                         .read(&ctx, std::slice::from_ref(&req))
@@ -615,6 +631,12 @@ async fn refresh(
             address: address.clone(),
             id: rs.id.clone(),
             prior: rs.attrs.clone(),
+            prior_outputs: rs.outputs.clone(),
+            owner: Ownership {
+                lab: engine.lab.name().to_string(),
+                lineage: state.lineage.clone(),
+                address: address.clone(),
+            },
         };
         match by_provider.iter_mut().find(|(q, _)| Arc::ptr_eq(q, p)) {
             Some((_, reqs)) => reqs.push(req),

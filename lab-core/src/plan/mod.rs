@@ -24,7 +24,9 @@ use crate::value::{attrs_from_json, attrs_to_json, Attrs, Value};
 use crate::{Address, Secret};
 
 /// What a step does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Create a new object.

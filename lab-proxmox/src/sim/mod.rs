@@ -1,0 +1,800 @@
+//! # An API-faithful Proxmox VE simulator (feature `sim`)
+//!
+//! The client ([`crate::api`]) and the provider are tested against this
+//! simulator, so it answers the way a real PVE 9.1 node does, not the way a
+//! convenient mock would. It serves `https://127.0.0.1:<port>/api2/json/...`
+//! with a fresh self-signed certificate (clients must pin
+//! [`SimHandle::fingerprint`], as they would for a freshly installed node)
+//! and implements the endpoints `lab` uses with their real shapes and quirks.
+//! Every modelled behaviour cites `shared/notes/proxmox-api.md` (the
+//! "notes") in the module that implements it:
+//!
+//! | area | module | what is modelled |
+//! |---|---|---|
+//! | transport | `server` | token auth (`PVEAPIToken=<id>=<secret>`, split on the last `=`), failures delayed (3 s by default) then **401** with an empty body and PVE's reason (`No ticket`, `invalid token value!`, `no such token '<n>' for user '<u>'`); messages in the **reason phrase**; `{"data":null}` (+`errors`) error bodies; 501 for unknown paths and for bodies on GET/DELETE; schema validation of every request (notes §1-3) |
+//! | tasks | `tasks` | UPIDs, `running` → `stopped` after a per-type latency, `OK` / `WARNINGS: n` / error exit statuses, task logs and lists with `total`, task stop (notes §4) |
+//! | locks | `locks` | config and storage locks with timeouts taken where qemu-server/pve-container take them (before or inside the worker), `can't lock file '...' - got timeout`, the `lock` config key (`create`, `clone`) and `VM is locked (<lock>)` (notes §3, §15) |
+//! | QEMU | `qemu` | create (MACs, disk allocation, `import-from`, cloud-init drive, `meta`/`vmgenid`/`smbios1`, default boot order, `start`, `pool`), config (pending on running VMs, `digest`, `current=1`, masked `cipassword`, urlencoded `sshkeys`, new MAC when a NIC is written without one), linked/full clone, template (`base-` volumes), resize, power, destroy (notes §6) |
+//! | LXC | `lxc` | create (`ostemplate`, rootfs/mount points, `hwaddr`), config, resize, power, destroy, the root-only checks a token hits (403) (notes §7) |
+//! | storage | `storage` | `/storage` CRUD with synchronous NFS activation and fixed keys, per-node status and content, `download-url` with PVE's content and extension rules (notes §8) |
+//! | pools | `pools` | `/pools` with `?poolid=` and the deprecated `/pools/{id}` (notes §12) |
+//! | cluster | `cluster` | `/version`, `/nodes`, `/nodes/{node}/status`, `/nodes/{node}/network`, `/cluster/resources`, `/cluster/status`, `/cluster/nextid`, `/access/permissions` (notes §5) |
+//! | faults | [`Faults`] | failing requests, extra latency, 400 on the first task poll, 599 on polls, lock timeout at run time (notes §16) |
+//!
+//! ## Deliberate deviations
+//!
+//! - Lock contention is made deterministic: a create or clone task holds
+//!   its target storage's lock for its whole latency (on a real node only
+//!   the allocation itself runs under that lock, which takes long only under
+//!   load). Parallel creates and clones onto one storage therefore
+//!   serialise, and fail with PVE's exact text once the queue is longer than
+//!   the lock timeout.
+//! - Clones follow current qemu-server by default (locks taken inside the
+//!   worker, shared source lock); [`CloneSourceLock::ExclusiveInRequest`]
+//!   opts into a stricter model where a second clone of one source fails
+//!   the HTTP request itself with 500 `can't lock file
+//!   '/var/lock/qemu-server/lock-<srcid>.conf' - got timeout`.
+//! - The digest is a truncated SHA-256 (40 hex characters) of the config
+//!   file text rather than SHA-1; it has the same shape and changes exactly
+//!   when the content changes.
+//! - The API token has every privilege (no ACLs, no privilege separation);
+//!   only the checks PVE hard-codes for non-`root@pam` users are modelled
+//!   (`skiplock`, LXC feature flags other than `nesting`, bind mounts).
+//! - Not simulated (they answer 501 like an unknown path, or are accepted
+//!   and ignored when they are mere parameters): tickets/CSRF, snapshots,
+//!   backups and restores, migration, HA, SDN, firewall, node network
+//!   changes, `move_disk`, uploads, LXC clone/template, the guest agent.
+//!
+//! ## Use
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), lab_proxmox::sim::SimError> {
+//! use lab_proxmox::sim::{SimConfig, Simulator};
+//! let sim = Simulator::start(SimConfig::for_tests()).await?;
+//! println!("{} {} {}", sim.url(), sim.api_token(), sim.fingerprint());
+//! sim.shutdown();
+//! # Ok(()) }
+//! ```
+//!
+//! From a synchronous `main` (before another runtime is built), use
+//! [`SimHandle::start_background`], which runs the simulator on its own
+//! thread and runtime. The `pve-sim` binary runs it standalone.
+
+mod cluster;
+mod disks;
+mod faults;
+mod guest;
+mod locks;
+mod lxc;
+mod pools;
+mod propstr;
+mod qemu;
+mod rest;
+mod server;
+mod state;
+mod storage;
+mod tasks;
+mod tls;
+mod validate;
+mod world;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+pub use faults::Faults;
+pub use validate::PveSchema;
+pub use world::{
+    Guest, GuestKind, GuestStatus, GuestView, NodeState, Pool, Storage, Task, TaskState, Volume,
+    World,
+};
+
+use state::{Settings, Shared};
+
+/// How long each worker type takes before it completes.
+///
+/// The defaults are scaled for demos (a clone takes 0.8 s, not minutes);
+/// [`TaskLatency::instant`] makes every task complete after a few
+/// milliseconds for tests. Any worker type not listed uses `other`.
+#[derive(Debug, Clone)]
+pub struct TaskLatency {
+    /// `qmcreate` (VM create).
+    pub qmcreate: Duration,
+    /// `qmclone` (VM clone).
+    pub qmclone: Duration,
+    /// `qmstart`.
+    pub qmstart: Duration,
+    /// `qmstop`.
+    pub qmstop: Duration,
+    /// `qmshutdown`.
+    pub qmshutdown: Duration,
+    /// `qmreboot`.
+    pub qmreboot: Duration,
+    /// `qmdestroy`.
+    pub qmdestroy: Duration,
+    /// `qmtemplate`.
+    pub qmtemplate: Duration,
+    /// `qmconfig` (`POST .../config`).
+    pub qmconfig: Duration,
+    /// `resize` (QEMU and LXC).
+    pub resize: Duration,
+    /// `download` (`download-url`).
+    pub download: Duration,
+    /// `vzcreate`.
+    pub vzcreate: Duration,
+    /// `vzstart`.
+    pub vzstart: Duration,
+    /// `vzstop`.
+    pub vzstop: Duration,
+    /// `vzshutdown`.
+    pub vzshutdown: Duration,
+    /// `vzreboot`.
+    pub vzreboot: Duration,
+    /// `vzdestroy`.
+    pub vzdestroy: Duration,
+    /// Any other worker type.
+    pub other: Duration,
+}
+
+impl Default for TaskLatency {
+    fn default() -> Self {
+        let ms = Duration::from_millis;
+        TaskLatency {
+            qmcreate: ms(300),
+            qmclone: ms(800),
+            qmstart: ms(200),
+            qmstop: ms(100),
+            qmshutdown: ms(200),
+            qmreboot: ms(300),
+            qmdestroy: ms(200),
+            qmtemplate: ms(200),
+            qmconfig: ms(100),
+            resize: ms(100),
+            download: ms(500),
+            vzcreate: ms(400),
+            vzstart: ms(200),
+            vzstop: ms(100),
+            vzshutdown: ms(200),
+            vzreboot: ms(300),
+            vzdestroy: ms(200),
+            other: ms(100),
+        }
+    }
+}
+
+impl TaskLatency {
+    /// Every task completes after `d`.
+    pub fn uniform(d: Duration) -> Self {
+        TaskLatency {
+            qmcreate: d,
+            qmclone: d,
+            qmstart: d,
+            qmstop: d,
+            qmshutdown: d,
+            qmreboot: d,
+            qmdestroy: d,
+            qmtemplate: d,
+            qmconfig: d,
+            resize: d,
+            download: d,
+            vzcreate: d,
+            vzstart: d,
+            vzstop: d,
+            vzshutdown: d,
+            vzreboot: d,
+            vzdestroy: d,
+            other: d,
+        }
+    }
+
+    /// Every task completes after 5 ms (tests).
+    pub fn instant() -> Self {
+        TaskLatency::uniform(Duration::from_millis(5))
+    }
+
+    /// Sets the latency of one worker type (`"qmclone"`, `"download"`, ...;
+    /// an unknown type sets `other`).
+    pub fn with(mut self, wtype: &str, latency: Duration) -> Self {
+        let slot = match wtype {
+            "qmcreate" => &mut self.qmcreate,
+            "qmclone" => &mut self.qmclone,
+            "qmstart" => &mut self.qmstart,
+            "qmstop" => &mut self.qmstop,
+            "qmshutdown" => &mut self.qmshutdown,
+            "qmreboot" => &mut self.qmreboot,
+            "qmdestroy" => &mut self.qmdestroy,
+            "qmtemplate" => &mut self.qmtemplate,
+            "qmconfig" => &mut self.qmconfig,
+            "resize" => &mut self.resize,
+            "download" => &mut self.download,
+            "vzcreate" => &mut self.vzcreate,
+            "vzstart" => &mut self.vzstart,
+            "vzstop" => &mut self.vzstop,
+            "vzshutdown" => &mut self.vzshutdown,
+            "vzreboot" => &mut self.vzreboot,
+            "vzdestroy" => &mut self.vzdestroy,
+            _ => &mut self.other,
+        };
+        *slot = latency;
+        self
+    }
+
+    /// The latency of a worker type.
+    pub fn for_type(&self, wtype: &str) -> Duration {
+        match wtype {
+            "qmcreate" => self.qmcreate,
+            "qmclone" => self.qmclone,
+            "qmstart" => self.qmstart,
+            "qmstop" => self.qmstop,
+            "qmshutdown" => self.qmshutdown,
+            "qmreboot" => self.qmreboot,
+            "qmdestroy" => self.qmdestroy,
+            "qmtemplate" => self.qmtemplate,
+            "qmconfig" => self.qmconfig,
+            "resize" => self.resize,
+            "download" => self.download,
+            "vzcreate" => self.vzcreate,
+            "vzstart" => self.vzstart,
+            "vzstop" => self.vzstop,
+            "vzshutdown" => self.vzshutdown,
+            "vzreboot" => self.vzreboot,
+            "vzdestroy" => self.vzdestroy,
+            _ => self.other,
+        }
+    }
+}
+
+/// Where a clone takes the source VM's config lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CloneSourceLock {
+    /// Current qemu-server (PVE 7-9): the worker takes the source lock
+    /// *shared* (exclusive only if the source runs) with a 1 s timeout after
+    /// forking. Clones of one template contend on the target storage's lock
+    /// instead, and a losing clone's **task** fails with `clone failed:
+    /// can't lock file '/var/lock/pve-manager/pve-storage-<id>' - got
+    /// timeout`.
+    #[default]
+    SharedInWorker,
+    /// Older behaviour (and what many user reports describe): the handler
+    /// takes the source lock exclusively before forking and the worker keeps
+    /// it, so a second clone of the same source waits `lock_timeout` and the
+    /// **HTTP request** fails with 500 `can't lock file
+    /// '/var/lock/qemu-server/lock-<srcid>.conf' - got timeout`.
+    ExclusiveInRequest,
+}
+
+/// One storage on a simulated node.
+#[derive(Debug, Clone)]
+pub struct SimStorage {
+    /// Storage id (`local`).
+    pub id: String,
+    /// Plugin type (`dir`, `lvmthin`, `nfs`, ...).
+    pub kind: String,
+    /// Allowed content types.
+    pub content: Vec<String>,
+    /// Other `storage.cfg` keys (`path`, `vgname`, `thinpool`, ...).
+    pub options: BTreeMap<String, String>,
+}
+
+impl SimStorage {
+    /// `local`: a directory storage at `/var/lib/vz` for ISOs, container
+    /// templates, backups, import images and snippets.
+    pub fn local() -> Self {
+        SimStorage {
+            id: "local".into(),
+            kind: "dir".into(),
+            content: ["iso", "vztmpl", "backup", "import", "snippets"]
+                .map(String::from)
+                .to_vec(),
+            options: BTreeMap::from([("path".to_string(), "/var/lib/vz".to_string())]),
+        }
+    }
+
+    /// `local-lvm`: an LVM-thin pool `pve/data` for VM disks and container
+    /// volumes.
+    pub fn local_lvm() -> Self {
+        SimStorage {
+            id: "local-lvm".into(),
+            kind: "lvmthin".into(),
+            content: ["images", "rootdir"].map(String::from).to_vec(),
+            options: BTreeMap::from([
+                ("vgname".to_string(), "pve".to_string()),
+                ("thinpool".to_string(), "data".to_string()),
+            ]),
+        }
+    }
+}
+
+/// One simulated node.
+#[derive(Debug, Clone)]
+pub struct SimNode {
+    /// Node name.
+    pub name: String,
+    /// Linux bridges (all VLAN aware).
+    pub bridges: Vec<String>,
+    /// Storages on this node (merged into one `storage.cfg`; a storage
+    /// missing on some nodes gets a `nodes=` restriction).
+    pub storages: Vec<SimStorage>,
+}
+
+impl SimNode {
+    /// A node with bridges `vmbr0`, `vmbr1` and storages `local` and
+    /// `local-lvm`, like a default installation.
+    pub fn new(name: &str) -> Self {
+        SimNode {
+            name: name.to_string(),
+            bridges: vec!["vmbr0".into(), "vmbr1".into()],
+            storages: vec![SimStorage::local(), SimStorage::local_lvm()],
+        }
+    }
+}
+
+/// Simulator settings.
+#[derive(Clone)]
+pub struct SimConfig {
+    /// Cluster nodes (default: `pve1`, `pve2`).
+    pub nodes: Vec<SimNode>,
+    /// The accepted API token id (default `lab@pve!lab`).
+    pub token_id: String,
+    /// The accepted token secret (default: a random UUID-like string).
+    pub token_secret: String,
+    /// Delay before answering an authentication failure (real PVE: 3 s).
+    pub auth_failure_delay: Duration,
+    /// Task latencies per worker type.
+    pub task_latency: TaskLatency,
+    /// Config and storage lock timeout (real PVE: 10 s).
+    pub lock_timeout: Duration,
+    /// Persist the world to this JSON file (loaded at start if it exists,
+    /// rewritten atomically after every change).
+    pub persist: Option<PathBuf>,
+    /// Validate every request against this schema (default: the schema at
+    /// [`PveSchema::default_path`] if it loads, else none with a warning).
+    pub schema: Option<Arc<PveSchema>>,
+    /// NFS servers whose mount succeeds; others fail storage activation.
+    /// Empty: every server is reachable.
+    pub nfs_servers_reachable: Vec<String>,
+    /// URLs whose `download-url` task fails.
+    pub download_urls_fail: Vec<String>,
+    /// How clones lock their source (see [`CloneSourceLock`]).
+    pub clone_source_lock: CloneSourceLock,
+    /// Address to listen on (default `127.0.0.1:0`, a free port).
+    pub listen: Option<SocketAddr>,
+}
+
+impl std::fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimConfig")
+            .field(
+                "nodes",
+                &self.nodes.iter().map(|n| &n.name).collect::<Vec<_>>(),
+            )
+            .field("token_id", &self.token_id)
+            .field("auth_failure_delay", &self.auth_failure_delay)
+            .field("lock_timeout", &self.lock_timeout)
+            .field("persist", &self.persist)
+            .field("schema", &self.schema.is_some())
+            .field("listen", &self.listen)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A random token secret in PVE's UUID format.
+fn random_secret() -> String {
+    let b: [u8; 16] = rand::random();
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// The default schema, loaded once per process.
+fn default_schema() -> Option<Arc<PveSchema>> {
+    static SCHEMA: OnceLock<Option<Arc<PveSchema>>> = OnceLock::new();
+    SCHEMA.get_or_init(validate::load_default).clone()
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            nodes: vec![SimNode::new("pve1"), SimNode::new("pve2")],
+            token_id: "lab@pve!lab".into(),
+            token_secret: random_secret(),
+            auth_failure_delay: Duration::from_secs(3),
+            task_latency: TaskLatency::default(),
+            lock_timeout: Duration::from_secs(10),
+            persist: None,
+            schema: default_schema(),
+            nfs_servers_reachable: Vec::new(),
+            download_urls_fail: Vec::new(),
+            clone_source_lock: CloneSourceLock::default(),
+            listen: None,
+        }
+    }
+}
+
+impl SimConfig {
+    /// The defaults with test timings: no auth delay, instant tasks, a 1 s
+    /// lock timeout.
+    pub fn for_tests() -> Self {
+        SimConfig {
+            auth_failure_delay: Duration::ZERO,
+            task_latency: TaskLatency::instant(),
+            lock_timeout: Duration::from_secs(1),
+            ..SimConfig::default()
+        }
+    }
+
+    /// Nodes with the default bridges and storages, by name.
+    pub fn with_nodes(mut self, names: &[&str]) -> Self {
+        self.nodes = names.iter().map(|n| SimNode::new(n)).collect();
+        self
+    }
+}
+
+/// One request as the simulator saw it (for contract tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path relative to `/api2/json` as sent, not percent-decoded
+    /// (`/nodes/pve1/qemu`); the full path for requests outside it.
+    pub path: String,
+    /// Parameters as received: body pairs first, then query pairs.
+    pub params: Vec<(String, String)>,
+    /// The HTTP status answered.
+    pub status: u16,
+}
+
+impl RecordedRequest {
+    /// The parameter names, in order.
+    pub fn keys(&self) -> Vec<&str> {
+        self.params.iter().map(|(k, _)| k.as_str()).collect()
+    }
+
+    /// The value of parameter `key` (last occurrence).
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why the simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The certificate or TLS configuration failed.
+    #[error("pve-sim TLS setup failed: {0}")]
+    Tls(String),
+    /// The listen address could not be bound.
+    #[error("pve-sim cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The persisted world could not be loaded.
+    #[error("pve-sim cannot load its state: {0}")]
+    Persist(String),
+    /// The background runtime or thread failed.
+    #[error("pve-sim runtime error: {0}")]
+    Runtime(String),
+    /// The configuration is unusable.
+    #[error("pve-sim configuration error: {0}")]
+    Config(String),
+}
+
+/// The simulator entry point.
+pub struct Simulator;
+
+impl Simulator {
+    /// Starts a simulator on the current tokio runtime and returns its
+    /// handle once it listens.
+    pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
+        start_on_current_runtime(config).await
+    }
+}
+
+/// A running simulator.
+pub struct SimHandle {
+    shared: Arc<Shared>,
+    url: String,
+    addr: SocketAddr,
+    fingerprint: String,
+    cert_der: Vec<u8>,
+    cert_pem: String,
+    shutdown: watch::Sender<bool>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+fn initial_world(config: &SimConfig) -> Result<World, SimError> {
+    if config.nodes.is_empty() {
+        return Err(SimError::Config("at least one node is needed".into()));
+    }
+    let boot_time = world::now().saturating_sub(3 * 24 * 3600);
+    let mut w = World::default();
+    for node in &config.nodes {
+        w.nodes.push(NodeState {
+            name: node.name.clone(),
+            bridges: node.bridges.clone(),
+            boot_time,
+        });
+    }
+    for node in &config.nodes {
+        for s in &node.storages {
+            let holders: Vec<String> = config
+                .nodes
+                .iter()
+                .filter(|n| n.storages.iter().any(|x| x.id == s.id))
+                .map(|n| n.name.clone())
+                .collect();
+            let mut content = s.content.clone();
+            content.sort();
+            content.dedup();
+            w.storages.entry(s.id.clone()).or_insert_with(|| Storage {
+                id: s.id.clone(),
+                kind: s.kind.clone(),
+                content,
+                shared: false,
+                nodes: (holders.len() != config.nodes.len()).then_some(holders),
+                options: s.options.clone(),
+                total: storage::default_total(&s.kind),
+            });
+        }
+    }
+    Ok(w)
+}
+
+async fn start_on_current_runtime(config: SimConfig) -> Result<SimHandle, SimError> {
+    let world = match &config.persist {
+        Some(path) => match World::load(path).map_err(SimError::Persist)? {
+            Some(w) => w,
+            None => initial_world(&config)?,
+        },
+        None => initial_world(&config)?,
+    };
+    let first_node = world
+        .nodes
+        .first()
+        .map(|n| n.name.clone())
+        .unwrap_or_else(|| "pve".into());
+    let sidecar = config.persist.as_ref().map(|p| {
+        let mut name = p.as_os_str().to_owned();
+        name.push(".tls.json");
+        PathBuf::from(name)
+    });
+    let tls = tls::load_or_generate(&first_node, sidecar.as_deref()).map_err(SimError::Tls)?;
+    let addr = config
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| SimError::Bind { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| SimError::Bind { addr, source })?;
+    let counter = Arc::new(AtomicU64::new(0));
+    let faults = Faults {
+        state: Arc::new(Mutex::new(faults::FaultState {
+            lock_timeout: config.lock_timeout,
+            ..Default::default()
+        })),
+        counter,
+        default_lock_timeout: config.lock_timeout,
+    };
+    let settings = Settings {
+        token_id: config.token_id.clone(),
+        token_secret: config.token_secret.clone(),
+        auth_failure_delay: config.auth_failure_delay,
+        task_latency: config.task_latency.clone(),
+        persist: config.persist.clone(),
+        nfs_servers_reachable: config.nfs_servers_reachable.clone(),
+        download_urls_fail: config.download_urls_fail.clone(),
+        clone_source_lock: config.clone_source_lock,
+    };
+    let shared = Arc::new(Shared::new(settings, config.schema.clone(), world, faults));
+    // Tasks that were running when the world was saved finish now.
+    shared.write(|w| {
+        let running: Vec<String> = w
+            .tasks
+            .iter()
+            .filter(|t| t.state == TaskState::Running)
+            .map(|t| t.upid.clone())
+            .collect();
+        for upid in running {
+            tasks::complete_now(&shared.settings, w, &upid);
+        }
+    });
+    let (tx, rx) = watch::channel(false);
+    let state = server::AppState {
+        shared: shared.clone(),
+        fingerprint: Arc::from(tls.fingerprint.as_str()),
+    };
+    tokio::spawn(server::serve(listener, tls.acceptor, state, rx));
+    let host = if local.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        local.ip().to_string()
+    };
+    Ok(SimHandle {
+        shared,
+        url: format!("https://{host}:{}", local.port()),
+        addr: local,
+        fingerprint: tls.fingerprint,
+        cert_der: tls.cert_der,
+        cert_pem: tls.cert_pem,
+        shutdown: tx,
+        thread: Mutex::new(None),
+    })
+}
+
+impl SimHandle {
+    /// Starts a simulator on its own thread with its own tokio runtime (for
+    /// synchronous callers, e.g. before `lab::cli::run` builds a runtime).
+    pub fn start_background(config: SimConfig) -> Result<SimHandle, SimError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("pve-sim".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = tx.send(Err(SimError::Runtime(e.to_string())));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match start_on_current_runtime(config).await {
+                        Ok(handle) => {
+                            let mut stop = handle.shutdown.subscribe();
+                            let _ = tx.send(Ok(handle));
+                            while stop.changed().await.is_ok() {
+                                if *stop.borrow() {
+                                    break;
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                        }
+                    }
+                });
+            })
+            .map_err(|e| SimError::Runtime(e.to_string()))?;
+        let handle = rx
+            .recv()
+            .map_err(|e| SimError::Runtime(format!("the simulator thread stopped: {e}")))??;
+        if let Ok(mut slot) = handle.thread.lock() {
+            *slot = Some(thread);
+        }
+        Ok(handle)
+    }
+
+    /// `https://127.0.0.1:<port>`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The accepted API token id (`lab@pve!lab`).
+    pub fn token_id(&self) -> &str {
+        &self.shared.settings.token_id
+    }
+
+    /// The accepted token secret.
+    pub fn token_secret(&self) -> &str {
+        &self.shared.settings.token_secret
+    }
+
+    /// The full `Authorization` header value: `PVEAPIToken=<id>=<secret>`.
+    pub fn api_token(&self) -> String {
+        format!("PVEAPIToken={}={}", self.token_id(), self.token_secret())
+    }
+
+    /// SHA-256 fingerprint of the certificate (`AA:BB:...`, uppercase).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The certificate, DER encoded.
+    pub fn certificate_der(&self) -> &[u8] {
+        &self.cert_der
+    }
+
+    /// The certificate, PEM encoded.
+    pub fn certificate_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    /// Number of HTTP requests received (including refused ones).
+    pub fn request_count(&self) -> u64 {
+        self.shared.counter.load(Ordering::SeqCst)
+    }
+
+    /// Every request received since start (or the last reset), in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Clears the request log (the counter keeps counting).
+    pub fn reset_requests(&self) {
+        self.shared
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// Every schema violation seen, as `METHOD path: key: message`.
+    pub fn schema_violations(&self) -> Vec<String> {
+        self.shared
+            .violations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The fault-injection controller.
+    pub fn faults(&self) -> Faults {
+        self.shared.faults.clone()
+    }
+
+    /// A snapshot of the simulated cluster, for assertions.
+    pub fn world(&self) -> World {
+        self.shared.read(World::clone)
+    }
+
+    /// Stops serving (and joins the background thread, if any). Running
+    /// workers are aborted and nothing is persisted afterwards; tasks still
+    /// running stay `running` in the state file and complete when a new
+    /// simulator loads it.
+    pub fn shutdown(&self) {
+        self.shared.stop();
+        let _ = self.shutdown.send(true);
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.shared.stop();
+        let _ = self.shutdown.send(true);
+    }
+}
+
+impl std::fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimHandle")
+            .field("url", &self.url)
+            .field("token_id", &self.token_id())
+            .field("fingerprint", &self.fingerprint)
+            .finish_non_exhaustive()
+    }
+}

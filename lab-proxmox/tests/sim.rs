@@ -1,0 +1,1252 @@
+//! Raw-protocol tests of the PVE simulator (`--features sim`).
+//!
+//! These talk HTTP directly (reqwest with a rustls configuration that trusts
+//! exactly the simulator's certificate) to check the wire-level behaviour the
+//! real client and the provider rely on: envelopes, statuses and reason
+//! phrases, the task model, locks, normalisation on read, and the simulator's
+//! own features (faults, persistence, request log).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lab_proxmox::sim::{CloneSourceLock, SimConfig, SimHandle, Simulator, TaskLatency};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use serde_json::Value;
+
+/// Trusts exactly one certificate (by DER), like fingerprint pinning.
+#[derive(Debug)]
+struct Pinned {
+    der: Vec<u8>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.der.as_slice() {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(
+                "certificate is not the pinned one".into(),
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// One HTTP answer.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    reason: String,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+
+    fn data(&self) -> Value {
+        assert_eq!(
+            self.status, 200,
+            "{} {}: {}",
+            self.status, self.reason, self.body
+        );
+        self.json()["data"].clone()
+    }
+
+    fn upid(&self) -> String {
+        self.data()
+            .as_str()
+            .unwrap_or_else(|| panic!("not a UPID: {}", self.body))
+            .to_string()
+    }
+}
+
+struct Api {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    fn new(sim: &SimHandle) -> Api {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Pinned {
+                der: sim.certificate_der().to_vec(),
+                provider,
+            }))
+            .with_no_client_auth();
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(config)
+            .build()
+            .unwrap();
+        Api {
+            client,
+            base: format!("{}/api2/json", sim.url()),
+            token: sim.api_token(),
+        }
+    }
+
+    async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        params: &[(&str, &str)],
+        auth: Option<&str>,
+    ) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut url = format!("{}{path}", self.base);
+        let in_query = method == reqwest::Method::GET || method == reqwest::Method::DELETE;
+        if in_query && !params.is_empty() {
+            url.push('?');
+            url.push_str(&serde_urlencoded::to_string(params).unwrap());
+        }
+        let mut req = self.client.request(method.clone(), &url);
+        if !in_query {
+            req = req.form(params);
+        }
+        if let Some(auth) = auth {
+            req = req.header("Authorization", auth);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let reason = resp
+            .extensions()
+            .get::<hyper::ext::ReasonPhrase>()
+            .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
+            .unwrap_or_else(|| {
+                resp.status()
+                    .canonical_reason()
+                    .unwrap_or_default()
+                    .to_string()
+            });
+        let body = resp.text().await.unwrap();
+        Answer {
+            status,
+            reason,
+            body,
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str, params: &[(&str, &str)]) -> Answer {
+        self.raw(method, path, params, Some(&self.token.clone()))
+            .await
+    }
+
+    async fn get(&self, path: &str, params: &[(&str, &str)]) -> Answer {
+        self.call("GET", path, params).await
+    }
+
+    async fn post(&self, path: &str, params: &[(&str, &str)]) -> Answer {
+        self.call("POST", path, params).await
+    }
+
+    async fn put(&self, path: &str, params: &[(&str, &str)]) -> Answer {
+        self.call("PUT", path, params).await
+    }
+
+    async fn delete(&self, path: &str, params: &[(&str, &str)]) -> Answer {
+        self.call("DELETE", path, params).await
+    }
+
+    /// Polls a task until it stops; returns the status object.
+    async fn wait(&self, upid: &str) -> Value {
+        let node = upid.split(':').nth(1).unwrap().to_string();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let a = self
+                .get(&format!("/nodes/{node}/tasks/{upid}/status"), &[])
+                .await;
+            if a.status == 200 {
+                let status = a.data();
+                if status["status"] == "stopped" {
+                    return status;
+                }
+            }
+            assert!(Instant::now() < deadline, "task {upid} did not finish");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Runs a task-returning call and asserts it ends `OK`.
+    async fn ok(&self, method: &str, path: &str, params: &[(&str, &str)]) -> Value {
+        let upid = self.call(method, path, params).await.upid();
+        let status = self.wait(&upid).await;
+        assert_eq!(status["exitstatus"], "OK", "{method} {path}: {status}");
+        status
+    }
+}
+
+async fn sim(config: SimConfig) -> (SimHandle, Api) {
+    let sim = Simulator::start(config).await.unwrap();
+    let api = Api::new(&sim);
+    (sim, api)
+}
+
+/// Downloads a cloud image and creates VM `vmid` from it with cloud-init.
+async fn create_vm(api: &Api, vmid: &str, extra: &[(&str, &str)]) {
+    let mut params = vec![
+        ("vmid", vmid),
+        ("name", "web"),
+        ("cores", "2"),
+        ("memory", "2048"),
+        ("net0", "virtio,bridge=vmbr0,tag=20,firewall=1"),
+        ("scsi0", "local-lvm:8,ssd=1,discard=on"),
+        ("ide2", "local-lvm:cloudinit"),
+        ("tags", "web,lab"),
+    ];
+    params.extend_from_slice(extra);
+    api.ok("POST", "/nodes/pve1/qemu", &params).await;
+}
+
+#[tokio::test]
+async fn envelope_version_and_tls_pinning() {
+    let (sim, api) = sim(SimConfig::for_tests()).await;
+    assert!(sim.url().starts_with("https://127.0.0.1:"));
+    let fp = sim.fingerprint();
+    assert_eq!(fp.len(), 32 * 3 - 1);
+    assert!(fp.split(':').all(|b| b.len() == 2
+        && b.chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase())));
+    let a = api.get("/version", &[]).await;
+    assert_eq!(a.status, 200);
+    let v = a.json();
+    assert_eq!(v["data"]["release"], "9.1");
+    assert_eq!(v["data"]["version"], "9.1.2");
+    let nodes = api.get("/nodes", &[]).await.data();
+    let names: Vec<&str> = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["node"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["pve1", "pve2"]);
+    assert_eq!(nodes[0]["ssl_fingerprint"], fp);
+    let net = api
+        .get("/nodes/pve1/network", &[("type", "bridge")])
+        .await
+        .data();
+    assert_eq!(net[0]["iface"], "vmbr0");
+    assert_eq!(net[0]["bridge_vlan_aware"], 1);
+}
+
+#[tokio::test]
+async fn auth_failures_are_401_with_empty_body_after_the_delay() {
+    let config = SimConfig {
+        auth_failure_delay: Duration::from_millis(150),
+        ..SimConfig::for_tests()
+    };
+    let (sim, api) = sim(config).await;
+    let started = Instant::now();
+    let a = api.raw("GET", "/version", &[], None).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "401 must be delayed"
+    );
+    assert_eq!(
+        (a.status, a.reason.as_str(), a.body.as_str()),
+        (401, "No ticket", "")
+    );
+    let wrong = format!("PVEAPIToken={}=not-the-secret", sim.token_id());
+    let a = api.raw("GET", "/version", &[], Some(&wrong)).await;
+    assert_eq!(
+        (a.status, a.reason.as_str(), a.body.as_str()),
+        (401, "invalid token value!", "")
+    );
+    let other = "PVEAPIToken=lab@pve!other=x".to_string();
+    let a = api.raw("GET", "/version", &[], Some(&other)).await;
+    assert_eq!(a.status, 401);
+    assert_eq!(a.reason, "no such token 'other' for user 'lab@pve'");
+    // A space may replace the first '='.
+    let spaced = format!("PVEAPIToken {}={}", sim.token_id(), sim.token_secret());
+    assert_eq!(
+        api.raw("GET", "/version", &[], Some(&spaced)).await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn unknown_paths_bodies_on_get_and_bad_parameters() {
+    let (sim, api) = sim(SimConfig::for_tests()).await;
+    let a = api.get("/nodes/pve1/frobnicate", &[]).await;
+    assert_eq!(
+        (a.status, a.reason.as_str()),
+        (501, "Method 'GET /nodes/pve1/frobnicate' not implemented")
+    );
+    assert_eq!(a.json(), serde_json::json!({"data": null}));
+    // No LXC config POST exists in PVE.
+    assert_eq!(
+        api.post("/nodes/pve1/lxc/100/config", &[("cores", "2")])
+            .await
+            .status,
+        501
+    );
+    // GET with a body.
+    let resp = api
+        .client
+        .get(format!("{}/version", api.base))
+        .header("Authorization", &api.token)
+        .body("a=b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 501);
+    let reason = resp
+        .extensions()
+        .get::<hyper::ext::ReasonPhrase>()
+        .map(|r| r.as_bytes().to_vec());
+    assert_eq!(
+        reason.as_deref(),
+        Some(&b"Unexpected content for method 'GET'"[..])
+    );
+    // Unknown parameter.
+    let a = api
+        .post("/nodes/pve1/qemu", &[("vmid", "100"), ("bogus", "1")])
+        .await;
+    assert_eq!(
+        (a.status, a.reason.as_str()),
+        (400, "Parameter verification failed.")
+    );
+    let v = a.json();
+    assert_eq!(v["data"], Value::Null);
+    assert!(
+        v["errors"]["bogus"]
+            .as_str()
+            .unwrap()
+            .contains("not defined in schema"),
+        "{v}"
+    );
+    let violations = sim.schema_violations();
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.starts_with("POST /nodes/pve1/qemu: bogus: ")),
+        "{violations:?}"
+    );
+    // sshkeys must be urlencoded.
+    let a = api
+        .post(
+            "/nodes/pve1/qemu",
+            &[("vmid", "100"), ("sshkeys", "ssh-ed25519 AAAA me@host")],
+        )
+        .await;
+    assert_eq!(a.status, 400);
+    assert!(a.json()["errors"]["sshkeys"]
+        .as_str()
+        .unwrap()
+        .contains("invalid urlencoded string"));
+}
+
+#[tokio::test]
+async fn create_vm_task_and_normalised_readback() {
+    let (sim, api) = sim(SimConfig::for_tests()).await;
+    let keys = "ssh-ed25519%20AAAAC3Nz%2Fkey%3D%3D%20me%40host";
+    let upid = api
+        .post(
+            "/nodes/pve1/qemu",
+            &[
+                ("vmid", "101"),
+                ("name", "web"),
+                ("cores", "2"),
+                ("memory", "2048"),
+                ("net0", "virtio,bridge=vmbr0,tag=20,firewall=1"),
+                ("scsi0", "local-lvm:8,ssd=1,discard=on"),
+                ("ide2", "local-lvm:cloudinit"),
+                ("sshkeys", keys),
+                ("cipassword", "hunter2"),
+                ("tags", "web,lab"),
+                ("description", "managed by lab\nsecond line\n"),
+                ("onboot", "1"),
+            ],
+        )
+        .await
+        .upid();
+    let parts: Vec<&str> = upid.split(':').collect();
+    assert_eq!(parts.len(), 9, "{upid}");
+    assert_eq!(
+        (parts[1], parts[5], parts[6], parts[7]),
+        ("pve1", "qmcreate", "101", "lab@pve!lab")
+    );
+    // While the task runs the config holds only the lock.
+    let status = api.wait(&upid).await;
+    assert_eq!(status["exitstatus"], "OK");
+    assert_eq!(status["type"], "qmcreate");
+    assert_eq!(status["id"], "101");
+    assert!(status["pid"].is_u64() && status["starttime"].is_u64());
+    let log = api
+        .get(&format!("/nodes/pve1/tasks/{upid}/log"), &[])
+        .await
+        .json();
+    let lines = log["data"].as_array().unwrap();
+    assert_eq!(lines.last().unwrap()["t"], "TASK OK");
+    assert_eq!(lines[0]["n"], 1);
+    assert_eq!(log["total"], lines.len() as u64);
+
+    let c = api.get("/nodes/pve1/qemu/101/config", &[]).await.data();
+    let net0 = c["net0"].as_str().unwrap();
+    assert!(net0.starts_with("virtio=BC:24:11:"), "{net0}");
+    assert!(net0.ends_with(",bridge=vmbr0,firewall=1,tag=20"), "{net0}");
+    assert_eq!(
+        c["scsi0"],
+        "local-lvm:vm-101-disk-0,discard=on,size=8G,ssd=1"
+    );
+    assert_eq!(c["ide2"], "local-lvm:vm-101-cloudinit,media=cdrom");
+    assert_eq!(c["sshkeys"], keys);
+    assert_eq!(c["cipassword"], "**********");
+    assert_eq!(c["tags"], "lab;web");
+    assert_eq!(c["description"], "managed by lab\nsecond line");
+    assert_eq!(c["cores"], 2);
+    assert_eq!(c["memory"], "2048");
+    assert_eq!(c["onboot"], 1);
+    assert_eq!(c["boot"], "order=scsi0;net0");
+    assert!(c["meta"].as_str().unwrap().starts_with("creation-qemu="));
+    assert!(c["smbios1"].as_str().unwrap().starts_with("uuid="));
+    assert!(c.get("vmgenid").is_some());
+    let digest = c["digest"].as_str().unwrap();
+    assert_eq!(digest.len(), 40);
+    assert!(c.get("lock").is_none());
+    // The disk is in the storage content.
+    let content = api
+        .get("/nodes/pve1/storage/local-lvm/content", &[("vmid", "101")])
+        .await
+        .data();
+    let volids: Vec<&str> = content
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["volid"].as_str().unwrap())
+        .collect();
+    assert!(volids.contains(&"local-lvm:vm-101-disk-0"), "{volids:?}");
+    // Exists already: 500 with the message in the reason phrase.
+    let a = api.post("/nodes/pve1/qemu", &[("vmid", "101")]).await;
+    assert_eq!(a.status, 500);
+    assert_eq!(
+        a.reason,
+        "unable to create VM 101 - VM 101 already exists on node 'pve1'"
+    );
+    assert_eq!(a.json(), serde_json::json!({"data": null}));
+    // A missing VM is a 500 "does not exist", also on the wrong node.
+    let a = api.get("/nodes/pve2/qemu/101/config", &[]).await;
+    assert_eq!(
+        (a.status, a.reason.as_str()),
+        (
+            500,
+            "Configuration file 'nodes/pve2/qemu-server/101.conf' does not exist"
+        )
+    );
+    // The world snapshot agrees.
+    let world = sim.world();
+    assert_eq!(world.guests[&101].config["name"], "web");
+    // Updating a NIC without its MAC gets a new MAC (parse_net autogenerates).
+    api.put(
+        "/nodes/pve1/qemu/101/config",
+        &[("net0", "virtio,bridge=vmbr0,tag=30")],
+    )
+    .await
+    .data();
+    let c2 = api.get("/nodes/pve1/qemu/101/config", &[]).await.data();
+    assert_ne!(
+        c2["net0"].as_str().unwrap().split(',').next(),
+        net0.split(',').next()
+    );
+    assert_ne!(c2["digest"], c["digest"]);
+}
+
+#[tokio::test]
+async fn pending_changes_on_a_running_vm_and_digest_checks() {
+    let (_sim, api) = sim(SimConfig::for_tests()).await;
+    create_vm(&api, "101", &[]).await;
+    api.ok("POST", "/nodes/pve1/qemu/101/status/start", &[])
+        .await;
+    // Starting again fails the task, not the request.
+    let upid = api
+        .post("/nodes/pve1/qemu/101/status/start", &[])
+        .await
+        .upid();
+    assert_eq!(
+        api.wait(&upid).await["exitstatus"],
+        "VM 101 already running"
+    );
+    let log = api
+        .get(&format!("/nodes/pve1/tasks/{upid}/log"), &[])
+        .await
+        .data();
+    assert_eq!(
+        log.as_array().unwrap().last().unwrap()["t"],
+        "TASK ERROR: VM 101 already running"
+    );
+
+    let digest = api.get("/nodes/pve1/qemu/101/config", &[]).await.data()["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    api.put(
+        "/nodes/pve1/qemu/101/config",
+        &[("cores", "4"), ("tags", "db"), ("digest", &digest)],
+    )
+    .await
+    .data();
+    let merged = api.get("/nodes/pve1/qemu/101/config", &[]).await.data();
+    let current = api
+        .get("/nodes/pve1/qemu/101/config", &[("current", "1")])
+        .await
+        .data();
+    assert_eq!(merged["cores"], 4);
+    assert_eq!(current["cores"], 2, "cores is not hot-pluggable");
+    assert_eq!(current["tags"], "db", "tags apply at once");
+    let pending = api.get("/nodes/pve1/qemu/101/pending", &[]).await.data();
+    let cores = pending
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "cores")
+        .unwrap();
+    assert_eq!(
+        (cores["value"].clone(), cores["pending"].clone()),
+        (2.into(), 4.into())
+    );
+    // The old digest is stale now.
+    let a = api
+        .put(
+            "/nodes/pve1/qemu/101/config",
+            &[("cores", "8"), ("digest", &digest)],
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.reason.as_str()),
+        (
+            500,
+            "detected modified configuration - file changed by other user? Try again."
+        )
+    );
+    // Reboot applies pending values.
+    api.ok("POST", "/nodes/pve1/qemu/101/status/reboot", &[])
+        .await;
+    let current = api
+        .get("/nodes/pve1/qemu/101/config", &[("current", "1")])
+        .await
+        .data();
+    assert_eq!(current["cores"], 4);
+    // Destroy is refused while running.
+    let a = api.delete("/nodes/pve1/qemu/101", &[]).await;
+    assert_eq!(
+        (a.status, a.reason.as_str()),
+        (500, "VM 101 is running - destroy failed")
+    );
+    // Asynchronous config update, resize (grow; shrinking fails the task).
+    api.ok("POST", "/nodes/pve1/qemu/101/config", &[("memory", "4096")])
+        .await;
+    api.ok(
+        "PUT",
+        "/nodes/pve1/qemu/101/resize",
+        &[("disk", "scsi0"), ("size", "+2G")],
+    )
+    .await;
+    let upid = api
+        .put(
+            "/nodes/pve1/qemu/101/resize",
+            &[("disk", "scsi0"), ("size", "4G")],
+        )
+        .await
+        .upid();
+    assert_eq!(
+        api.wait(&upid).await["exitstatus"],
+        "shrinking disks is not supported"
+    );
+    api.ok("POST", "/nodes/pve1/qemu/101/status/stop", &[])
+        .await;
+    let c = api
+        .get("/nodes/pve1/qemu/101/config", &[("current", "1")])
+        .await
+        .data();
+    assert!(c["scsi0"].as_str().unwrap().contains("size=10G"), "{c}");
+    api.ok(
+        "DELETE",
+        "/nodes/pve1/qemu/101",
+        &[("purge", "1"), ("destroy-unreferenced-disks", "1")],
+    )
+    .await;
+    let content = api
+        .get("/nodes/pve1/storage/local-lvm/content", &[])
+        .await
+        .data();
+    assert_eq!(content, serde_json::json!([]));
+}
+
+/// Builds template 9000 from a downloaded cloud image.
+async fn make_template(api: &Api) {
+    api.ok(
+        "POST",
+        "/nodes/pve1/storage/local/download-url",
+        &[
+            ("content", "import"),
+            ("filename", "debian-12-genericcloud-amd64.qcow2"),
+            ("url", "https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2"),
+        ],
+    )
+    .await;
+    api.ok(
+        "POST",
+        "/nodes/pve1/qemu",
+        &[
+            ("vmid", "9000"),
+            ("name", "debian-12"),
+            (
+                "scsi0",
+                "local-lvm:0,import-from=local:import/debian-12-genericcloud-amd64.qcow2",
+            ),
+            ("net0", "virtio,bridge=vmbr0"),
+        ],
+    )
+    .await;
+    api.ok("POST", "/nodes/pve1/qemu/9000/template", &[]).await;
+}
+
+#[tokio::test]
+async fn download_import_template_and_linked_clone() {
+    let (_sim, api) = sim(SimConfig::for_tests()).await;
+    // Ubuntu's .img names are refused for content=import; block storages cannot take files.
+    let a = api
+        .post(
+            "/nodes/pve1/storage/local/download-url",
+            &[
+                ("content", "import"),
+                ("filename", "noble.img"),
+                ("url", "https://example.invalid/noble.img"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, 400);
+    assert_eq!(
+        a.json()["errors"]["filename"],
+        "invalid filename or wrong extension"
+    );
+    let a = api
+        .post(
+            "/nodes/pve1/storage/local-lvm/download-url",
+            &[
+                ("content", "iso"),
+                ("filename", "x.iso"),
+                ("url", "https://example.invalid/x.iso"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.reason.as_str()),
+        (
+            500,
+            "can't upload to storage type 'lvmthin', not a file based storage!"
+        )
+    );
+    make_template(&api).await;
+    let content = api
+        .get(
+            "/nodes/pve1/storage/local/content",
+            &[("content", "import")],
+        )
+        .await
+        .data();
+    assert_eq!(
+        content[0]["volid"],
+        "local:import/debian-12-genericcloud-amd64.qcow2"
+    );
+    let t = api.get("/nodes/pve1/qemu/9000/config", &[]).await.data();
+    assert_eq!(t["template"], 1);
+    assert_eq!(t["scsi0"], "local-lvm:base-9000-disk-0,size=3G");
+    api.ok(
+        "POST",
+        "/nodes/pve1/qemu/9000/clone",
+        &[("newid", "101"), ("name", "app1")],
+    )
+    .await;
+    let c = api.get("/nodes/pve1/qemu/101/config", &[]).await.data();
+    assert_eq!(
+        c["scsi0"],
+        "local-lvm:base-9000-disk-0/vm-101-disk-0,size=3G"
+    );
+    assert_eq!(c["name"], "app1");
+    assert!(c.get("template").is_none());
+    assert_ne!(c["net0"], t["net0"], "a clone gets a new MAC");
+    api.ok(
+        "POST",
+        "/nodes/pve1/qemu/9000/clone",
+        &[("newid", "102"), ("full", "1")],
+    )
+    .await;
+    let c = api.get("/nodes/pve1/qemu/102/config", &[]).await.data();
+    assert_eq!(c["scsi0"], "local-lvm:vm-102-disk-0,size=3G");
+    assert_eq!(c["name"], "Copy-of-VM-debian-12");
+    // Cloning onto an existing VMID is refused before the fork.
+    let a = api
+        .post("/nodes/pve1/qemu/9000/clone", &[("newid", "101")])
+        .await;
+    assert_eq!(
+        (a.status, a.reason.as_str()),
+        (500, "unable to create VM 101: config file already exists")
+    );
+    // Destroying the template while a linked clone uses its base volume
+    // warns and keeps the volume (`destroy_vm` warns per disk).
+    let upid = api.delete("/nodes/pve1/qemu/9000", &[]).await.upid();
+    assert_eq!(api.wait(&upid).await["exitstatus"], "WARNINGS: 1");
+    let log = api
+        .get(&format!("/nodes/pve1/tasks/{upid}/log"), &[])
+        .await
+        .data();
+    let text: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["t"].as_str().unwrap())
+        .collect();
+    assert!(
+        text.iter()
+            .any(|t| t.contains("base volume 'base-9000-disk-0' is still in use by linked cloned")),
+        "{text:?}"
+    );
+    assert_eq!(text.last(), Some(&"TASK WARNINGS: 1"));
+}
+
+#[tokio::test]
+async fn concurrent_clones_contend_on_the_storage_lock() {
+    let mut config = SimConfig::for_tests();
+    config.task_latency = TaskLatency {
+        qmclone: Duration::from_millis(1000),
+        ..TaskLatency::instant()
+    };
+    config.lock_timeout = Duration::from_millis(300);
+    let (_sim, api) = sim(config).await;
+    make_template(&api).await;
+    // While a clone runs, its target config is locked (`lock: clone`) and
+    // its config lock is held: a synchronous update waits for the lock and
+    // fails with HTTP 500 (the bpg #995 symptom).
+    let first = api
+        .post("/nodes/pve1/qemu/9000/clone", &[("newid", "201")])
+        .await
+        .upid();
+    // The worker writes the placeholder right after taking its locks.
+    let deadline = Instant::now() + Duration::from_millis(500);
+    loop {
+        let res = api
+            .get("/cluster/resources", &[("type", "vm")])
+            .await
+            .data();
+        let lock = res
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["vmid"] == 201)
+            .map(|t| t["lock"].clone());
+        if lock == Some("clone".into()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no locked clone target: {res}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let upd = api
+        .put("/nodes/pve1/qemu/201/config", &[("cores", "2")])
+        .await;
+    assert_eq!(
+        (upd.status, upd.reason.as_str()),
+        (
+            500,
+            "can't lock file '/var/lock/qemu-server/lock-201.conf' - got timeout"
+        )
+    );
+    assert_eq!(upd.json(), serde_json::json!({"data": null}));
+    assert_eq!(api.wait(&first).await["exitstatus"], "OK");
+    // Two clones at once contend on the target storage's lock: the loser's
+    // task fails after the lock timeout and its placeholder is removed.
+    let (a, b) = tokio::join!(
+        api.post("/nodes/pve1/qemu/9000/clone", &[("newid", "202")]),
+        api.post("/nodes/pve1/qemu/9000/clone", &[("newid", "203")]),
+    );
+    let (a, b) = (a.upid(), b.upid());
+    let (sa, sb) = tokio::join!(api.wait(&a), api.wait(&b));
+    let mut statuses = vec![
+        sa["exitstatus"].as_str().unwrap().to_string(),
+        sb["exitstatus"].as_str().unwrap().to_string(),
+    ];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [
+            "OK",
+            "clone failed: can't lock file '/var/lock/pve-manager/pve-storage-local-lvm' - got timeout"
+        ]
+    );
+    let res = api
+        .get("/cluster/resources", &[("type", "vm")])
+        .await
+        .data();
+    assert_eq!(res.as_array().unwrap().len(), 3, "{res}");
+    assert!(
+        res.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r.get("lock").is_none()),
+        "{res}"
+    );
+}
+
+#[tokio::test]
+async fn exclusive_source_lock_mode_fails_the_second_clone_request() {
+    let mut config = SimConfig::for_tests();
+    config.task_latency = TaskLatency {
+        qmclone: Duration::from_millis(1000),
+        ..TaskLatency::instant()
+    };
+    config.lock_timeout = Duration::from_millis(300);
+    config.clone_source_lock = CloneSourceLock::ExclusiveInRequest;
+    let (_sim, api) = sim(config).await;
+    make_template(&api).await;
+    let first = api
+        .post("/nodes/pve1/qemu/9000/clone", &[("newid", "201")])
+        .await
+        .upid();
+    let second = api
+        .post("/nodes/pve1/qemu/9000/clone", &[("newid", "202")])
+        .await;
+    assert_eq!(second.status, 500);
+    assert_eq!(
+        second.reason,
+        "can't lock file '/var/lock/qemu-server/lock-9000.conf' - got timeout"
+    );
+    assert_eq!(second.json(), serde_json::json!({"data": null}));
+    assert_eq!(api.wait(&first).await["exitstatus"], "OK");
+}
+
+#[tokio::test]
+async fn nextid_is_a_string_and_reserves_nothing() {
+    let (_sim, api) = sim(SimConfig::for_tests()).await;
+    assert_eq!(api.get("/cluster/nextid", &[]).await.data(), "100");
+    assert_eq!(api.get("/cluster/nextid", &[]).await.data(), "100");
+    create_vm(&api, "100", &[]).await;
+    assert_eq!(api.get("/cluster/nextid", &[]).await.data(), "101");
+    let a = api.get("/cluster/nextid", &[("vmid", "100")]).await;
+    assert_eq!(
+        (a.status, a.reason.as_str()),
+        (400, "Parameter verification failed.")
+    );
+    assert_eq!(
+        a.json(),
+        serde_json::json!({"data": null, "errors": {"vmid": "VM 100 already exists"}})
+    );
+    assert_eq!(
+        api.get("/cluster/nextid", &[("vmid", "555")]).await.data(),
+        "555"
+    );
+}
+
+#[tokio::test]
+async fn pools_show_up_in_cluster_resources() {
+    let (_sim, api) = sim(SimConfig::for_tests()).await;
+    api.post("/pools", &[("poolid", "prod"), ("comment", "production")])
+        .await
+        .data();
+    let a = api.post("/pools", &[("poolid", "prod")]).await;
+    assert_eq!(
+        (a.status, a.reason.as_str()),
+        (500, "create pool failed: pool 'prod' already exists")
+    );
+    create_vm(&api, "101", &[("pool", "prod")]).await;
+    create_vm(&api, "102", &[]).await;
+    api.put("/pools", &[("poolid", "prod"), ("vms", "102")])
+        .await
+        .data();
+    let res = api
+        .get("/cluster/resources", &[("type", "vm")])
+        .await
+        .data();
+    for r in res.as_array().unwrap() {
+        assert_eq!(r["pool"], "prod", "{r}");
+        assert_eq!(r["type"], "qemu");
+        assert!(r["vmid"].is_u64());
+        assert_eq!(r["template"], 0);
+        assert_eq!(r["tags"], "lab;web");
+        assert_eq!(r["maxmem"], 2048u64 * 1024 * 1024);
+    }
+    let all = api.get("/cluster/resources", &[]).await.data();
+    let ids: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    for id in [
+        "qemu/101",
+        "node/pve1",
+        "storage/pve1/local",
+        "storage/pve2/local-lvm",
+        "/pool/prod",
+    ] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    let pools = api.get("/pools", &[("poolid", "prod")]).await.data();
+    assert_eq!(pools[0]["members"].as_array().unwrap().len(), 2);
+    let a = api.delete("/pools", &[("poolid", "prod")]).await;
+    assert_eq!(
+        (a.status, a.reason.as_str()),
+        (500, "delete pool failed: pool 'prod' is not empty")
+    );
+    api.put(
+        "/pools",
+        &[("poolid", "prod"), ("vms", "101,102"), ("delete", "1")],
+    )
+    .await
+    .data();
+    api.delete("/pools", &[("poolid", "prod")]).await.data();
+    assert_eq!(api.get("/pools", &[]).await.data(), serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn containers_and_nfs_storage() {
+    let config = SimConfig {
+        nfs_servers_reachable: vec!["10.0.0.5".into()],
+        ..SimConfig::for_tests()
+    };
+    let (_sim, api) = sim(config).await;
+    let a = api
+        .post(
+            "/storage",
+            &[
+                ("storage", "nas"),
+                ("type", "nfs"),
+                ("server", "10.0.0.9"),
+                ("export", "/tank/pve"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.reason.as_str()),
+        (500, "create storage failed: storage 'nas' is not online")
+    );
+    let created = api
+        .post(
+            "/storage",
+            &[
+                ("storage", "nas"),
+                ("type", "nfs"),
+                ("server", "10.0.0.5"),
+                ("export", "/tank/pve"),
+                ("content", "rootdir,images,vztmpl"),
+            ],
+        )
+        .await
+        .data();
+    assert_eq!(
+        created,
+        serde_json::json!({"storage": "nas", "type": "nfs"})
+    );
+    let a = api
+        .post(
+            "/storage",
+            &[
+                ("storage", "nas"),
+                ("type", "nfs"),
+                ("server", "10.0.0.5"),
+                ("export", "/x"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        a.reason,
+        "create storage failed: storage ID 'nas' already defined"
+    );
+    let cfg = api.get("/storage/nas", &[]).await.data();
+    assert_eq!(
+        (cfg["path"].clone(), cfg["content"].clone()),
+        ("/mnt/pve/nas".into(), "images,rootdir,vztmpl".into())
+    );
+    let a = api.put("/storage/nas", &[("server", "10.0.0.6")]).await;
+    assert_eq!(
+        a.reason,
+        "update storage failed: can't change value of fixed parameter 'server'"
+    );
+    let on_pve2 = api
+        .get("/nodes/pve2/storage", &[("content", "rootdir")])
+        .await
+        .data();
+    let ids: Vec<&str> = on_pve2
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["storage"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["local-lvm", "nas"]);
+    api.ok(
+        "POST",
+        "/nodes/pve1/storage/nas/download-url",
+        &[
+            ("content", "vztmpl"),
+            ("filename", "debian-12-standard_12.7-1_amd64.tar.zst"),
+            (
+                "url",
+                "http://download.proxmox.com/images/system/debian-12-standard_12.7-1_amd64.tar.zst",
+            ),
+        ],
+    )
+    .await;
+    api.ok(
+        "POST",
+        "/nodes/pve2/lxc",
+        &[
+            ("vmid", "300"),
+            (
+                "ostemplate",
+                "nas:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
+            ),
+            ("hostname", "ct1"),
+            ("rootfs", "local-lvm:8"),
+            ("mp0", "nas:4,mp=/data"),
+            ("net0", "name=eth0,bridge=vmbr1,ip=dhcp,tag=30"),
+            ("unprivileged", "1"),
+            ("features", "nesting=1"),
+            ("password", "secret"),
+            ("description", "a container"),
+            ("start", "1"),
+        ],
+    )
+    .await;
+    let c = api.get("/nodes/pve2/lxc/300/config", &[]).await.data();
+    assert_eq!(c["rootfs"], "local-lvm:vm-300-disk-0,size=8G");
+    assert_eq!(c["mp0"], "nas:300/vm-300-disk-0.raw,mp=/data,size=4G");
+    let net0 = c["net0"].as_str().unwrap();
+    assert!(
+        net0.starts_with("name=eth0,bridge=vmbr1,hwaddr=BC:24:11:")
+            && net0.ends_with(",ip=dhcp,tag=30,type=veth"),
+        "{net0}"
+    );
+    assert_eq!(c["unprivileged"], 1);
+    assert_eq!(c["ostype"], "debian");
+    assert_eq!(c["description"], "a container\n");
+    assert!(c.get("password").is_none());
+    let st = api
+        .get("/nodes/pve2/lxc/300/status/current", &[])
+        .await
+        .data();
+    assert_eq!(st["status"], "running");
+    let a = api.post("/nodes/pve2/lxc/300/status/start", &[]).await;
+    assert_eq!(
+        (a.status, a.reason.as_str()),
+        (500, "CT 300 already running")
+    );
+    let a = api.delete("/nodes/pve2/lxc/300", &[]).await;
+    assert_eq!(
+        (a.status, a.reason.as_str()),
+        (500, "unable to destroy CT 300 - container is running")
+    );
+    let a = api
+        .put(
+            "/nodes/pve2/lxc/300/config",
+            &[("features", "nesting=1,keyctl=1")],
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.reason.as_str()),
+        (
+            403,
+            "Permission check failed (changing feature flags (except nesting) is only allowed for root@pam)"
+        )
+    );
+    api.put(
+        "/nodes/pve2/lxc/300/config",
+        &[("cores", "2"), ("memory", "1024")],
+    )
+    .await
+    .data();
+    api.ok(
+        "PUT",
+        "/nodes/pve2/lxc/300/resize",
+        &[("disk", "rootfs"), ("size", "+4G")],
+    )
+    .await;
+    let a = api
+        .put(
+            "/nodes/pve2/lxc/300/resize",
+            &[("disk", "rootfs"), ("size", "2G")],
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.reason.as_str()),
+        (500, "unable to shrink disk size")
+    );
+    api.ok("POST", "/nodes/pve2/lxc/300/status/shutdown", &[])
+        .await;
+    api.ok("DELETE", "/nodes/pve2/lxc/300", &[("purge", "1")])
+        .await;
+    assert!(api
+        .get("/nodes/pve2/storage/nas/content", &[("content", "rootdir")])
+        .await
+        .data()
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn faults_counter_and_request_log() {
+    let config = SimConfig {
+        download_urls_fail: vec!["https://example.invalid/broken.iso".into()],
+        ..SimConfig::for_tests()
+    };
+    let (sim, api) = sim(config).await;
+    let before = sim.request_count();
+    api.get("/version", &[]).await.data();
+    api.get("/cluster/resources", &[("type", "vm")])
+        .await
+        .data();
+    assert_eq!(sim.request_count(), before + 2);
+    let log = sim.requests();
+    let last = log.last().unwrap();
+    assert_eq!(
+        (last.method.as_str(), last.path.as_str(), last.status),
+        ("GET", "/cluster/resources", 200)
+    );
+    assert_eq!(last.params, vec![("type".to_string(), "vm".to_string())]);
+    sim.reset_requests();
+    assert!(sim.requests().is_empty());
+
+    sim.faults().fail_request(2, 596, "Broken pipe");
+    assert_eq!(api.get("/version", &[]).await.status, 200);
+    let a = api.get("/version", &[]).await;
+    assert_eq!((a.status, a.reason.as_str()), (596, "Broken pipe"));
+    assert_eq!(api.get("/version", &[]).await.status, 200);
+
+    let upid = api
+        .post(
+            "/nodes/pve1/storage/local/download-url",
+            &[
+                ("content", "iso"),
+                ("filename", "broken.iso"),
+                ("url", "https://example.invalid/broken.iso"),
+            ],
+        )
+        .await
+        .upid();
+    sim.faults().transient_status_400_on_first_poll(true);
+    sim.faults().status_599_on_poll(1);
+    let path = format!("/nodes/pve1/tasks/{upid}/status");
+    let a = api.get(&path, &[]).await;
+    assert_eq!(
+        (a.status, a.reason.as_str()),
+        (599, "Too many redirections")
+    );
+    let a = api.get(&path, &[]).await;
+    assert_eq!(a.status, 400);
+    let status = api.wait(&upid).await;
+    assert!(
+        status["exitstatus"]
+            .as_str()
+            .unwrap()
+            .starts_with("download failed"),
+        "{status}"
+    );
+    sim.faults().clear();
+    let tasks = api
+        .get("/nodes/pve1/tasks", &[("typefilter", "download")])
+        .await
+        .json();
+    assert_eq!(tasks["total"], 1);
+    assert_eq!(tasks["data"][0]["upid"], upid.as_str());
+}
+
+#[tokio::test]
+async fn persistence_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("world.json");
+    let config = SimConfig {
+        persist: Some(path.clone()),
+        ..SimConfig::for_tests()
+    };
+    // In the first run downloads never finish before the shutdown.
+    let slow = SimConfig {
+        task_latency: TaskLatency::instant().with("download", Duration::from_secs(60)),
+        ..config.clone()
+    };
+    let (first, api) = sim(slow).await;
+    create_vm(&api, "101", &[]).await;
+    api.post("/pools", &[("poolid", "lab")]).await.data();
+    let download = api
+        .post(
+            "/nodes/pve1/storage/local/download-url",
+            &[
+                ("content", "iso"),
+                ("filename", "x.iso"),
+                ("url", "https://example.invalid/x.iso"),
+            ],
+        )
+        .await
+        .upid();
+    let before = api.get("/nodes/pve1/qemu/101/config", &[]).await.data();
+    let fingerprint = first.fingerprint().to_string();
+    first.shutdown();
+    drop(first);
+    assert!(path.exists());
+
+    let (second, api) = sim(config).await;
+    let after = api.get("/nodes/pve1/qemu/101/config", &[]).await.data();
+    assert_eq!(before, after);
+    assert_eq!(api.get("/pools", &[]).await.data()[0]["poolid"], "lab");
+    assert_eq!(second.world().guests.len(), 1);
+    assert_eq!(
+        second.fingerprint(),
+        fingerprint,
+        "a restarted node keeps its certificate"
+    );
+    // The interrupted task was finished when the state was loaded.
+    assert_eq!(api.wait(&download).await["exitstatus"], "OK");
+    let isos = api
+        .get("/nodes/pve1/storage/local/content", &[("content", "iso")])
+        .await
+        .data();
+    assert_eq!(isos[0]["volid"], "local:iso/x.iso");
+}
