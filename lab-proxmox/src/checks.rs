@@ -140,16 +140,7 @@ fn map<'a>(spec: &'a ResourceSpec, key: &str) -> Option<&'a Map> {
 }
 
 fn maps<'a>(spec: &'a ResourceSpec, key: &str) -> Vec<&'a Map> {
-    match spec.attrs.get(key) {
-        Some(Value::List(l)) => l
-            .iter()
-            .filter_map(|v| match v {
-                Value::Map(m) => Some(m),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
+    crate::attrs::maps(&spec.attrs, key)
 }
 
 fn field<'a>(m: &'a Map, key: &str) -> Option<&'a str> {

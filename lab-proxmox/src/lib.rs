@@ -19,6 +19,7 @@
 //! - `sim` (feature `sim`): an API-faithful PVE simulator on 127.0.0.1.
 
 pub mod api;
+mod attrs;
 pub mod checks;
 pub mod connect;
 pub mod kinds;

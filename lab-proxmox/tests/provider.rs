@@ -309,8 +309,39 @@ fn create_update_replace_delete_round_trip() {
             .unwrap()
             .has_changes());
 
+        // Replace: a shrinking disk cannot be done in place.
+        let shrunk = Shape {
+            data_disk: "10G",
+            ..shape3.clone()
+        };
+        let e_shrunk = engine(&conn, dir.path(), &shrunk);
+        let plan = e_shrunk.plan(&PlanOptions::default()).await.unwrap();
+        for vm in ["app0", "app1"] {
+            let step = plan
+                .step(&lab_core::Address::new("proxmox.vm", vm))
+                .expect("vm step");
+            assert_eq!(step.action, Action::Replace);
+            assert!(
+                step.changes
+                    .iter()
+                    .any(|c| c.field == "disks" && c.forces_replacement),
+                "{:#?}",
+                step.changes
+            );
+        }
+        let rendered = lab_core::plan::render::render(&plan, false);
+        assert!(rendered.contains("-/+ proxmox.vm.app0"), "{rendered}");
+        assert!(rendered.contains("# forces replacement"), "{rendered}");
+        let report = e_shrunk.apply(&plan, &opts()).await.unwrap();
+        assert!(report.is_success(), "{report:#?}");
+        assert!(!e_shrunk
+            .plan(&PlanOptions::default())
+            .await
+            .unwrap()
+            .has_changes());
+
         // Delete: one VM leaves the code; it is stopped and purged.
-        let shape4 = Shape { vms: 1, ..shape3 };
+        let shape4 = Shape { vms: 1, ..shrunk };
         let e4 = engine(&conn, dir.path(), &shape4);
         let plan = e4.plan(&PlanOptions::default()).await.unwrap();
         assert_eq!(plan.counts(), (0, 0, 1));
@@ -385,6 +416,14 @@ fn twenty_parallel_clones_from_one_template_succeed() {
 
 #[test]
 fn a_crash_mid_apply_is_adopted_on_the_next_run() {
+    // While the first clone task runs (the guest exists only as the clone's
+    // target), and just after it ended (before its settings were written).
+    for after_clone in [Duration::ZERO, Duration::from_millis(120)] {
+        crash_mid_apply_then_rerun(after_clone);
+    }
+}
+
+fn crash_mid_apply_then_rerun(after_clone: Duration) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = sim_config();
     config.task_latency = TaskLatency::instant().with("qmclone", Duration::from_millis(100));
@@ -402,7 +441,7 @@ fn a_crash_mid_apply_is_adopted_on_the_next_run() {
         let crash = async {
             loop {
                 if sim.requests().iter().any(|r| r.path.ends_with("/clone")) {
-                    tokio::time::sleep(Duration::from_millis(120)).await;
+                    tokio::time::sleep(after_clone).await;
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -419,7 +458,16 @@ fn a_crash_mid_apply_is_adopted_on_the_next_run() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let e = engine(&conn, dir.path(), &shape);
         apply(&e).await;
-        assert!(!e.plan(&PlanOptions::default()).await.unwrap().has_changes());
+        let again = e.plan(&PlanOptions::default()).await.unwrap();
+        assert!(
+            !again.has_changes(),
+            "{:#?}",
+            again
+                .steps
+                .iter()
+                .map(|s| (&s.address, s.action, &s.changes))
+                .collect::<Vec<_>>()
+        );
         let names = guest_names(&conn);
         let unique: BTreeSet<&String> = names.iter().collect();
         assert_eq!(names.len(), unique.len(), "no duplicate guest: {names:?}");
@@ -538,6 +586,34 @@ fn each_operation_sends_exactly_these_form_keys() {
         sshkeys.starts_with("ssh-ed25519%20AAAA"),
         "sshkeys are percent-encoded before form encoding: {sshkeys}"
     );
-    assert_eq!(keys("POST", "/lxc").len(), 1);
+    assert_eq!(
+        keys("POST", "/lxc"),
+        vec![set(&[
+            "ostemplate",
+            "hostname",
+            "cores",
+            "memory",
+            "swap",
+            "net0",
+            "features",
+            "onboot",
+            "tags",
+            "description",
+            "rootfs",
+            "mp0",
+            "unprivileged",
+        ])]
+    );
+    let template_create = requests
+        .iter()
+        .find(|r| r.method == "POST" && r.path == "/nodes/pve1/qemu")
+        .expect("the template is created");
+    let scsi0 = template_create.param("scsi0").unwrap_or_default();
+    assert!(
+        scsi0.starts_with("local-lvm:0,import-from=local:import/"),
+        "{scsi0}"
+    );
+    assert_eq!(keys("PUT", "/resize"), vec![set(&["disk", "size"])]);
+    assert_eq!(keys("POST", "/template").len(), 1);
     assert_schema_clean(&conn);
 }

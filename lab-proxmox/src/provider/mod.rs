@@ -138,6 +138,8 @@ impl ProxmoxProvider {
             .map_err(err)
     }
 
+    /// The config a guest runs with now (`current=1`: without pending
+    /// values, which a running guest only takes at its next boot).
     async fn config(
         &self,
         kind: &str,
@@ -145,8 +147,30 @@ impl ProxmoxProvider {
         vmid: i64,
     ) -> Result<Map<String, Json>, ApiError> {
         self.client
-            .get(&format!("{}/config", guest_path(kind, node, vmid)), &[])
+            .get(
+                &format!("{}/config", guest_path(kind, node, vmid)),
+                &[("current", "1".to_string())],
+            )
             .await
+    }
+
+    /// Keys changed on a running guest that wait for its next boot.
+    async fn pending_keys(
+        &self,
+        kind: &str,
+        node: &str,
+        vmid: i64,
+    ) -> Result<Vec<String>, ProviderError> {
+        let items: Vec<Map<String, Json>> = self
+            .client
+            .get(&format!("{}/pending", guest_path(kind, node, vmid)), &[])
+            .await
+            .map_err(err)?;
+        Ok(items
+            .iter()
+            .filter(|i| i.contains_key("pending") || i.contains_key("delete"))
+            .filter_map(|i| normalize::text(i, "key"))
+            .collect())
     }
 
     /// Picks a free VMID: not in the cluster, not handed out by this
@@ -1031,17 +1055,7 @@ impl ProxmoxProvider {
                 let config = self.config(kinds::VM, &node, vmid).await.map_err(err)?;
                 let mut form = Form::new();
                 request::vm_settings(&mut form, a, &Attrs::new(), tag, marker);
-                let existing_ci = config.keys().find(|k| {
-                    normalize::is_disk_slot(k)
-                        && normalize::text(&config, k).is_some_and(|v| v.contains("cloudinit"))
-                });
-                if let (Some(ci), None) = (map(a, "cloud_init"), existing_ci) {
-                    let st = ci
-                        .get("storage")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default();
-                    form.push_str(free_ide(&config), &format!("{st}:cloudinit"));
-                }
+                add_cloud_init_drive(&mut form, a, &config);
                 let mut resizes = Vec::new();
                 for d in maps(a, "disks") {
                     let slot = d.get("slot").and_then(Value::as_str).unwrap_or_default();
@@ -1089,19 +1103,37 @@ impl ProxmoxProvider {
                 self.post_wait(&path(&["nodes", &node, "qemu"]), &form, ctx)
                     .await?;
             }
-            if b(a, "started").unwrap_or(true) {
-                self.post_wait(&format!("{base}/status/start"), &Form::new(), ctx)
-                    .await?;
-            }
             Ok::<(), ProviderError>(())
         }
         .await;
+        self.finish_guest_create(ctx, kinds::VM, &node, vmid, a, tag, result)
+            .await
+    }
+
+    /// Starts a new guest if the lab wants it running, frees its reserved
+    /// VMID whatever happened, and reads it back.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish_guest_create(
+        &self,
+        ctx: &OpContext,
+        kind: &str,
+        node: &str,
+        vmid: i64,
+        a: &Attrs,
+        tag: &str,
+        created: Result<(), ProviderError>,
+    ) -> Result<Observed, ProviderError> {
+        let started = match created {
+            Ok(()) if b(a, "started").unwrap_or(true) => {
+                let start = format!("{}/status/start", guest_path(kind, node, vmid));
+                self.post_wait(&start, &Form::new(), ctx).await
+            }
+            other => other,
+        };
         self.release(vmid);
-        result?;
-        let obs = self
-            .observe_guest(kinds::VM, &node, vmid, a, tag, s(a, "pool"))
-            .await?;
-        Ok(obs)
+        started?;
+        self.observe_guest(kind, node, vmid, a, tag, s(a, "pool"))
+            .await
     }
 
     async fn create_ct(
@@ -1113,7 +1145,6 @@ impl ProxmoxProvider {
     ) -> Result<Observed, ProviderError> {
         let node = s(a, "node").unwrap_or_default().to_string();
         let vmid = self.vmid_for(a).await?;
-        let base = guest_path(kinds::CT, &node, vmid);
         let mut form = Form::new();
         form.push_int("vmid", vmid);
         form.push_str("ostemplate", s(a, "ostemplate").unwrap_or_default());
@@ -1137,22 +1168,11 @@ impl ProxmoxProvider {
         if let Some(p) = s(a, "pool") {
             form.push_str("pool", p);
         }
-        let created = async {
-            self.post_wait(&path(&["nodes", &node, "lxc"]), &form, ctx)
-                .await?;
-            if b(a, "started").unwrap_or(true) {
-                self.post_wait(&format!("{base}/status/start"), &Form::new(), ctx)
-                    .await?;
-            }
-            Ok::<(), ProviderError>(())
-        }
-        .await;
-        self.release(vmid);
-        created?;
-        let obs = self
-            .observe_guest(kinds::CT, &node, vmid, a, tag, s(a, "pool"))
-            .await?;
-        Ok(obs)
+        let created = self
+            .post_wait(&path(&["nodes", &node, "lxc"]), &form, ctx)
+            .await;
+        self.finish_guest_create(ctx, kinds::CT, &node, vmid, a, tag, created)
+            .await
     }
 
     async fn update_guest(
@@ -1188,6 +1208,7 @@ impl ProxmoxProvider {
             request::ct_settings(&mut form, a, &outputs, tag, marker);
         } else {
             request::vm_settings(&mut form, a, &outputs, tag, marker);
+            add_cloud_init_drive(&mut form, a, &config);
         }
         // Disks: add new slots now; grow existing ones with resize below.
         let disk_field = if kind == kinds::CT {
@@ -1285,6 +1306,16 @@ impl ProxmoxProvider {
         if kind != kinds::TEMPLATE {
             let running = res.status.as_deref() == Some("running");
             let want = b(a, "started").unwrap_or(true);
+            // What Proxmox could not apply to the running guest waits for a
+            // boot: reboot now, so the lab runs what the code says.
+            if running && want {
+                let pending = self.pending_keys(kind, &node, vmid).await?;
+                if !pending.is_empty() {
+                    tracing::info!(guest = %req.address, keys = ?pending, "rebooting to apply pending changes");
+                    self.post_wait(&format!("{base}/status/reboot"), &Form::new(), ctx)
+                        .await?;
+                }
+            }
             if want && !running {
                 self.post_wait(&format!("{base}/status/start"), &Form::new(), ctx)
                     .await?;
@@ -1313,6 +1344,22 @@ fn disk_size(config: &Map<String, Json>, slot: &str) -> (Option<u64>, Option<Str
         Some(size.unwrap_or(0)),
         p.get("file").or_else(|| p.get("volume")).cloned(),
     )
+}
+
+/// Adds a cloud-init drive when the lab wants cloud-init and the guest has
+/// none (a clone of a template without one, or a drive removed by hand).
+fn add_cloud_init_drive(form: &mut Form, a: &Attrs, config: &Map<String, Json>) {
+    let has_drive = config.keys().any(|k| {
+        normalize::is_disk_slot(k)
+            && normalize::text(config, k).is_some_and(|v| v.contains("cloudinit"))
+    });
+    if let (Some(ci), false) = (map(a, "cloud_init"), has_drive) {
+        let storage = ci
+            .get("storage")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        form.push_str(free_ide(config), &format!("{storage}:cloudinit"));
+    }
 }
 
 /// The first IDE slot not used by a cloned template (for the cloud-init drive).
