@@ -120,6 +120,9 @@ pub struct DeleteRequest {
     pub id: String,
     /// The attributes as last recorded.
     pub prior: Attrs,
+    /// The marker the object was stamped with: a provider whose ids can be
+    /// reused (a VMID) checks it, so it never deletes someone else's object.
+    pub owner: Ownership,
 }
 
 /// One field that differs between desired and actual.

@@ -1322,6 +1322,7 @@ mod tests {
             address: Address::new(Thing::KIND, "a"),
             id,
             prior: Attrs::new(),
+            owner: owner("a"),
         };
         tokio::select! {
             _ = m.delete(&ctx, &req) => panic!("a crashed call never returns"),
@@ -1471,6 +1472,7 @@ mod tests {
             address: upd.address.clone(),
             id: c.id.clone(),
             prior: attrs,
+            owner: owner("x"),
         };
         m.delete(&ctx, &del).await.unwrap();
         m.delete(&ctx, &del).await.unwrap();

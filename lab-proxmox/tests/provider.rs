@@ -617,3 +617,52 @@ fn each_operation_sends_exactly_these_form_keys() {
     assert_eq!(keys("POST", "/template").len(), 1);
     assert_schema_clean(&conn);
 }
+
+/// A VMID the lab recorded but that no longer carries the lab's tag is not
+/// the lab's guest: refresh treats the lab's guest as gone, and destroy
+/// leaves the stranger alone.
+#[test]
+fn a_guest_without_the_labs_tag_is_never_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connect(dir.path(), sim_config());
+    runtime().block_on(async {
+        let shape = Shape {
+            vms: 1,
+            ..Shape::default()
+        };
+        let e = engine(&conn, dir.path(), &shape);
+        apply(&e).await;
+        let state = FileStateStore::new(dir.path().join(".lab"))
+            .load()
+            .unwrap()
+            .unwrap();
+        let app0 = lab_core::Address::new("proxmox.vm", "app0");
+        let vmid = state.resources[&app0].id.clone();
+        // Someone re-purposes the VM: the lab's tag is gone.
+        let form = lab_proxmox::api::Form::new().str("tags", "someone-else");
+        conn.client()
+            .put(&format!("/nodes/pve1/qemu/{vmid}/config"), &form)
+            .await
+            .unwrap();
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        let step = plan.step(&app0).expect("app0 is planned again");
+        assert_eq!(step.action, Action::Create);
+        assert_eq!(step.reason.as_deref(), Some("deleted outside the lab"));
+
+        let destroy = e.plan_destroy().await.unwrap();
+        let report = e.apply(&destroy, &opts()).await.unwrap();
+        assert_eq!(report.failed.len(), 1, "{report:#?}");
+        assert_eq!(report.failed[0].address, app0);
+        assert!(
+            report.failed[0].error.contains("left alone"),
+            "{}",
+            report.failed[0].error
+        );
+        let names = guest_names(&conn);
+        assert!(
+            names.contains(&"app0".to_string()),
+            "the stranger survives: {names:?}"
+        );
+    });
+    assert_schema_clean(&conn);
+}

@@ -499,6 +499,7 @@ async fn run_op_inner(
                         address: address.clone(),
                         id: prior.map(|p| p.id.clone()).unwrap_or_default(),
                         prior: attrs.clone(),
+                        owner: owner.clone(),
                     },
                 )
                 .await

@@ -496,7 +496,12 @@ impl Provider for ProxmoxProvider {
             let found = match kind {
                 k if is_guest(k) => {
                     let vmid = parse_vmid(&r.id)?;
-                    match guests.get(&(vmid as u64)) {
+                    // A VMID can be reused: a guest without the lab's tag is
+                    // not ours any more (ours was deleted outside the lab).
+                    match guests
+                        .get(&(vmid as u64))
+                        .filter(|res| res.tags_list().contains(&tag))
+                    {
                         None => None,
                         Some(res) => {
                             let node = res.node.clone().unwrap_or_default();
@@ -731,6 +736,15 @@ impl Provider for ProxmoxProvider {
                 let Some(res) = self.locate(vmid).await? else {
                     return Ok(());
                 };
+                if !res.tags_list().contains(&req.owner.tag()) {
+                    return Err(ProviderError::permanent(format!(
+                        "VMID {vmid} is not tagged `{}`: it is not {}'s guest any more, so it is \
+                         left alone; if the lab's guest is gone, forget it with `state rm {}`",
+                        req.owner.tag(),
+                        req.address,
+                        req.address
+                    )));
+                }
                 let node = res.node.clone().unwrap_or_default();
                 let base = guest_path(kind, &node, vmid);
                 if res.status.as_deref() == Some("running") {
