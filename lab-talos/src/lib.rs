@@ -11,3 +11,15 @@
 //! - `provider`: the implementation of lab-core's `Provider` trait;
 //! - `checks`: the Talos policy checks;
 //! - `sim` (feature `sim`): an API-faithful Talos simulator on 127.0.0.1.
+//!
+//! Built so far (the offline half): [`secrets`] (the bundle, talosctl's
+//! `secrets.yaml` format, admin certificates and kubeconfig), [`config`]
+//! (machine configs for a version contract, strategic-merge patches,
+//! schema validation), [`yaml`] (a Go-compatible YAML emitter, so configs
+//! match Talos's own byte for byte) and [`factory`] (Image Factory
+//! schematics, their ids and image URLs).
+
+pub mod config;
+pub mod factory;
+pub mod secrets;
+pub mod yaml;
