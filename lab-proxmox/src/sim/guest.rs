@@ -430,6 +430,27 @@ pub(crate) fn apply_pending(guest: &mut Guest) {
 }
 
 /// The effect of a power task.
+/// Starts a guest created with `start=1`. As in PVE, a failed start is a
+/// warning of the create task, not its failure; returns the warnings.
+pub(crate) fn autostart(
+    world: &mut World,
+    kind: GuestKind,
+    node: &str,
+    vmid: u32,
+    log: &mut Vec<String>,
+) -> u32 {
+    let mut start_log = Vec::new();
+    let warnings = match power_apply(world, kind, node, vmid, Power::Start, false, &mut start_log) {
+        Ok(()) => 0,
+        Err(e) => {
+            log.push(format!("WARN: {e}"));
+            1
+        }
+    };
+    log.append(&mut start_log);
+    warnings
+}
+
 pub(crate) fn power_apply(
     world: &mut World,
     kind: GuestKind,

@@ -604,20 +604,7 @@ pub(crate) fn create_apply(
     let mut warnings = 0;
     if plan.start {
         log.push("Execute autostart".to_string());
-        let mut start_log = Vec::new();
-        if let Err(e) = guest::power_apply(
-            world,
-            KIND,
-            &plan.node,
-            vmid,
-            Power::Start,
-            false,
-            &mut start_log,
-        ) {
-            log.push(format!("WARN: {e}"));
-            warnings += 1;
-        }
-        log.append(&mut start_log);
+        warnings += guest::autostart(world, KIND, &plan.node, vmid, log);
     }
     Ok(warnings)
 }
