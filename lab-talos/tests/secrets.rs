@@ -719,3 +719,61 @@ fn debug_shows_no_key_material() {
     let debug = format!("{cert:?}");
     assert!(!debug.contains("PRIVATE KEY"));
 }
+
+/// The signatures themselves, checked with an independent verifier: every
+/// CA of the reference bundle is self-signed, the admin client certificate
+/// is signed by the OS CA (Ed25519) and the kubeconfig's client certificate
+/// by the Kubernetes CA (ECDSA P-256).
+#[test]
+fn signatures_verify_against_their_issuers() {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let b = reference();
+    let der_of = |pem_text: &str| pem_der(pem_text, "CERTIFICATE");
+    let verify = |subject: &[u8], issuer: &[u8], what: &str| {
+        let (_, s) = X509Certificate::from_der(subject).unwrap();
+        let (_, i) = X509Certificate::from_der(issuer).unwrap();
+        s.verify_signature(Some(i.public_key()))
+            .unwrap_or_else(|e| panic!("{what}: signature does not verify: {e}"));
+    };
+    for (ca, what) in [
+        (b.os_ca(), "os CA"),
+        (b.k8s_ca(), "k8s CA"),
+        (b.aggregator_ca(), "aggregator CA"),
+        (b.etcd_ca(), "etcd CA"),
+    ] {
+        let der = der_of(ca.crt_pem());
+        verify(&der, &der, what);
+    }
+    let admin = b
+        .admin_client_cert(&[ROLE_ADMIN], DEFAULT_CLIENT_CERT_VALIDITY)
+        .unwrap();
+    verify(
+        &der_of(&admin.crt_pem),
+        &der_of(b.os_ca().crt_pem()),
+        "admin cert",
+    );
+
+    let kubeconfig = b
+        .admin_kubeconfig("base", "https://base:6443", DEFAULT_CLIENT_CERT_VALIDITY)
+        .unwrap();
+    let crt = String::from_utf8(
+        STANDARD
+            .decode(yaml_str(
+                kubeconfig.expose(),
+                "users.0.user.client-certificate-data",
+            ))
+            .unwrap(),
+    )
+    .unwrap();
+    verify(
+        &der_of(&crt),
+        &der_of(b.k8s_ca().crt_pem()),
+        "kubeconfig client cert",
+    );
+    // And a certificate is not accepted against the wrong issuer.
+    let client_der = der_of(&crt);
+    let etcd_der = der_of(b.etcd_ca().crt_pem());
+    let (_, s) = X509Certificate::from_der(&client_der).unwrap();
+    let (_, wrong) = X509Certificate::from_der(&etcd_der).unwrap();
+    assert!(s.verify_signature(Some(wrong.public_key())).is_err());
+}
