@@ -373,9 +373,8 @@ pub(crate) fn create(shared: &Arc<Shared>, node: &str, p: &Params) -> ApiResult 
     )
     .lock(lock_spec(node, vmid, timeout), "");
     for s in storages {
-        let is_shared = shared.read(|w| w.storages.get(&s).is_some_and(|st| st.shared));
         plan = plan.lock(
-            LockSpec::storage(node, &s, is_shared, timeout),
+            LockSpec::storage(node, &s, shared.storage_is_shared(&s), timeout),
             format!("unable to create CT {vmid} - "),
         );
     }

@@ -542,7 +542,6 @@ pub(crate) fn create(shared: &Arc<Shared>, node: &str, p: &Params) -> ApiResult 
         Ok(())
     })?;
     let timeout = shared.lock_timeout();
-    let shared_storage = |s: &str| shared.read(|w| w.storages.get(s).is_some_and(|st| st.shared));
     let mut plan = TaskPlan::new(
         node,
         "qmcreate",
@@ -558,7 +557,7 @@ pub(crate) fn create(shared: &Arc<Shared>, node: &str, p: &Params) -> ApiResult 
     .lock(lock_spec(node, vmid, true, timeout), "");
     for s in storages {
         plan = plan.lock(
-            LockSpec::storage(node, &s, shared_storage(&s), timeout),
+            LockSpec::storage(node, &s, shared.storage_is_shared(&s), timeout),
             format!("unable to create VM {vmid} - "),
         );
     }
@@ -941,7 +940,7 @@ fn clone_check(
             continue;
         };
         if let Some((sid, _)) = disks::split_volid(&volid) {
-            if !world.storages.get(sid).is_some_and(|s| s.shared) {
+            if !world.storage_is_shared(sid) {
                 shared_vm = false;
             }
         }
@@ -1026,7 +1025,7 @@ pub(crate) async fn clone(shared: &Arc<Shared>, node: &str, vmid: u32, p: &Param
                 } else {
                     sid.to_string()
                 };
-                let is_shared = w.storages.get(&sid).is_some_and(|s| s.shared);
+                let is_shared = w.storage_is_shared(&sid);
                 if !out.iter().any(|(s, _)| *s == sid) {
                     out.push((sid, is_shared));
                 }

@@ -91,6 +91,12 @@ impl Shared {
         f(&mut world)
     }
 
+    /// Whether storage `id` is shared (NFS and the like): its lock is the
+    /// cluster's, not one node's.
+    pub fn storage_is_shared(&self, id: &str) -> bool {
+        self.read(|w| w.storage_is_shared(id))
+    }
+
     /// Reads the world.
     pub fn read<R>(&self, f: impl FnOnce(&World) -> R) -> R {
         let world = self.world.lock().unwrap_or_else(|e| e.into_inner());

@@ -510,6 +510,12 @@ impl World {
         self.tasks.iter().find(|t| t.upid == upid)
     }
 
+    /// Whether storage `id` is shared (NFS and the like): its lock and its
+    /// volumes are the cluster's, not one node's.
+    pub fn storage_is_shared(&self, id: &str) -> bool {
+        self.storages.get(id).is_some_and(|s| s.shared)
+    }
+
     /// The volume `volid` as seen from `node` (local storages are per node).
     pub fn volume(&self, node: &str, volid: &str) -> Option<&Volume> {
         self.volumes
