@@ -52,6 +52,22 @@ pub enum EngineError {
         /// The error.
         error: ProviderError,
     },
+    /// A provider refused a planned step: applying it would do harm the
+    /// plan cannot express (e.g. regenerate the Talos secrets a running
+    /// cluster trusts).
+    #[error("the plan stops at `{address}` (declared at {declared_at}): {message}")]
+    #[diagnostic(
+        code(lab::plan_refused),
+        help("nothing was changed; the message says what to do first")
+    )]
+    Refused {
+        /// The resource.
+        address: String,
+        /// Where it was declared.
+        declared_at: String,
+        /// The provider's reason, with what to do.
+        message: String,
+    },
     /// The plan would destroy a resource marked `prevent_destroy`.
     #[error("the plan would destroy `{address}`, which is marked prevent_destroy")]
     #[diagnostic(

@@ -48,7 +48,9 @@ pub use model::{
     ResourceSpec,
 };
 pub use plan::{Action, Plan, PlanStep};
-pub use provider::{FieldChange, KindSchema, Limit, OpContext, Ownership, Provider, ProviderError};
+pub use provider::{
+    FieldChange, KindSchema, Limit, OpContext, Ownership, Provider, ProviderError, StepReview,
+};
 pub use secret::Secret;
 pub use state::{FileStateStore, MemoryStateStore, State, StateStore};
 pub use value::{Attrs, Value};

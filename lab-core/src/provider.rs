@@ -103,6 +103,9 @@ pub struct UpdateRequest {
     pub id: String,
     /// The attributes as last observed.
     pub prior: Attrs,
+    /// The outputs as last recorded (what a create returned, e.g. a
+    /// generated key the update must keep).
+    pub prior_outputs: Attrs,
     /// The desired attributes, references resolved.
     pub attrs: Attrs,
     /// The fields that change.
@@ -412,6 +415,36 @@ pub trait Provider: Send + Sync + 'static {
     fn limits(&self, _op: &OpInfo<'_>) -> Vec<Limit> {
         Vec::new()
     }
+
+    /// Looks at a planned create, update or replace once its field changes
+    /// are known. Returns notes the plan shows under the step (what the
+    /// change will do beyond its fields: "the node reboots"), or refuses
+    /// the step with a message that stops the whole plan (what to do
+    /// instead). The default has nothing to add.
+    ///
+    /// Runs at plan time without I/O: work from `review.prior` (the
+    /// refreshed attributes) and `review.desired` (references to outputs
+    /// not known yet are still `Value::Ref`).
+    fn review(&self, _review: &StepReview<'_>) -> Result<Vec<String>, String> {
+        Ok(Vec::new())
+    }
+}
+
+/// A planned step, as [`Provider::review`] sees it.
+#[derive(Debug)]
+pub struct StepReview<'a> {
+    /// The resource.
+    pub address: &'a Address,
+    /// Create, update or replace.
+    pub action: crate::plan::Action,
+    /// The desired attributes (known references resolved).
+    pub desired: &'a Attrs,
+    /// The refreshed attributes, when the resource exists.
+    pub prior: Option<&'a Attrs>,
+    /// The recorded outputs, when the resource exists.
+    pub prior_outputs: Option<&'a Attrs>,
+    /// The field changes.
+    pub changes: &'a [FieldChange],
 }
 
 /// The default field diff: every desired field against its observed value.

@@ -101,7 +101,7 @@ use tokio::sync::Notify;
 use crate::model::{Handle, Input, Output, Resource, ResourceSpec};
 use crate::provider::{
     CreateRequest, DeleteRequest, Estimates, KindSchema, Limit, LimitScope, Observed, OpContext,
-    OpInfo, OpKind, Ownership, Provider, ProviderError, ReadRequest, UpdateRequest,
+    OpInfo, OpKind, Ownership, Provider, ProviderError, ReadRequest, StepReview, UpdateRequest,
 };
 use crate::value::{attrs_from_json, attrs_to_json, Attrs, Value};
 use crate::{Address, Secret};
@@ -678,8 +678,11 @@ pub struct MemoryProvider {
     call_limit: Option<usize>,
     attr_limits: Vec<AttrLimit>,
     force_new: Vec<&'static str>,
+    reviewer: Option<Arc<Reviewer>>,
     world: Arc<World>,
 }
+
+type Reviewer = dyn Fn(&StepReview<'_>) -> Result<Vec<String>, String> + Send + Sync;
 
 impl Default for MemoryProvider {
     fn default() -> Self {
@@ -699,6 +702,7 @@ impl MemoryProvider {
             call_limit: None,
             attr_limits: Vec::new(),
             force_new: vec!["image"],
+            reviewer: None,
             world: Arc::new(World {
                 clock: AtomicU64::new(0),
                 state: Mutex::new(WorldState::default()),
@@ -751,6 +755,28 @@ impl MemoryProvider {
     /// The fields whose change forces replacement (default `["image"]`).
     pub fn force_new(mut self, fields: &[&'static str]) -> Self {
         self.force_new = fields.to_vec();
+        self
+    }
+
+    /// Answers [`Provider::review`] with `f`: notes for the plan, or a
+    /// refusal that stops it.
+    ///
+    /// ```
+    /// use lab_core::testing::MemoryProvider;
+    /// let memory = MemoryProvider::new().review_with(|r| {
+    ///     if r.changes.iter().any(|c| c.field == "kernel") {
+    ///         Ok(vec!["reboots".to_string()])
+    ///     } else {
+    ///         Ok(Vec::new())
+    ///     }
+    /// });
+    /// # let _ = memory;
+    /// ```
+    pub fn review_with(
+        mut self,
+        f: impl Fn(&StepReview<'_>) -> Result<Vec<String>, String> + Send + Sync + 'static,
+    ) -> Self {
+        self.reviewer = Some(Arc::new(f));
         self
     }
 
@@ -1206,6 +1232,13 @@ impl Provider for MemoryProvider {
             .collect())
     }
 
+    fn review(&self, review: &StepReview<'_>) -> Result<Vec<String>, String> {
+        match &self.reviewer {
+            Some(f) => f(review),
+            None => Ok(Vec::new()),
+        }
+    }
+
     fn limits(&self, op: &OpInfo<'_>) -> Vec<Limit> {
         let mut out = Vec::new();
         if let Some(capacity) = self.call_limit {
@@ -1461,6 +1494,7 @@ mod tests {
             address: Address::new(Thing::KIND, "a"),
             id: c.id.clone(),
             prior: c.attrs.clone(),
+            prior_outputs: c.outputs.clone(),
             attrs: attrs.clone(),
             changes: Vec::new(),
             owner: owner("a"),

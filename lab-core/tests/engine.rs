@@ -380,3 +380,54 @@ fn outputs_of_model_only_resources_are_their_attributes() {
         );
     });
 }
+
+#[test]
+fn a_provider_review_adds_notes_or_stops_the_plan() {
+    runtime().block_on(async {
+        let provider = MemoryProvider::new().review_with(|r| {
+            let kernel = r.changes.iter().find(|c| c.field == "kernel");
+            match (r.action, kernel) {
+                (Action::Update, Some(_)) if r.desired.contains_key("pinned") => Err(format!(
+                    "{} pins its kernel; unpin it first",
+                    r.address.name()
+                )),
+                (Action::Update, Some(_)) => Ok(vec![format!("{} reboots", r.address.name())]),
+                _ => Ok(Vec::new()),
+            }
+        });
+        let store = MemoryStateStore::new();
+        let lab_with = |kernel: &str, pinned: bool| {
+            let mut lab = Lab::new("t");
+            lab.register_provider(provider.shared());
+            let mut node = Thing::new("node").attr("kernel", kernel);
+            if pinned {
+                node = node.attr("pinned", true);
+            }
+            lab.add(node);
+            lab
+        };
+        let e = Engine::new(lab_with("6.1", false), store.clone());
+        let p = e.plan(&PlanOptions::default()).await.unwrap();
+        assert!(p.steps[0].notes.is_empty(), "a create has nothing to add");
+        e.apply(&p, &fast()).await.unwrap();
+
+        let e = Engine::new(lab_with("6.12", false), store.clone());
+        let p = e.plan(&PlanOptions::default()).await.unwrap();
+        assert_eq!(p.steps[0].notes, vec!["node reboots".to_string()]);
+        let text = lab_core::plan::render::render(&p, false);
+        assert!(text.contains("! node reboots"), "{text}");
+        let json = p.to_json(&mut |_| serde_json::Value::Null);
+        assert_eq!(json["steps"][0]["notes"][0], "node reboots");
+
+        let e = Engine::new(lab_with("6.12", true), store.clone());
+        match e.plan(&PlanOptions::default()).await {
+            Err(EngineError::Refused {
+                address, message, ..
+            }) => {
+                assert_eq!(address, "test.thing.node");
+                assert!(message.contains("unpin it first"), "{message}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    });
+}

@@ -47,8 +47,8 @@ pub const STORAGE_CONTENT: &str = "proxmox::storage-content";
 pub const UNKNOWN_BRIDGE: &str = "proxmox::unknown-bridge";
 /// A storage used on a node it is not available on.
 pub const STORAGE_NOT_ON_NODE: &str = "proxmox::storage-not-on-node";
-/// A container template that is not a `vztmpl` file, or a cloud image that
-/// is not an `import` file.
+/// A container template that is not a `vztmpl` file, a cloud image that is
+/// not an `import` file, or a VM's CD-ROM that is not an `iso` file.
 pub const FILE_CONTENT: &str = "proxmox::file-content";
 /// An NFS storage whose NAS pool does not say its server or export.
 pub const NFS_EXPORT: &str = "proxmox::nfs-export";
@@ -482,7 +482,7 @@ fn storage_not_on_node(lab: &Lab, out: &mut Vec<Diagnostic>) {
 }
 
 fn file_content(lab: &Lab, out: &mut Vec<Diagnostic>) {
-    let rules: [(&str, &str, &str, &str, &str); 2] = [
+    let rules: [(&str, &str, &str, &str, &str); 3] = [
         (
             kinds::CT,
             "ostemplate_file",
@@ -497,6 +497,7 @@ fn file_content(lab: &Lab, out: &mut Vec<Diagnostic>) {
             "import",
             "the cloud image",
         ),
+        (kinds::VM, "cdrom_file", "cdrom", "iso", "the CD-ROM image"),
     ];
     for (kind, file_key, loc_key, wanted, what) in rules {
         for spec in lab.resources().filter(|s| s.kind() == kind) {

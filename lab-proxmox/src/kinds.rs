@@ -33,8 +33,20 @@
 //! - `cloud_init?: Map{storage: Str, user?: Str, password?: Secret,
 //!   ssh_keys?: [Str], ipconfig?: [Str] (`ip=10.0.0.5/24,gw=10.0.0.1`, index =
 //!   NIC index), nameserver?: Str, searchdomain?: Str}`
-//! - `agent: Bool`, `boot_order?: [Str]` (e.g. `["scsi0", "net0"]`),
+//! - `agent: Bool`, `boot_order?: [Str]` (e.g. `["scsi0", "ide2", "net0"]`),
 //!   `onboot: Bool`, `started: Bool` (running after apply)
+//! - `cdrom?: Ref(file#volid) | Str` (an `iso` volume id, in a CD-ROM drive:
+//!   `ide2: <volid>,media=cdrom`, or the first free IDE slot when a cloned
+//!   cloud-init drive holds `ide2`; read back as the volume id) and
+//!   `cdrom_file?: Str` (the file's address, for the diff). Changing it
+//!   swaps the disc in place; dropping a CD-ROM the lab inserted ejects it
+//!   (`none,media=cdrom`)
+//! - `scsihw?: Str` (`lsi`, `lsi53c810`, `virtio-scsi-pci`,
+//!   `virtio-scsi-single`, `megasas`, `pvscsi`; absent: `virtio-scsi-single`
+//!   on a VM created without a clone, the template's on a clone),
+//!   `machine?: Str` (`[type=]<machine type>`, e.g. `q35`), `balloon?: Int`
+//!   (MiB, `0` = no balloon device); all updated in place, applied at the
+//!   next boot where Proxmox cannot hot-plug them
 //! - `tags?: [Str]` (sorted; the ownership tag is not listed), `notes?: Str`
 //!   (the ownership marker line is not part of it), `pool?: Str` (pool id)
 //!

@@ -942,3 +942,76 @@ fn missing_parts_are_reported_at_the_declaration() {
     let want = vec![start, start + 1, start + 1, start + 2, boot, ci];
     assert_eq!(invalid_lines(&lab), want);
 }
+
+#[test]
+#[rustfmt::skip] // the assertions count lines
+fn an_iso_boot_vm_lowers_its_cdrom_controller_machine_and_balloon() {
+    let Base {
+        mut lab,
+        pve1,
+        lvm,
+        local,
+    } = base();
+    let iso = lab.add(File::download("talos", &pve1, &local, Content::Iso, "https://factory.talos.dev/image/x/v1.13.9/metal-amd64.iso"));
+    let cdrom_line = line!() + 3;
+    let vm = lab.add(Vm::new("cp1", &pve1)
+        .disk("scsi0", &lvm, "32G")
+        .cdrom(&iso)
+        .scsi_controller("virtio-scsi-pci")
+        .machine("q35")
+        .balloon_mb(0)
+        .nic("net0", "vmbr0")
+        .boot_order(&["scsi0", "ide2", "net0"]));
+    let s = spec(&lab, &vm);
+    assert_eq!(s.attrs["cdrom"], reference("proxmox.file.talos", "volid"));
+    assert_eq!(s.attrs["cdrom_file"], Value::from("proxmox.file.talos"));
+    assert_eq!(s.attrs["scsihw"], Value::from("virtio-scsi-pci"));
+    assert_eq!(s.attrs["machine"], Value::from("q35"));
+    assert_eq!(s.attrs["balloon"], Value::Int(0));
+    assert_eq!(s.loc_of("cdrom").line(), cdrom_line);
+    assert!(edges(s).contains(&("proxmox.file.talos".into(), "cdrom".into())));
+    // `ide2` in the boot order is the CD-ROM: the lab is clean.
+    let diags = lab.check();
+    assert!(diags.iter().all(|d| !d.is_blocking()), "{diags:#?}");
+}
+
+#[test]
+#[rustfmt::skip] // the assertions count lines
+fn bad_iso_boot_settings_are_reported_at_their_line() {
+    let Base {
+        mut lab,
+        pve1,
+        lvm,
+        local,
+    } = base();
+    let iso = lab.add(File::download("talos", &pve1, &local, Content::Iso, "https://x/metal-amd64.iso"));
+    let image = lab.add(File::download("img", &pve1, &local, Content::Import, "https://x/a.qcow2"));
+    let start = line!() + 2;
+    lab.add(Vm::new("a", &pve1)
+        .scsi_controller("virtio-scsi") // +0: not a controller PVE knows
+        .memory_mb(2048)
+        .balloon_mb(4096) // +2: more than the memory
+        .disk("ide2", &lvm, "8G") // +3: the CD-ROM's slot
+        .cdrom(&iso)
+        .boot_order(&["ide2"]));
+    lab.add(Vm::new("b", &pve1).boot_order(&["ide2"])); // +6: no CD-ROM
+    let want: Vec<u32> = [0, 2, 3, 6].iter().map(|o| start + o).collect();
+    assert_eq!(invalid_lines(&lab), want);
+    let diags = lab.check();
+    let bad = find(&diags, INVALID_VALUE)
+        .into_iter()
+        .find(|d| d.message.contains("scsihw"))
+        .expect("the scsihw diagnostic");
+    assert!(bad.message.contains("`virtio-scsi`"), "{}", bad.message);
+    let help = bad.help.as_deref().unwrap();
+    for model in ["lsi", "lsi53c810", "virtio-scsi-pci", "virtio-scsi-single", "megasas", "pvscsi"] {
+        assert!(help.contains(model), "{help}");
+    }
+    // A CD-ROM from a file that is not an ISO.
+    let line = line!() + 1;
+    lab.add(Vm::new("c", &pve1).cdrom(&image));
+    let diags = lab.check();
+    let d = one(&diags, checks::FILE_CONTENT);
+    assert_eq!(d.file_line(), Some((file!(), line)));
+    assert!(d.message.contains("`iso`"), "{}", d.message);
+}

@@ -666,3 +666,179 @@ fn a_guest_without_the_labs_tag_is_never_touched() {
     });
     assert_schema_clean(&conn);
 }
+
+/// A Talos-style VM booting an ISO (no clone, an empty disk, VirtIO SCSI,
+/// q35, no balloon); tests vary the balloon and the disc.
+fn iso_lab(conn: &Connection, balloon: u32, iso: Option<&str>) -> Lab {
+    let mut lab = Lab::new("home");
+    lab.register_provider(conn.provider(ProxmoxOptions::default()));
+    let pve1 = lab.add(Node::new("pve1").bridge("vmbr0"));
+    let local_lvm = lab.add(
+        Storage::existing("local-lvm")
+            .content(&[Content::Images, Content::Rootdir])
+            .node(&pve1),
+    );
+    let local = lab.add(
+        Storage::existing("local")
+            .content(&[Content::Iso, Content::Import])
+            .node(&pve1),
+    );
+    let talos = |lab: &mut Lab, name: &str, version: &str| {
+        lab.add(
+            File::download(
+                name,
+                &pve1,
+                &local,
+                Content::Iso,
+                &format!("https://factory.talos.dev/image/376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba/{version}/metal-amd64.iso"),
+            )
+            .filename(&format!("talos-{version}-metal-amd64.iso")),
+        )
+    };
+    let isos = [
+        ("talos-a", talos(&mut lab, "talos-a", "v1.13.8")),
+        ("talos-b", talos(&mut lab, "talos-b", "v1.13.9")),
+    ];
+    let mut vm = Vm::new("cp1", &pve1)
+        .memory_mb(2048)
+        .disk("scsi0", &local_lvm, "32G")
+        .scsi_controller("virtio-scsi-pci")
+        .machine("q35")
+        .balloon_mb(balloon)
+        .nic("net0", "vmbr0");
+    if let Some((_, file)) = isos.iter().find(|(n, _)| Some(*n) == iso) {
+        vm = vm.cdrom(file);
+    }
+    lab.add(vm);
+    lab
+}
+
+fn iso_engine(conn: &Connection, dir: &Path, balloon: u32, iso: Option<&str>) -> Engine {
+    Engine::new(
+        iso_lab(conn, balloon, iso),
+        FileStateStore::new(dir.join(".lab")),
+    )
+}
+
+fn cp1_config(conn: &Connection) -> std::collections::BTreeMap<String, String> {
+    conn.simulator()
+        .unwrap()
+        .world()
+        .guests()
+        .into_iter()
+        .find(|g| g.name == "cp1")
+        .expect("cp1 exists")
+        .config
+}
+
+/// The one step of a plan, for `cp1`, with its changed fields.
+fn cp1_step(plan: &lab_core::Plan) -> (Action, Vec<(String, bool)>) {
+    let steps: Vec<_> = plan
+        .steps
+        .iter()
+        .filter(|s| s.action != Action::Create || s.address.kind() == "proxmox.vm")
+        .collect();
+    assert_eq!(steps.len(), 1, "{:#?}", plan.steps);
+    let step = plan
+        .step(&lab_core::Address::new("proxmox.vm", "cp1"))
+        .expect("a step for cp1");
+    let fields = step
+        .changes
+        .iter()
+        .map(|c| (c.field.clone(), c.forces_replacement))
+        .collect();
+    (step.action, fields)
+}
+
+#[test]
+fn a_vm_boots_an_iso_with_virtio_scsi_q35_and_no_balloon() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connect(dir.path(), sim_config());
+    runtime().block_on(async {
+        let e = iso_engine(&conn, dir.path(), 0, Some("talos-a"));
+        let plan = apply(&e).await;
+        assert_eq!(plan.counts(), (3, 0, 0), "{:#?}", plan.steps);
+
+        // One create call: no clone, the settings and the disc in ide2.
+        let requests = conn.simulator().unwrap().requests();
+        let create = requests
+            .iter()
+            .find(|r| r.method == "POST" && r.path == "/nodes/pve1/qemu")
+            .expect("the VM is created");
+        assert!(!requests.iter().any(|r| r.path.ends_with("/clone")));
+        assert_eq!(
+            create.param("ide2"),
+            Some("local:iso/talos-v1.13.8-metal-amd64.iso,media=cdrom")
+        );
+        assert_eq!(create.param("scsihw"), Some("virtio-scsi-pci"));
+        assert_eq!(create.param("machine"), Some("q35"));
+        assert_eq!(create.param("balloon"), Some("0"));
+        assert_eq!(create.param("scsi0"), Some("local-lvm:32"));
+        assert_eq!(
+            create.params.iter().filter(|(k, _)| k == "scsihw").count(),
+            1
+        );
+        let config = cp1_config(&conn);
+        assert!(
+            config["ide2"].starts_with("local:iso/talos-v1.13.8-metal-amd64.iso,media=cdrom,size="),
+            "{}",
+            config["ide2"]
+        );
+        assert_eq!(config["scsihw"], "virtio-scsi-pci");
+        assert_eq!(config["machine"], "q35");
+        assert_eq!(config["balloon"], "0");
+        assert_eq!(config["boot"], "order=scsi0;ide2;net0");
+
+        // Unchanged: no changes.
+        let again = e.plan(&PlanOptions::default()).await.unwrap();
+        assert!(!again.has_changes(), "{:#?}", again.steps);
+
+        // The balloon on: in place (the VM runs, so Proxmox takes it at the
+        // reboot the provider does).
+        let e = iso_engine(&conn, dir.path(), 1024, Some("talos-a"));
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        assert_eq!(
+            cp1_step(&plan),
+            (Action::Update, vec![("balloon".to_string(), false)])
+        );
+        apply_plan(&e, &plan).await;
+        assert_eq!(cp1_config(&conn)["balloon"], "1024");
+        let again = e.plan(&PlanOptions::default()).await.unwrap();
+        assert!(!again.has_changes(), "{:#?}", again.steps);
+
+        // Another disc: swapped in place, in the same drive.
+        let e = iso_engine(&conn, dir.path(), 1024, Some("talos-b"));
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        let (action, fields) = cp1_step(&plan);
+        assert_eq!(action, Action::Update);
+        assert!(fields.contains(&("cdrom".to_string(), false)), "{fields:?}");
+        assert!(fields.iter().all(|(_, forces)| !forces), "{fields:?}");
+        apply_plan(&e, &plan).await;
+        let config = cp1_config(&conn);
+        assert!(
+            config["ide2"].starts_with("local:iso/talos-v1.13.9-metal-amd64.iso,media=cdrom"),
+            "{}",
+            config["ide2"]
+        );
+        let again = e.plan(&PlanOptions::default()).await.unwrap();
+        assert!(!again.has_changes(), "{:#?}", again.steps);
+
+        // No disc any more: the lab's disc is ejected, the drive stays.
+        let e = iso_engine(&conn, dir.path(), 1024, None);
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        assert_eq!(
+            cp1_step(&plan),
+            (Action::Update, vec![("cdrom".to_string(), false)])
+        );
+        apply_plan(&e, &plan).await;
+        assert_eq!(cp1_config(&conn)["ide2"], "none,media=cdrom");
+        let again = e.plan(&PlanOptions::default()).await.unwrap();
+        assert!(!again.has_changes(), "{:#?}", again.steps);
+    });
+    assert_schema_clean(&conn);
+}
+
+async fn apply_plan(engine: &Engine, plan: &lab_core::Plan) {
+    let report = engine.apply(plan, &opts()).await.expect("apply");
+    assert!(report.is_success(), "{report:#?}");
+}

@@ -1250,3 +1250,103 @@ async fn persistence_round_trip() {
         .data();
     assert_eq!(isos[0]["volid"], "local:iso/x.iso");
 }
+
+/// A CD-ROM drive holding an ISO, and the Talos settings: a missing ISO
+/// fails the create task (and a synchronous update with a 500), an existing
+/// one is recorded with its size; on a running VM a new disc and a balloon
+/// target that keeps the device apply at once, turning the balloon device
+/// on waits for the reboot, and a balloon above the memory is refused.
+#[tokio::test]
+async fn an_iso_in_a_cdrom_drive_and_the_balloon() {
+    let (_sim, api) = sim(SimConfig::for_tests()).await;
+    let upid = api
+        .post(
+            "/nodes/pve1/qemu",
+            &[("vmid", "102"), ("ide2", "local:iso/nope.iso,media=cdrom")],
+        )
+        .await
+        .upid();
+    assert_eq!(
+        api.wait(&upid).await["exitstatus"],
+        "unable to create VM 102 - volume 'local:iso/nope.iso' does not exist"
+    );
+    for name in ["a.iso", "b.iso"] {
+        let url = format!("https://example.invalid/{name}");
+        api.ok(
+            "POST",
+            "/nodes/pve1/storage/local/download-url",
+            &[("content", "iso"), ("filename", name), ("url", &url)],
+        )
+        .await;
+    }
+    api.ok(
+        "POST",
+        "/nodes/pve1/qemu",
+        &[
+            ("vmid", "101"),
+            ("memory", "2048"),
+            ("scsi0", "local-lvm:8"),
+            ("ide2", "local:iso/a.iso,media=cdrom"),
+            ("scsihw", "virtio-scsi-pci"),
+            ("machine", "q35"),
+            ("balloon", "0"),
+            ("net0", "virtio,bridge=vmbr0"),
+        ],
+    )
+    .await;
+    let config = "/nodes/pve1/qemu/101/config";
+    let current = || async { api.get(config, &[("current", "1")]).await.data() };
+    let c = current().await;
+    let ide2 = c["ide2"].as_str().unwrap();
+    assert!(
+        ide2.starts_with("local:iso/a.iso,media=cdrom,size="),
+        "{ide2}"
+    );
+    assert_eq!(c["scsihw"], "virtio-scsi-pci");
+    assert_eq!(c["machine"], "q35");
+    assert_eq!(c["balloon"], 0);
+    assert_eq!(c["boot"], "order=scsi0;ide2;net0");
+
+    api.ok("POST", "/nodes/pve1/qemu/101/status/start", &[])
+        .await;
+    let a = api
+        .put(config, &[("ide2", "local:iso/nope.iso,media=cdrom")])
+        .await;
+    assert_eq!(
+        (a.status, a.reason.as_str()),
+        (500, "volume 'local:iso/nope.iso' does not exist")
+    );
+    api.put(config, &[("ide2", "local:iso/b.iso,media=cdrom")])
+        .await
+        .data();
+    let ide2 = current().await["ide2"].as_str().unwrap().to_string();
+    assert!(
+        ide2.starts_with("local:iso/b.iso,media=cdrom"),
+        "a new disc is hot: {ide2}"
+    );
+
+    api.put(config, &[("balloon", "1024")]).await.data();
+    assert_eq!(
+        current().await["balloon"],
+        0,
+        "turning the balloon on waits"
+    );
+    let a = api.put(config, &[("balloon", "4096")]).await;
+    assert_eq!(
+        (a.status, a.reason.as_str()),
+        (
+            500,
+            "balloon value too large (must be smaller than assigned memory)"
+        )
+    );
+    api.ok("POST", "/nodes/pve1/qemu/101/status/reboot", &[])
+        .await;
+    assert_eq!(current().await["balloon"], 1024);
+    api.put(config, &[("balloon", "512")]).await.data();
+    assert_eq!(current().await["balloon"], 512, "a new target is hot");
+    // Ejecting keeps the drive.
+    api.put(config, &[("ide2", "none,media=cdrom")])
+        .await
+        .data();
+    assert_eq!(current().await["ide2"], "none,media=cdrom");
+}

@@ -19,7 +19,15 @@
 //! match Talos's own byte for byte) and [`factory`] (Image Factory
 //! schematics, their ids and image URLs).
 
+pub mod api;
+pub mod checks;
 pub mod config;
+pub mod connect;
 pub mod factory;
+pub mod kinds;
+pub mod model;
+pub mod provider;
 pub mod secrets;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod yaml;

@@ -485,6 +485,7 @@ async fn run_op_inner(
                         address: address.clone(),
                         id: prior.map(|p| p.id.clone()).unwrap_or_default(),
                         prior: prior.map(|p| p.attrs.clone()).unwrap_or_default(),
+                        prior_outputs: prior.map(|p| p.outputs.clone()).unwrap_or_default(),
                         attrs: attrs.clone(),
                         changes: step.changes.clone(),
                         owner: owner.clone(),

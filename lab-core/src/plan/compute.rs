@@ -12,7 +12,9 @@ use crate::diag::loc_string;
 use crate::engine::{Engine, EngineError};
 use crate::events::Event;
 use crate::graph::LabGraph;
-use crate::provider::{FieldChange, Observed, OpContext, OpKind, Ownership, Provider, ReadRequest};
+use crate::provider::{
+    FieldChange, Observed, OpContext, OpKind, Ownership, Provider, ReadRequest, StepReview,
+};
 use crate::state::{pending, JournalRecord, State};
 use crate::value::OutputRef;
 use crate::Address;
@@ -134,6 +136,7 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
                 reason: None,
                 declared_at,
                 estimate: Duration::ZERO,
+                notes: Vec::new(),
             }),
             (Some(rs), None) => {
                 drift.push(Drift {
@@ -152,6 +155,7 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
                     reason: Some("deleted outside the lab".into()),
                     declared_at,
                     estimate: Duration::ZERO,
+                    notes: Vec::new(),
                 })
             }
             (Some(rs), Some(obs)) => {
@@ -202,11 +206,27 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
                         reason: None,
                         declared_at,
                         estimate: Duration::ZERO,
+                        notes: Vec::new(),
                     })
                 }
             }
         };
-        if let Some(step) = step {
+        if let Some(mut step) = step {
+            let review = StepReview {
+                address,
+                action: step.action,
+                desired: &step.desired,
+                prior: step.prior.as_ref().map(|p| &p.attrs),
+                prior_outputs: step.prior.as_ref().map(|p| &p.outputs),
+                changes: &step.changes,
+            };
+            step.notes = provider
+                .review(&review)
+                .map_err(|message| EngineError::Refused {
+                    address: address.to_string(),
+                    declared_at: loc_string(spec.declared_at),
+                    message,
+                })?;
             if matches!(step.action, Action::Create | Action::Replace) {
                 fresh.insert(address.clone());
             }
@@ -289,6 +309,7 @@ fn delete_step(address: &Address, rs: &crate::state::ResourceState, reason: &str
         reason: Some(reason.to_string()),
         declared_at: None,
         estimate: Duration::ZERO,
+        notes: Vec::new(),
     }
 }
 

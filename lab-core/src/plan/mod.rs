@@ -89,6 +89,10 @@ pub struct PlanStep {
     pub declared_at: Option<String>,
     /// Estimated duration of the step.
     pub estimate: Duration,
+    /// What the provider says the step will do beyond the field changes,
+    /// e.g. "cp1 reboots: machine.install.disk changes" (see
+    /// [`crate::provider::Provider::review`]).
+    pub notes: Vec<String>,
 }
 
 /// Something changed outside the lab since the last apply.
@@ -188,6 +192,7 @@ impl Plan {
                     "create_before_destroy": s.create_before_destroy,
                     "reason": s.reason,
                     "declared_at": s.declared_at,
+                    "notes": s.notes,
                     "estimate_ms": s.estimate.as_millis() as u64,
                 })
             })
@@ -292,6 +297,7 @@ impl Plan {
                 create_before_destroy: field(s, "create_before_destroy")?,
                 reason: field(s, "reason")?,
                 declared_at: field(s, "declared_at")?,
+                notes: field::<Option<Vec<String>>>(s, "notes")?.unwrap_or_default(),
                 estimate: Duration::from_millis(field(s, "estimate_ms")?),
             });
         }

@@ -136,6 +136,9 @@ fn render_step(out: &mut String, p: Painter, step: &PlanStep) {
         }
         Action::Update | Action::Replace => render_changes(out, p, &step.changes, false),
     }
+    for note in &step.notes {
+        let _ = writeln!(out, "      {} {note}", p.symbol("!"));
+    }
 }
 
 /// The field lines of a step, names aligned.
@@ -260,6 +263,7 @@ mod tests {
             create_before_destroy: false,
             reason: None,
             declared_at: Some(format!("examples/quickstart.rs:{}", 10 + name.len())),
+            notes: Vec::new(),
             estimate: Duration::from_secs(2),
         }
     }

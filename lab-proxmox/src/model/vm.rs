@@ -9,12 +9,26 @@ use super::common::{
     cidr_problem, ip_problem, mark, parse_size_gb, parse_slot, problem_at, put, SIZE_HELP,
     VM_DISK_SLOTS,
 };
+use super::file::{File, FileOutputs};
 use super::guest::{opt, Guest};
 use super::node::Node;
 use super::pool::Pool;
 use super::storage::Storage;
 use super::template::{Template, TemplateOutputs};
 use crate::kinds;
+
+/// The SCSI controller models Proxmox accepts (`scsihw`).
+pub(crate) const SCSI_CONTROLLERS: &[&str] = &[
+    "lsi",
+    "lsi53c810",
+    "virtio-scsi-pci",
+    "virtio-scsi-single",
+    "megasas",
+    "pvscsi",
+];
+
+/// The IDE slot the CD-ROM drive of [`Vm::cdrom`] takes.
+pub(crate) const CDROM_SLOT: &str = "ide2";
 
 /// One disk as declared.
 #[derive(Clone, Debug)]
@@ -286,6 +300,89 @@ impl Vm {
         self
     }
 
+    /// Inserts the ISO `iso` (a [`File`] downloaded with
+    /// [`super::Content::Iso`]) into a CD-ROM drive, lowered to
+    /// `ide2: <volid>,media=cdrom`: `cdrom` is the file's `volid` output,
+    /// `cdrom_file` its address. (A clone whose template put its cloud-init
+    /// drive in `ide2` gets the disc in the first free IDE slot.) The boot
+    /// order may name `ide2`; without one Proxmox boots the first disk,
+    /// then the CD-ROM. Changing the file swaps the disc in place; dropping
+    /// `.cdrom(..)` ejects it.
+    ///
+    /// A VM that boots an installer ISO, as the Talos Proxmox guide
+    /// recommends (VirtIO SCSI, q35, no ballooning):
+    ///
+    /// ```
+    /// use lab_core::prelude::*;
+    /// use lab_proxmox::model::*;
+    /// let mut lab = Lab::new("home");
+    /// let pve1 = lab.add(Node::new("pve1").bridge("vmbr0"));
+    /// let local = lab.add(Storage::existing("local").content(&[Content::Iso]));
+    /// let lvm = lab.add(Storage::existing("local-lvm").content(&[Content::Images]));
+    /// let iso = lab.add(File::download(
+    ///     "talos", &pve1, &local, Content::Iso,
+    ///     "https://factory.talos.dev/image/376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba/v1.13.0/metal-amd64.iso",
+    /// ));
+    /// let vm = lab.add(
+    ///     Vm::new("cp1", &pve1)
+    ///         .disk("scsi0", &lvm, "32G")
+    ///         .cdrom(&iso)
+    ///         .scsi_controller("virtio-scsi-pci")
+    ///         .machine("q35")
+    ///         .balloon_mb(0)
+    ///         .nic("net0", "vmbr0"),
+    /// );
+    /// let spec = lab.resource(vm.address()).unwrap();
+    /// assert!(spec.attrs["cdrom"].contains_ref());
+    /// assert_eq!(spec.attrs["cdrom_file"], Value::from("proxmox.file.talos"));
+    /// assert_eq!(spec.attrs["scsihw"], Value::from("virtio-scsi-pci"));
+    /// assert_eq!(spec.attrs["machine"], Value::from("q35"));
+    /// assert_eq!(spec.attrs["balloon"], Value::Int(0));
+    /// ```
+    #[track_caller]
+    pub fn cdrom(mut self, iso: &Handle<File>) -> Self {
+        let spec = self.spec();
+        spec.set_input::<String>("cdrom", iso.volid());
+        spec.set("cdrom_file", iso.address().to_string());
+        self
+    }
+
+    /// The SCSI controller model (`scsihw`): one of `lsi`, `lsi53c810`,
+    /// `virtio-scsi-pci`, `virtio-scsi-single`, `megasas`, `pvscsi`
+    /// (Talos wants `virtio-scsi-pci`). Without it a VM created without a
+    /// clone gets `virtio-scsi-single` and a clone keeps its template's.
+    #[track_caller]
+    pub fn scsi_controller(mut self, model: &str) -> Self {
+        let spec = self.spec();
+        if !SCSI_CONTROLLERS.contains(&model) {
+            spec.invalid(
+                "scsihw",
+                format!("`{model}` is not a SCSI controller Proxmox knows"),
+                format!("use one of {}", SCSI_CONTROLLERS.join(", ")),
+            );
+        }
+        spec.set("scsihw", model);
+        self
+    }
+
+    /// The QEMU machine type (`q35`, `pc`, `pc-q35-9.2`), passed to
+    /// Proxmox as is (`[type=]<machine type>`). Without it Proxmox uses
+    /// its default (`pc`, i440fx).
+    #[track_caller]
+    pub fn machine(mut self, machine: &str) -> Self {
+        self.spec().set("machine", machine);
+        self
+    }
+
+    /// The memory balloon's target in MiB; `0` removes the balloon device
+    /// (what Talos wants). Without it Proxmox keeps the balloon on with a
+    /// target of the VM's memory.
+    #[track_caller]
+    pub fn balloon_mb(mut self, mb: u32) -> Self {
+        self.spec().set("balloon", mb);
+        self
+    }
+
     /// The QEMU guest agent (default on).
     #[track_caller]
     pub fn agent(mut self, on: bool) -> Self {
@@ -372,21 +469,50 @@ impl Resource for Vm {
             spec.loc_of(&format!("disks.{}", d.slot))
         });
         put(spec, "disks", disks, loc);
+        let has_cdrom = spec.attrs.contains_key("cdrom");
+        if has_cdrom {
+            if let Some(d) = self.disks.iter().find(|d| d.slot == CDROM_SLOT) {
+                let at = spec.loc_of(&format!("disks.{}", d.slot));
+                problem_at(
+                    spec,
+                    "disks",
+                    at,
+                    format!("disk slot `{CDROM_SLOT}` holds this VM's CD-ROM (.cdrom(..))"),
+                    "put the disk in another slot (scsi0, sata0, ide0, ...)",
+                );
+            }
+        }
         if let Some((order, at)) = &self.boot_order {
             for entry in order {
                 let known = self.disks.iter().any(|d| &d.slot == entry)
-                    || self.guest.nics.iter().any(|n| &n.slot == entry);
+                    || self.guest.nics.iter().any(|n| &n.slot == entry)
+                    || (has_cdrom && entry == CDROM_SLOT);
                 if !known {
                     problem_at(
                         spec,
                         "boot_order",
                         at,
                         format!(
-                            "boot order names `{entry}`, which is not a disk or NIC of this VM"
+                            "boot order names `{entry}`, which is not a disk, NIC or CD-ROM of this VM"
                         ),
-                        "list slots declared with .disk(..) or .nic(..)",
+                        "list slots declared with .disk(..) or .nic(..), or `ide2` for the .cdrom(..)",
                     );
                 }
+            }
+        }
+        let int = |k: &str| spec.attrs.get(k).and_then(Value::as_i64);
+        if let (Some(balloon), Some(memory)) = (int("balloon"), int("memory_mb")) {
+            if balloon > memory {
+                let at = spec.loc_of("balloon");
+                problem_at(
+                    spec,
+                    "balloon",
+                    at,
+                    format!(
+                        "a balloon of {balloon} MiB is more than the VM's {memory} MiB of memory"
+                    ),
+                    "give a target up to .memory_mb(..), or 0 to turn the balloon off",
+                );
             }
         }
         if let Some((count, at)) = self.ipconfigs {

@@ -1,7 +1,9 @@
 //! The field diff: which changes Proxmox applies in place and which force a
 //! replacement, after projecting what Proxmox reports onto what the lab
 //! declares (a NIC map that does not mention `firewall` is not a change
-//! because Proxmox reports `firewall=0`).
+//! because Proxmox reports `firewall=0`). Optional fields the lab leaves out
+//! are not compared, except a CD-ROM the lab itself inserted: dropping
+//! `.cdrom(..)` ejects the disc.
 
 use lab_core::provider::{generic_diff, FieldChange, KindSchema};
 use lab_core::{Attrs, Value};
@@ -93,6 +95,18 @@ pub(crate) fn diff(schema: &KindSchema, desired: &Attrs, observed: &Attrs) -> Ve
         })
         .collect();
     let mut changes = generic_diff(schema, desired, &projected);
+    // A CD-ROM the lab inserted (its file is on record) and no longer
+    // declares is ejected; one the lab never managed (a template's) is left.
+    if !desired.contains_key("cdrom") && observed.contains_key("cdrom_file") {
+        if let Some(disc) = observed.get("cdrom") {
+            changes.push(FieldChange {
+                field: "cdrom".into(),
+                before: Some(disc.clone()),
+                after: None,
+                forces_replacement: false,
+            });
+        }
+    }
     for c in &mut changes {
         if DISK_FIELDS.contains(&c.field.as_str()) {
             if let (Some(b), Some(a)) = (&c.before, &c.after) {
@@ -157,5 +171,22 @@ mod tests {
         let mut have = Attrs::new();
         have.insert("nics".into(), Value::List(vec![Value::Map(seen)]));
         assert!(diff(&KindSchema::default(), &want, &have).is_empty());
+    }
+
+    #[test]
+    fn only_a_cdrom_the_lab_inserted_is_ejected_when_dropped() {
+        let mut seen = Attrs::new();
+        seen.insert("cdrom".into(), "local:iso/talos.iso".into());
+        let want = Attrs::new();
+        assert!(
+            diff(&KindSchema::default(), &want, &seen).is_empty(),
+            "a template's disc is not the lab's"
+        );
+        seen.insert("cdrom_file".into(), "proxmox.file.talos".into());
+        let changes = diff(&KindSchema::default(), &want, &seen);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].field, "cdrom");
+        assert_eq!(changes[0].after, None);
+        assert!(!changes[0].forces_replacement);
     }
 }

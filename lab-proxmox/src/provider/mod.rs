@@ -1069,7 +1069,7 @@ impl ProxmoxProvider {
                 let config = self.config(kinds::VM, &node, vmid).await.map_err(err)?;
                 let mut form = Form::new();
                 request::vm_settings(&mut form, a, &Attrs::new(), tag, marker);
-                add_cloud_init_drive(&mut form, a, &config);
+                add_ide_drives(&mut form, a, &config)?;
                 let mut resizes = Vec::new();
                 for d in maps(a, "disks") {
                     let slot = d.get("slot").and_then(Value::as_str).unwrap_or_default();
@@ -1098,19 +1098,15 @@ impl ProxmoxProvider {
                 let mut form = Form::new();
                 form.push_int("vmid", vmid);
                 request::vm_settings(&mut form, a, &Attrs::new(), tag, marker);
-                form.push_str("scsihw", "virtio-scsi-single");
+                if s(a, "scsihw").is_none() {
+                    form.push_str("scsihw", "virtio-scsi-single");
+                }
                 for d in maps(a, "disks") {
                     if let Some(slot) = d.get("slot").and_then(Value::as_str) {
                         form.push_str(slot, &request::new_disk(d));
                     }
                 }
-                if let Some(ci) = map(a, "cloud_init") {
-                    let st = ci
-                        .get("storage")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default();
-                    form.push_str("ide2", &format!("{st}:cloudinit"));
-                }
+                add_ide_drives(&mut form, a, &Map::new())?;
                 if let Some(p) = s(a, "pool") {
                     form.push_str("pool", p);
                 }
@@ -1222,7 +1218,13 @@ impl ProxmoxProvider {
             request::ct_settings(&mut form, a, &outputs, tag, marker);
         } else {
             request::vm_settings(&mut form, a, &outputs, tag, marker);
-            add_cloud_init_drive(&mut form, a, &config);
+            add_ide_drives(&mut form, a, &config)?;
+            // A CD-ROM the lab inserted and no longer declares: eject it.
+            if changed("cdrom") && s(a, "cdrom").is_none() {
+                if let Some(slot) = cdrom_drive(&config) {
+                    form.push_str(&slot, &request::cdrom("none"));
+                }
+            }
         }
         // Disks: add new slots now; grow existing ones with resize below.
         let disk_field = if kind == kinds::CT {
@@ -1360,9 +1362,69 @@ fn disk_size(config: &Map<String, Json>, slot: &str) -> (Option<u64>, Option<Str
     )
 }
 
-/// Adds a cloud-init drive when the lab wants cloud-init and the guest has
-/// none (a clone of a template without one, or a drive removed by hand).
-fn add_cloud_init_drive(form: &mut Form, a: &Attrs, config: &Map<String, Json>) {
+/// IDE slots in the order the lab fills them: `ide2` first, where
+/// Proxmox's own tools put CD-ROM and cloud-init drives.
+const IDE_SLOTS: [&str; 4] = ["ide2", "ide0", "ide1", "ide3"];
+
+/// Does a drive value describe a CD-ROM drive (empty or not) that is not a
+/// cloud-init drive?
+fn is_cdrom_drive(value: &str) -> bool {
+    let p = crate::api::propstr::parse_property_string(value, Some("file"));
+    let file = p.get("file").map_or("", String::as_str);
+    !file.contains("cloudinit")
+        && (p.get("media").is_some_and(|m| m == "cdrom") || matches!(file, "none" | "cdrom"))
+}
+
+/// The guest's first CD-ROM drive that is not a cloud-init drive, in the
+/// order [`normalize`] reads them.
+fn cdrom_drive(config: &Map<String, Json>) -> Option<String> {
+    normalize::sorted_keys(config, normalize::is_disk_slot)
+        .into_iter()
+        .find(|k| normalize::text(config, k).is_some_and(|v| is_cdrom_drive(&v)))
+        .cloned()
+}
+
+/// The first IDE slot that the guest's config, the lab's disks and `taken`
+/// leave free.
+fn free_ide(config: &Map<String, Json>, a: &Attrs, taken: Option<&str>) -> Option<&'static str> {
+    let declared = |slot: &str| {
+        maps(a, "disks")
+            .iter()
+            .any(|d| d.get("slot").and_then(Value::as_str) == Some(slot))
+    };
+    IDE_SLOTS
+        .into_iter()
+        .find(|k| !config.contains_key(*k) && !declared(k) && taken != Some(*k))
+}
+
+/// Adds the lab's drives on the IDE bus to a create or update form:
+///
+/// - the CD-ROM (`cdrom`), into the guest's existing CD-ROM drive (a clone
+///   keeps its template's), else `ide2` or the first free IDE slot;
+/// - a cloud-init drive when the lab wants cloud-init and the guest has
+///   none (a new VM, a clone of a template without one, or a drive removed
+///   by hand), in a free IDE slot the CD-ROM does not take.
+fn add_ide_drives(
+    form: &mut Form,
+    a: &Attrs,
+    config: &Map<String, Json>,
+) -> Result<(), ProviderError> {
+    let no_slot = |what: &str| {
+        ProviderError::permanent(format!(
+            "no free IDE slot for {what}: ide0 to ide3 are all in use"
+        ))
+    };
+    let mut cdrom_slot = None;
+    if let Some(volid) = s(a, "cdrom") {
+        let slot = match cdrom_drive(config) {
+            Some(slot) => slot,
+            None => free_ide(config, a, None)
+                .ok_or_else(|| no_slot("the CD-ROM"))?
+                .to_string(),
+        };
+        form.push_str(&slot, &request::cdrom(volid));
+        cdrom_slot = Some(slot);
+    }
     let has_drive = config.keys().any(|k| {
         normalize::is_disk_slot(k)
             && normalize::text(config, k).is_some_and(|v| v.contains("cloudinit"))
@@ -1372,14 +1434,68 @@ fn add_cloud_init_drive(form: &mut Form, a: &Attrs, config: &Map<String, Json>) 
             .get("storage")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        form.push_str(free_ide(config), &format!("{storage}:cloudinit"));
+        let slot = free_ide(config, a, cdrom_slot.as_deref())
+            .ok_or_else(|| no_slot("the cloud-init drive"))?;
+        form.push_str(slot, &format!("{storage}:cloudinit"));
     }
+    Ok(())
 }
 
-/// The first IDE slot not used by a cloned template (for the cloud-init drive).
-fn free_ide(config: &Map<String, Json>) -> &'static str {
-    ["ide2", "ide0", "ide1", "ide3"]
-        .into_iter()
-        .find(|k| !config.contains_key(*k))
-        .unwrap_or("ide2")
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indexmap::IndexMap;
+
+    fn wants(cdrom: Option<&str>, cloud_init: bool) -> Attrs {
+        let mut a = Attrs::new();
+        if let Some(volid) = cdrom {
+            a.insert("cdrom".into(), volid.into());
+        }
+        if cloud_init {
+            let mut ci = IndexMap::new();
+            ci.insert("storage".to_string(), Value::from("local-lvm"));
+            a.insert("cloud_init".into(), Value::Map(ci));
+        }
+        a
+    }
+
+    fn config(pairs: &[(&str, &str)]) -> Map<String, Json> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Json::from(*v)))
+            .collect()
+    }
+
+    fn ide(a: &Attrs, config: &Map<String, Json>) -> String {
+        let mut form = Form::new();
+        add_ide_drives(&mut form, a, config).unwrap();
+        form.encode()
+    }
+
+    #[test]
+    fn the_cdrom_takes_ide2_and_cloud_init_the_next_free_slot() {
+        let iso = Some("local:iso/talos.iso");
+        assert_eq!(
+            ide(&wants(iso, true), &Map::new()),
+            "ide2=local%3Aiso%2Ftalos.iso%2Cmedia%3Dcdrom&ide0=local-lvm%3Acloudinit"
+        );
+        assert_eq!(
+            ide(&wants(None, true), &Map::new()),
+            "ide2=local-lvm%3Acloudinit"
+        );
+        // A template's cloud-init drive in ide2 stays; the disc goes next to it.
+        let cloned = config(&[("ide2", "local-lvm:vm-9000-cloudinit,media=cdrom")]);
+        assert_eq!(
+            ide(&wants(iso, true), &cloned),
+            "ide0=local%3Aiso%2Ftalos.iso%2Cmedia%3Dcdrom"
+        );
+        // An existing CD-ROM drive (empty or not) takes the disc.
+        let empty = config(&[("ide0", "none,media=cdrom")]);
+        assert_eq!(
+            ide(&wants(iso, false), &empty),
+            "ide0=local%3Aiso%2Ftalos.iso%2Cmedia%3Dcdrom"
+        );
+        assert_eq!(cdrom_drive(&empty).as_deref(), Some("ide0"));
+        assert_eq!(cdrom_drive(&cloned), None);
+    }
 }

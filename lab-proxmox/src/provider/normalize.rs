@@ -3,9 +3,11 @@
 //!
 //! What Proxmox adds or rewrites is dropped or moved to outputs: the MAC
 //! that `net0` carries as `virtio=BC:24:11:..`, volume names and `size=` on
-//! disks, the masked `cipassword`, the ownership tag and notes line, the
-//! `digest`. Values Proxmox never returns (passwords, `ssh-public-keys`, the
-//! clone source, the OS template) are carried over from the recorded state.
+//! disks, `media=cdrom` and `size=` on a CD-ROM (read back as the ISO's
+//! volume id), the masked `cipassword`, the ownership tag and notes line,
+//! the `digest`. Values Proxmox never returns (passwords, `ssh-public-keys`,
+//! the clone source, the OS template, the file a CD-ROM's ISO came from) are
+//! carried over from the recorded state.
 
 use indexmap::IndexMap;
 use lab_core::{Attrs, Value};
@@ -128,7 +130,8 @@ fn slot_order(slot: &str) -> (usize, u32) {
     (bus, n)
 }
 
-fn sorted_keys(config: &Map<String, Json>, pred: impl Fn(&str) -> bool) -> Vec<&String> {
+/// The keys of `config` that `pred` accepts, sorted as the builders emit slots.
+pub(crate) fn sorted_keys(config: &Map<String, Json>, pred: impl Fn(&str) -> bool) -> Vec<&String> {
     let mut keys: Vec<&String> = config.keys().filter(|k| pred(k)).collect();
     keys.sort_by_key(|k| slot_order(k));
     keys
@@ -168,8 +171,19 @@ pub(crate) fn vm(
     carry(&mut out, prior, "clone_from");
     carry(&mut out, prior, "clone_vmid");
 
+    if let Some(hw) = text(config, "scsihw") {
+        out.insert("scsihw".into(), hw.into());
+    }
+    if let Some(m) = text(config, "machine") {
+        out.insert("machine".into(), m.into());
+    }
+    if let Some(b) = int(config, "balloon") {
+        out.insert("balloon".into(), b.into());
+    }
+
     let mut disks = Vec::new();
     let mut cloud_init_storage = None;
+    let mut cdrom = None;
     for key in sorted_keys(config, is_disk_slot) {
         let raw = text(config, key).unwrap_or_default();
         let p = parse_property_string(&raw, Some("file"));
@@ -179,6 +193,11 @@ pub(crate) fn vm(
             continue;
         }
         if p.get("media").is_some_and(|m| m == "cdrom") || file == "none" {
+            // The disc in the first CD-ROM drive, as its volume id (without
+            // the `media` and `size` Proxmox adds).
+            if cdrom.is_none() && file.contains(':') {
+                cdrom = Some(file);
+            }
             continue;
         }
         let mut d = IndexMap::new();
@@ -198,6 +217,11 @@ pub(crate) fn vm(
         disks.push(Value::Map(d));
     }
     out.insert("disks".into(), Value::List(disks));
+    if let Some(volid) = cdrom {
+        out.insert("cdrom".into(), volid.into());
+    }
+    // Which file the disc came from is the lab's bookkeeping.
+    carry(&mut out, prior, "cdrom_file");
 
     let mut nics = Vec::new();
     let mut macs = IndexMap::new();

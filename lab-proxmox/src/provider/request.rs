@@ -99,6 +99,12 @@ pub(crate) fn lxc_nic(n: &indexmap::IndexMap<String, Value>, mac: Option<&str>) 
     parts.join(",")
 }
 
+/// A CD-ROM drive holding `volid` (`local:iso/x.iso,media=cdrom`), or an
+/// empty one for `none`.
+pub(crate) fn cdrom(volid: &str) -> String {
+    format!("{volid},media=cdrom")
+}
+
 /// The MAC recorded for a NIC slot in the outputs.
 pub(crate) fn mac<'a>(outputs: &'a Attrs, slot: &str) -> Option<&'a str> {
     match outputs.get("macs") {
@@ -141,7 +147,8 @@ pub(crate) fn cloud_init(form: &mut Form, ci: &indexmap::IndexMap<String, Value>
     }
 }
 
-/// The settings shared by VM create and update (not disks).
+/// The settings shared by VM create and update (not disks, not the CD-ROM,
+/// whose slot depends on the guest's config).
 pub(crate) fn vm_settings(
     form: &mut Form,
     attrs: &Attrs,
@@ -163,6 +170,15 @@ pub(crate) fn vm_settings(
     }
     if let Some(c) = s(attrs, "cpu") {
         form.push_str("cpu", c);
+    }
+    if let Some(hw) = s(attrs, "scsihw") {
+        form.push_str("scsihw", hw);
+    }
+    if let Some(m) = s(attrs, "machine") {
+        form.push_str("machine", m);
+    }
+    if let Some(mb) = i(attrs, "balloon") {
+        form.push_int("balloon", mb);
     }
     for n in maps(attrs, "nics") {
         if let Some(slot) = ms(n, "slot") {

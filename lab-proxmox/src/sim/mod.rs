@@ -507,6 +507,19 @@ impl Simulator {
     }
 }
 
+/// Reads the world of a running simulator; see [`SimHandle::observer`].
+#[derive(Clone)]
+pub struct WorldObserver {
+    shared: Arc<Shared>,
+}
+
+impl WorldObserver {
+    /// Runs `f` on the world as it is now, under its lock (keep it short).
+    pub fn read<R>(&self, f: impl FnOnce(&World) -> R) -> R {
+        self.shared.read(f)
+    }
+}
+
 /// A running simulator.
 pub struct SimHandle {
     shared: Arc<Shared>,
@@ -766,6 +779,15 @@ impl SimHandle {
     /// A snapshot of the simulated cluster, for assertions.
     pub fn world(&self) -> World {
         self.shared.read(World::clone)
+    }
+
+    /// A cheap, cloneable view of the world that outlives borrows of the
+    /// handle: what another simulator consults to know which VMs run
+    /// (lab-talos's nodes answer only while their VM runs).
+    pub fn observer(&self) -> WorldObserver {
+        WorldObserver {
+            shared: self.shared.clone(),
+        }
     }
 
     /// Stops serving (and joins the background thread, if any). Running

@@ -8,16 +8,21 @@
 //!   <id> - VM <id> already exists on node '<node>'`. The worker allocates
 //!   the disks (`local-lvm:32` → `local-lvm:vm-<id>-disk-0,size=32G`,
 //!   `local-lvm:0,import-from=<volid>` → the source image's virtual size,
-//!   `ide2=local-lvm:cloudinit` → `local-lvm:vm-<id>-cloudinit,media=cdrom`),
+//!   `ide2=local-lvm:cloudinit` → `local-lvm:vm-<id>-cloudinit,media=cdrom`,
+//!   `ide2=local:iso/x.iso,media=cdrom` → the same with the ISO's `size=`;
+//!   a missing ISO fails with `volume 'local:iso/x.iso' does not exist`),
 //!   adds `meta`, `vmgenid`, `smbios1` and a default `boot` order, and
 //!   starts the VM when `start=1` (a failing start only *warns*, so the task
 //!   ends `WARNINGS: 1`);
 //! - **config**: `GET` applies pending values unless `current=1`; `PUT` is
 //!   synchronous, `POST` forks `qmconfig`; `digest` is checked; on a running
 //!   VM only hot-pluggable keys (NICs, disks, and qemu-server's "fast plug"
-//!   options such as `name`, `tags`, `description`, `onboot`) apply at once,
-//!   everything else (`cores`, `memory`, `cpu`, `boot`, cloud-init keys, ...)
-//!   goes to the pending section until the next start or reboot. A `net[n]`
+//!   options such as `name`, `tags`, `description`, `onboot`; a new disc in
+//!   an existing CD-ROM drive; a `balloon` target that keeps the balloon
+//!   device on or off) apply at once, everything else (`cores`, `memory`,
+//!   `cpu`, `boot`, `scsihw`, `machine`, cloud-init keys, ...) goes to the
+//!   pending section until the next start or reboot; a `balloon` above the
+//!   memory is refused (`balloon value too large`). A `net[n]`
 //!   written without a MAC gets a **new** random MAC (`parse_net`
 //!   autogenerates one), so clients must send the MAC back on updates;
 //! - **clone** follows current qemu-server: early checks before the fork
@@ -383,6 +388,14 @@ fn alloc_drive(
         return Ok(p.print());
     }
     if guest::is_cdrom(value) {
+        // An ISO in a CD-ROM drive must exist; PVE records its size.
+        if disks::split_volid(&head).is_some() {
+            let volume = world
+                .volume(node, &head)
+                .cloned()
+                .ok_or_else(|| format!("volume '{head}' does not exist"))?;
+            p.set("size", disks::size_text(volume.size));
+        }
         return Ok(p.print());
     }
     let volume = world
@@ -685,6 +698,49 @@ fn hot(key: &str) -> bool {
         || guest::is_unused_key(key)
 }
 
+/// Whether setting `key` from `old` to `new` applies to a running VM at
+/// once (`vmconfig_hotplug_pending`): the [`hot`] keys, a new medium in an
+/// existing CD-ROM drive (`vmconfig_update_disk` changes it through QMP,
+/// whatever the bus), and a balloon target that neither adds nor removes
+/// the balloon device ("enable/disable ballooning device is not
+/// hotpluggable").
+fn hot_change(key: &str, old: Option<&str>, new: &str) -> bool {
+    if hot(key) {
+        return true;
+    }
+    let plain_cdrom = |v: &str| guest::is_cdrom(v) && !v.contains("cloudinit");
+    if guest::is_disk_key(key) {
+        return old.is_some_and(plain_cdrom) && plain_cdrom(new);
+    }
+    if key == "balloon" {
+        let enabled = |v: Option<&str>| v.is_none_or(|v| v.trim() != "0");
+        return enabled(old) == enabled(Some(new));
+    }
+    false
+}
+
+/// `update_vm_api`'s memory check: a balloon target above the VM's memory
+/// is refused.
+fn check_balloon(g: &Guest, plan: &UpdatePlan) -> Result<(), String> {
+    let set = |k: &str| plan.set.iter().find(|(key, _)| key == k).map(|(_, v)| v);
+    if set("memory").is_none() && set("balloon").is_none() {
+        return Ok(());
+    }
+    let mut effective = g.clone();
+    if let Some(m) = set("memory").or_else(|| g.pending.get("memory")) {
+        effective.config.insert("memory".into(), m.clone());
+    }
+    let balloon: u64 = set("balloon")
+        .or_else(|| g.pending.get("balloon"))
+        .or_else(|| g.config.get("balloon"))
+        .and_then(|b| b.trim().parse().ok())
+        .unwrap_or(0);
+    if balloon > effective.memory_mib() {
+        return Err("balloon value too large (must be smaller than assigned memory)".to_string());
+    }
+    Ok(())
+}
+
 /// Removes a drive key, keeping its volume as `unused[n]` (or freeing it).
 fn detach_drive(
     world: &mut World,
@@ -746,6 +802,7 @@ pub(crate) fn update_apply(
     if !plan.skiplock {
         guest::check_lock(g)?;
     }
+    check_balloon(g, plan)?;
     let running = g.running();
     for key in &plan.revert {
         let g = guest::lookup_mut(world, KIND, node, vmid)?;
@@ -768,12 +825,13 @@ pub(crate) fn update_apply(
     }
     for (key, value) in &plan.set {
         let mut value = value.clone();
+        let old = guest::lookup(world, KIND, node, vmid)?
+            .config
+            .get(key)
+            .cloned();
+        let applies_now = !running || hot_change(key, old.as_deref(), &value);
         if guest::is_disk_key(key) {
             value = alloc_drive(world, node, vmid, key, &value, log)?;
-            let old = guest::lookup(world, KIND, node, vmid)?
-                .config
-                .get(key)
-                .cloned();
             let same_volume = old
                 .as_deref()
                 .and_then(guest::drive_volid)
@@ -783,7 +841,7 @@ pub(crate) fn update_apply(
             }
         }
         let g = guest::lookup_mut(world, KIND, node, vmid)?;
-        if running && !hot(key) {
+        if !applies_now {
             g.pending.insert(key.clone(), value);
             g.pending_delete.remove(key);
         } else {

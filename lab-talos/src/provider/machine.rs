@@ -1,0 +1,366 @@
+//! `talos.machine`: one node's machine config, applied through the Talos API.
+//!
+//! Create: wait for the node's VM to answer (maintenance mode, no
+//! credentials), apply the config, wait for the installed node to answer
+//! over mTLS. A node that already answers over mTLS with the lab's
+//! certificate got its config from a run that crashed before recording it:
+//! the same config is applied again (a no-op for Talos). A node that
+//! answers with another CA's certificate belongs to another cluster and is
+//! left alone with an error that says so.
+//!
+//! Update: apply over mTLS with mode `AUTO`; Talos applies live what it can
+//! and reboots for the rest. The plan says which beforehand ([`review`]),
+//! computed from the two configs with [`crate::config::needs_reboot`].
+
+use std::time::Duration;
+
+use lab_core::plan::Action;
+use lab_core::provider::{
+    CreateRequest, DeleteRequest, Observed, OpContext, ReadRequest, StepReview, UpdateRequest,
+};
+use lab_core::{Attrs, ProviderError, Secret, Value};
+use tokio::time::Instant;
+
+use super::{api_error, sha256_hex, str_attr, TalosProvider};
+use crate::api::{ApplyMode, Credentials, ErrorKind, NodeMode, TalosClient};
+use crate::config::{self, ConfigSecrets, Document};
+use crate::kinds;
+use crate::secrets::SecretsBundle;
+
+/// The rendered config of a machine and its documents.
+struct MachineConfig {
+    text: Secret,
+    docs: Vec<Document>,
+}
+
+fn generate(bundle: &SecretsBundle, attrs: &Attrs) -> Result<MachineConfig, String> {
+    let value = attrs
+        .get("config")
+        .ok_or_else(|| "missing `config` attribute (the generation inputs)".to_string())?;
+    let (cluster, node) = kinds::config_inputs(value)?;
+    let docs = config::generate(&cluster, &node, &ConfigSecrets::from(bundle))
+        .map_err(|e| format!("generating the machine config: {e}"))?;
+    let text = Secret::new(config::render(&docs));
+    Ok(MachineConfig { text, docs })
+}
+
+fn config_for(provider: &TalosProvider, attrs: &Attrs) -> Result<MachineConfig, ProviderError> {
+    let bundle = provider.bundle(attrs)?;
+    generate(&bundle, attrs).map_err(ProviderError::permanent)
+}
+
+fn observed(id: String, attrs: &Attrs, config: &MachineConfig, version: String) -> Observed {
+    let mut outputs = Attrs::new();
+    outputs.insert(
+        "config_sha256".into(),
+        Value::Str(sha256_hex(config.text.expose().as_bytes())),
+    );
+    outputs.insert("talos_version".into(), Value::Str(version));
+    Observed {
+        id,
+        attrs: attrs.clone(),
+        outputs,
+    }
+}
+
+/// Sleeps between probes without holding a call slot.
+async fn pause(ctx: &OpContext, d: Duration) {
+    ctx.wait(tokio::time::sleep(d)).await;
+}
+
+/// Probes until the node answers in maintenance or configured mode.
+async fn reach(
+    provider: &TalosProvider,
+    ctx: &OpContext,
+    address: &str,
+    creds: &Credentials,
+    timeout: Duration,
+    waiting_for: &str,
+) -> Result<(NodeMode, TalosClient), ProviderError> {
+    let dial = provider.dial(address);
+    let deadline = Instant::now() + timeout;
+    loop {
+        match TalosClient::probe(&dial, address, Some(creds)).await {
+            Ok(found) => return Ok(found),
+            Err(e) if e.kind == ErrorKind::Tls => {
+                return Err(ProviderError::permanent(format!(
+                    "node {address} answers with a certificate the lab's OS CA did not sign: it \
+                     runs another cluster's config. Reset it (`talosctl reset --insecure` from \
+                     its console, or re-create its VM) or import that cluster's secrets.yaml \
+                     ({e})"
+                )))
+            }
+            Err(e) if Instant::now() >= deadline => {
+                return Err(ProviderError::transient(format!(
+                    "node {address} did not answer within {}s while waiting for {waiting_for}: {e}",
+                    timeout.as_secs()
+                )))
+            }
+            Err(e) if e.is_transient() || e.kind == ErrorKind::Unreachable => {
+                tracing::debug!(node = address, error = %e, "waiting for {waiting_for}");
+                pause(ctx, provider.options.poll).await;
+            }
+            Err(e) => return Err(api_error(&format!("probing node {address}"), e)),
+        }
+    }
+}
+
+/// Waits until the node answers over mTLS (installed and rebooted).
+async fn until_configured(
+    provider: &TalosProvider,
+    ctx: &OpContext,
+    address: &str,
+    creds: &Credentials,
+    timeout: Duration,
+) -> Result<String, ProviderError> {
+    let dial = provider.dial(address);
+    let deadline = Instant::now() + timeout;
+    loop {
+        let attempt = async {
+            let mut client = TalosClient::mtls(&dial, address, creds).await?;
+            client.version().await
+        };
+        match attempt.await {
+            Ok(version) => return Ok(version),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(ProviderError::transient(format!(
+                    "node {address} did not come back over mTLS within {}s after its config was \
+                     applied: {e}",
+                    timeout.as_secs()
+                )))
+            }
+            Err(_) => pause(ctx, provider.options.poll).await,
+        }
+    }
+}
+
+pub(super) async fn create(
+    provider: &TalosProvider,
+    ctx: &OpContext,
+    req: &CreateRequest,
+) -> Result<Observed, ProviderError> {
+    let address = str_attr(&req.attrs, "address")?;
+    let bundle = provider.bundle(&req.attrs)?;
+    let creds = provider.credentials(&bundle)?;
+    let config = config_for(provider, &req.attrs)?;
+    let opts = &provider.options;
+    let (mode, mut client) = reach(
+        provider,
+        ctx,
+        address,
+        &creds,
+        opts.boot_timeout,
+        "the VM to boot into maintenance mode",
+    )
+    .await?;
+    match mode {
+        NodeMode::Maintenance => {
+            tracing::info!(
+                node = address,
+                "applying the machine config (maintenance mode)"
+            );
+            client
+                .apply_configuration(&config.text, ApplyMode::Auto, false)
+                .await
+                .map_err(|e| api_error(&format!("applying the config to {address}"), e))?;
+            // The node installs to disk and reboots; give it a moment to go
+            // down before probing for its return.
+            pause(ctx, opts.poll).await;
+        }
+        NodeMode::Configured => {
+            tracing::info!(
+                node = address,
+                "node already runs the lab's config (an interrupted run): applying it again"
+            );
+            client
+                .apply_configuration(&config.text, ApplyMode::Auto, false)
+                .await
+                .map_err(|e| api_error(&format!("applying the config to {address}"), e))?;
+        }
+    }
+    let version = until_configured(provider, ctx, address, &creds, opts.install_timeout).await?;
+    Ok(observed(address.to_string(), &req.attrs, &config, version))
+}
+
+pub(super) async fn update(
+    provider: &TalosProvider,
+    ctx: &OpContext,
+    req: &UpdateRequest,
+) -> Result<Observed, ProviderError> {
+    let address = str_attr(&req.attrs, "address")?;
+    let bundle = provider.bundle(&req.attrs)?;
+    let creds = provider.credentials(&bundle)?;
+    let config = config_for(provider, &req.attrs)?;
+    let dial = provider.dial(address);
+    let mut client = TalosClient::mtls(&dial, address, &creds)
+        .await
+        .map_err(|e| api_error(&format!("connecting to {address}"), e))?;
+    let outcome = client
+        .apply_configuration(&config.text, ApplyMode::Auto, false)
+        .await
+        .map_err(|e| api_error(&format!("applying the config to {address}"), e))?;
+    for w in &outcome.warnings {
+        tracing::warn!(node = address, "{w}");
+    }
+    let version = if outcome.mode == ApplyMode::Reboot {
+        tracing::info!(node = address, "the node reboots to apply the change");
+        pause(ctx, provider.options.poll).await;
+        until_configured(
+            provider,
+            ctx,
+            address,
+            &creds,
+            provider.options.install_timeout,
+        )
+        .await?
+    } else {
+        client
+            .version()
+            .await
+            .map_err(|e| api_error(&format!("reading the version of {address}"), e))?
+    };
+    Ok(observed(req.id.clone(), &req.attrs, &config, version))
+}
+
+/// Resets the node (wiping its Talos state) so a deleted machine does not
+/// keep running as a member. Graceful first (a control plane leaves etcd
+/// cleanly), then forced (the last control plane cannot leave gracefully).
+/// An unreachable node is already gone with its VM.
+pub(super) async fn delete(
+    provider: &TalosProvider,
+    _ctx: &OpContext,
+    req: &DeleteRequest,
+) -> Result<(), ProviderError> {
+    let address = str_attr(&req.prior, "address")?;
+    let Ok(bundle) = provider.bundle(&req.prior) else {
+        return Ok(());
+    };
+    let creds = provider.credentials(&bundle)?;
+    let dial = provider.dial(address);
+    let mut client = match TalosClient::mtls(&dial, address, &creds).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::info!(node = address, error = %e, "node unreachable; nothing to reset");
+            return Ok(());
+        }
+    };
+    match client.reset(true).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind == ErrorKind::Unreachable => Ok(()),
+        Err(_) => client
+            .reset(false)
+            .await
+            .or_else(|e| match e.kind {
+                ErrorKind::Unreachable => Ok(()),
+                _ => Err(e),
+            })
+            .map_err(|e| api_error(&format!("resetting {address}"), e)),
+    }
+}
+
+/// A node answering over mTLS still runs what the lab applied (the active
+/// config is not read back: drift inside the node is not seen). A node in
+/// maintenance mode was reset or its disk re-created: it is gone and the
+/// plan applies its config again. A node that doesn't answer keeps its
+/// record (it may be rebooting); the plan can't see it.
+pub(super) async fn read(
+    provider: &TalosProvider,
+    _ctx: &OpContext,
+    req: &ReadRequest,
+) -> Result<Option<Observed>, ProviderError> {
+    let keep = || Observed {
+        id: req.id.clone(),
+        attrs: req.prior.clone(),
+        outputs: req.prior_outputs.clone(),
+    };
+    let Ok(address) = str_attr(&req.prior, "address") else {
+        return Ok(Some(keep()));
+    };
+    let Ok(bundle) = provider.bundle(&req.prior) else {
+        return Ok(Some(keep()));
+    };
+    let creds = provider.credentials(&bundle)?;
+    let dial = provider.dial(address);
+    match TalosClient::probe(&dial, address, Some(&creds)).await {
+        Ok((NodeMode::Configured, mut client)) => {
+            let mut obs = keep();
+            if let Ok(v) = client.version().await {
+                obs.outputs.insert("talos_version".into(), Value::Str(v));
+            }
+            Ok(Some(obs))
+        }
+        Ok((NodeMode::Maintenance, _)) => {
+            tracing::info!(
+                node = address,
+                "node is in maintenance mode: its config is gone"
+            );
+            Ok(None)
+        }
+        Err(e) => {
+            tracing::warn!(node = address, error = %e, "node did not answer; keeping its record");
+            Ok(Some(keep()))
+        }
+    }
+}
+
+/// Says whether the change reboots the node, and stops a plan that would
+/// hand a configured node a config from a new bundle.
+pub(super) fn review(
+    provider: &TalosProvider,
+    review: &StepReview<'_>,
+) -> Result<Vec<String>, String> {
+    let name = review.address.name();
+    let new_bundle = matches!(review.desired.get("secrets"), Some(Value::Ref(_)));
+    match (review.action, review.prior) {
+        (Action::Update, Some(prior)) | (Action::Replace, Some(prior)) if new_bundle => {
+            let _ = prior;
+            let cluster = review
+                .desired
+                .get("cluster")
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            Err(format!(
+                "{name} runs with the cluster's recorded secrets bundle, but this plan would \
+                 generate a new one (the state has no `talos.secrets.{cluster}`, or it would be \
+                 replaced); the node would stop trusting the lab. Import the bundle the cluster \
+                 runs with: `.import_secrets(..)` with the secrets.yaml you exported, or \
+                 `talosctl gen secrets --from-controlplane-config controlplane.yaml`"
+            ))
+        }
+        (Action::Update, Some(prior)) => {
+            let old = match prior_config(provider, prior) {
+                Ok(c) => c,
+                Err(e) => return Ok(vec![format!("cannot tell whether {name} reboots: {e}")]),
+            };
+            let new = match config_for(provider, review.desired) {
+                Ok(c) => c,
+                Err(e) => return Err(format!("{name}: {}", e.message)),
+            };
+            let changed = config::changed_paths(&old.docs, &new.docs);
+            let reboot = config::needs_reboot(&old.docs, &new.docs);
+            Ok(if changed.is_empty() {
+                vec![format!("{name}: the machine config does not change")]
+            } else if reboot.is_empty() {
+                vec![format!(
+                    "{name} applies the change live, no reboot ({})",
+                    changed.join(", ")
+                )]
+            } else {
+                vec![format!(
+                    "{name} REBOOTS to apply {} (Talos applies these only at boot)",
+                    reboot.join(", ")
+                )]
+            })
+        }
+        (Action::Replace, _) => Ok(vec![format!(
+            "{name} is reset with its VM; the new VM boots into maintenance mode and gets its \
+             config again"
+        )]),
+        _ => Ok(Vec::new()),
+    }
+}
+
+fn prior_config(provider: &TalosProvider, prior: &Attrs) -> Result<MachineConfig, String> {
+    let bundle = provider.bundle(prior).map_err(|e| e.message)?;
+    generate(&bundle, prior)
+}

@@ -1,0 +1,505 @@
+//! # An API-faithful Talos simulator (feature `sim`)
+//!
+//! Tests of the Talos provider need nodes that behave like Talos where it
+//! matters to a client: the TLS modes, the stages a node goes through, and
+//! the gRPC answers and status codes of the calls lab makes. [`TalosSim`]
+//! runs one gRPC server per simulated node on `127.0.0.1:<free port>`,
+//! speaking the real wire protocol (the same generated stubs as
+//! [`crate::api`], paths such as `/machine.MachineService/ApplyConfiguration`).
+//!
+//! ## A node's life
+//!
+//! | stage | TLS | serves |
+//! |---|---|---|
+//! | [`Stage::Maintenance`] (empty disk) | self-signed, no client auth | `ApplyConfiguration`, `Version`; everything else `Unimplemented` |
+//! | [`Stage::Installing`], [`Stage::Rebooting`] | connections dropped | — (for [`SimConfig::reboot`]) |
+//! | [`Stage::Configured`] | OS CA from the config, client cert required | all; writes need role `os:admin` |
+//! | [`Stage::Bootstrapped`] | same | same; etcd runs here |
+//! | [`Stage::Off`] | connections dropped | — |
+//!
+//! The first apply installs and reboots whatever the mode; later applies in
+//! `AUTO` mode apply live when [`crate::config::needs_reboot`] finds
+//! nothing, and reboot otherwise, as Talos 1.13 does. `Bootstrap` works
+//! once per cluster (then `AlreadyExists: etcd data directory is not
+//! empty`), only on control planes (`FailedPrecondition` on workers).
+//! `Kubeconfig` streams a `.tar.gz` with the admin kubeconfig, issued from
+//! the control plane's config exactly as [`crate::secrets`] does offline.
+//! `HealthCheck` streams progress lines until every listed node is up and
+//! etcd is bootstrapped, or fails with `DeadlineExceeded` naming the check
+//! and node. `Reset` wipes the node back to maintenance mode.
+//!
+//! A worker's config carries no OS CA key (real workers get their API
+//! certificate from trustd on a control plane); the simulator signs a
+//! worker's certificate with the key of any simulated control plane of
+//! the same cluster and drops connections until one exists.
+//!
+//! Whether a machine is there at all comes from
+//! [`TalosSim::set_presence`]: `None` is a powered-off VM, a new identity a
+//! new VM with an empty disk (maintenance mode again): that is how a
+//! Proxmox simulator plugs in. Every request is logged
+//! ([`TalosSim::requests`], with outcomes in [`TalosSim::outcomes`]).
+//!
+//! Time is real (stages end when their `Instant` passes); servers stop when
+//! the last clone of the [`TalosSim`] is dropped, or on
+//! [`TalosSim::shutdown`].
+
+mod machine_config;
+mod server;
+mod service;
+mod tls;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rustls::ServerConfig;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use machine_config::{MachineType, ParsedConfig};
+
+/// Simulator settings.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// How long installing (after the first apply) and rebooting take.
+    pub reboot: Duration,
+    /// The version `Version` reports, e.g. `v1.13.9`.
+    pub talos_version: String,
+    /// How long an `ApplyConfiguration` holds the node's apply lock (to
+    /// test the "one apply at a time" rule; zero by default).
+    pub apply_delay: Duration,
+    /// How often `HealthCheck` re-evaluates the cluster.
+    pub health_poll: Duration,
+}
+
+impl Default for SimConfig {
+    fn default() -> SimConfig {
+        SimConfig {
+            reboot: Duration::from_millis(200),
+            talos_version: "v1.13.9".into(),
+            apply_delay: Duration::ZERO,
+            health_poll: Duration::from_millis(25),
+        }
+    }
+}
+
+/// Where a simulated node is in its life (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// No machine (powered off, or [`TalosSim::set_presence`] says none).
+    Off,
+    /// Booted from the ISO with an empty disk: insecure API.
+    Maintenance,
+    /// Installing to disk after the first apply, then rebooting.
+    Installing,
+    /// Rebooting (apply that needs it, or reset).
+    Rebooting,
+    /// Running with a config: mTLS API.
+    Configured,
+    /// Configured, and etcd was bootstrapped on this node.
+    Bootstrapped,
+}
+
+impl Stage {
+    /// Whether the node serves the API with its config (mTLS).
+    pub fn is_configured(self) -> bool {
+        matches!(self, Stage::Configured | Stage::Bootstrapped)
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stage::Off => "powered off",
+            Stage::Maintenance => "in maintenance mode",
+            Stage::Installing => "installing",
+            Stage::Rebooting => "rebooting",
+            Stage::Configured => "running",
+            Stage::Bootstrapped => "running with etcd bootstrapped",
+        })
+    }
+}
+
+type Presence = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// One simulated node.
+struct NodeState {
+    addr: SocketAddr,
+    /// The machine last seen at this IP (its disk is this state).
+    identity: Option<String>,
+    powered: bool,
+    config: Option<ParsedConfig>,
+    staged: Option<ParsedConfig>,
+    bootstrapped: bool,
+    /// Installing/Rebooting until the instant.
+    down: Option<(Stage, Instant)>,
+    applying: bool,
+    /// Bumped on every boot; connections of an older epoch are closed.
+    epoch: watch::Sender<u64>,
+    maintenance_tls: Option<Arc<ServerConfig>>,
+    /// The configured-mode TLS config and the OS CA it was made for.
+    configured_tls: Option<(String, Arc<ServerConfig>)>,
+}
+
+impl NodeState {
+    fn reboot(&mut self, stage: Stage, reboot: Duration) {
+        self.down = Some((stage, Instant::now() + reboot));
+        self.epoch.send_modify(|e| *e += 1);
+        self.maintenance_tls = None;
+        self.configured_tls = None;
+    }
+
+    fn wipe(&mut self) {
+        self.config = None;
+        self.staged = None;
+        self.bootstrapped = false;
+        self.down = None;
+    }
+}
+
+struct WorldState {
+    nodes: BTreeMap<String, NodeState>,
+    presence: Presence,
+    requests: Vec<String>,
+    outcomes: Vec<String>,
+}
+
+/// The shared world every server task sees.
+pub(crate) struct World {
+    config: SimConfig,
+    state: Mutex<WorldState>,
+}
+
+impl World {
+    fn lock(&self) -> MutexGuard<'_, WorldState> {
+        // A panicking test thread must not wedge every other node.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The node's stage now, after applying presence and elapsed time.
+    fn refresh(state: &mut WorldState, ip: &str) -> Option<Stage> {
+        let presence = state.presence.clone();
+        let node = state.nodes.get_mut(ip)?;
+        match presence(ip) {
+            None => {
+                if node.powered {
+                    node.powered = false;
+                    node.down = None;
+                    node.epoch.send_modify(|e| *e += 1);
+                }
+                return Some(Stage::Off);
+            }
+            Some(identity) => {
+                if node.identity.as_deref() != Some(identity.as_str()) {
+                    // Another machine at this address: a fresh, empty disk.
+                    node.wipe();
+                    node.identity = Some(identity);
+                    node.maintenance_tls = None;
+                    node.configured_tls = None;
+                    node.epoch.send_modify(|e| *e += 1);
+                }
+                if !node.powered {
+                    node.powered = true;
+                    node.maintenance_tls = None;
+                    node.configured_tls = None;
+                    node.epoch.send_modify(|e| *e += 1);
+                }
+            }
+        }
+        if let Some((stage, until)) = node.down {
+            if Instant::now() < until {
+                return Some(stage);
+            }
+            node.down = None;
+        }
+        Some(match (&node.config, node.bootstrapped) {
+            (None, _) => Stage::Maintenance,
+            (Some(_), false) => Stage::Configured,
+            (Some(_), true) => Stage::Bootstrapped,
+        })
+    }
+
+    fn stage(&self, ip: &str) -> Option<Stage> {
+        World::refresh(&mut self.lock(), ip)
+    }
+
+    fn log_request(&self, ip: &str, path: &str) {
+        self.lock().requests.push(format!("{ip} {path}"));
+    }
+
+    fn log_outcome(&self, ip: &str, path: &str, code: tonic::Code) {
+        let code = if code == tonic::Code::Ok {
+            "OK".to_string()
+        } else {
+            format!("{code:?}")
+        };
+        self.lock().outcomes.push(format!("{ip} {path} {code}"));
+    }
+
+    /// The TLS config for a new connection to `ip`, its epoch and whether
+    /// it is maintenance mode; `None` drops the connection (node down).
+    fn accept_config(&self, ip: &str) -> Option<(Arc<ServerConfig>, u64, Stage)> {
+        let mut state = self.lock();
+        let stage = World::refresh(&mut state, ip)?;
+        match stage {
+            Stage::Maintenance => {
+                let node = state.nodes.get_mut(ip)?;
+                if node.maintenance_tls.is_none() {
+                    node.maintenance_tls = tls::maintenance(ip).ok();
+                }
+                let config = node.maintenance_tls.clone()?;
+                Some((config, *node.epoch.borrow(), stage))
+            }
+            Stage::Configured | Stage::Bootstrapped => {
+                let (ca_crt, ca_pem, own_key) = {
+                    let config = state.nodes.get(ip)?.config.as_ref()?;
+                    (
+                        config.os_ca_crt_b64.clone(),
+                        config.os_ca_pem.clone(),
+                        config.os_ca_key_pem.clone(),
+                    )
+                };
+                let cached = state
+                    .nodes
+                    .get(ip)?
+                    .configured_tls
+                    .as_ref()
+                    .filter(|(ca, _)| *ca == ca_crt)
+                    .map(|(_, c)| c.clone());
+                let config = match cached {
+                    Some(config) => config,
+                    None => {
+                        // A worker's key comes from a control plane of its
+                        // cluster (trustd, in real Talos).
+                        let key = own_key.or_else(|| {
+                            state
+                                .nodes
+                                .values()
+                                .filter_map(|n| n.config.as_ref())
+                                .find(|c| c.os_ca_crt_b64 == ca_crt && c.os_ca_key_pem.is_some())
+                                .and_then(|c| c.os_ca_key_pem.clone())
+                        })?;
+                        let made = tls::configured(ip, &ca_pem, key.expose()).ok()?;
+                        state.nodes.get_mut(ip)?.configured_tls = Some((ca_crt, made.clone()));
+                        made
+                    }
+                };
+                let epoch = *state.nodes.get(ip)?.epoch.borrow();
+                Some((config, epoch, stage))
+            }
+            Stage::Off | Stage::Installing | Stage::Rebooting => None,
+        }
+    }
+
+    /// Whether a connection of `epoch` may still be served.
+    fn connection_current(&self, ip: &str, epoch: u64) -> bool {
+        let mut state = self.lock();
+        let up = matches!(
+            World::refresh(&mut state, ip),
+            Some(Stage::Maintenance | Stage::Configured | Stage::Bootstrapped)
+        );
+        up && state
+            .nodes
+            .get(ip)
+            .is_some_and(|n| *n.epoch.borrow() == epoch)
+    }
+
+    fn epoch_watch(&self, ip: &str) -> Option<watch::Receiver<u64>> {
+        self.lock().nodes.get(ip).map(|n| n.epoch.subscribe())
+    }
+}
+
+/// Stops the servers when the last [`TalosSim`] clone goes.
+struct Inner {
+    world: Arc<World>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shutdown.send_replace(true);
+    }
+}
+
+/// A world of simulated Talos nodes (see the module docs). Cheap to clone;
+/// the servers stop when the last clone is dropped.
+#[derive(Clone)]
+pub struct TalosSim {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for TalosSim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.inner.world.lock();
+        f.debug_struct("TalosSim")
+            .field("nodes", &state.nodes.keys().collect::<Vec<_>>())
+            .field("requests", &state.requests.len())
+            .finish()
+    }
+}
+
+impl TalosSim {
+    /// A world with no nodes; every node is present with a fixed identity
+    /// until [`TalosSim::set_presence`] says otherwise.
+    pub fn new(config: SimConfig) -> TalosSim {
+        let (shutdown, _) = watch::channel(false);
+        let presence: Presence = Arc::new(|ip: &str| Some(format!("machine-{ip}")));
+        TalosSim {
+            inner: Arc::new(Inner {
+                world: Arc::new(World {
+                    config,
+                    state: Mutex::new(WorldState {
+                        nodes: BTreeMap::new(),
+                        presence,
+                        requests: Vec::new(),
+                        outcomes: Vec::new(),
+                    }),
+                }),
+                shutdown,
+            }),
+        }
+    }
+
+    /// Adds a node with address `ip` (as it would have on the LAN, e.g.
+    /// `10.0.10.11`): it boots into maintenance mode when present, and its
+    /// API listens on `127.0.0.1:<free port>` (returned). Must be called
+    /// inside a Tokio runtime.
+    pub async fn add_node(&self, ip: &str) -> io::Result<SocketAddr> {
+        if ip.parse::<std::net::IpAddr>().is_err() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("`{ip}` is not an IP address"),
+            ));
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        {
+            let mut state = self.inner.world.lock();
+            if state.nodes.contains_key(ip) {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("the simulator already has a node {ip}"),
+                ));
+            }
+            let (epoch, _) = watch::channel(0);
+            state.nodes.insert(
+                ip.to_owned(),
+                NodeState {
+                    addr,
+                    identity: None,
+                    powered: false,
+                    config: None,
+                    staged: None,
+                    bootstrapped: false,
+                    down: None,
+                    applying: false,
+                    epoch,
+                    maintenance_tls: None,
+                    configured_tls: None,
+                },
+            );
+        }
+        tokio::spawn(server::accept_loop(
+            self.inner.world.clone(),
+            ip.to_owned(),
+            listener,
+            self.inner.shutdown.subscribe(),
+        ));
+        Ok(addr)
+    }
+
+    /// Where the node's API listens: `127.0.0.1:<port>`.
+    pub fn endpoint(&self, ip: &str) -> Option<String> {
+        self.inner
+            .world
+            .lock()
+            .nodes
+            .get(ip)
+            .map(|n| n.addr.to_string())
+    }
+
+    /// Which machine is at each IP: `f(ip)` returns its identity (e.g. a
+    /// VM id), or `None` when no machine runs there (powered off, deleted).
+    /// A different identity than before is a new machine with an empty
+    /// disk: the node starts over in maintenance mode. Consulted on every
+    /// connection and request.
+    pub fn set_presence(&self, f: impl Fn(&str) -> Option<String> + Send + Sync + 'static) {
+        self.inner.world.lock().presence = Arc::new(f);
+    }
+
+    /// The node's stage now (`None` for an IP the simulator doesn't have).
+    pub fn node_stage(&self, ip: &str) -> Option<Stage> {
+        self.inner.world.stage(ip)
+    }
+
+    /// How many times the node has gone down to install or reboot (and
+    /// been reset or re-created) since the simulator started: what a test
+    /// checks a plan's "no reboot" against.
+    pub fn boots(&self, ip: &str) -> Option<u64> {
+        self.inner
+            .world
+            .lock()
+            .nodes
+            .get(ip)
+            .map(|n| *n.epoch.borrow())
+    }
+
+    /// Waits (polling) until the node is in `stage`; false after `within`.
+    pub async fn wait_for_stage(&self, ip: &str, stage: Stage, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            if self.node_stage(ip) == Some(stage) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// How many requests all nodes received.
+    pub fn request_count(&self) -> usize {
+        self.inner.world.lock().requests.len()
+    }
+
+    /// Every request so far, `"<ip> <grpc path>"`, e.g.
+    /// `10.0.10.11 /machine.MachineService/ApplyConfiguration`.
+    pub fn requests(&self) -> Vec<String> {
+        self.inner.world.lock().requests.clone()
+    }
+
+    /// Every answer so far, `"<ip> <grpc path> <code>"` (`OK` or the gRPC
+    /// code name, e.g. `AlreadyExists`).
+    pub fn outcomes(&self) -> Vec<String> {
+        self.inner.world.lock().outcomes.clone()
+    }
+
+    /// The config the node runs (applied, installed), if any.
+    pub fn applied_config(&self, ip: &str) -> Option<String> {
+        self.inner
+            .world
+            .lock()
+            .nodes
+            .get(ip)
+            .and_then(|n| n.config.as_ref())
+            .map(|c| c.text.clone())
+    }
+
+    /// Stops every server now (dropping the last clone does the same).
+    pub fn shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+}
+
+/// Whether two configs belong to the same cluster (same OS CA).
+fn same_cluster(a: &ParsedConfig, b: &ParsedConfig) -> bool {
+    a.os_ca_crt_b64 == b.os_ca_crt_b64
+}
+
+fn is_control_plane(config: &ParsedConfig) -> bool {
+    config.machine_type == MachineType::ControlPlane
+}
