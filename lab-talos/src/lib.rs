@@ -1,23 +1,26 @@
-//! # lab-talos: Talos Linux and its Kubernetes cluster
+//! # lab-talos: Talos Linux and its Kubernetes cluster, on Proxmox VMs
 //!
-//! This crate will hold everything `lab` needs to run a Talos Kubernetes
-//! cluster on Proxmox VMs, in the same rooms as every provider crate:
+//! Everything `lab` needs to run a Talos Kubernetes cluster, in the same
+//! rooms as every provider crate:
 //!
-//! - `model`: typed resources and their builders: the cluster, its control
-//!   plane and worker machines, the Talos secrets bundle (generated once and
-//!   kept encrypted in the state), machine configs and Image Factory images;
-//! - `api`: the clients for the Image Factory (HTTP) and the Talos API
-//!   (gRPC with mTLS);
-//! - `provider`: the implementation of lab-core's `Provider` trait;
-//! - `checks`: the Talos policy checks;
-//! - `sim` (feature `sim`): an API-faithful Talos simulator on 127.0.0.1.
+//! - [`model`]: [`model::TalosCluster`], one builder for the cluster that
+//!   lowers to the secrets bundle, the Image Factory ISO on each Proxmox
+//!   node, the VMs (through lab-proxmox), one machine per node and the
+//!   cluster (bootstrap, kubeconfig); [`kinds`] is the attribute contract;
+//! - [`checks`]: etcd quorum, VIP and endpoint, Talos version, patches, at
+//!   the user's line;
+//! - [`api`]: the Talos API client (gRPC with tonic over rustls: insecure in
+//!   maintenance mode, then mTLS with an admin certificate from the bundle);
+//! - [`provider`]: lab-core's `Provider` for the three kinds;
+//! - `sim` (feature `sim`): an API-faithful Talos simulator on 127.0.0.1,
+//!   and [`connect`] to pair it with the Proxmox simulator.
 //!
-//! Built so far (the offline half): [`secrets`] (the bundle, talosctl's
+//! Underneath, the offline half: [`secrets`] (the bundle, talosctl's
 //! `secrets.yaml` format, admin certificates and kubeconfig), [`config`]
 //! (machine configs for a version contract, strategic-merge patches,
-//! schema validation), [`yaml`] (a Go-compatible YAML emitter, so configs
-//! match Talos's own byte for byte) and [`factory`] (Image Factory
-//! schematics, their ids and image URLs).
+//! schema validation, the reboot table), [`yaml`] (a Go-compatible YAML
+//! emitter, so configs match Talos's own byte for byte) and [`factory`]
+//! (Image Factory schematics, their ids and image URLs).
 
 pub mod api;
 pub mod checks;

@@ -442,7 +442,10 @@ fn the_cluster_and_the_secrets() {
         c.attrs["secrets"],
         Value::Secret(Secret::new("cluster:\n    id: x\n"))
     );
-    assert!(c.deps.iter().any(|d| d.on.to_string() == "talos.secrets.home"));
+    assert!(c
+        .deps
+        .iter()
+        .any(|d| d.on.to_string() == "talos.secrets.home"));
     let deps: Vec<String> = c.deps.iter().map(|d| d.on.to_string()).collect();
     for m in ["cp1", "cp2", "cp3", "w1"] {
         assert!(deps.contains(&format!("talos.machine.{m}")), "{deps:?}");
