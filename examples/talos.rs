@@ -12,8 +12,9 @@
 //! A Talos node answers only once its VM runs on the Proxmox simulator with
 //! the node's address in its cloud-init drive, so the order of operations
 //! is the real one. State (age-encrypted: the bundle, the kubeconfig) goes
-//! to `.lab/talos-example/`; the kubeconfig and talosconfig are written
-//! there with mode 0600.
+//! to `.lab/talos-example/`; the kubeconfig, the talosconfig and the
+//! secrets bundle (talosctl's `secrets.yaml`, for backup) are written there
+//! with mode 0600.
 //!
 //! Against real hardware the same lab takes `Connection::live(..)` for
 //! Proxmox and `TalosOptions::live()` for Talos (apid on port 50000 of each
@@ -33,7 +34,7 @@ use lab::proxmox::{Connection, ProxmoxOptions};
 use lab::talos::connect::simulated_on_proxmox;
 use lab::talos::factory::{Schematic, QEMU_GUEST_AGENT};
 use lab::talos::model::TalosCluster;
-use lab::talos::provider::{TalosOptions, TalosProvider};
+use lab::talos::provider::{export_secrets, TalosOptions, TalosProvider};
 
 const CONTROL_PLANES: [(&str, &str); 3] = [
     ("cp1", "10.0.10.11/24"),
@@ -147,6 +148,13 @@ async fn run(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
             write_private(&path, text.expose())?;
             println!("wrote {} (mode 0600)", path.display());
         }
+    }
+    // The bundle, in talosctl's secrets.yaml format: back it up; it is what
+    // `.import_secrets(..)` takes if the state is ever lost.
+    if let Some(bundle) = export_secrets(&state, "home") {
+        let path = dir.join("secrets.yaml");
+        write_private(&path, bundle.expose())?;
+        println!("wrote {} (mode 0600)", path.display());
     }
     let bootstraps = talos_sim
         .requests()

@@ -10,6 +10,7 @@
 //! |---|---|---|---|
 //! | `talos.secrets` | cluster name | `contract: Str` (`"v1.13"`), `import?: Secret` (talosctl `secrets.yaml` text; absent = generate once) | `bundle: Secret` (`secrets.yaml` text), `os_ca_fingerprint: Str` (SHA-256 hex of the OS CA certificate's DER) |
 //! | `talos.machine` | node name | `cluster: Str`, `role: Str` (`"controlplane"`/`"worker"`), `address: Str` (the node's IP without prefix, where apid listens on :50000), `config: Map` (generation inputs, see [`config_value`]), `secrets: Ref(talos.secrets.<c>#bundle)`, `vm: Ref(proxmox.vm.<n>#vmid)` (forces replacement) | `config_sha256: Str`, `talos_version: Str` |
+//! | `talos.schematic` | cluster name | `factory: Str` (the Image Factory's base URL, `https://factory.talos.dev`), `schematic: Str` (the canonical YAML, [`crate::factory::Schematic::canonical_yaml`]), `id: Str` (the id computed offline, SHA-256 of `schematic`) | `id: Str` (the id the factory answered, equal to `id`) |
 //! | `talos.cluster` | cluster name | `endpoint: Str`, `bootstrap_node: Str` (IP of the first control plane), `control_planes: [Str]` (IPs), `workers: [Str]` (IPs), `secrets: Ref(talos.secrets.<c>#bundle)`; depends on every `talos.machine` of the cluster | `kubeconfig: Secret`, `talosconfig: Secret` |
 //!
 //! The secrets bundle is generated once and then only ever read back: it
@@ -17,6 +18,12 @@
 //! of the cluster, chosen at creation and never bumped by Talos upgrades
 //! (regenerating configs with a newer contract broke etcd decryption on
 //! Talos 1.14, talos#13885).
+//!
+//! A `talos.schematic` is optional ([`crate::model::TalosCluster::register_schematic`]):
+//! registering tells the factory about a schematic before Proxmox downloads
+//! its ISO (the ISO downloads depend on it). Registration is idempotent and
+//! the factory never forgets a schematic, so it is read back from the state
+//! and deleting it does nothing.
 //!
 //! ## The `config` map
 //!
@@ -61,9 +68,11 @@ pub const SECRETS: &str = "talos.secrets";
 pub const MACHINE: &str = "talos.machine";
 /// Kind of the cluster: bootstrapped once, the source of kubeconfig and talosconfig.
 pub const CLUSTER: &str = "talos.cluster";
+/// Kind of an Image Factory schematic registration (one per cluster, optional).
+pub const SCHEMATIC: &str = "talos.schematic";
 
 /// The kinds the provider applies.
-pub const MANAGED: &[&str] = &[SECRETS, MACHINE, CLUSTER];
+pub const MANAGED: &[&str] = &[SECRETS, MACHINE, CLUSTER, SCHEMATIC];
 
 /// The `role` attribute of a control plane.
 pub const ROLE_CONTROL_PLANE: &str = "controlplane";

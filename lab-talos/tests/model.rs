@@ -10,7 +10,8 @@ use lab_proxmox::model::{Content, Node, Storage};
 use lab_talos::checks::{self, *};
 use lab_talos::config::{Role, StaticNetwork, Vip};
 use lab_talos::factory::{
-    Schematic, NEWEST_STABLE, QEMU_GUEST_AGENT, QEMU_GUEST_AGENT_SCHEMATIC_ID, VANILLA_SCHEMATIC_ID,
+    ImageFactory, Schematic, NEWEST_STABLE, QEMU_GUEST_AGENT, QEMU_GUEST_AGENT_SCHEMATIC_ID,
+    VANILLA_SCHEMATIC_ID,
 };
 use lab_talos::kinds;
 use lab_talos::model::*;
@@ -907,4 +908,56 @@ fn a_node_declared_twice_is_invalid_at_the_second_declaration() {
         d.message
     );
     assert!(find(&diags, "core::duplicate-address").is_empty());
+}
+
+#[test]
+fn registering_the_schematic_makes_every_iso_wait_for_it() {
+    let mut b = base();
+    let without = full(&b).add_to(&mut b.lab);
+    assert!(without.schematic.is_none(), "off by default");
+    assert_eq!(count(&b.lab, kinds::SCHEMATIC), 0);
+
+    let mut b = base();
+    let schematic = Schematic::new().extension(QEMU_GUEST_AGENT);
+    let line = line!() + 1;
+    let talos = full(&b).register_schematic().add_to(&mut b.lab);
+    let reg = talos.schematic.as_ref().expect("a registration");
+    assert_eq!(reg.address().to_string(), "talos.schematic.home");
+    assert_eq!(count(&b.lab, kinds::SCHEMATIC), 1);
+
+    let spec = spec(&b.lab, kinds::SCHEMATIC, "home");
+    assert_eq!(
+        spec.attrs["factory"],
+        Value::from("https://factory.talos.dev")
+    );
+    assert_eq!(
+        spec.attrs["schematic"],
+        Value::from(schematic.canonical_yaml())
+    );
+    assert_eq!(spec.attrs["id"], Value::from(QEMU_GUEST_AGENT_SCHEMATIC_ID));
+
+    assert_eq!(talos.isos.len(), 2);
+    for iso in &talos.isos {
+        let file = b.lab.resource(iso.address()).unwrap();
+        let on_schematic: Vec<_> = file
+            .deps
+            .iter()
+            .filter(|d| d.on.to_string() == "talos.schematic.home")
+            .collect();
+        assert_eq!(on_schematic.len(), 1, "{}: {:#?}", file.address, file.deps);
+        assert_eq!(on_schematic[0].loc.line(), line, "at .register_schematic()");
+    }
+    assert!(b.lab.check().is_empty(), "{:#?}", b.lab.check());
+}
+
+#[test]
+fn a_schematic_that_embeds_a_machine_config_is_a_secret() {
+    let embedded = "machine:\n    token: not-for-plans\n";
+    let schematic = Schematic::new().embedded_machine_configuration(embedded);
+    let registration = SchematicRegistration::new("home", &ImageFactory::default(), &schematic);
+    let attr = &registration.spec().attrs["schematic"];
+    assert!(matches!(attr, Value::Secret(_)), "{attr:?}");
+    assert!(!format!("{attr:?}").contains("not-for-plans"));
+    let plain = SchematicRegistration::new("home", &ImageFactory::default(), &Schematic::new());
+    assert!(matches!(plain.spec().attrs["schematic"], Value::Str(_)));
 }

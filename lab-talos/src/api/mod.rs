@@ -38,9 +38,14 @@
 //! roots are involved); connecting times out after [`CONNECT_TIMEOUT`], each
 //! unary call after [`DEFAULT_CALL_TIMEOUT`] (see
 //! [`TalosClient::set_call_timeout`]).
+//!
+//! [`FactoryClient`] (module [`factory`]) is the other client here: plain
+//! HTTPS to the Image Factory, to register a schematic before Proxmox
+//! downloads its ISO; its errors are [`ApiError`]s of the same kinds.
 
 pub(crate) mod client;
 mod error;
+pub mod factory;
 pub(crate) mod proto;
 pub(crate) mod tls;
 
@@ -52,6 +57,7 @@ use lab_core::Secret;
 use crate::secrets::{SecretsBundle, DEFAULT_CLIENT_CERT_VALIDITY, ROLE_ADMIN};
 
 pub use client::TalosClient;
+pub use factory::FactoryClient;
 
 /// The port apid listens on.
 pub const APID_PORT: u16 = 50000;

@@ -58,9 +58,12 @@
 //! (Kernel arguments and META values only reach a node through the ISO or
 //! disk image it boots.)
 //!
-//! Registration over HTTP is the provider's job (it needs an HTTP client);
-//! this module describes the request and checks the answer.
+//! Registration over HTTP is [`crate::api::FactoryClient`]'s job; this
+//! module describes the request and checks the answer, and
+//! [`Schematic::from_yaml`] reads a schematic back the way the factory
+//! decodes a posted one (unknown fields refused).
 
+mod parse;
 mod urls;
 mod version;
 

@@ -9,7 +9,8 @@ use lab_proxmox::model::{CloudInit, Content, File, Node, Storage, Vm};
 
 use super::net::{dns_label_problem, dns_name_problem, endpoint_problem, parse_ip, Cidr};
 use super::resources::{
-    contract_problem, Cluster, ClusterOutputs, Machine, Secrets, CONTRACT_HELP,
+    contract_problem, Cluster, ClusterOutputs, Machine, SchematicRegistration, Secrets,
+    CONTRACT_HELP,
 };
 use crate::config::{
     ClusterInput, Cni, NodeInput, RegistryMirror, Role, StaticNetwork, VersionContract, Vip,
@@ -115,6 +116,7 @@ pub struct TalosCluster {
     contract: String,
     schematic: Schematic,
     factory: ImageFactory,
+    register_schematic: bool,
     vip: Option<String>,
     link: Option<String>,
     gateway: Option<String>,
@@ -161,6 +163,7 @@ impl TalosCluster {
             contract: DEFAULT_CONTRACT.to_owned(),
             schematic: Schematic::new().extension(QEMU_GUEST_AGENT),
             factory: ImageFactory::official(),
+            register_schematic: false,
             vip: None,
             link: None,
             gateway: None,
@@ -294,6 +297,20 @@ impl TalosCluster {
     pub fn factory(mut self, factory: ImageFactory) -> Self {
         self.mark("factory");
         self.factory = factory;
+        self
+    }
+
+    /// Registers the schematic with the Image Factory before the ISO is
+    /// downloaded: adds a `talos.schematic.<cluster>` resource (the
+    /// provider posts the canonical YAML and checks the answered id is the
+    /// offline one) and makes every ISO download depend on it. Off by
+    /// default: the official factory serves any schematic whose id it has
+    /// seen (such as the default qemu-guest-agent one); a custom schematic,
+    /// or a self-hosted factory, needs it.
+    #[track_caller]
+    pub fn register_schematic(mut self) -> Self {
+        self.mark("register_schematic");
+        self.register_schematic = true;
         self
     }
 
@@ -750,6 +767,8 @@ impl TalosCluster {
     /// Adds everything the cluster needs to `lab`:
     ///
     /// - `talos.secrets.<cluster>` (refuses to be destroyed);
+    /// - with [`register_schematic`](Self::register_schematic),
+    ///   `talos.schematic.<cluster>`, which every ISO download depends on;
     /// - a `proxmox.file` per Proxmox node hosting a Talos VM (one in all
     ///   if the ISO storage is shared): the schematic's nocloud ISO,
     ///   `talos-<version>-<id8>-nocloud-amd64.iso`;
@@ -818,6 +837,20 @@ impl TalosCluster {
         }
         let secrets = lab.add(secrets);
 
+        // The schematic registration, before any ISO download.
+        let schematic = self.register_schematic.then(|| {
+            let mut reg = SchematicRegistration::new(&self.name, &self.factory, &self.schematic);
+            let spec = reg.spec_mut();
+            // The name and schematic were judged by `new` and `.schematic(..)`.
+            spec.problems.clear();
+            relocate(spec, self.at("register_schematic"));
+            mark(spec, "schematic", self.at("schematic"));
+            mark(spec, "id", self.at("schematic"));
+            mark(spec, "factory", self.at("factory"));
+            spec.waivers.extend(self.waivers.iter().cloned());
+            lab.add(reg)
+        });
+
         // The ISO, once per Proxmox node (local storage is per node), or
         // once in all on a shared storage.
         let shared = self.iso_storage.as_ref().is_some_and(|st| {
@@ -846,6 +879,12 @@ impl TalosCluster {
                 mark(spec, "node", n.loc);
                 for key in ["url", "filename"] {
                     mark(spec, key, self.at("talos_version"));
+                }
+                if let Some(reg) = &schematic {
+                    spec.depend_on(reg, "depends_on");
+                    if let Some(dep) = spec.deps.last_mut() {
+                        dep.loc = self.at("register_schematic");
+                    }
                 }
                 spec.waivers.extend(self.waivers.iter().cloned());
                 isos.push((pve.to_owned(), lab.add(file)));
@@ -1002,6 +1041,7 @@ impl TalosCluster {
 
         TalosHandles {
             secrets,
+            schematic,
             isos: isos.into_iter().map(|(_, h)| h).collect(),
             vms,
             machines,
@@ -1064,6 +1104,9 @@ fn mark(spec: &mut ResourceSpec, key: &str, loc: Loc) {
 pub struct TalosHandles {
     /// The secrets bundle.
     pub secrets: Handle<Secrets>,
+    /// The schematic registration, with
+    /// [`TalosCluster::register_schematic`].
+    pub schematic: Option<Handle<SchematicRegistration>>,
     /// The ISO downloads, one per Proxmox node hosting Talos VMs (or one
     /// on a shared storage).
     pub isos: Vec<Handle<File>>,

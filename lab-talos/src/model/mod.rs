@@ -39,6 +39,7 @@
 //! | resource | what |
 //! |---|---|
 //! | `talos.secrets.<cluster>` | the secrets bundle, generated once (or imported), `prevent_destroy` |
+//! | `talos.schematic.<cluster>` | only with `.register_schematic()`: the schematic registered with the Image Factory; every ISO download depends on it |
 //! | `proxmox.file.talos-<cluster>-<pve node>` | the schematic's **nocloud ISO** from the Image Factory, `talos-<version>-<id8>-nocloud-amd64.iso`, on the ISO storage of each Proxmox node hosting a Talos VM (once in all if that storage is shared) |
 //! | `proxmox.vm.<node>` | one VM per node, see below |
 //! | `talos.machine.<node>` | the node's config inputs, its address and its VM |
@@ -100,4 +101,7 @@ pub use cluster::{
     TalosCluster, TalosHandles, DEFAULT_BRIDGE, DEFAULT_CONTRACT, DEFAULT_INSTALL_DISK,
     DEFAULT_KUBERNETES_VERSION, MACHINE_TYPE, SCSI_CONTROLLER,
 };
-pub use resources::{Cluster, ClusterOutputs, Machine, MachineOutputs, Secrets, SecretsOutputs};
+pub use resources::{
+    Cluster, ClusterOutputs, Machine, MachineOutputs, SchematicRegistration,
+    SchematicRegistrationOutputs, Secrets, SecretsOutputs,
+};

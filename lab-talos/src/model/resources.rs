@@ -1,8 +1,9 @@
-//! The three Talos resources, one builder each: [`Secrets`]
-//! (`talos.secrets`), [`Machine`] (`talos.machine`) and [`Cluster`]
-//! (`talos.cluster`). [`super::TalosCluster`] builds all of them (and the
-//! Proxmox VMs under them); these builders are for labs that bring their own
-//! machines, and for tests.
+//! The Talos resources, one builder each: [`Secrets`]
+//! (`talos.secrets`), [`Machine`] (`talos.machine`), [`Cluster`]
+//! (`talos.cluster`) and [`SchematicRegistration`] (`talos.schematic`).
+//! [`super::TalosCluster`] builds all of them (and the Proxmox VMs under
+//! them); these builders are for labs that bring their own machines, and
+//! for tests.
 
 use std::panic::Location;
 
@@ -11,6 +12,7 @@ use lab_proxmox::model::{GuestOutputs, Vm};
 
 use super::net::{dns_label_problem, endpoint_problem, parse_ip};
 use crate::config::{ClusterInput, NodeInput, VersionContract};
+use crate::factory::{ImageFactory, Schematic};
 use crate::kinds;
 
 /// The help line for a bad version contract.
@@ -376,5 +378,101 @@ impl ClusterOutputs for Handle<Cluster> {
     #[track_caller]
     fn talosconfig(&self) -> Output<Secret> {
         self.output("talosconfig")
+    }
+}
+
+/// The registration of the cluster's Image Factory schematic
+/// (`talos.schematic`, named after the cluster): the provider posts the
+/// schematic's canonical YAML to the factory and checks that the factory
+/// answers the id computed offline. The factory never forgets a schematic,
+/// so destroying this resource does nothing.
+/// [`super::TalosCluster::register_schematic`] adds one and makes the ISO
+/// downloads wait for it.
+///
+/// ```
+/// use lab_core::prelude::*;
+/// use lab_talos::factory::{ImageFactory, Schematic, QEMU_GUEST_AGENT, QEMU_GUEST_AGENT_SCHEMATIC_ID};
+/// use lab_talos::model::*;
+/// let mut lab = Lab::new("home");
+/// let schematic = Schematic::new().extension(QEMU_GUEST_AGENT);
+/// let reg = lab.add(SchematicRegistration::new("home", &ImageFactory::official(), &schematic));
+/// let spec = lab.resource(reg.address()).unwrap();
+/// assert_eq!(spec.attrs["id"], Value::from(QEMU_GUEST_AGENT_SCHEMATIC_ID));
+/// assert_eq!(spec.attrs["factory"], Value::from("https://factory.talos.dev"));
+/// assert_eq!(spec.attrs["schematic"], Value::from(schematic.canonical_yaml()));
+/// let id: Output<String> = reg.id();
+/// # let _ = id;
+/// ```
+#[derive(Clone, Debug)]
+pub struct SchematicRegistration {
+    spec: ResourceSpec,
+}
+
+impl SchematicRegistration {
+    /// The kind, `talos.schematic`.
+    pub const KIND: &'static str = kinds::SCHEMATIC;
+
+    /// Registers `schematic` with `factory`, for cluster `cluster`.
+    #[track_caller]
+    pub fn new(cluster: impl AsRef<str>, factory: &ImageFactory, schematic: &Schematic) -> Self {
+        let name = cluster.as_ref();
+        let mut spec = ResourceSpec::new(Self::KIND, name);
+        if let Some(p) = dns_label_problem(name) {
+            spec.invalid(
+                "name",
+                format!("`{name}` is not a cluster name: {p}"),
+                "name the cluster like a host name: `home`, `k8s-lab`",
+            );
+        }
+        if let Err(e) = schematic.validate() {
+            spec.invalid(
+                "schematic",
+                e.to_string(),
+                "fix the schematic: official extensions are named like `siderolabs/qemu-guest-agent`",
+            );
+        }
+        spec.set("factory", factory.base_url());
+        // A schematic may embed a machine config (with its keys): then the
+        // whole text is a secret, encrypted in the state and redacted in plans.
+        if schematic
+            .customization
+            .embedded_machine_configuration
+            .is_some()
+        {
+            spec.set("schematic", Secret::new(schematic.canonical_yaml()));
+        } else {
+            spec.set("schematic", schematic.canonical_yaml());
+        }
+        spec.set("id", schematic.id());
+        SchematicRegistration { spec }
+    }
+
+    /// The spec built so far.
+    pub fn spec(&self) -> &ResourceSpec {
+        &self.spec
+    }
+}
+
+impl Resource for SchematicRegistration {
+    fn spec_mut(&mut self) -> &mut ResourceSpec {
+        &mut self.spec
+    }
+
+    fn into_spec(self) -> ResourceSpec {
+        self.spec
+    }
+}
+
+/// Outputs of a schematic registration.
+pub trait SchematicRegistrationOutputs {
+    /// The id the factory answered (the offline id).
+    #[track_caller]
+    fn id(&self) -> Output<String>;
+}
+
+impl SchematicRegistrationOutputs for Handle<SchematicRegistration> {
+    #[track_caller]
+    fn id(&self) -> Output<String> {
+        self.output("id")
     }
 }

@@ -1,4 +1,4 @@
-//! The Talos provider: lab-core's [`Provider`] for the three kinds in
+//! The Talos provider: lab-core's [`Provider`] for the kinds in
 //! [`crate::kinds`].
 //!
 //! It drives a cluster in the order the peers' users keep getting wrong
@@ -18,12 +18,17 @@
 //!    (`AlreadyExists` is success, so a lost state or a crash can't wedge
 //!    it), waits for the cluster to be healthy, and fetches the kubeconfig.
 //!
+//! `talos.schematic` (optional) registers the cluster's schematic with the
+//! Image Factory ([`crate::api::FactoryClient`]) before the ISO downloads
+//! that depend on it, and checks that the factory's id is the offline one.
+//!
 //! The Talos API is always dialled at real node addresses, never the VIP
 //! (it only exists once etcd runs). Client certificates are derived from
 //! the bundle on demand and are never the source of truth.
 
 mod cluster;
 mod machine;
+mod schematic;
 mod secrets;
 
 use std::collections::HashMap;
@@ -38,7 +43,8 @@ use lab_core::provider::{
 use lab_core::{Attrs, Check, Provider, ProviderError, Secret, Value};
 use sha2::{Digest, Sha256};
 
-use crate::api::{ApiError, Credentials};
+use crate::api::{ApiError, Credentials, FactoryClient};
+use crate::factory::ImageFactory;
 use crate::kinds;
 use crate::secrets::SecretsBundle;
 
@@ -62,6 +68,11 @@ pub struct TalosOptions {
     pub health_timeout: Duration,
     /// The pause between two probes of a node that isn't ready yet.
     pub poll: Duration,
+    /// The Image Factory client `talos.schematic` registers with, pointed
+    /// at each resource's `factory` URL ([`FactoryClient::at`]): its
+    /// trusted roots and timeout apply. `None`: a client trusting the
+    /// platform's roots, made when a schematic is registered.
+    pub factory: Option<FactoryClient>,
 }
 
 impl TalosOptions {
@@ -74,7 +85,16 @@ impl TalosOptions {
             install_timeout: Duration::from_secs(900),
             health_timeout: Duration::from_secs(900),
             poll: Duration::from_secs(3),
+            factory: None,
         }
+    }
+
+    /// The same options, registering schematics through `client` (for a
+    /// self-hosted factory with a private CA, or a
+    /// `FactorySim`'s client, feature `sim`).
+    pub fn with_factory(mut self, client: FactoryClient) -> TalosOptions {
+        self.factory = Some(client);
+        self
     }
 
     /// Nodes of a [`crate::sim::TalosSim`]: each node address dials the
@@ -91,6 +111,7 @@ impl TalosOptions {
             install_timeout: Duration::from_secs(60),
             health_timeout: Duration::from_secs(60),
             poll: Duration::from_millis(20),
+            factory: None,
         }
     }
 }
@@ -102,11 +123,13 @@ impl std::fmt::Debug for TalosOptions {
             .field("install_timeout", &self.install_timeout)
             .field("health_timeout", &self.health_timeout)
             .field("poll", &self.poll)
+            .field("factory", &self.factory)
             .finish_non_exhaustive()
     }
 }
 
-/// The provider for `talos.secrets`, `talos.machine` and `talos.cluster`.
+/// The provider for `talos.secrets`, `talos.machine`, `talos.cluster` and
+/// `talos.schematic`.
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -158,6 +181,18 @@ impl TalosProvider {
 
     fn dial(&self, address: &str) -> String {
         (self.options.dial)(address)
+    }
+
+    /// The factory client for base URL `url`: the configured one pointed
+    /// there, or one trusting the platform's roots.
+    fn factory_client(&self, url: &str) -> Result<FactoryClient, ProviderError> {
+        let factory = ImageFactory::new(url)
+            .map_err(|e| ProviderError::permanent(format!("the `factory` attribute: {e}")))?;
+        match &self.options.factory {
+            Some(client) => Ok(client.at(factory)),
+            None => FactoryClient::new(factory)
+                .map_err(|e| api_error("setting up the Image Factory client", e)),
+        }
     }
 }
 
@@ -272,6 +307,14 @@ impl Provider for TalosProvider {
                 },
                 ..KindSchema::default()
             },
+            kinds::SCHEMATIC => KindSchema {
+                estimate: Estimates {
+                    create: Duration::from_secs(2),
+                    update: Duration::from_secs(2),
+                    delete: Duration::from_millis(10),
+                },
+                ..KindSchema::default()
+            },
             _ => KindSchema::default(),
         }
     }
@@ -290,6 +333,7 @@ impl Provider for TalosProvider {
                 kinds::SECRETS => Ok(secrets::read(req)),
                 kinds::MACHINE => machine::read(self, ctx, req).await,
                 kinds::CLUSTER => Ok(cluster::read(req)),
+                kinds::SCHEMATIC => Ok(schematic::read(req)),
                 other => Err(ProviderError::permanent(format!(
                     "the Talos provider does not manage `{other}`"
                 ))),
@@ -310,6 +354,7 @@ impl Provider for TalosProvider {
             kinds::SECRETS => secrets::create(self, req).await,
             kinds::MACHINE => machine::create(self, ctx, req).await,
             kinds::CLUSTER => cluster::create(self, ctx, req).await,
+            kinds::SCHEMATIC => schematic::create(self, req).await,
             other => Err(ProviderError::permanent(format!(
                 "the Talos provider does not manage `{other}`"
             ))),
@@ -325,6 +370,7 @@ impl Provider for TalosProvider {
             kinds::SECRETS => secrets::update(self, req),
             kinds::MACHINE => machine::update(self, ctx, req).await,
             kinds::CLUSTER => cluster::update(self, ctx, req).await,
+            kinds::SCHEMATIC => schematic::update(self, req).await,
             other => Err(ProviderError::permanent(format!(
                 "the Talos provider does not manage `{other}`"
             ))),
@@ -335,7 +381,8 @@ impl Provider for TalosProvider {
         match req.address.kind() {
             // The bundle lives only in the state: forgetting it is the delete
             // (the model marks it prevent_destroy, so this takes intent).
-            kinds::SECRETS | kinds::CLUSTER => Ok(()),
+            // The factory never forgets a schematic: nothing to delete.
+            kinds::SECRETS | kinds::CLUSTER | kinds::SCHEMATIC => Ok(()),
             kinds::MACHINE => machine::delete(self, ctx, req).await,
             other => Err(ProviderError::permanent(format!(
                 "the Talos provider does not manage `{other}`"
@@ -344,9 +391,9 @@ impl Provider for TalosProvider {
     }
 
     /// Nothing carries a marker: the bundle lives only in the state, and a
-    /// machine or cluster create that a crash interrupted is simply run
-    /// again (re-applying the same config and re-bootstrapping are
-    /// idempotent), so adoption finds nothing.
+    /// machine, cluster or schematic create that a crash interrupted is
+    /// simply run again (re-applying the same config, re-bootstrapping and
+    /// re-registering are idempotent), so adoption finds nothing.
     async fn adopt(
         &self,
         _ctx: &OpContext,

@@ -42,7 +42,11 @@
 //! Time is real (stages end when their `Instant` passes); servers stop when
 //! the last clone of the [`TalosSim`] is dropped, or on
 //! [`TalosSim::shutdown`].
+//!
+//! [`factory::FactorySim`] simulates the Image Factory's schematic
+//! endpoints (HTTPS with axum), for schematic registration.
 
+pub mod factory;
 mod machine_config;
 mod server;
 mod service;
