@@ -246,9 +246,11 @@ fn a_cluster_from_nothing_to_a_kubeconfig_then_no_changes() {
         let before = w.talos.request_count();
         assert_quiet(&w, &shape).await;
         let probes = w.talos.request_count() - before;
-        assert!(
-            probes <= 2 * NODES.len(),
-            "a quiet plan costs at most a probe and a version per node, not {probes} calls"
+        assert_eq!(
+            probes,
+            NODES.len(),
+            "a quiet plan costs one Version call per node: {:?}",
+            &w.talos.requests()[before..]
         );
     });
 }

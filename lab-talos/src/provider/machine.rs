@@ -282,13 +282,9 @@ pub(super) async fn read(
     let creds = provider.credentials(&bundle)?;
     let dial = provider.dial(address);
     match TalosClient::probe(&dial, address, Some(&creds)).await {
-        Ok((NodeMode::Configured, mut client)) => {
-            let mut obs = keep();
-            if let Ok(v) = client.version().await {
-                obs.outputs.insert("talos_version".into(), Value::Str(v));
-            }
-            Ok(Some(obs))
-        }
+        // The probe's Version call over mTLS is the whole read: one call per
+        // node per plan.
+        Ok((NodeMode::Configured, _)) => Ok(Some(keep())),
         Ok((NodeMode::Maintenance, _)) => {
             tracing::info!(
                 node = address,
