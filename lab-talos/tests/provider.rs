@@ -49,6 +49,23 @@ struct Shape {
     udev_rule: Option<&'static str>,
     import: Option<Secret>,
     w1_on_pve1: bool,
+    version: Option<&'static str>,
+}
+
+impl Shape {
+    /// Talos's reference bundle, imported: generating a fresh one (an
+    /// RSA-4096 key) takes seconds, so only the tests about generation do.
+    fn imported() -> Shape {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/reference/talos-examples/secrets.yaml"
+        );
+        let text = std::fs::read_to_string(path).expect("the reference secrets.yaml");
+        Shape {
+            import: Some(Secret::new(text)),
+            ..Shape::default()
+        }
+    }
 }
 
 /// Both simulators and the provider, for one test.
@@ -110,7 +127,7 @@ fn lab(w: &World, shape: &Shape) -> Lab {
             .node(&pve2),
     );
     let mut c = TalosCluster::new("home", "https://10.0.10.5:6443")
-        .talos_version("v1.13.9")
+        .talos_version(shape.version.unwrap_or("v1.13.9"))
         .vip("10.0.10.5")
         .link("ens18")
         .gateway("10.0.10.1")
@@ -262,7 +279,7 @@ fn the_plan_says_which_change_reboots_and_the_apply_does_so() {
         let w = world(dir.path()).await;
         let mut shape = Shape {
             sysctl: Some("262144"),
-            ..Shape::default()
+            ..Shape::imported()
         };
         apply(&w, &shape).await;
 
@@ -393,7 +410,7 @@ fn a_bootstrap_whose_record_was_lost_is_sent_again_and_already_exists_is_done() 
     let dir = tempfile::tempdir().unwrap();
     runtime().block_on(async {
         let w = world(dir.path()).await;
-        let shape = Shape::default();
+        let shape = Shape::imported();
         apply(&w, &shape).await;
         // A crash after Bootstrap succeeded but before the state recorded it.
         let mut state = w.store.load().unwrap().unwrap();
@@ -429,7 +446,7 @@ fn a_recreated_vm_boots_into_maintenance_and_gets_its_config_again() {
     let dir = tempfile::tempdir().unwrap();
     runtime().block_on(async {
         let w = world(dir.path()).await;
-        let mut shape = Shape::default();
+        let mut shape = Shape::imported();
         apply(&w, &shape).await;
         let applies = requests_ending(&w.talos, "/machine.MachineService/ApplyConfiguration");
 
@@ -455,6 +472,146 @@ fn a_recreated_vm_boots_into_maintenance_and_gets_its_config_again() {
             requests_ending(&w.talos, "/machine.MachineService/ApplyConfiguration") > applies,
             "the new VM got its config"
         );
+        assert_quiet(&w, &shape).await;
+    });
+}
+
+#[test]
+fn a_node_that_never_boots_fails_alone_and_the_next_run_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    runtime().block_on(async {
+        let mut w = world(dir.path()).await;
+        let mut options = TalosOptions::simulated(&w.talos);
+        options.boot_timeout = Duration::from_secs(2);
+        w.provider = Arc::new(TalosProvider::new(options));
+        // w2's VM runs, but its Talos never answers (a wrong ISO, a NIC on
+        // the wrong VLAN): the simulator hides it until told otherwise.
+        let hidden = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let pve = w.pve.simulator().unwrap().observer();
+        let flag = hidden.clone();
+        w.talos.set_presence(move |ip| {
+            if ip == "10.0.10.22" && flag.load(std::sync::atomic::Ordering::SeqCst) {
+                return None;
+            }
+            pve.read(|world| lab_talos::connect::vm_with_address(world, ip))
+        });
+        let shape = Shape::imported();
+        let e = engine(&w, &shape);
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        let once = ApplyOptions {
+            retry: lab_core::RetryPolicy {
+                max_attempts: 1,
+                ..lab_core::RetryPolicy::fast()
+            },
+            ..opts()
+        };
+        let report = e.apply(&plan, &once).await.unwrap();
+        assert!(!report.is_success());
+        let failed: Vec<String> = report
+            .failed
+            .iter()
+            .map(|f| f.address.to_string())
+            .collect();
+        assert_eq!(failed, vec!["talos.machine.w2".to_string()], "{report:#?}");
+        let skipped: Vec<String> = report
+            .skipped
+            .iter()
+            .map(|s| s.address.to_string())
+            .collect();
+        assert!(
+            report.failed[0].error.contains("did not answer"),
+            "{}",
+            report.failed[0].error
+        );
+        assert_eq!(skipped, vec!["talos.cluster.home".to_string()]);
+        assert!(
+            w.talos.node_stage("10.0.10.21").unwrap().is_configured(),
+            "the other nodes went ahead"
+        );
+
+        // The node shows up; the next run finishes the job, nothing twice.
+        hidden.store(false, std::sync::atomic::Ordering::SeqCst);
+        let plan = apply(&w, &shape).await;
+        let created: Vec<String> = plan.steps.iter().map(|s| s.address.to_string()).collect();
+        assert_eq!(created, vec!["talos.machine.w2", "talos.cluster.home"]);
+        assert_eq!(
+            requests_ending(&w.talos, "/machine.MachineService/Bootstrap"),
+            1
+        );
+        assert_eq!(
+            w.pve.simulator().unwrap().world().guests().len(),
+            5,
+            "no VM twice"
+        );
+        assert_quiet(&w, &shape).await;
+    });
+}
+
+#[test]
+fn a_new_talos_version_upgrades_every_node_one_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    runtime().block_on(async {
+        let w = world(dir.path()).await;
+        let mut shape = Shape {
+            version: Some("v1.13.8"),
+            ..Shape::imported()
+        };
+        apply(&w, &shape).await;
+        for (name, ip, _) in NODES {
+            assert_eq!(
+                w.talos.running_version(ip).as_deref(),
+                Some("v1.13.8"),
+                "{name}"
+            );
+        }
+        let booted: Vec<u64> = NODES.iter().map(|n| w.talos.boots(n.1).unwrap()).collect();
+        let logged = w.talos.requests().len();
+
+        shape.version = Some("v1.13.9");
+        let plan = engine(&w, &shape)
+            .plan(&PlanOptions::default())
+            .await
+            .unwrap();
+        for (name, _, _) in NODES {
+            let step = plan
+                .step(&Address::new("talos.machine", name))
+                .expect("every node upgrades");
+            assert_eq!(step.action, Action::Update);
+            assert!(
+                step.notes
+                    .iter()
+                    .any(|n| n.contains("UPGRADES Talos v1.13.8 -> v1.13.9")),
+                "{:?}",
+                step.notes
+            );
+        }
+        let report = engine(&w, &shape).apply(&plan, &opts()).await.unwrap();
+        assert!(report.is_success(), "{report:#?}");
+        for (i, (name, ip, _)) in NODES.into_iter().enumerate() {
+            assert_eq!(
+                w.talos.running_version(ip).as_deref(),
+                Some("v1.13.9"),
+                "{name}"
+            );
+            assert!(
+                w.talos.boots(ip).unwrap() > booted[i],
+                "{name} rebooted into it"
+            );
+        }
+        // Rolling: each node's apply and upgrade finish before the next
+        // node's apply starts.
+        let writes: Vec<String> = w.talos.requests()[logged..]
+            .iter()
+            .filter(|r| r.ends_with("/ApplyConfiguration") || r.ends_with("/Upgrade"))
+            .cloned()
+            .collect();
+        assert_eq!(writes.len(), 2 * NODES.len(), "{writes:#?}");
+        for pair in writes.chunks(2) {
+            let ip = |r: &String| r.split(' ').next().unwrap().to_string();
+            assert!(pair[0].ends_with("/ApplyConfiguration"), "{writes:#?}");
+            assert!(pair[1].ends_with("/Upgrade"), "{writes:#?}");
+            assert_eq!(ip(&pair[0]), ip(&pair[1]), "{writes:#?}");
+        }
         assert_quiet(&w, &shape).await;
     });
 }

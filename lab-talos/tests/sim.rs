@@ -1,5 +1,6 @@
 //! The Talos API client against the simulator: TLS modes, node stages,
-//! apply modes, bootstrap idempotency, kubeconfig, health checks.
+//! apply modes, bootstrap idempotency, kubeconfig, health checks, running
+//! versions and upgrades.
 //!
 //! Configs are generated from Talos's public test bundle
 //! (`shared/reference/talos-examples/secrets.yaml`, read in place); the
@@ -79,6 +80,20 @@ fn config_for(bundle: &SecretsBundle, role: Role, patches: &[&str]) -> Secret {
 
 fn config(role: Role) -> Secret {
     config_for(bundle(), role, &[])
+}
+
+/// The Proxmox guide's schematic (qemu-guest-agent).
+const SCHEMATIC: &str = "ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515";
+
+fn installer(tag: &str) -> String {
+    format!("factory.talos.dev/nocloud-installer/{SCHEMATIC}:{tag}")
+}
+
+/// A control plane config whose `machine.install.image` is the installer
+/// for `tag`.
+fn config_with_installer(tag: &str) -> Secret {
+    let patch = format!("machine:\n  install:\n    image: {}\n", installer(tag));
+    config_for(bundle(), Role::ControlPlane, &[&patch])
 }
 
 fn admin() -> Credentials {
@@ -512,4 +527,155 @@ async fn servers_stop_with_the_last_clone() {
         refused,
         "the server kept listening after the simulator was dropped"
     );
+}
+
+#[tokio::test]
+async fn upgrade_reboots_into_the_installer_tag_and_apply_alone_does_not() {
+    // Booted from a v1.13.7 ISO, installed with the v1.13.9 installer.
+    let sim = sim_with_config(
+        &[CP],
+        SimConfig {
+            reboot: Duration::from_secs(1),
+            talos_version: "v1.13.7".into(),
+            ..SimConfig::default()
+        },
+    )
+    .await;
+    let a = addr(&sim, CP);
+    assert_eq!(sim.running_version(CP).as_deref(), Some("v1.13.7"));
+    assert_eq!(sim.running_version("10.0.10.99"), None);
+    let (mode, maintenance) = TalosClient::probe(&a, CP, Some(&admin())).await.unwrap();
+    assert_eq!(mode, NodeMode::Maintenance);
+    assert_eq!(maintenance.last_version(), Some("v1.13.7"));
+    drop(maintenance);
+
+    install(&sim, CP, &config_with_installer("v1.13.9")).await;
+    assert_eq!(sim.running_version(CP).as_deref(), Some("v1.13.9"));
+    let (mode, mut client) = TalosClient::probe(&a, CP, Some(&admin())).await.unwrap();
+    assert_eq!(mode, NodeMode::Configured);
+    // probe's Version call is remembered: no second call needed.
+    assert_eq!(client.last_version(), Some("v1.13.9"));
+
+    // A new install image applied alone changes the config, not Talos.
+    let newer = config_with_installer("v1.13.10");
+    let outcome = client
+        .apply_configuration(&newer, ApplyMode::Auto, false)
+        .await
+        .unwrap();
+    assert_eq!(outcome.mode, ApplyMode::NoReboot, "{outcome:?}");
+    assert_eq!(sim.applied_config(CP).as_deref(), Some(newer.expose()));
+    assert_eq!(client.version().await.unwrap(), "v1.13.9");
+    assert_eq!(sim.running_version(CP).as_deref(), Some("v1.13.9"));
+
+    // The Upgrade call does: acknowledged, one reboot, the new version.
+    let boots = sim.boots(CP).unwrap();
+    client
+        .upgrade(&installer("v1.13.10"))
+        .await
+        .expect("upgrade");
+    assert_eq!(sim.node_stage(CP), Some(Stage::Rebooting));
+    assert_eq!(sim.boots(CP), Some(boots + 1));
+    assert!(sim.wait_for_stage(CP, Stage::Configured, WAIT).await);
+    // Still the version the last call saw, until Version is asked again.
+    assert_eq!(client.last_version(), Some("v1.13.9"));
+    assert_eq!(client.version().await.unwrap(), "v1.13.10");
+    assert_eq!(client.last_version(), Some("v1.13.10"));
+    assert_eq!(sim.running_version(CP).as_deref(), Some("v1.13.10"));
+    assert_eq!(sim.boots(CP), Some(boots + 1));
+    // The config survives the upgrade.
+    assert_eq!(sim.applied_config(CP).as_deref(), Some(newer.expose()));
+    assert!(sim
+        .outcomes()
+        .contains(&format!("{CP} /machine.MachineService/Upgrade OK")));
+}
+
+#[tokio::test]
+async fn upgrade_in_maintenance_mode_is_unimplemented() {
+    let sim = sim_with(&[CP]).await;
+    let mut client = TalosClient::insecure(&addr(&sim, CP)).await.unwrap();
+    let err = client.upgrade(&installer("v1.13.10")).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unimplemented, "{err}");
+    assert!(!err.is_transient());
+    assert!(err.message.contains("mTLS"), "{err}");
+    assert_eq!(sim.node_stage(CP), Some(Stage::Maintenance));
+    assert_eq!(sim.running_version(CP).as_deref(), Some("v1.13.9"));
+}
+
+#[tokio::test]
+async fn an_upgrade_image_without_a_tag_is_invalid() {
+    let sim = sim_with(&[CP]).await;
+    install(&sim, CP, &config(Role::ControlPlane)).await;
+    // No install image in the config: the ISO's version.
+    assert_eq!(sim.running_version(CP).as_deref(), Some("v1.13.9"));
+    let boots = sim.boots(CP);
+    let mut client = mtls(&sim, CP).await;
+    for image in [
+        format!("factory.talos.dev/nocloud-installer/{SCHEMATIC}"),
+        "registry.lan:5000/siderolabs/installer".to_string(),
+    ] {
+        let err = client.upgrade(&image).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidArgument, "{err}");
+        assert!(!err.is_transient());
+        assert!(err.message.contains("no tag"), "{err}");
+    }
+    assert_eq!(sim.node_stage(CP), Some(Stage::Configured));
+    assert_eq!(sim.boots(CP), boots);
+    assert_eq!(client.version().await.unwrap(), "v1.13.9");
+    let upgrades: Vec<String> = sim
+        .outcomes()
+        .into_iter()
+        .filter(|o| o.contains("/Upgrade"))
+        .collect();
+    assert_eq!(
+        upgrades,
+        vec![format!("{CP} /machine.MachineService/Upgrade InvalidArgument"); 2]
+    );
+}
+
+#[tokio::test]
+async fn upgrade_waits_for_applies_and_other_upgrades() {
+    let sim = sim_with_config(
+        &[CP],
+        SimConfig {
+            reboot: Duration::from_secs(1),
+            apply_delay: Duration::from_millis(600),
+            upgrade_delay: Duration::from_secs(1),
+            ..SimConfig::default()
+        },
+    )
+    .await;
+    install(&sim, CP, &config_with_installer("v1.13.9")).await;
+    let mut first = mtls(&sim, CP).await;
+    let mut second = mtls(&sim, CP).await;
+
+    // An apply holds the node: an upgrade meanwhile is told to retry.
+    let live = config_with_installer("v1.13.10");
+    let (applied, refused) = tokio::join!(
+        first.apply_configuration(&live, ApplyMode::Auto, false),
+        async {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            second.upgrade(&installer("v1.13.10")).await
+        }
+    );
+    assert_eq!(applied.unwrap().mode, ApplyMode::NoReboot);
+    let err = refused.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::FailedPrecondition, "{err}");
+    assert!(err.is_transient());
+
+    // Acknowledged; until its reboot the node is up but busy.
+    first.upgrade(&installer("v1.13.10")).await.unwrap();
+    assert_eq!(sim.node_stage(CP), Some(Stage::Configured));
+    let err = second.upgrade(&installer("v1.13.11")).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::FailedPrecondition, "{err}");
+    assert!(err.message.contains("in progress"), "{err}");
+    let err = second
+        .apply_configuration(&live, ApplyMode::Auto, false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::FailedPrecondition, "{err}");
+    assert_eq!(second.version().await.unwrap(), "v1.13.9");
+
+    assert!(sim.wait_for_stage(CP, Stage::Rebooting, WAIT).await);
+    assert!(sim.wait_for_stage(CP, Stage::Configured, WAIT).await);
+    assert_eq!(first.version().await.unwrap(), "v1.13.10");
 }

@@ -22,7 +22,10 @@ use super::proto::cluster::cluster_service_client::ClusterServiceClient;
 use super::proto::cluster::{ClusterInfo, HealthCheckRequest};
 use super::proto::common::Metadata;
 use super::proto::machine::machine_service_client::MachineServiceClient;
-use super::proto::machine::{ApplyConfigurationRequest, BootstrapRequest, ResetRequest};
+use super::proto::machine::upgrade_request::RebootMode;
+use super::proto::machine::{
+    ApplyConfigurationRequest, BootstrapRequest, ResetRequest, UpgradeRequest,
+};
 use super::tls::{fingerprint, insecure_config, mtls_config};
 use super::{
     ApiError, ApplyMode, ApplyOutcome, Credentials, ErrorKind, NodeMode, CONNECT_TIMEOUT,
@@ -41,6 +44,8 @@ pub struct TalosClient {
     insecure: bool,
     server_sha256: Option<String>,
     call_timeout: Duration,
+    /// The tag the last successful `Version` call answered.
+    last_version: Option<String>,
     machine: MachineServiceClient<Channel>,
     cluster: ClusterServiceClient<Channel>,
 }
@@ -197,6 +202,7 @@ impl TalosClient {
             insecure,
             server_sha256,
             call_timeout: DEFAULT_CALL_TIMEOUT,
+            last_version: None,
             machine: MachineServiceClient::new(channel.clone()),
             cluster: ClusterServiceClient::new(channel),
         })
@@ -264,6 +270,8 @@ impl TalosClient {
     /// an insecure `Version` first (success = maintenance mode), then mTLS
     /// with `creds` (success = configured). Returns the working client.
     /// Without `creds`, a configured node is an [`ErrorKind::Tls`] error.
+    /// The node's version tag from that `Version` call is then in
+    /// [`TalosClient::last_version`].
     pub async fn probe(
         addr: &str,
         server_ip: &str,
@@ -317,7 +325,16 @@ impl TalosClient {
         self.server_sha256.as_deref()
     }
 
-    /// `MachineService.Version`: the node's Talos version tag, e.g. `v1.13.9`.
+    /// The version tag the last successful [`TalosClient::version`] call
+    /// returned (also the one [`TalosClient::probe`] made), `None` before
+    /// any. Not refreshed by anything else: after an upgrade, call
+    /// [`TalosClient::version`] again.
+    pub fn last_version(&self) -> Option<&str> {
+        self.last_version.as_deref()
+    }
+
+    /// `MachineService.Version`: the node's Talos version tag, e.g. `v1.13.9`
+    /// (remembered for [`TalosClient::last_version`]).
     pub async fn version(&mut self) -> Result<String, ApiError> {
         const OP: &str = "Version";
         let limit = self.call_timeout;
@@ -334,7 +351,7 @@ impl TalosClient {
             &self.desc,
             first.as_ref().and_then(|m| m.metadata.as_ref()),
         )?;
-        first
+        let tag = first
             .and_then(|m| m.version)
             .map(|v| v.tag)
             .filter(|tag| !tag.is_empty())
@@ -343,7 +360,9 @@ impl TalosClient {
                     ErrorKind::Other,
                     format!("{OP} on {}: the answer holds no version tag", self.desc),
                 )
-            })
+            })?;
+        self.last_version = Some(tag.clone());
+        Ok(tag)
     }
 
     /// `MachineService.ApplyConfiguration`: sends the whole machine config
@@ -511,6 +530,60 @@ impl TalosClient {
         Err(err)
     }
 
+    /// `MachineService.Upgrade`: the node installs Talos from the installer
+    /// `image` (e.g. `factory.talos.dev/nocloud-installer/<id>:v1.13.10`;
+    /// use the node's schematic, or its extensions vanish) and reboots into
+    /// it. Returns once the node has acknowledged the request; the upgrade
+    /// and the reboot follow, so wait for the node to come back and check
+    /// [`TalosClient::version`]. The request asks to preserve the node's
+    /// data (EPHEMERAL, etcd).
+    ///
+    /// This is the legacy call: deprecated from Talos 1.13 in favour of the
+    /// streaming `LifecycleService.Upgrade`, still served until 1.18.
+    ///
+    /// mTLS only: a node in maintenance mode has nothing installed to
+    /// upgrade, so on an insecure client this fails with
+    /// [`ErrorKind::Unimplemented`] without calling the node (which would
+    /// answer the same). An image without a `:tag` is
+    /// [`ErrorKind::InvalidArgument`]; an apply or another upgrade in
+    /// progress [`ErrorKind::FailedPrecondition`] (retry).
+    pub async fn upgrade(&mut self, image: &str) -> Result<(), ApiError> {
+        const OP: &str = "Upgrade";
+        if self.insecure {
+            return Err(ApiError::new(
+                ErrorKind::Unimplemented,
+                format!(
+                    "{OP} on {}: needs an mTLS connection; a node in maintenance mode has no \
+                     installed Talos to upgrade (apply a config to install it)",
+                    self.desc
+                ),
+            ));
+        }
+        let limit = self.call_timeout;
+        let message = UpgradeRequest {
+            image: image.to_owned(),
+            // Keep EPHEMERAL (and so etcd's data): without it Talos may
+            // wipe it and leave etcd, fatal for a single control plane.
+            preserve: true,
+            stage: false,
+            force: false,
+            reboot_mode: RebootMode::Default as i32,
+        };
+        let response = unary(
+            OP,
+            &self.desc,
+            limit,
+            self.machine.upgrade(request(message, limit)),
+        )
+        .await?;
+        let first = response.messages.into_iter().next();
+        metadata_error(
+            OP,
+            &self.desc,
+            first.as_ref().and_then(|m| m.metadata.as_ref()),
+        )
+    }
+
     /// `MachineService.Reset`: wipes the node and reboots it (into
     /// maintenance mode when it boots from the ISO). `graceful` makes a
     /// control plane leave etcd first.
@@ -600,6 +673,39 @@ mod tests {
         assert_eq!(host_of("[fd00::1]:50000"), "fd00::1");
         assert_eq!(host_of("node1:50000"), "node1");
         assert_eq!(host_of("node1"), "node1");
+    }
+
+    /// The client refuses Upgrade on an insecure connection without a
+    /// call; the node, asked directly, answers the same.
+    #[cfg(feature = "sim")]
+    #[tokio::test]
+    async fn a_maintenance_node_answers_upgrade_unimplemented() {
+        use crate::sim::{SimConfig, TalosSim};
+        let ip = "10.0.10.11";
+        let sim = TalosSim::new(SimConfig::default());
+        let addr = sim.add_node(ip).await.unwrap().to_string();
+        let mut client = TalosClient::insecure(&addr).await.unwrap();
+        let err = client
+            .upgrade("ghcr.io/siderolabs/installer:v1.13.10")
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Unimplemented, "{err}");
+        assert_eq!(sim.request_count(), 0);
+        let status = client
+            .machine
+            .upgrade(UpgradeRequest {
+                image: "ghcr.io/siderolabs/installer:v1.13.10".into(),
+                ..UpgradeRequest::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unimplemented, "{status:?}");
+        assert_eq!(
+            sim.outcomes(),
+            [format!(
+                "{ip} /machine.MachineService/Upgrade Unimplemented"
+            )]
+        );
     }
 
     #[tokio::test]

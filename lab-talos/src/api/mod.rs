@@ -3,7 +3,7 @@
 //! A Talos node is driven entirely through apid's gRPC API. This module is
 //! the small client lab needs for a node's life cycle: apply a machine
 //! config, bootstrap etcd once, fetch the admin kubeconfig, wait for the
-//! cluster to be healthy, read the version, reset.
+//! cluster to be healthy, read the version, upgrade Talos, reset.
 //!
 //! ## Two ways to connect, and why both exist
 //!

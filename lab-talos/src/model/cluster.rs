@@ -875,6 +875,10 @@ impl TalosCluster {
                 )
                 .filename(&filename);
                 let spec = file.spec_mut();
+                // A new Talos version is a new ISO: download it, move the
+                // VMs' CD-ROMs to it, then delete the old one (Proxmox
+                // refuses to delete an ISO a VM still has inserted).
+                spec.lifecycle.create_before_destroy = true;
                 relocate(spec, self.at("iso_storage"));
                 mark(spec, "node", n.loc);
                 for key in ["url", "filename"] {
@@ -969,8 +973,11 @@ impl TalosCluster {
         for (i, n) in self.nodes.iter().enumerate() {
             let cluster = self.cluster_input(n.role, &image.installer_image);
             let node = self.node_input(n);
-            let mut m = Machine::new(&n.name, &n.address(), &cluster, &node, &secrets).vm(&vms[i]);
+            let mut m = Machine::new(&n.name, &n.address(), &cluster, &node, &secrets)
+                .vm(&vms[i])
+                .version(&version.to_string());
             let spec = m.spec_mut();
+            mark(spec, "version", self.at("talos_version"));
             // The name and address were judged where the node was declared.
             spec.problems.clear();
             spec.problems.extend(n.problems.iter().cloned());

@@ -209,6 +209,15 @@ impl Machine {
         self
     }
 
+    /// The Talos version the node runs (`v1.13.9`): the tag of its
+    /// installer image. Changing it upgrades the node in place (the new
+    /// installer, then a reboot), one node of the cluster at a time.
+    #[track_caller]
+    pub fn version(mut self, version: &str) -> Self {
+        self.spec.set("version", version);
+        self
+    }
+
     /// The spec built so far.
     pub fn spec(&self) -> &ResourceSpec {
         &self.spec

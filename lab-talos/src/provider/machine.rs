@@ -202,7 +202,7 @@ pub(super) async fn update(
     for w in &outcome.warnings {
         tracing::warn!(node = address, "{w}");
     }
-    let version = if outcome.mode == ApplyMode::Reboot {
+    let mut version = if outcome.mode == ApplyMode::Reboot {
         tracing::info!(node = address, "the node reboots to apply the change");
         pause(ctx, provider.options.poll).await;
         until_configured(
@@ -219,7 +219,61 @@ pub(super) async fn update(
             .await
             .map_err(|e| api_error(&format!("reading the version of {address}"), e))?
     };
+    if let Some(wanted) = req.attrs.get("version").and_then(Value::as_str) {
+        if version != wanted {
+            version = upgrade(provider, ctx, req, address, &creds, wanted).await?;
+        }
+    }
     Ok(observed(req.id.clone(), &req.attrs, &config, version))
+}
+
+/// Installs the config's installer image (`machine.install.image`, whose
+/// tag is the wanted version) and waits for the node to come back running
+/// it. Applying a config with a new install image alone never upgrades a
+/// Talos node; the Upgrade call does.
+async fn upgrade(
+    provider: &TalosProvider,
+    ctx: &OpContext,
+    req: &UpdateRequest,
+    address: &str,
+    creds: &Credentials,
+    wanted: &str,
+) -> Result<String, ProviderError> {
+    let (cluster, _) = kinds::config_inputs(req.attrs.get("config").unwrap_or(&Value::Null))
+        .map_err(ProviderError::permanent)?;
+    let image = cluster.install_image.ok_or_else(|| {
+        ProviderError::permanent(format!(
+            "{address} should run Talos {wanted}, but its config has no install image to upgrade with"
+        ))
+    })?;
+    if !image.ends_with(&format!(":{wanted}")) {
+        return Err(ProviderError::permanent(format!(
+            "{address} should run Talos {wanted}, but its install image is {image}"
+        )));
+    }
+    tracing::info!(node = address, image = %image, "upgrading Talos");
+    let dial = provider.dial(address);
+    let mut client = TalosClient::mtls(&dial, address, creds)
+        .await
+        .map_err(|e| api_error(&format!("connecting to {address}"), e))?;
+    client
+        .upgrade(&image)
+        .await
+        .map_err(|e| api_error(&format!("upgrading {address} to {wanted}"), e))?;
+    let deadline = Instant::now() + provider.options.install_timeout;
+    loop {
+        pause(ctx, provider.options.poll).await;
+        let left = deadline.saturating_duration_since(Instant::now());
+        let running = until_configured(provider, ctx, address, creds, left).await?;
+        if running == wanted {
+            return Ok(running);
+        }
+        if Instant::now() >= deadline {
+            return Err(ProviderError::transient(format!(
+                "{address} still runs Talos {running} after the upgrade to {wanted}"
+            )));
+        }
+    }
 }
 
 /// Resets the node (wiping its Talos state) so a deleted machine does not
@@ -281,22 +335,39 @@ pub(super) async fn read(
     };
     let creds = provider.credentials(&bundle)?;
     let dial = provider.dial(address);
-    match TalosClient::probe(&dial, address, Some(&creds)).await {
-        // The probe's Version call over mTLS is the whole read: one call per
-        // node per plan.
-        Ok((NodeMode::Configured, _)) => Ok(Some(keep())),
-        Ok((NodeMode::Maintenance, _)) => {
+    // mTLS first: a configured node (the usual case) answers the one
+    // Version call, and the version it gives is what it runs.
+    let mtls = async {
+        let mut client = TalosClient::mtls(&dial, address, &creds).await?;
+        client.version().await
+    };
+    let failure = match mtls.await {
+        Ok(running) => {
+            let mut obs = keep();
+            if obs.attrs.contains_key("version") {
+                obs.attrs.insert("version".into(), Value::Str(running));
+            }
+            return Ok(Some(obs));
+        }
+        Err(e) => e,
+    };
+    // Refused over mTLS: a node back in maintenance mode (reset, or a new
+    // disk) answers without credentials.
+    if failure.kind == ErrorKind::Tls {
+        let insecure = async {
+            let mut client = TalosClient::insecure(&dial).await?;
+            client.version().await
+        };
+        if insecure.await.is_ok() {
             tracing::info!(
                 node = address,
                 "node is in maintenance mode: its config is gone"
             );
-            Ok(None)
-        }
-        Err(e) => {
-            tracing::warn!(node = address, error = %e, "node did not answer; keeping its record");
-            Ok(Some(keep()))
+            return Ok(None);
         }
     }
+    tracing::warn!(node = address, error = %failure, "node did not answer; keeping its record");
+    Ok(Some(keep()))
 }
 
 /// Says whether the change reboots the node, and stops a plan that would
@@ -334,6 +405,16 @@ pub(super) fn review(
             };
             let changed = config::changed_paths(&old.docs, &new.docs);
             let reboot = config::needs_reboot(&old.docs, &new.docs);
+            let running = prior.get("version").and_then(Value::as_str);
+            let wanted = review.desired.get("version").and_then(Value::as_str);
+            if let (Some(running), Some(wanted)) = (running, wanted) {
+                if running != wanted {
+                    return Ok(vec![format!(
+                        "{name} UPGRADES Talos {running} -> {wanted}: the new installer, then a \
+                         reboot; the cluster's nodes upgrade one at a time"
+                    )]);
+                }
+            }
             Ok(if changed.is_empty() {
                 vec![format!("{name}: the machine config does not change")]
             } else if reboot.is_empty() {

@@ -37,8 +37,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use lab_core::provider::{
-    CreateRequest, DeleteRequest, Estimates, KindSchema, Observed, OpContext, Ownership,
-    ReadRequest, StepReview, UpdateRequest,
+    CreateRequest, DeleteRequest, Estimates, KindSchema, Limit, Observed, OpContext, OpInfo,
+    OpKind, Ownership, ReadRequest, StepReview, UpdateRequest,
 };
 use lab_core::{Attrs, Check, Provider, ProviderError, Secret, Value};
 use sha2::{Digest, Sha256};
@@ -401,6 +401,21 @@ impl Provider for TalosProvider {
         _desired: &Attrs,
     ) -> Result<Vec<Observed>, ProviderError> {
         Ok(Vec::new())
+    }
+
+    /// Machine updates of one cluster go one node at a time: a change that
+    /// reboots (or upgrades) never takes two control planes, and so etcd's
+    /// quorum, down at once.
+    fn limits(&self, op: &OpInfo<'_>) -> Vec<Limit> {
+        if op.address.kind() != kinds::MACHINE || op.op != OpKind::Update {
+            return Vec::new();
+        }
+        let cluster = op
+            .attrs
+            .get("cluster")
+            .and_then(Value::as_str)
+            .unwrap_or("?");
+        vec![Limit::operation(format!("talos:rolling:{cluster}"), 1)]
     }
 
     fn review(&self, review: &StepReview<'_>) -> Result<Vec<String>, String> {

@@ -35,6 +35,8 @@ pub(crate) struct ParsedConfig {
     pub os_ca_pem: String,
     /// `machine.ca.key`, PEM (control planes only).
     pub os_ca_key_pem: Option<Secret>,
+    /// `machine.install.image`, the installer a first install uses.
+    pub install_image: Option<String>,
 }
 
 fn v1alpha1(docs: &[Document]) -> Option<&Node> {
@@ -94,6 +96,7 @@ pub(crate) fn parse(data: &[u8]) -> Result<ParsedConfig, String> {
             b64_pem(key).ok_or("machine.ca.key is not base64 of a PEM private key")?,
         )),
     };
+    let install_image = str_at(body, &["machine", "install", "image"]).map(str::to_owned);
     Ok(ParsedConfig {
         text: text.to_owned(),
         docs,
@@ -101,7 +104,25 @@ pub(crate) fn parse(data: &[u8]) -> Result<ParsedConfig, String> {
         os_ca_crt_b64,
         os_ca_pem,
         os_ca_key_pem,
+        install_image,
     })
+}
+
+/// The tag of an image reference, the Talos version an installer image
+/// installs: the text after the last `:` of the name (a `@sha256:...`
+/// digest dropped first), e.g. `v1.13.9` for
+/// `factory.talos.dev/nocloud-installer/<id>:v1.13.9`. `None` without a
+/// tag (`registry:5000/installer` has none: that `:` is a port), or when
+/// the tag is not a valid OCI tag (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`).
+pub(crate) fn image_tag(image: &str) -> Option<&str> {
+    let name = image.trim().split('@').next()?;
+    let (_, tag) = name.rsplit_once(':')?;
+    let mut chars = tag.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    (first_ok && rest_ok && tag.len() <= 128).then_some(tag)
 }
 
 /// The admin kubeconfig a control plane issues from its config (cluster
@@ -170,4 +191,33 @@ pub(crate) fn admin_kubeconfig(config: &ParsedConfig) -> Result<Secret, String> 
             crate::secrets::DEFAULT_CLIENT_CERT_VALIDITY,
         )
         .map_err(|e| format!("issuing the admin kubeconfig: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::image_tag;
+
+    #[test]
+    fn tags_of_installer_images() {
+        assert_eq!(
+            image_tag("factory.talos.dev/nocloud-installer/376567988ad3:v1.13.9"),
+            Some("v1.13.9")
+        );
+        assert_eq!(
+            image_tag("ghcr.io/siderolabs/installer:v1.13.10@sha256:0123abcd"),
+            Some("v1.13.10")
+        );
+        assert_eq!(
+            image_tag("registry:5000/installer:v1.13.9"),
+            Some("v1.13.9")
+        );
+        assert_eq!(image_tag("registry:5000/installer"), None);
+        assert_eq!(image_tag("ghcr.io/siderolabs/installer"), None);
+        assert_eq!(image_tag("ghcr.io/siderolabs/installer:"), None);
+        assert_eq!(
+            image_tag("ghcr.io/siderolabs/installer@sha256:0123abcd"),
+            None
+        );
+        assert_eq!(image_tag(""), None);
+    }
 }

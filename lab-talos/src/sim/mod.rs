@@ -13,7 +13,7 @@
 //! |---|---|---|
 //! | [`Stage::Maintenance`] (empty disk) | self-signed, no client auth | `ApplyConfiguration`, `Version`; everything else `Unimplemented` |
 //! | [`Stage::Installing`], [`Stage::Rebooting`] | connections dropped | — (for [`SimConfig::reboot`]) |
-//! | [`Stage::Configured`] | OS CA from the config, client cert required | all; writes need role `os:admin` |
+//! | [`Stage::Configured`] | OS CA from the config, client cert required | all (incl. `Upgrade`); writes need role `os:admin` |
 //! | [`Stage::Bootstrapped`] | same | same; etcd runs here |
 //! | [`Stage::Off`] | connections dropped | — |
 //!
@@ -27,6 +27,18 @@
 //! `HealthCheck` streams progress lines until every listed node is up and
 //! etcd is bootstrapped, or fails with `DeadlineExceeded` naming the check
 //! and node. `Reset` wipes the node back to maintenance mode.
+//!
+//! Each node runs a Talos version, which `Version` reports: the ISO's
+//! ([`SimConfig::talos_version`]) in maintenance mode; after the first
+//! install the tag of the config's `machine.install.image` (e.g. `v1.13.9`
+//! for `factory.talos.dev/nocloud-installer/<id>:v1.13.9`; the ISO's
+//! version if the config has none). Later applies never change it, as on
+//! real Talos, where a new `install.image` takes effect only with an
+//! upgrade: the legacy `Upgrade` call (`Unimplemented` in maintenance
+//! mode; `FailedPrecondition` during an apply or another upgrade;
+//! `InvalidArgument` for an image without a `:tag`) acknowledges, keeps
+//! the node up for [`SimConfig::upgrade_delay`], then reboots it into the
+//! image's tag ([`TalosSim::running_version`]).
 //!
 //! A worker's config carries no OS CA key (real workers get their API
 //! certificate from trustd on a control plane); the simulator signs a
@@ -77,6 +89,12 @@ pub struct SimConfig {
     pub apply_delay: Duration,
     /// How often `HealthCheck` re-evaluates the cluster.
     pub health_poll: Duration,
+    /// How long a node stays up after acknowledging `Upgrade` (draining,
+    /// pulling and installing the image) before it reboots into the new
+    /// version; meanwhile applies and upgrades fail with
+    /// `FailedPrecondition` (zero by default: the reboot starts with the
+    /// answer).
+    pub upgrade_delay: Duration,
 }
 
 impl Default for SimConfig {
@@ -86,6 +104,7 @@ impl Default for SimConfig {
             talos_version: "v1.13.9".into(),
             apply_delay: Duration::ZERO,
             health_poll: Duration::from_millis(25),
+            upgrade_delay: Duration::ZERO,
         }
     }
 }
@@ -129,6 +148,15 @@ impl fmt::Display for Stage {
 
 type Presence = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
+/// An acknowledged `Upgrade` whose reboot hasn't started yet.
+struct PendingUpgrade {
+    /// The Talos version the node runs after the reboot.
+    version: String,
+    /// When the reboot starts, and when the node is back up.
+    reboot_at: Instant,
+    up_at: Instant,
+}
+
 /// One simulated node.
 struct NodeState {
     addr: SocketAddr,
@@ -141,6 +169,10 @@ struct NodeState {
     /// Installing/Rebooting until the instant.
     down: Option<(Stage, Instant)>,
     applying: bool,
+    /// The installed Talos version; `None` = the ISO's
+    /// ([`SimConfig::talos_version`]), e.g. in maintenance mode.
+    version: Option<String>,
+    upgrade: Option<PendingUpgrade>,
     /// Bumped on every boot; connections of an older epoch are closed.
     epoch: watch::Sender<u64>,
     maintenance_tls: Option<Arc<ServerConfig>>,
@@ -150,10 +182,27 @@ struct NodeState {
 
 impl NodeState {
     fn reboot(&mut self, stage: Stage, reboot: Duration) {
-        self.down = Some((stage, Instant::now() + reboot));
+        self.go_down(stage, Instant::now() + reboot);
+    }
+
+    fn go_down(&mut self, stage: Stage, until: Instant) {
+        self.down = Some((stage, until));
         self.epoch.send_modify(|e| *e += 1);
         self.maintenance_tls = None;
         self.configured_tls = None;
+    }
+
+    /// Starts a pending upgrade's reboot once its time has come: the node
+    /// comes back with the new version and any staged config.
+    fn advance_upgrade(&mut self, now: Instant) {
+        let Some(upgrade) = self.upgrade.take_if(|u| now >= u.reboot_at) else {
+            return;
+        };
+        self.version = Some(upgrade.version);
+        if let Some(staged) = self.staged.take() {
+            self.config = Some(staged);
+        }
+        self.go_down(Stage::Rebooting, upgrade.up_at);
     }
 
     fn wipe(&mut self) {
@@ -161,6 +210,8 @@ impl NodeState {
         self.staged = None;
         self.bootstrapped = false;
         self.down = None;
+        self.version = None;
+        self.upgrade = None;
     }
 }
 
@@ -213,6 +264,7 @@ impl World {
                 }
             }
         }
+        node.advance_upgrade(Instant::now());
         if let Some((stage, until)) = node.down {
             if Instant::now() < until {
                 return Some(stage);
@@ -400,6 +452,8 @@ impl TalosSim {
                     bootstrapped: false,
                     down: None,
                     applying: false,
+                    version: None,
+                    upgrade: None,
                     epoch,
                     maintenance_tls: None,
                     configured_tls: None,
@@ -449,6 +503,22 @@ impl TalosSim {
             .nodes
             .get(ip)
             .map(|n| *n.epoch.borrow())
+    }
+
+    /// The Talos version the node runs, what `Version` answers when it is
+    /// up (`None` for an IP the simulator doesn't have): the ISO's
+    /// ([`SimConfig::talos_version`]) until the first install, then the
+    /// install image's tag, then each upgrade's (from the moment its
+    /// reboot starts).
+    pub fn running_version(&self, ip: &str) -> Option<String> {
+        let world = &self.inner.world;
+        let mut state = world.lock();
+        World::refresh(&mut state, ip)?;
+        state.nodes.get(ip).map(|n| {
+            n.version
+                .clone()
+                .unwrap_or_else(|| world.config.talos_version.clone())
+        })
     }
 
     /// Waits (polling) until the node is in `stage`; false after `within`.

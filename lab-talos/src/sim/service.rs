@@ -9,8 +9,8 @@ use tokio::sync::mpsc;
 use tonic::codegen::tokio_stream::{self, Stream};
 use tonic::{Code, Request, Response, Status};
 
-use super::machine_config::{self, MachineType, ParsedConfig};
-use super::{is_control_plane, same_cluster, Stage, World, WorldState};
+use super::machine_config::{self, image_tag, MachineType, ParsedConfig};
+use super::{is_control_plane, same_cluster, PendingUpgrade, Stage, World, WorldState};
 use crate::api::client::pack_kubeconfig;
 use crate::api::proto::cluster::cluster_service_server::ClusterService;
 use crate::api::proto::cluster::{HealthCheckProgress, HealthCheckRequest};
@@ -20,7 +20,7 @@ use crate::api::proto::machine::machine_service_server::MachineService;
 use crate::api::proto::machine::{
     ApplyConfiguration, ApplyConfigurationRequest, ApplyConfigurationResponse, Bootstrap,
     BootstrapRequest, BootstrapResponse, FeaturesInfo, PlatformInfo, Reset, ResetRequest,
-    ResetResponse, Version, VersionInfo, VersionResponse,
+    ResetResponse, Upgrade, UpgradeRequest, UpgradeResponse, Version, VersionInfo, VersionResponse,
 };
 use crate::config::{changed_paths, needs_reboot};
 use crate::secrets::ROLE_ADMIN;
@@ -29,6 +29,7 @@ const APPLY: &str = "/machine.MachineService/ApplyConfiguration";
 const BOOTSTRAP: &str = "/machine.MachineService/Bootstrap";
 const KUBECONFIG: &str = "/machine.MachineService/Kubeconfig";
 const RESET: &str = "/machine.MachineService/Reset";
+const UPGRADE: &str = "/machine.MachineService/Upgrade";
 const VERSION: &str = "/machine.MachineService/Version";
 const HEALTH: &str = "/cluster.ClusterService/HealthCheck";
 
@@ -117,6 +118,7 @@ impl Handler {
             .map_err(|_| Status::invalid_argument(format!("unknown apply mode {}", req.mode)))?;
         {
             let mut state = self.world.lock();
+            World::refresh(&mut state, &self.ip);
             let node = state
                 .nodes
                 .get_mut(&self.ip)
@@ -124,6 +126,11 @@ impl Handler {
             if node.applying {
                 return Err(Status::failed_precondition(
                     "another apply configuration request is in progress",
+                ));
+            }
+            if node.upgrade.is_some() {
+                return Err(Status::failed_precondition(
+                    "an upgrade is in progress: apply the configuration after it",
                 ));
             }
             node.applying = true;
@@ -158,7 +165,14 @@ impl Handler {
                         "Dry run summary:\nthe node is in maintenance mode: applying installs Talos and reboots".into(),
                     ));
                 }
-                // Any mode installs and reboots from maintenance mode.
+                // Any mode installs and reboots from maintenance mode, with
+                // the config's installer (the ISO's Talos without one).
+                node.version = Some(
+                    new.install_image
+                        .as_deref()
+                        .and_then(image_tag)
+                        .map_or_else(|| self.world.config.talos_version.clone(), str::to_owned),
+                );
                 node.config = Some(new);
                 node.staged = None;
                 node.bootstrapped = false;
@@ -333,14 +347,73 @@ impl Handler {
         })
     }
 
+    /// The legacy `MachineService.Upgrade`: acknowledges, then (after
+    /// [`super::SimConfig::upgrade_delay`]) reboots into the image's tag.
+    fn upgrade(&self, req: &UpgradeRequest) -> Result<UpgradeResponse, Status> {
+        self.require_admin()?;
+        let config = &self.world.config;
+        let mut state = self.world.lock();
+        let stage = World::refresh(&mut state, &self.ip).unwrap_or(Stage::Off);
+        if stage == Stage::Maintenance {
+            return Err(Status::unimplemented(
+                "upgrade is not available in maintenance mode: apply a config to install Talos",
+            ));
+        }
+        let version = image_tag(&req.image).ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "upgrade image `{}` has no tag: name the Talos version, e.g. `<installer>:v1.13.9`",
+                req.image.trim()
+            ))
+        })?;
+        if !stage.is_configured() {
+            return Err(Status::failed_precondition(format!("the node is {stage}")));
+        }
+        let node = state
+            .nodes
+            .get_mut(&self.ip)
+            .ok_or_else(|| Status::unavailable("no such node"))?;
+        if node.applying {
+            return Err(Status::failed_precondition(
+                "an apply configuration request is in progress: upgrade after it",
+            ));
+        }
+        if node.upgrade.is_some() {
+            return Err(Status::failed_precondition(
+                "an upgrade is already in progress",
+            ));
+        }
+        let now = Instant::now();
+        let reboot_at = now + config.upgrade_delay;
+        node.upgrade = Some(PendingUpgrade {
+            version: version.to_owned(),
+            reboot_at,
+            up_at: reboot_at + config.reboot,
+        });
+        node.advance_upgrade(now);
+        Ok(UpgradeResponse {
+            messages: vec![Upgrade {
+                metadata: None,
+                ack: "Upgrade request received".into(),
+                actor_id: String::new(),
+            }],
+        })
+    }
+
     fn version(&self) -> Result<VersionResponse, Status> {
         self.require_reader()?;
         let maintenance = self.stage() == Stage::Maintenance;
+        let tag = self
+            .world
+            .lock()
+            .nodes
+            .get(&self.ip)
+            .and_then(|n| n.version.clone())
+            .unwrap_or_else(|| self.world.config.talos_version.clone());
         Ok(VersionResponse {
             messages: vec![Version {
                 metadata: None,
                 version: Some(VersionInfo {
-                    tag: self.world.config.talos_version.clone(),
+                    tag,
                     sha: "0000000".into(),
                     built: String::new(),
                     go_version: "go1.25".into(),
@@ -391,6 +464,14 @@ impl MachineService for Handler {
     ) -> Result<Response<ResetResponse>, Status> {
         let result = Handler::reset(self, request.get_ref());
         self.finish(RESET, result)
+    }
+
+    async fn upgrade(
+        &self,
+        request: Request<UpgradeRequest>,
+    ) -> Result<Response<UpgradeResponse>, Status> {
+        let result = Handler::upgrade(self, request.get_ref());
+        self.finish(UPGRADE, result)
     }
 
     async fn version(&self, _request: Request<()>) -> Result<Response<VersionResponse>, Status> {
