@@ -615,3 +615,61 @@ fn a_new_talos_version_upgrades_every_node_one_at_a_time() {
         assert_quiet(&w, &shape).await;
     });
 }
+
+#[test]
+fn client_certificates_close_to_expiry_are_renewed_by_the_next_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    runtime().block_on(async {
+        let w = world(dir.path()).await;
+        let shape = Shape::imported();
+        apply(&w, &shape).await;
+        assert_quiet(&w, &shape).await;
+
+        // Eleven months later: the talosconfig's certificate has 10 days left.
+        let bundle =
+            lab_talos::secrets::SecretsBundle::from_yaml(shape.import.as_ref().unwrap().expose())
+                .unwrap();
+        let cert = bundle
+            .admin_client_cert(&["os:admin"], Duration::from_secs(10 * 24 * 3600))
+            .unwrap();
+        let stale = bundle.talosconfig("home", &["10.0.10.11".into()], &[], &cert);
+        let mut state = w.store.load().unwrap().unwrap();
+        let cluster = Address::new("talos.cluster", "home");
+        state
+            .resources
+            .get_mut(&cluster)
+            .unwrap()
+            .outputs
+            .insert("talosconfig".into(), Value::Secret(stale.clone()));
+        w.store.save(&state).unwrap();
+
+        let e = engine(&w, &shape);
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        let actions: Vec<(String, Action)> = plan
+            .steps
+            .iter()
+            .map(|s| (s.address.to_string(), s.action))
+            .collect();
+        assert_eq!(actions, vec![(cluster.to_string(), Action::Update)]);
+        let step = &plan.steps[0];
+        assert!(
+            step.notes
+                .iter()
+                .any(|n| n.contains("renews") && n.contains("expires on")),
+            "{:?}",
+            step.notes
+        );
+        let report = e.apply(&plan, &opts()).await.unwrap();
+        assert!(report.is_success(), "{report:#?}");
+        assert_eq!(
+            requests_ending(&w.talos, "/machine.MachineService/Bootstrap"),
+            1,
+            "renewing credentials does not bootstrap again"
+        );
+        let Some(Value::Secret(fresh)) = cluster_outputs(&w).get("talosconfig").cloned() else {
+            panic!("a talosconfig");
+        };
+        assert_ne!(fresh, stale);
+        assert_quiet(&w, &shape).await;
+    });
+}

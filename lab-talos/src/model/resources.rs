@@ -306,6 +306,9 @@ impl Cluster {
         }
         spec.set("endpoint", endpoint);
         spec.set_input::<Secret>("secrets", secrets.bundle());
+        // The kubeconfig's and talosconfig's client certificates (one year)
+        // must stay valid for 30 more days; a plan renews them otherwise.
+        spec.set("credentials", "valid");
         Cluster {
             spec,
             control_planes: Vec::new(),

@@ -422,6 +422,7 @@ impl Provider for TalosProvider {
         match review.address.kind() {
             kinds::SECRETS => secrets::review(self, review),
             kinds::MACHINE => machine::review(self, review),
+            kinds::CLUSTER => Ok(cluster::review(review)),
             _ => Ok(Vec::new()),
         }
     }
