@@ -379,8 +379,7 @@ pub(super) fn review(
     let name = review.address.name();
     let new_bundle = matches!(review.desired.get("secrets"), Some(Value::Ref(_)));
     match (review.action, review.prior) {
-        (Action::Update, Some(prior)) | (Action::Replace, Some(prior)) if new_bundle => {
-            let _ = prior;
+        (Action::Update | Action::Replace, Some(_)) if new_bundle => {
             let cluster = review
                 .desired
                 .get("cluster")

@@ -351,7 +351,7 @@ impl Provider for TalosProvider {
         req: &CreateRequest,
     ) -> Result<Observed, ProviderError> {
         match req.address.kind() {
-            kinds::SECRETS => secrets::create(self, req).await,
+            kinds::SECRETS => secrets::create(req).await,
             kinds::MACHINE => machine::create(self, ctx, req).await,
             kinds::CLUSTER => cluster::create(self, ctx, req).await,
             kinds::SCHEMATIC => schematic::create(self, req).await,

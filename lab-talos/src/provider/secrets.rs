@@ -69,10 +69,7 @@ pub(super) fn read(req: &ReadRequest) -> Option<Observed> {
     })
 }
 
-pub(super) async fn create(
-    provider: &TalosProvider,
-    req: &CreateRequest,
-) -> Result<Observed, ProviderError> {
+pub(super) async fn create(req: &CreateRequest) -> Result<Observed, ProviderError> {
     let bundle = match req.attrs.get("import") {
         Some(Value::Secret(text)) => parse_import(text).map_err(ProviderError::permanent)?,
         _ => {
@@ -92,7 +89,6 @@ pub(super) async fn create(
         os_ca = %outputs["os_ca_fingerprint"],
         "secrets bundle ready"
     );
-    let _ = provider;
     Ok(Observed {
         id: format!("os-ca:{}", &os_ca_fingerprint(&bundle)[..16]),
         attrs: req.attrs.clone(),
