@@ -34,3 +34,24 @@ pub mod secrets;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod yaml;
+
+/// Lowercase hex SHA-256: Image Factory schematic ids, certificate
+/// fingerprints, config digests.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sha256_hex_is_lowercase_and_64_chars() {
+        assert_eq!(
+            super::sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

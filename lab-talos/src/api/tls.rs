@@ -15,7 +15,6 @@ use rustls::pki_types::{
     ServerName, UnixTime,
 };
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use sha2::{Digest, Sha256};
 
 use super::{ApiError, Credentials, ErrorKind};
 
@@ -76,10 +75,7 @@ pub(crate) fn key_from_pem(text: &str, what: &str) -> Result<PrivateKeyDer<'stat
 /// SHA-256 of a certificate's DER, lowercase hex (the fingerprint Talos
 /// prints for maintenance mode).
 pub(crate) fn fingerprint(cert: &CertificateDer<'_>) -> String {
-    Sha256::digest(cert.as_ref())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::sha256_hex(cert.as_ref())
 }
 
 /// Accepts any server certificate (maintenance mode is trust on first use),

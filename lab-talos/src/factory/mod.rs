@@ -67,8 +67,6 @@ mod parse;
 mod urls;
 mod version;
 
-use sha2::{Digest, Sha256};
-
 use crate::yaml::{self, Node};
 pub use urls::{Arch, ImageFactory, InstallerForm, Platform, TalosImage, DEFAULT_FACTORY_URL};
 pub use version::{TalosVersion, KNOWN_VERSIONS, NEWEST_PRERELEASE, NEWEST_STABLE};
@@ -365,8 +363,7 @@ impl Schematic {
     /// The schematic id: the lowercase hex SHA-256 of
     /// [`canonical_yaml`](Self::canonical_yaml), as the factory computes it.
     pub fn id(&self) -> String {
-        let digest = Sha256::digest(self.canonical_yaml().as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        crate::sha256_hex(self.canonical_yaml().as_bytes())
     }
 
     /// Checks what lab considers a mistake, before the factory or a node

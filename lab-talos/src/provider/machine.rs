@@ -21,11 +21,12 @@ use lab_core::provider::{
 use lab_core::{Attrs, ProviderError, Secret, Value};
 use tokio::time::Instant;
 
-use super::{api_error, sha256_hex, str_attr, TalosProvider};
+use super::{api_error, str_attr, TalosProvider};
 use crate::api::{ApplyMode, Credentials, ErrorKind, NodeMode, TalosClient};
 use crate::config::{self, ConfigSecrets, Document};
 use crate::kinds;
 use crate::secrets::SecretsBundle;
+use crate::sha256_hex;
 
 /// The rendered config of a machine and its documents.
 struct MachineConfig {

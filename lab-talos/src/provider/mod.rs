@@ -41,12 +41,12 @@ use lab_core::provider::{
     OpKind, Ownership, ReadRequest, StepReview, UpdateRequest,
 };
 use lab_core::{Attrs, Check, Provider, ProviderError, Secret, Value};
-use sha2::{Digest, Sha256};
 
 use crate::api::{ApiError, Credentials, FactoryClient};
 use crate::factory::ImageFactory;
 use crate::kinds;
 use crate::secrets::SecretsBundle;
+use crate::sha256_hex;
 
 /// The port apid listens on.
 pub const TALOS_API_PORT: u16 = 50000;
@@ -231,16 +231,6 @@ pub fn export_secrets(state: &lab_core::State, cluster: &str) -> Option<Secret> 
         Value::Secret(s) => Some(s.clone()),
         _ => None,
     }
-}
-
-/// Lowercase hex SHA-256.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
 }
 
 /// A provider error from a Talos API error, with what was being done.
@@ -431,15 +421,6 @@ impl Provider for TalosProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sha256_hex_is_lowercase_and_64_chars() {
-        let h = sha256_hex(b"abc");
-        assert_eq!(
-            h,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
 
     #[test]
     fn live_options_dial_port_50000() {

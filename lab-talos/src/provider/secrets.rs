@@ -13,8 +13,9 @@ use lab_core::plan::Action;
 use lab_core::provider::{CreateRequest, Observed, ReadRequest, StepReview, UpdateRequest};
 use lab_core::{Attrs, ProviderError, Secret, Value};
 
-use super::{sha256_hex, TalosProvider};
+use super::TalosProvider;
 use crate::secrets::{SecretsBundle, VersionContract};
+use crate::sha256_hex;
 
 /// The OS CA's fingerprint: SHA-256 of its DER, lowercase hex.
 pub(crate) fn os_ca_fingerprint(bundle: &SecretsBundle) -> String {
@@ -84,13 +85,10 @@ pub(super) async fn create(req: &CreateRequest) -> Result<Observed, ProviderErro
         }
     };
     let outputs = outputs_for(&bundle);
-    tracing::info!(
-        resource = %req.address,
-        os_ca = %outputs["os_ca_fingerprint"],
-        "secrets bundle ready"
-    );
+    let fingerprint = outputs["os_ca_fingerprint"].as_str().unwrap_or_default();
+    tracing::info!(resource = %req.address, os_ca = fingerprint, "secrets bundle ready");
     Ok(Observed {
-        id: format!("os-ca:{}", &os_ca_fingerprint(&bundle)[..16]),
+        id: format!("os-ca:{}", fingerprint.get(..16).unwrap_or(fingerprint)),
         attrs: req.attrs.clone(),
         outputs,
     })
