@@ -597,6 +597,12 @@ impl Session<'_> {
             report.skipped.len(),
             fmt_duration(report.elapsed)
         )?;
+        if !report.moved.is_empty() {
+            writeln!(out, "Moved:")?;
+            for (from, to) in &report.moved {
+                writeln!(out, "  {from} -> {to}")?;
+            }
+        }
         if !report.recovered.is_empty() {
             writeln!(out, "Recovered from an interrupted run:")?;
             for (address, outcome) in &report.recovered {
@@ -630,6 +636,9 @@ impl Session<'_> {
                     s.address, s.op, s.because
                 )?;
             }
+        }
+        if let Some(why) = &report.stopped {
+            writeln!(out, "{} The run stopped: {why}", self.term.paint_red("x"))?;
         }
         if !report.is_success() {
             writeln!(

@@ -1,5 +1,6 @@
 //! [`Engine`]: the library face of check, plan, apply and destroy.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::apply::{ApplyOptions, ApplyReport};
@@ -7,6 +8,7 @@ use crate::diag::Diagnostic;
 use crate::events::{Event, EventSink};
 use crate::model::Lab;
 use crate::plan::{Plan, PlanOptions};
+use crate::provider::TokenBucket;
 use crate::state::{StateError, StateStore};
 use crate::ProviderError;
 
@@ -117,12 +119,25 @@ pub struct Engine {
     pub(crate) lab: Lab,
     pub(crate) store: Arc<dyn StateStore>,
     pub(crate) sink: Option<EventSink>,
+    /// One token bucket per provider instance that declares a rate limit.
+    rates: HashMap<String, Arc<TokenBucket>>,
+}
+
+fn rate_buckets(lab: &Lab) -> HashMap<String, Arc<TokenBucket>> {
+    lab.providers()
+        .instances()
+        .filter_map(|i| {
+            let limit = i.provider.rate_limit()?;
+            Some((i.name.clone(), Arc::new(TokenBucket::new(limit))))
+        })
+        .collect()
 }
 
 impl Engine {
     /// An engine for `lab` keeping state in `store`.
     pub fn new(lab: Lab, store: impl StateStore + 'static) -> Self {
         Engine {
+            rates: rate_buckets(&lab),
             lab,
             store: Arc::new(store),
             sink: None,
@@ -132,6 +147,7 @@ impl Engine {
     /// An engine sharing a store with other code (tests inspect it).
     pub fn with_store(lab: Lab, store: Arc<dyn StateStore>) -> Self {
         Engine {
+            rates: rate_buckets(&lab),
             lab,
             store,
             sink: None,
@@ -152,6 +168,11 @@ impl Engine {
     /// The state store.
     pub fn store(&self) -> &Arc<dyn StateStore> {
         &self.store
+    }
+
+    /// The request-rate bucket of provider instance `name`, if it has one.
+    pub(crate) fn rate_bucket(&self, name: &str) -> Option<Arc<TokenBucket>> {
+        self.rates.get(name).cloned()
     }
 
     pub(crate) fn emit(&self, event: Event) {

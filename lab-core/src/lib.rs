@@ -29,6 +29,7 @@ pub mod diag;
 mod engine;
 pub mod events;
 pub mod graph;
+pub mod kind;
 pub mod model;
 pub mod plan;
 pub mod provider;
@@ -47,9 +48,10 @@ pub use model::{
     Appliance, ApplianceKind, Handle, Input, Lab, LabId, Lifecycle, Output, Problem, Resource,
     ResourceSpec,
 };
-pub use plan::{Action, Plan, PlanStep};
+pub use plan::{Action, Plan, PlanMove, PlanStep};
 pub use provider::{
-    FieldChange, KindSchema, Limit, OpContext, Ownership, Provider, ProviderError, StepReview,
+    ErrorClass, FieldChange, KindSchema, Limit, OpContext, Ownership, Provider, ProviderError,
+    ProviderHandle, RateLimit, StepReview,
 };
 pub use secret::Secret;
 pub use state::{FileStateStore, MemoryStateStore, State, StateStore};
@@ -58,7 +60,7 @@ pub use value::{Attrs, Value};
 /// The names a `main.rs` needs.
 pub mod prelude {
     pub use crate::{
-        Appliance, ApplianceKind, Diagnostic, Engine, Handle, Input, Lab, Output, Resource, Secret,
-        Severity, Value,
+        Appliance, ApplianceKind, Diagnostic, Engine, Handle, Input, Lab, Output, ProviderHandle,
+        Resource, Secret, Severity, Value,
     };
 }

@@ -50,7 +50,7 @@
 //!
 //! // Inject a failure: the next mutating call fails once, transiently.
 //! memory.fail_at(1, Fault::Transient);
-//! assert!(memory.create(&ctx, &req).await.unwrap_err().transient);
+//! assert!(memory.create(&ctx, &req).await.unwrap_err().is_transient());
 //! # Ok::<(), lab_core::ProviderError>(())
 //! # }).unwrap();
 //! ```
@@ -101,7 +101,8 @@ use tokio::sync::Notify;
 use crate::model::{Handle, Input, Output, Resource, ResourceSpec};
 use crate::provider::{
     CreateRequest, DeleteRequest, Estimates, KindSchema, Limit, LimitScope, Observed, OpContext,
-    OpInfo, OpKind, Ownership, Provider, ProviderError, ReadRequest, StepReview, UpdateRequest,
+    OpInfo, OpKind, Ownership, Provider, ProviderError, RateLimit, ReadRequest, StepReview,
+    UpdateRequest,
 };
 use crate::value::{attrs_from_json, attrs_to_json, Attrs, Value};
 use crate::{Address, Secret};
@@ -273,6 +274,11 @@ pub enum Fault {
     Transient,
     /// Fails with [`ProviderError::permanent`]: the engine gives up.
     Permanent,
+    /// Fails with [`ProviderError::auth`]: the run stops starting operations.
+    Auth,
+    /// Fails with a transient error asking to wait this long (an HTTP 429
+    /// with `Retry-After`).
+    RateLimited(Duration),
 }
 
 impl Fault {
@@ -283,6 +289,12 @@ impl Fault {
             }
             Fault::Permanent => {
                 ProviderError::permanent(format!("injected permanent failure: {what}"))
+            }
+            Fault::Auth => ProviderError::auth(format!(
+                "injected 401 for {what}: the token is invalid; set a valid one"
+            )),
+            Fault::RateLimited(wait) => {
+                ProviderError::transient(format!("injected 429 for {what}")).retry_after(wait)
             }
         }
     }
@@ -679,6 +691,7 @@ pub struct MemoryProvider {
     attr_limits: Vec<AttrLimit>,
     force_new: Vec<&'static str>,
     reviewer: Option<Arc<Reviewer>>,
+    rate: Option<RateLimit>,
     world: Arc<World>,
 }
 
@@ -703,6 +716,7 @@ impl MemoryProvider {
             attr_limits: Vec::new(),
             force_new: vec!["image"],
             reviewer: None,
+            rate: None,
             world: Arc::new(World {
                 clock: AtomicU64::new(0),
                 state: Mutex::new(WorldState::default()),
@@ -749,6 +763,13 @@ impl MemoryProvider {
             capacity: capacity.max(1),
             scope,
         });
+        self
+    }
+
+    /// Declares a request rate ([`Provider::rate_limit`]); every read and
+    /// every create, update and delete takes a token first.
+    pub fn with_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate = Some(limit);
         self
     }
 
@@ -985,6 +1006,7 @@ impl MemoryProvider {
         attrs: &Attrs,
         effect: impl FnOnce(&mut WorldState) -> Result<T, ProviderError> + Send,
     ) -> Result<T, ProviderError> {
+        ctx.throttle().await;
         let limits = Provider::limits(self, &OpInfo { address, op, attrs });
         let (call_keys, op_keys): (Vec<Limit>, Vec<Limit>) = limits
             .into_iter()
@@ -1133,11 +1155,16 @@ impl Provider for MemoryProvider {
         }
     }
 
+    fn rate_limit(&self) -> Option<RateLimit> {
+        self.rate
+    }
+
     async fn read(
         &self,
-        _ctx: &OpContext,
+        ctx: &OpContext,
         requests: &[ReadRequest],
     ) -> Result<Vec<Option<Observed>>, ProviderError> {
+        ctx.throttle().await;
         let fault = {
             let mut st = self.world.lock();
             st.counts.reads += 1;
@@ -1372,7 +1399,7 @@ mod tests {
         m.fail_at(2, Fault::Transient);
         m.create(&ctx, &create_req("b", &[])).await.unwrap(); // 1st from now
         let err = m.create(&ctx, &create_req("c", &[])).await.unwrap_err(); // 2nd
-        assert!(err.transient);
+        assert!(err.is_transient());
         assert!(err.message.contains("test.thing.c"), "{}", err.message);
         assert!(m.find_by_name("c").is_empty(), "nothing was done");
         m.create(&ctx, &create_req("c", &[])).await.unwrap(); // the retry succeeds
@@ -1389,24 +1416,22 @@ mod tests {
         let m = MemoryProvider::new();
         let ctx = OpContext::detached();
         m.fail_at(1, Fault::Permanent);
-        assert!(
-            !m.create(&ctx, &create_req("a", &[]))
-                .await
-                .unwrap_err()
-                .transient
-        );
+        assert!(!m
+            .create(&ctx, &create_req("a", &[]))
+            .await
+            .unwrap_err()
+            .is_transient());
         m.fail_resource("bad", Fault::Permanent);
         for _ in 0..3 {
-            assert!(
-                !m.create(&ctx, &create_req("bad", &[]))
-                    .await
-                    .unwrap_err()
-                    .transient
-            );
+            assert!(!m
+                .create(&ctx, &create_req("bad", &[]))
+                .await
+                .unwrap_err()
+                .is_transient());
         }
         m.create(&ctx, &create_req("good", &[])).await.unwrap();
         m.fail_reads(Fault::Transient);
-        assert!(m.read(&ctx, &[]).await.unwrap_err().transient);
+        assert!(m.read(&ctx, &[]).await.unwrap_err().is_transient());
         m.clear_faults();
         m.create(&ctx, &create_req("bad", &[])).await.unwrap();
         m.read(&ctx, &[]).await.unwrap();

@@ -24,6 +24,7 @@ fn resource(id: &str, attrs: Attrs, outputs: Attrs) -> ResourceState {
         outputs,
         deps: vec![],
         create_before_destroy: false,
+        provider: "memory".into(),
     }
 }
 

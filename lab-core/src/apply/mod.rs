@@ -28,11 +28,11 @@ use tokio::task::JoinSet;
 
 use crate::engine::{Engine, EngineError};
 use crate::events::{Event, EventSink};
-use crate::plan::compute::{estimate_op, resolve_from_state};
+use crate::plan::compute::{estimate_op, instance_for, move_entry, resolve_from_state};
 use crate::plan::{Action, Plan, PlanStep};
 use crate::provider::{
     CreateRequest, DeleteRequest, Limit, LimitScope, Observed, OpContext, OpInfo, OpKind,
-    Ownership, Provider, UpdateRequest,
+    Ownership, Provider, TokenBucket, UpdateRequest,
 };
 use crate::state::{pending, JournalRecord, ResourceState, State, StateError, StateStore};
 use crate::Address;
@@ -104,6 +104,11 @@ pub struct ApplyReport {
     pub skipped: Vec<OpSkipped>,
     /// Interrupted operations of an earlier run resolved first (address, outcome).
     pub recovered: Vec<(Address, String)>,
+    /// State entries renamed (`Lab::moved`): (from, to).
+    pub moved: Vec<(Address, Address)>,
+    /// Why the run stopped starting operations early (a provider rejected
+    /// its credentials), with what to fix.
+    pub stopped: Option<String>,
     /// Wall-clock time of the apply.
     pub elapsed: Duration,
 }
@@ -111,8 +116,16 @@ pub struct ApplyReport {
 impl ApplyReport {
     /// True if nothing failed or was skipped.
     pub fn is_success(&self) -> bool {
-        self.failed.is_empty() && self.skipped.is_empty()
+        self.failed.is_empty() && self.skipped.is_empty() && self.stopped.is_none()
     }
+}
+
+/// The provider instance a step runs through.
+#[derive(Clone)]
+struct StepProvider {
+    name: String,
+    provider: Arc<dyn Provider>,
+    rate: Option<Arc<TokenBucket>>,
 }
 
 /// Everything the operation tasks share.
@@ -123,6 +136,8 @@ struct Shared {
     run: String,
     lab: String,
     fatal: Mutex<Option<StateError>>,
+    /// Set when a provider rejects its credentials: no new operation starts.
+    stop: Mutex<Option<(Address, String)>>,
     limiter: Arc<Limiter>,
     global: Limit,
     retry: RetryPolicy,
@@ -142,6 +157,17 @@ impl Shared {
         }
     }
 
+    fn stop(&self, address: &Address, why: String) {
+        let mut s = self.stop.lock().unwrap_or_else(|p| p.into_inner());
+        if s.is_none() {
+            *s = Some((address.clone(), why));
+        }
+    }
+
+    fn stopped(&self) -> Option<(Address, String)> {
+        self.stop.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     fn is_fatal(&self) -> bool {
         self.fatal
             .lock()
@@ -151,6 +177,10 @@ impl Shared {
 }
 
 type OpResult = Result<(u32, Duration), (u32, String)>;
+
+/// The longest `Retry-After` the engine honours; a longer one is a sign of
+/// a quota the run should not sit out.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(900);
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -218,17 +248,31 @@ pub(crate) async fn apply(
         state.serial = 1;
         store.save(&state)?;
     }
-    let mut providers: Vec<Arc<dyn Provider>> = Vec::with_capacity(plan.steps.len());
+    let mut providers: Vec<StepProvider> = Vec::with_capacity(plan.steps.len());
     for s in &plan.steps {
-        let p =
-            lab.providers()
-                .for_kind(s.address.kind())
-                .ok_or_else(|| EngineError::NoProvider {
-                    kind: s.address.kind().to_string(),
-                    address: s.address.to_string(),
-                    declared_at: s.declared_at.clone().unwrap_or_else(|| "the plan".into()),
-                })?;
-        providers.push(p.clone());
+        let instance = lab
+            .providers()
+            .get(&s.provider)
+            .filter(|i| i.serves(s.address.kind()))
+            .or_else(|| instance_for(lab, &s.address, &s.provider))
+            .ok_or_else(|| EngineError::NoProvider {
+                kind: s.address.kind().to_string(),
+                address: s.address.to_string(),
+                declared_at: s.declared_at.clone().unwrap_or_else(|| "the plan".into()),
+            })?;
+        providers.push(StepProvider {
+            name: instance.name.clone(),
+            provider: instance.provider.clone(),
+            rate: engine.rate_bucket(&instance.name),
+        });
+    }
+    if !plan.moves.is_empty() {
+        for m in &plan.moves {
+            move_entry(&mut state, &m.from, &m.to);
+            report.moved.push((m.from.clone(), m.to.clone()));
+        }
+        state.serial += 1;
+        store.save(&state)?;
     }
     let graph = OpGraph::build(plan, &|a: &Address, op: OpKind| {
         estimate_op(engine, &state, a, op)
@@ -250,6 +294,7 @@ pub(crate) async fn apply(
         run,
         lab: lab.name().to_string(),
         fatal: Mutex::new(None),
+        stop: Mutex::new(None),
         limiter: Limiter::new(),
         global: Limit::calls("engine:parallelism", opts.parallelism.max(1)),
         retry: opts.retry.clone(),
@@ -263,7 +308,7 @@ pub(crate) async fn apply(
     let mut tasks: JoinSet<(usize, OpResult)> = JoinSet::new();
     let mut running = 0usize;
     loop {
-        if !shared.is_fatal() {
+        if !shared.is_fatal() && shared.stopped().is_none() {
             // Highest bottom level first; the limiter keeps that order among waiters.
             ready.sort_by_key(|&i| (std::cmp::Reverse(graph.bottom_level[i]), i));
             for i in ready.drain(..) {
@@ -340,7 +385,7 @@ pub(crate) async fn apply(
                 }
             }
         }
-        if running == 0 && (ready.is_empty() || shared.is_fatal()) {
+        if running == 0 && (ready.is_empty() || shared.is_fatal() || shared.stopped().is_some()) {
             break;
         }
     }
@@ -364,6 +409,24 @@ pub(crate) async fn apply(
         // The journal keeps the open intents: the next run resolves them.
         return Err(EngineError::State(e));
     }
+    if let Some((because, why)) = shared.stopped() {
+        // Operations never started: skipped, because of the rejected call.
+        for (j, done) in finished.iter().enumerate() {
+            if !done
+                && !report
+                    .done
+                    .iter()
+                    .any(|d| d.address == graph.ops[j].address && d.op == graph.ops[j].kind)
+            {
+                report.skipped.push(OpSkipped {
+                    address: graph.ops[j].address.clone(),
+                    op: graph.ops[j].kind,
+                    because: because.clone(),
+                });
+            }
+        }
+        report.stopped = Some(why);
+    }
     store.journal_clear()?;
     report.elapsed = started.elapsed();
     Ok(report)
@@ -372,21 +435,13 @@ pub(crate) async fn apply(
 /// Runs one operation: limits, journal, call with retries, state, journal.
 async fn run_op(
     shared: Arc<Shared>,
-    provider: Arc<dyn Provider>,
+    provider: StepProvider,
     step: Arc<PlanStep>,
     op: Op,
     priority: u64,
     index: usize,
 ) -> (usize, OpResult) {
-    let result = run_op_inner(
-        &shared,
-        provider.as_ref(),
-        &step,
-        &op,
-        priority,
-        index as u64,
-    )
-    .await;
+    let result = run_op_inner(&shared, &provider, &step, &op, priority, index as u64).await;
     if let Err((_, error)) = &result {
         shared.emit(Event::Failed {
             address: op.address.clone(),
@@ -399,7 +454,7 @@ async fn run_op(
 
 async fn run_op_inner(
     shared: &Shared,
-    provider: &dyn Provider,
+    instance: &StepProvider,
     step: &PlanStep,
     op: &Op,
     priority: u64,
@@ -427,11 +482,20 @@ async fn run_op_inner(
         lineage,
         address: address.clone(),
     };
-    let mut limits = provider.limits(&OpInfo {
-        address,
-        op: op.kind,
-        attrs: &attrs,
-    });
+    let provider = instance.provider.as_ref();
+    // Keys are per instance: two clusters both have a node `pve1`.
+    let mut limits: Vec<Limit> = provider
+        .limits(&OpInfo {
+            address,
+            op: op.kind,
+            attrs: &attrs,
+        })
+        .into_iter()
+        .map(|mut l| {
+            l.key = format!("{}/{}", instance.name, l.key);
+            l
+        })
+        .collect();
     limits.push(shared.global.clone());
     let (op_limits, call_limits): (Vec<Limit>, Vec<Limit>) = limits
         .into_iter()
@@ -464,7 +528,8 @@ async fn run_op_inner(
             priority,
             permits,
         ));
-        let ctx = OpContext::for_operation(address.clone(), attempt, slots);
+        let ctx = OpContext::for_operation(address.clone(), attempt, slots)
+            .with_rate(instance.rate.clone());
         let prior = step.prior.as_ref();
         let result = match op.kind {
             OpKind::Create => provider
@@ -509,8 +574,12 @@ async fn run_op_inner(
         drop(ctx);
         match result {
             Ok(obs) => break obs,
-            Err(e) if shared.retry.should_retry(attempt, e.transient) => {
-                let delay = shared.retry.delay(attempt);
+            Err(e) if shared.retry.should_retry(attempt, e.is_transient()) => {
+                // The service's own Retry-After wins over a shorter backoff.
+                let delay = shared
+                    .retry
+                    .delay(attempt)
+                    .max(e.retry_after.unwrap_or_default().min(MAX_RETRY_AFTER));
                 shared.emit(Event::Retrying {
                     address: address.clone(),
                     op: op.kind,
@@ -529,6 +598,16 @@ async fn run_op_inner(
                 };
                 if let Err(je) = shared.store.journal_append(&done) {
                     shared.set_fatal(je);
+                }
+                if e.is_auth() {
+                    shared.stop(
+                        address,
+                        format!(
+                            "provider `{}` rejected its credentials at {address}: {}; fix them \
+                             and run apply again (what was done is recorded)",
+                            instance.name, e.message
+                        ),
+                    );
                 }
                 return Err((attempt, e.message));
             }
@@ -559,6 +638,7 @@ async fn run_op_inner(
                         outputs: obs.outputs,
                         deps: step.deps.clone(),
                         create_before_destroy: step.create_before_destroy,
+                        provider: instance.name.clone(),
                     },
                 );
             }

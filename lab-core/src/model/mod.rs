@@ -9,7 +9,9 @@ mod appliance;
 mod resource;
 
 pub use appliance::{Appliance, ApplianceKind};
-pub use resource::{Dependency, Input, Lifecycle, Problem, Resource, ResourceSpec, Waiver};
+pub use resource::{
+    Dependency, Input, Lifecycle, Problem, ProviderBinding, Resource, ResourceSpec, Waiver,
+};
 
 use std::marker::PhantomData;
 use std::panic::Location;
@@ -20,7 +22,7 @@ use indexmap::IndexMap;
 
 use crate::checks::{Check, CheckRegistry};
 use crate::diag::Loc;
-use crate::provider::{Provider, ProviderRegistry};
+use crate::provider::{Provider, ProviderHandle, ProviderInstance, ProviderRegistry};
 use crate::Address;
 
 /// Identifies one `Lab` value in this process, so a handle from another lab
@@ -154,6 +156,41 @@ pub struct Lab {
     stray_edges: Vec<Dependency>,
     checks: CheckRegistry,
     providers: ProviderRegistry,
+    moves: Vec<Move>,
+}
+
+/// A resource renamed in the code: its state entry moves from `from` to
+/// `to` instead of the old object being destroyed and a new one created.
+#[derive(Clone, Debug)]
+pub struct Move {
+    /// The old address, as written (`proxmox.vm.old`).
+    pub from: String,
+    /// The new address.
+    pub to: Address,
+    /// The lab the new handle came from.
+    pub lab: LabId,
+    /// Where the move was written.
+    pub loc: Loc,
+}
+
+impl Move {
+    /// The old address, if it parses.
+    pub fn from_address(&self) -> Option<Address> {
+        Address::parse(&self.from)
+    }
+}
+
+/// Why a resource has no provider instance to apply it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BindingError {
+    /// No registered instance applies the kind.
+    NoProvider,
+    /// Several do, and the resource names none.
+    Ambiguous(Vec<String>),
+    /// The handle names no instance of this lab.
+    Unknown(String),
+    /// The named instance does not apply the kind.
+    WrongKind(String),
 }
 
 impl Lab {
@@ -169,6 +206,7 @@ impl Lab {
             stray_edges: Vec::new(),
             checks: CheckRegistry::with_builtins(),
             providers: ProviderRegistry::default(),
+            moves: Vec::new(),
         }
     }
 
@@ -242,12 +280,129 @@ impl Lab {
         }
     }
 
-    /// Registers the provider that applies some kinds of resources.
-    pub fn register_provider(&mut self, provider: Arc<dyn Provider>) {
-        for check in provider.checks() {
-            self.checks.register(check);
+    /// Registers a provider instance under the provider's own name
+    /// (`proxmox`) and returns its handle. Register a second instance of the
+    /// same provider with [`Lab::register_provider_as`].
+    #[track_caller]
+    pub fn register_provider(&mut self, provider: Arc<dyn Provider>) -> ProviderHandle {
+        let name = provider.name().to_string();
+        self.register_instance(name, provider, Location::caller())
+    }
+
+    /// Registers a provider instance under `name` (unique in the lab), e.g.
+    /// a second Proxmox cluster or an off-site PBS, and returns the handle
+    /// that binds resources to it (`.provider(&handle)`).
+    ///
+    /// ```
+    /// use lab_core::prelude::*;
+    /// use lab_core::testing::{MemoryProvider, Thing};
+    /// let mut lab = Lab::new("home");
+    /// let _main = lab.register_provider(MemoryProvider::new().shared());
+    /// let offsite = lab.register_provider_as("offsite", MemoryProvider::new().shared());
+    /// lab.add(Thing::new("copy").provider(&offsite));
+    /// // Two instances apply `test.thing`: an unbound one is ambiguous.
+    /// lab.add(Thing::new("stray"));
+    /// let diags = lab.check();
+    /// assert_eq!(diags.len(), 1);
+    /// assert_eq!(diags[0].code, "core::provider-binding");
+    /// ```
+    #[track_caller]
+    pub fn register_provider_as(
+        &mut self,
+        name: impl Into<String>,
+        provider: Arc<dyn Provider>,
+    ) -> ProviderHandle {
+        self.register_instance(name.into(), provider, Location::caller())
+    }
+
+    fn register_instance(
+        &mut self,
+        name: String,
+        provider: Arc<dyn Provider>,
+        loc: Loc,
+    ) -> ProviderHandle {
+        let first_of_its_kind = !self.providers.all().any(|p| p.name() == provider.name());
+        let registered = self.providers.register(ProviderInstance {
+            name: name.clone(),
+            provider: provider.clone(),
+            declared_at: loc,
+        });
+        // A provider's checks are the same for every instance: register them once.
+        if registered && first_of_its_kind {
+            for check in provider.checks() {
+                self.checks.register(check);
+            }
         }
-        self.providers.register(provider);
+        ProviderHandle { name, lab: self.id }
+    }
+
+    /// The provider instance that applies `spec`: its binding, or the one
+    /// instance that applies its kind.
+    pub fn provider_of(&self, spec: &ResourceSpec) -> Result<&ProviderInstance, BindingError> {
+        match &spec.provider {
+            Some(b) => {
+                let inst = self
+                    .providers
+                    .get(&b.name)
+                    .filter(|_| b.lab == self.id)
+                    .ok_or_else(|| BindingError::Unknown(b.name.clone()))?;
+                if inst.serves(spec.kind()) {
+                    Ok(inst)
+                } else {
+                    Err(BindingError::WrongKind(b.name.clone()))
+                }
+            }
+            None => match self.providers.serving(spec.kind()).as_slice() {
+                [] => Err(BindingError::NoProvider),
+                [one] => Ok(*one),
+                many => Err(BindingError::Ambiguous(
+                    many.iter().map(|i| i.name.clone()).collect(),
+                )),
+            },
+        }
+    }
+
+    /// The provider instance for a recorded resource: the one recorded in
+    /// the state (`recorded`, empty for states written before bindings were
+    /// recorded), else the one instance that applies its kind.
+    pub fn provider_for_recorded(
+        &self,
+        address: &Address,
+        recorded: &str,
+    ) -> Option<&ProviderInstance> {
+        if recorded.is_empty() {
+            self.providers.only_for(address.kind())
+        } else {
+            self.providers.get(recorded)
+        }
+    }
+
+    /// Records that the resource once at `from` (e.g. `proxmox.vm.old`) is
+    /// now `to`: the plan moves its state entry instead of destroying the
+    /// object and creating it again. Keep the line until every state that
+    /// knew the old address has been applied.
+    ///
+    /// ```
+    /// use lab_core::prelude::*;
+    /// use lab_core::testing::Thing;
+    /// let mut lab = Lab::new("home");
+    /// let web = lab.add(Thing::new("web"));
+    /// lab.moved("test.thing.www", &web);
+    /// assert!(lab.check().is_empty());
+    /// ```
+    #[track_caller]
+    pub fn moved<R>(&mut self, from: &str, to: &Handle<R>) {
+        self.moves.push(Move {
+            from: from.to_string(),
+            to: to.address.clone(),
+            lab: to.lab,
+            loc: Location::caller(),
+        });
+    }
+
+    /// The moves declared with [`Lab::moved`].
+    pub fn moves(&self) -> &[Move] {
+        &self.moves
     }
 
     /// Adds a named check (a provider crate's or the user's own). A check

@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 
 use super::{Handle, LabId, Output};
 use crate::diag::Loc;
+use crate::provider::ProviderHandle;
 use crate::value::{Attrs, OutputRef, Value};
 use crate::Address;
 
@@ -70,6 +71,20 @@ pub struct ResourceSpec {
     /// False for model-only resources (an [`super::Appliance`]): they take
     /// part in checks and the graph but no provider applies them.
     pub managed: bool,
+    /// The provider instance it is bound to (`.provider(&handle)`); `None`:
+    /// the one instance that applies its kind.
+    pub provider: Option<ProviderBinding>,
+}
+
+/// A resource's binding to a provider instance, from a [`ProviderHandle`].
+#[derive(Clone, Debug)]
+pub struct ProviderBinding {
+    /// The instance's name.
+    pub name: String,
+    /// The lab the handle came from.
+    pub lab: LabId,
+    /// Where the binding was written.
+    pub loc: Loc,
 }
 
 impl ResourceSpec {
@@ -88,6 +103,7 @@ impl ResourceSpec {
             waivers: Vec::new(),
             problems: Vec::new(),
             managed: true,
+            provider: None,
         }
     }
 
@@ -265,6 +281,19 @@ pub trait Resource: Sized {
         self.spec_mut().waivers.push(Waiver {
             code: code.to_string(),
             reason: reason.to_string(),
+            loc: Location::caller(),
+        });
+        self
+    }
+
+    /// Binds this resource to a provider instance (the handle
+    /// `Lab::register_provider` returned), e.g. the second of two Proxmox
+    /// clusters. Needed only when several instances apply its kind.
+    #[track_caller]
+    fn provider(mut self, instance: &ProviderHandle) -> Self {
+        self.spec_mut().provider = Some(ProviderBinding {
+            name: instance.name.clone(),
+            lab: instance.lab,
             loc: Location::caller(),
         });
         self

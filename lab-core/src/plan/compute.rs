@@ -6,14 +6,15 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
-use super::{Action, Drift, Plan, PlanStep};
+use super::{Action, Drift, Plan, PlanMove, PlanStep};
 use crate::apply::ops::OpGraph;
 use crate::diag::loc_string;
 use crate::engine::{Engine, EngineError};
 use crate::events::Event;
 use crate::graph::LabGraph;
 use crate::provider::{
-    FieldChange, Observed, OpContext, OpKind, Ownership, Provider, ReadRequest, StepReview,
+    FieldChange, Observed, OpContext, OpKind, Ownership, Provider, ProviderInstance, ReadRequest,
+    StepReview,
 };
 use crate::state::{pending, JournalRecord, State};
 use crate::value::OutputRef;
@@ -40,7 +41,7 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
         return Err(EngineError::Check(diags));
     }
     for spec in lab.resources().filter(|s| s.managed) {
-        if lab.providers().for_kind(spec.kind()).is_none() {
+        if lab.provider_of(spec).is_err() {
             return Err(EngineError::NoProvider {
                 kind: spec.kind().to_string(),
                 address: spec.address.to_string(),
@@ -48,7 +49,9 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
             });
         }
     }
-    let (state, existed) = recover(engine).await?;
+    let (mut state, existed) = recover(engine).await?;
+    let moves = apply_moves(lab, &mut state)?;
+    check_bindings(lab, &state)?;
     let observed = if opts.refresh {
         refresh(engine, &state).await?
     } else {
@@ -89,10 +92,8 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
         if !spec.managed {
             continue;
         }
-        let provider = lab
-            .providers()
-            .for_kind(spec.kind())
-            .expect("checked above");
+        let instance = lab.provider_of(spec).expect("checked above");
+        let provider = &instance.provider;
         let mut deps: Vec<Address> = Vec::new();
         for d in &spec.deps {
             if managed.contains(&d.on) && !deps.contains(&d.on) {
@@ -137,6 +138,7 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
                 declared_at,
                 estimate: Duration::ZERO,
                 notes: Vec::new(),
+                provider: instance.name.clone(),
             }),
             (Some(rs), None) => {
                 drift.push(Drift {
@@ -156,6 +158,7 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
                     declared_at,
                     estimate: Duration::ZERO,
                     notes: Vec::new(),
+                    provider: instance.name.clone(),
                 })
             }
             (Some(rs), Some(obs)) => {
@@ -207,6 +210,7 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
                         declared_at,
                         estimate: Duration::ZERO,
                         notes: Vec::new(),
+                        provider: instance.name.clone(),
                     })
                 }
             }
@@ -257,7 +261,101 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
         steps.push(deposed_step(address, rs));
     }
     force_cbd_on_replaced_dependencies(&mut steps);
-    finish(engine, &state, existed, steps, drift, unchanged, false)
+    let mut plan = finish(engine, &state, existed, steps, drift, unchanged, false)?;
+    plan.moves = moves;
+    Ok(plan)
+}
+
+/// Renames the state entries of resources renamed in the code
+/// (`Lab::moved`), in memory: apply writes them first. A move whose old
+/// address is not in the state (applied already, or never created) does
+/// nothing.
+fn apply_moves(lab: &crate::Lab, state: &mut State) -> Result<Vec<PlanMove>, EngineError> {
+    let mut moves = Vec::new();
+    for m in lab.moves() {
+        let Some(from) = m.from_address() else {
+            continue; // `check` reports it
+        };
+        if !state.resources.contains_key(&from) {
+            continue;
+        }
+        if state.resources.contains_key(&m.to) {
+            return Err(EngineError::Refused {
+                address: m.to.to_string(),
+                declared_at: loc_string(m.loc),
+                message: format!(
+                    "the state holds both `{from}` and `{}`, so `{from}` cannot move there; \
+                     remove the `moved` line, or forget one of them with `state rm`",
+                    m.to
+                ),
+            });
+        }
+        move_entry(state, &from, &m.to);
+        moves.push(PlanMove {
+            from,
+            to: m.to.clone(),
+        });
+    }
+    Ok(moves)
+}
+
+/// Renames one state entry, its deposed object and every recorded edge to it.
+pub(crate) fn move_entry(state: &mut State, from: &Address, to: &Address) {
+    if let Some(rs) = state.resources.shift_remove(from) {
+        state.resources.insert(to.clone(), rs);
+    }
+    if let Some(rs) = state.deposed.shift_remove(from) {
+        state.deposed.insert(to.clone(), rs);
+    }
+    for rs in state
+        .resources
+        .values_mut()
+        .chain(state.deposed.values_mut())
+    {
+        for d in rs.deps.iter_mut().filter(|d| *d == from) {
+            *d = to.clone();
+        }
+    }
+}
+
+/// A resource stays with the provider instance that created it: moving it
+/// to another instance (another cluster) is a destroy and a create the
+/// user must ask for.
+fn check_bindings(lab: &crate::Lab, state: &State) -> Result<(), EngineError> {
+    for (address, rs) in &state.resources {
+        let Some(spec) = lab.resource(address).filter(|s| s.managed) else {
+            continue;
+        };
+        let Ok(instance) = lab.provider_of(spec) else {
+            continue;
+        };
+        if !rs.provider.is_empty() && rs.provider != instance.name {
+            return Err(EngineError::Refused {
+                address: address.to_string(),
+                declared_at: loc_string(spec.declared_at),
+                message: format!(
+                    "it was created through provider instance `{}`, but the code now binds it \
+                     to `{}`; a resource cannot move between instances: remove it from the code \
+                     and apply (destroying it), then add it back bound to `{}`",
+                    rs.provider, instance.name, instance.name
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The provider instance for `address`: the code's binding when the
+/// resource is in the code, else the one the state recorded.
+pub(crate) fn instance_for<'a>(
+    lab: &'a crate::Lab,
+    address: &Address,
+    recorded: &str,
+) -> Option<&'a ProviderInstance> {
+    match lab.resource(address).filter(|s| s.managed) {
+        Some(spec) => lab.provider_of(spec).ok(),
+        None => lab.provider_for_recorded(address, recorded),
+    }
 }
 
 pub(crate) async fn plan_destroy(engine: &Engine) -> Result<Plan, EngineError> {
@@ -299,6 +397,7 @@ fn deposed_step(address: &Address, rs: &crate::state::ResourceState) -> PlanStep
 
 fn delete_step(address: &Address, rs: &crate::state::ResourceState, reason: &str) -> PlanStep {
     PlanStep {
+        provider: rs.provider.clone(),
         address: address.clone(),
         action: Action::Delete,
         changes: Vec::new(),
@@ -402,6 +501,7 @@ fn finish(
         lineage: existed.then(|| state.lineage.clone()),
         state_serial: if existed { state.serial } else { 0 },
         destroy,
+        moves: Vec::new(),
         steps: Vec::new(),
         drift,
         unchanged,
@@ -409,6 +509,12 @@ fn finish(
         critical_path: Vec::new(),
     };
     let estimate = |a: &Address, op: OpKind| estimate_op(engine, state, a, op);
+    for s in steps.iter_mut().filter(|s| s.provider.is_empty()) {
+        // A state written before instances were recorded.
+        if let Some(i) = instance_for(&engine.lab, &s.address, "") {
+            s.provider = i.name.clone();
+        }
+    }
     for s in &mut steps {
         let ops: &[OpKind] = match s.action {
             Action::Create => &[OpKind::Create],
@@ -442,10 +548,14 @@ pub(crate) fn estimate_op(
     if let Some(ms) = state.timing(address.kind(), op) {
         return Duration::from_millis(ms);
     }
-    let Some(p) = engine.lab.providers().for_kind(address.kind()) else {
+    let recorded = state
+        .resources
+        .get(address)
+        .map_or("", |r| r.provider.as_str());
+    let Some(p) = instance_for(&engine.lab, address, recorded) else {
         return Duration::from_secs(1);
     };
-    let e = p.schema(address.kind()).estimate;
+    let e = p.provider.schema(address.kind()).estimate;
     match op {
         OpKind::Create => e.create,
         OpKind::Update => e.update,
@@ -501,7 +611,12 @@ pub(crate) async fn recover_records(
         else {
             continue;
         };
-        let Some(provider) = engine.lab.providers().for_kind(address.kind()) else {
+        let recorded = state
+            .resources
+            .get(address)
+            .or_else(|| state.deposed.get(address))
+            .map_or("", |r| r.provider.as_str());
+        let Some(instance) = instance_for(&engine.lab, address, recorded) else {
             outcomes.push((
                 address.clone(),
                 format!(
@@ -511,6 +626,8 @@ pub(crate) async fn recover_records(
             ));
             continue;
         };
+        let provider = &instance.provider;
+        let instance_name = instance.name.clone();
         let ctx = OpContext::detached();
         match action {
             OpKind::Create => {
@@ -528,7 +645,7 @@ pub(crate) async fn recover_records(
                     .adopt(&ctx, &owner, &desired)
                     .await
                     .map_err(|error| EngineError::Refresh {
-                        provider: provider.name().to_string(),
+                        provider: instance.name.clone(),
                         error,
                     })?;
                 let known: Vec<&str> = [state.resources.get(address), state.deposed.get(address)]
@@ -580,6 +697,7 @@ pub(crate) async fn recover_records(
                             .unwrap_or_default(),
                         create_before_destroy: spec
                             .is_some_and(|s| s.lifecycle.create_before_destroy),
+                        provider: instance_name,
                     },
                 );
             }
@@ -609,7 +727,7 @@ pub(crate) async fn recover_records(
                         .read(&ctx, std::slice::from_ref(&req))
                         .await
                         .map_err(|error| EngineError::Refresh {
-                            provider: provider.name().to_string(),
+                            provider: instance.name.clone(),
                             error,
                         })?;
                     if found.first().is_some_and(Option::is_none) {
@@ -639,13 +757,20 @@ async fn refresh(
     engine: &Engine,
     state: &State,
 ) -> Result<HashMap<Address, Option<Observed>>, EngineError> {
-    let mut by_provider: Vec<(Arc<dyn Provider>, Vec<ReadRequest>)> = Vec::new();
+    let mut by_provider: Vec<(String, Arc<dyn Provider>, Vec<ReadRequest>)> = Vec::new();
     for (address, rs) in &state.resources {
-        let Some(p) = engine.lab.providers().for_kind(address.kind()) else {
+        let Some(instance) = instance_for(&engine.lab, address, &rs.provider) else {
             return Err(EngineError::NoProvider {
                 kind: address.kind().to_string(),
                 address: address.to_string(),
-                declared_at: "the state (no longer in the code)".into(),
+                declared_at: if rs.provider.is_empty() {
+                    "the state (no longer in the code)".into()
+                } else {
+                    format!(
+                        "the state (no longer in the code; it was applied through provider instance `{}`)",
+                        rs.provider
+                    )
+                },
             });
         };
         let req = ReadRequest {
@@ -659,20 +784,21 @@ async fn refresh(
                 address: address.clone(),
             },
         };
-        match by_provider.iter_mut().find(|(q, _)| Arc::ptr_eq(q, p)) {
-            Some((_, reqs)) => reqs.push(req),
-            None => by_provider.push((p.clone(), vec![req])),
+        match by_provider.iter_mut().find(|(n, _, _)| *n == instance.name) {
+            Some((_, _, reqs)) => reqs.push(req),
+            None => by_provider.push((instance.name.clone(), instance.provider.clone(), vec![req])),
         }
     }
     let mut tasks = JoinSet::new();
-    for (provider, reqs) in by_provider {
+    for (name, provider, reqs) in by_provider {
         engine.emit(Event::Refreshing {
-            provider: provider.name().to_string(),
+            provider: name.clone(),
             resources: reqs.len(),
         });
+        let ctx = OpContext::detached().with_rate(engine.rate_bucket(&name));
         tasks.spawn(async move {
-            let result = provider.read(&OpContext::detached(), &reqs).await;
-            (provider.name().to_string(), reqs, result)
+            let result = provider.read(&ctx, &reqs).await;
+            (name, reqs, result)
         });
     }
     let mut out = HashMap::new();

@@ -93,6 +93,19 @@ pub struct PlanStep {
     /// e.g. "cp1 reboots: machine.install.disk changes" (see
     /// [`crate::provider::Provider::review`]).
     pub notes: Vec<String>,
+    /// The provider instance that applies it (for a delete: the one
+    /// recorded in the state).
+    pub provider: String,
+}
+
+/// A state entry that moves to a new address (`Lab::moved`): no call, no
+/// change to the object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanMove {
+    /// The address recorded in the state.
+    pub from: Address,
+    /// The address in the code.
+    pub to: Address,
 }
 
 /// Something changed outside the lab since the last apply.
@@ -117,6 +130,8 @@ pub struct Plan {
     pub state_serial: u64,
     /// True for a destroy plan.
     pub destroy: bool,
+    /// State entries renamed in the code (`Lab::moved`), applied first.
+    pub moves: Vec<PlanMove>,
     /// The changes, in dependency order.
     pub steps: Vec<PlanStep>,
     /// Changes made outside the lab, found by refresh.
@@ -135,7 +150,7 @@ pub const PLAN_FILE_VERSION: u32 = 1;
 impl Plan {
     /// True if applying would change anything.
     pub fn has_changes(&self) -> bool {
-        !self.steps.is_empty()
+        !self.steps.is_empty() || !self.moves.is_empty()
     }
 
     /// `(to add, to change, to destroy)`, counting a replace as one add and one destroy.
@@ -187,6 +202,7 @@ impl Plan {
                         "outputs": attrs_to_json(&p.outputs, seal),
                         "deps": p.deps,
                         "create_before_destroy": p.create_before_destroy,
+                        "provider": p.provider,
                     })),
                     "deps": s.deps,
                     "create_before_destroy": s.create_before_destroy,
@@ -194,6 +210,7 @@ impl Plan {
                     "declared_at": s.declared_at,
                     "notes": s.notes,
                     "estimate_ms": s.estimate.as_millis() as u64,
+                    "provider": s.provider,
                 })
             })
             .collect();
@@ -216,6 +233,7 @@ impl Plan {
             "state_serial": self.state_serial,
             "destroy": self.destroy,
             "summary": { "add": add, "change": chg, "destroy": del, "unchanged": self.unchanged },
+            "moved": self.moves.iter().map(|m| json!({"from": m.from, "to": m.to})).collect::<Vec<_>>(),
             "steps": steps,
             "drift": drift,
             "estimate_ms": self.estimate.as_millis() as u64,
@@ -285,6 +303,7 @@ impl Plan {
                     outputs: attrs_from_json(p.get("outputs").unwrap_or(&Json::Null), unseal)?,
                     deps: field(p, "deps")?,
                     create_before_destroy: field(p, "create_before_destroy")?,
+                    provider: field::<Option<String>>(p, "provider")?.unwrap_or_default(),
                 }),
             };
             steps.push(PlanStep {
@@ -299,6 +318,19 @@ impl Plan {
                 declared_at: field(s, "declared_at")?,
                 notes: field::<Option<Vec<String>>>(s, "notes")?.unwrap_or_default(),
                 estimate: Duration::from_millis(field(s, "estimate_ms")?),
+                provider: field::<Option<String>>(s, "provider")?.unwrap_or_default(),
+            });
+        }
+        let mut moves = Vec::new();
+        for m in json
+            .get("moved")
+            .and_then(Json::as_array)
+            .map(|a| a.as_slice())
+            .unwrap_or(&[])
+        {
+            moves.push(PlanMove {
+                from: field(m, "from")?,
+                to: field(m, "to")?,
             });
         }
         let mut drift = Vec::new();
@@ -324,6 +356,7 @@ impl Plan {
             lineage: field(json, "lineage")?,
             state_serial: field(json, "state_serial")?,
             destroy: field(json, "destroy")?,
+            moves,
             steps,
             drift,
             unchanged,

@@ -16,6 +16,7 @@
 //!     lineage: None,
 //!     state_serial: 0,
 //!     destroy: false,
+//!     moves: vec![],
 //!     steps: vec![],
 //!     drift: vec![],
 //!     unchanged: 3,
@@ -51,7 +52,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
         out.push('\n');
     }
 
-    if plan.steps.is_empty() {
+    if !plan.has_changes() {
         if plan.destroy {
             out.push_str("No changes. There is nothing in the state to destroy.\n");
         } else {
@@ -66,6 +67,16 @@ pub fn render(plan: &Plan, color: bool) -> String {
     }
 
     let _ = writeln!(out, "{}", p.bold("lab will perform these actions:"));
+    for m in &plan.moves {
+        out.push('\n');
+        let _ = writeln!(
+            out,
+            "  {} {} has moved to {} (the state entry is renamed; nothing is called)",
+            p.symbol("~>"),
+            m.from,
+            p.bold(m.to.as_str())
+        );
+    }
     for step in &plan.steps {
         out.push('\n');
         render_step(&mut out, p, step);
@@ -73,9 +84,14 @@ pub fn render(plan: &Plan, color: bool) -> String {
     out.push('\n');
 
     let (add, change, destroy) = plan.counts();
+    let moved = if plan.moves.is_empty() {
+        String::new()
+    } else {
+        format!(" {} to move,", plan.moves.len())
+    };
     let _ = writeln!(
         out,
-        "{} {add} to add, {change} to change, {destroy} to destroy. {} unchanged.",
+        "{}{moved} {add} to add, {change} to change, {destroy} to destroy. {} unchanged.",
         p.bold("Plan:"),
         plan.unchanged
     );
@@ -245,6 +261,7 @@ mod tests {
             outputs: Attrs::new(),
             deps: vec![],
             create_before_destroy: false,
+            provider: "memory".into(),
         }
     }
 
@@ -265,6 +282,7 @@ mod tests {
             declared_at: Some(format!("examples/quickstart.rs:{}", 10 + name.len())),
             notes: Vec::new(),
             estimate: Duration::from_secs(2),
+            provider: "memory".into(),
         }
     }
 
@@ -274,6 +292,7 @@ mod tests {
             lineage: Some("0000".into()),
             state_serial: 4,
             destroy: false,
+            moves: vec![],
             steps: vec![],
             drift: vec![],
             unchanged: 0,

@@ -42,6 +42,9 @@ pub struct ResourceState {
     pub deps: Vec<Address>,
     /// Replace by creating first.
     pub create_before_destroy: bool,
+    /// The provider instance that applied it (empty in states written
+    /// before instances were recorded: the one instance of its kind).
+    pub provider: String,
 }
 
 /// The whole state of a lab.
@@ -112,6 +115,7 @@ impl State {
                             "outputs": attrs_to_json(&r.outputs, seal),
                             "deps": r.deps,
                             "create_before_destroy": r.create_before_destroy,
+                            "provider": r.provider,
                         }),
                     )
                 })
@@ -209,6 +213,11 @@ fn resource_map(
                             .get("create_before_destroy")
                             .and_then(Json::as_bool)
                             .unwrap_or(false),
+                        provider: r
+                            .get("provider")
+                            .and_then(Json::as_str)
+                            .unwrap_or_default()
+                            .to_string(),
                     },
                 );
             }

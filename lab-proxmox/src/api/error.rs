@@ -172,9 +172,17 @@ impl ApiError {
 
 impl From<ApiError> for lab_core::ProviderError {
     fn from(e: ApiError) -> Self {
-        lab_core::ProviderError {
-            transient: e.is_transient(),
-            message: e.to_string(),
+        let message = e.to_string();
+        match e.kind {
+            _ if e.is_transient() => lab_core::ProviderError::transient(message),
+            ErrorKind::AuthFailed => lab_core::ProviderError::auth(format!(
+                "{message} (check PVE_TOKEN_ID and PVE_TOKEN_SECRET)"
+            )),
+            ErrorKind::PermissionDenied => lab_core::ProviderError::auth(format!(
+                "{message} (grant the API token the privilege named above, or use a token \
+                 without privilege separation)"
+            )),
+            _ => lab_core::ProviderError::permanent(message),
         }
     }
 }
@@ -413,13 +421,13 @@ mod tests {
         let locked = err(500, Some("can't lock file 'x' - got timeout"), "");
         assert!(locked.is_transient());
         let p: lab_core::ProviderError = locked.into();
-        assert!(p.transient);
+        assert!(p.is_transient());
         assert!(p.message.contains("can't lock file"));
 
         let gone = err(500, Some("VM 100 is running - destroy failed"), "");
         assert!(!gone.is_transient());
         let p: lab_core::ProviderError = gone.into();
-        assert!(!p.transient);
+        assert!(!p.is_transient());
 
         assert!(err(599, None, "").is_transient());
         assert!(!err(400, None, r#"{"errors":{"a":"b"}}"#).is_transient());

@@ -252,7 +252,7 @@ async fn custom_reason_phrase_reaches_the_message() {
     assert_eq!(err.kind, ErrorKind::Locked);
     assert!(err.is_transient());
     let p: lab_core::ProviderError = err.into();
-    assert!(p.transient);
+    assert!(p.is_transient());
 }
 
 #[tokio::test]

@@ -6,6 +6,12 @@
 //! [`Value::Ref`] (an output of another resource, resolved at apply time and
 //! shown as `(known after apply)` while unknown).
 
+mod de;
+mod ser;
+
+pub use de::{decode, decode_value, validate, DecodeError};
+pub use ser::{encode, encode_value, EncodeError};
+
 use std::fmt::{self, Write as _};
 
 use indexmap::IndexMap;

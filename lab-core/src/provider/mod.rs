@@ -11,17 +11,21 @@
 //! limits and a global cap; a provider that waits on a remote task wraps the
 //! wait in [`OpContext::wait`] so it holds no call slot meanwhile.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use indexmap::IndexMap;
+
+mod rate;
+mod registry;
+
+pub use rate::{RateLimit, TokenBucket};
+pub use registry::{ProviderHandle, ProviderInstance, ProviderRegistry};
 
 use crate::checks::Check;
-use crate::value::{Attrs, Value};
+use crate::value::{Attrs, DecodeError, Value};
 use crate::Address;
 
 /// Who owns an object: stamped by providers on everything they create
@@ -251,13 +255,38 @@ impl Limit {
     }
 }
 
+/// How a failed provider call should be treated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The same call may succeed later (connection reset, 5xx, 429,
+    /// Proxmox `can't lock file`): the engine retries with backoff.
+    Transient,
+    /// The credentials are missing, wrong or lack a permission (401, 403):
+    /// retrying cannot help and every other call to the same service will
+    /// fail alike, so the run stops starting operations and says what to fix.
+    Auth,
+    /// Anything else: not retried; only the operation's dependents are skipped.
+    Permanent,
+}
+
 /// A failed provider call.
+///
+/// ```
+/// use std::time::Duration;
+/// use lab_core::provider::{ErrorClass, ProviderError};
+/// let e = ProviderError::transient("429 Too Many Requests").retry_after(Duration::from_secs(30));
+/// assert!(e.is_transient());
+/// assert_eq!(e.retry_after, Some(Duration::from_secs(30)));
+/// assert_eq!(ProviderError::auth("401: invalid token").class, ErrorClass::Auth);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct ProviderError {
-    /// True if the same call may succeed later (connection reset, 5xx,
-    /// Proxmox `can't lock file`): the engine retries with backoff.
-    pub transient: bool,
+    /// Retry, stop the run, or fail the operation.
+    pub class: ErrorClass,
+    /// For a transient error, how long the service asked to wait (an HTTP
+    /// `Retry-After`); the engine waits at least that long before retrying.
+    pub retry_after: Option<Duration>,
     /// What went wrong, with no secret in it.
     pub message: String,
 }
@@ -266,7 +295,8 @@ impl ProviderError {
     /// An error worth retrying.
     pub fn transient(message: impl Into<String>) -> Self {
         ProviderError {
-            transient: true,
+            class: ErrorClass::Transient,
+            retry_after: None,
             message: message.into(),
         }
     }
@@ -274,9 +304,36 @@ impl ProviderError {
     /// An error not worth retrying.
     pub fn permanent(message: impl Into<String>) -> Self {
         ProviderError {
-            transient: false,
+            class: ErrorClass::Permanent,
+            retry_after: None,
             message: message.into(),
         }
+    }
+
+    /// Credentials rejected: the run stops. Say in `message` what to fix
+    /// (which variable, which permission).
+    pub fn auth(message: impl Into<String>) -> Self {
+        ProviderError {
+            class: ErrorClass::Auth,
+            retry_after: None,
+            message: message.into(),
+        }
+    }
+
+    /// The wait the service asked for before a retry.
+    pub fn retry_after(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
+    }
+
+    /// True if the engine may retry the call.
+    pub fn is_transient(&self) -> bool {
+        self.class == ErrorClass::Transient
+    }
+
+    /// True if the run must stop (credentials).
+    pub fn is_auth(&self) -> bool {
+        self.class == ErrorClass::Auth
     }
 }
 
@@ -297,6 +354,7 @@ pub struct OpContext {
     address: Option<Address>,
     attempt: u32,
     slots: Option<Arc<dyn CallSlots>>,
+    rate: Option<Arc<TokenBucket>>,
 }
 
 impl OpContext {
@@ -306,6 +364,7 @@ impl OpContext {
             address: None,
             attempt: 1,
             slots: None,
+            rate: None,
         }
     }
 
@@ -315,6 +374,23 @@ impl OpContext {
             address: Some(address),
             attempt,
             slots: Some(slots),
+            rate: None,
+        }
+    }
+
+    /// The same context, taking request tokens from `bucket` in
+    /// [`OpContext::throttle`]; used by the engine for providers that
+    /// declare a [`Provider::rate_limit`].
+    pub fn with_rate(mut self, bucket: Option<Arc<TokenBucket>>) -> Self {
+        self.rate = bucket;
+        self
+    }
+
+    /// Waits for a request token of the provider's rate limit (at once if
+    /// it declares none). Call it before each request to the service.
+    pub async fn throttle(&self) {
+        if let Some(bucket) = &self.rate {
+            bucket.take().await;
         }
     }
 
@@ -369,6 +445,22 @@ pub trait Provider: Send + Sync + 'static {
     /// The checks this provider adds to every lab it is registered in.
     fn checks(&self) -> Vec<Check> {
         Vec::new()
+    }
+
+    /// Checks, without IO, that `attrs` fit the kind's spec (references to
+    /// outputs not known yet stand for a value of the field's type). Run by
+    /// the `core::spec-mismatch` check; typed providers ([`crate::kind`])
+    /// read the attributes into the kind's spec. The default accepts all.
+    fn validate(&self, _kind: &str, _attrs: &Attrs) -> Result<(), DecodeError> {
+        Ok(())
+    }
+
+    /// How many requests per period the service accepts (Cloudflare: 1,200
+    /// per 5 minutes). The engine keeps one token bucket per provider
+    /// instance; the provider takes a token before each request with
+    /// [`OpContext::throttle`]. `None` (the default): no rate limit.
+    fn rate_limit(&self) -> Option<RateLimit> {
+        None
     }
 
     /// Reads many resources in as few calls as the API allows. Returns one
@@ -486,37 +578,4 @@ pub fn generic_diff(schema: &KindSchema, desired: &Attrs, observed: &Attrs) -> V
         }
     }
     out
-}
-
-/// Maps kinds to the providers that apply them.
-#[derive(Clone, Default)]
-pub struct ProviderRegistry {
-    by_kind: BTreeMap<String, Arc<dyn Provider>>,
-    order: IndexMap<String, Arc<dyn Provider>>,
-}
-
-impl ProviderRegistry {
-    /// Registers `provider` for each of its kinds (a later one wins).
-    pub fn register(&mut self, provider: Arc<dyn Provider>) {
-        for kind in provider.kinds() {
-            self.by_kind.insert(kind.to_string(), provider.clone());
-        }
-        self.order.insert(provider.name().to_string(), provider);
-    }
-
-    /// The provider for `kind`.
-    pub fn for_kind(&self, kind: &str) -> Option<&Arc<dyn Provider>> {
-        self.by_kind.get(kind)
-    }
-
-    /// Every provider, once each, in registration order.
-    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
-        self.order.values()
-    }
-}
-
-impl fmt::Debug for ProviderRegistry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.by_kind.keys()).finish()
-    }
 }
