@@ -4,7 +4,10 @@
 //! This crate checks it ([`checks`]), plans it against what exists
 //! ([`plan`]), applies the plan concurrently in dependency order
 //! ([`apply`]) and records what was done ([`state`]). It knows no provider:
-//! the provider crates implement [`Provider`] and register themselves.
+//! the provider crates declare typed resource kinds ([`kind`]: a serde spec
+//! and outputs per kind, typed operations per kind) behind the dynamic
+//! [`Provider`] trait, and a lab registers any number of provider instances
+//! ([`Lab::register_provider_as`], bound with `.provider(&handle)`).
 //!
 //! Data flow: model -> graph -> checks -> refresh -> plan -> apply -> state.
 //! Every step is a library call returning values and emitting typed
