@@ -26,10 +26,9 @@ use lab::talos::model::TalosCluster;
 use lab::talos::provider::{TalosOptions, TalosProvider};
 use lab::talos::secrets::SecretsBundle;
 
-const REFERENCE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/reference/talos-examples/secrets.yaml"
-);
+/// Talos's public test bundle, an unmodified copy in lab-talos (see
+/// `lab-talos/reference/SOURCES.md`).
+const REFERENCE: &str = include_str!("../lab-talos/reference/talos-examples/secrets.yaml");
 const NODES: [(&str, &str, bool); 5] = [
     ("cp1", "10.0.10.11", true),
     ("cp2", "10.0.10.12", true),
@@ -38,12 +37,8 @@ const NODES: [(&str, &str, bool); 5] = [
     ("w2", "10.0.10.22", false),
 ];
 
-fn reference() -> String {
-    std::fs::read_to_string(REFERENCE).expect("../shared/reference/talos-examples/secrets.yaml")
-}
-
 fn generate(c: &mut Criterion) {
-    let bundle = SecretsBundle::from_yaml(&reference()).expect("reference bundle");
+    let bundle = SecretsBundle::from_yaml(REFERENCE).expect("reference bundle");
     let secrets = ConfigSecrets::from(&bundle);
     let mut cluster = ClusterInput::new("home", "https://10.0.10.5:6443", "1.36.3");
     cluster.install_disk = Some("/dev/sda".into());
@@ -111,7 +106,7 @@ fn plan_no_change(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
-    let bundle = reference();
+    let bundle = REFERENCE;
     let pve = Connection::simulated(
         lab::proxmox::sim::SimConfig {
             task_latency: TaskLatency::instant(),
@@ -134,7 +129,7 @@ fn plan_no_change(c: &mut Criterion) {
     let talos = Arc::new(TalosProvider::new(TalosOptions::simulated(&talos_sim)));
     let store = MemoryStateStore::new();
     rt.block_on(async {
-        let e = Engine::new(lab(&pve, talos.clone(), &bundle), store.clone());
+        let e = Engine::new(lab(&pve, talos.clone(), bundle), store.clone());
         let plan = e.plan(&PlanOptions::default()).await.expect("plan");
         let report = e
             .apply(&plan, &lab::core::ApplyOptions::default())
@@ -145,7 +140,7 @@ fn plan_no_change(c: &mut Criterion) {
     let pve_sim = pve.simulator().expect("sim");
     let (pve_before, talos_before) = (pve_sim.request_count(), talos_sim.request_count());
     rt.block_on(async {
-        let e = Engine::new(lab(&pve, talos.clone(), &bundle), store.clone());
+        let e = Engine::new(lab(&pve, talos.clone(), bundle), store.clone());
         let plan = e.plan(&PlanOptions::default()).await.expect("plan");
         assert!(!plan.has_changes(), "{:?}", plan.steps);
     });
@@ -158,7 +153,7 @@ fn plan_no_change(c: &mut Criterion) {
     c.bench_function("talos/plan_no_change", |b| {
         b.iter(|| {
             rt.block_on(async {
-                let e = Engine::new(lab(&pve, talos.clone(), &bundle), store.clone());
+                let e = Engine::new(lab(&pve, talos.clone(), bundle), store.clone());
                 e.plan(&PlanOptions::default())
                     .await
                     .expect("plan")

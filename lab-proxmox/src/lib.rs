@@ -15,7 +15,8 @@
 //!   per-template limits;
 //! - [`checks`]: the Proxmox policy checks, run before any call;
 //! - [`schema`]: validation of requests against the official API schema
-//!   (`pve-apidoc.json`), used by the simulator and the conformance tests;
+//!   (`pve-apidoc.json` of PVE 9.1, embedded from `reference/`), used by the
+//!   simulator and the conformance tests;
 //! - `sim` (feature `sim`): an API-faithful PVE simulator on 127.0.0.1.
 
 pub mod api;

@@ -1,15 +1,14 @@
-//! `lab_proxmox::schema` against the real `pve-apidoc.json` (PVE 9.1). The file is read from
-//! `shared/reference` beside the workspace, or from `$LAB_PVE_SCHEMA`.
+//! `lab_proxmox::schema` against the real `pve-apidoc.json` (PVE 9.1), embedded in the crate
+//! from `lab-proxmox/reference/` ([`PveSchema::embedded`]).
 //!
-//! The schema is loaded once per test binary.
+//! The schema is compiled once per test binary.
 
-use std::sync::OnceLock;
+use std::sync::Arc;
 
-use lab_proxmox::schema::{PropertyType, PveSchema, Violation};
+use lab_proxmox::schema::{PropertyType, PveSchema, Violation, PVE_APIDOC_JSON};
 
-fn schema() -> &'static PveSchema {
-    static SCHEMA: OnceLock<PveSchema> = OnceLock::new();
-    SCHEMA.get_or_init(|| PveSchema::load_default().expect("load pve-apidoc.json"))
+fn schema() -> Arc<PveSchema> {
+    PveSchema::embedded()
 }
 
 fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -76,8 +75,7 @@ fn loads_every_path_and_method() {
     assert_eq!(s.endpoints().count(), s.methods());
 
     // Count the file independently and compare with what was indexed.
-    let raw: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(PveSchema::default_path()).unwrap()).unwrap();
+    let raw: serde_json::Value = serde_json::from_str(PVE_APIDOC_JSON).unwrap();
     let (mut nodes, mut methods) = (0, 0);
     let mut stack: Vec<&serde_json::Value> = raw.as_array().unwrap().iter().collect();
     while let Some(n) = stack.pop() {

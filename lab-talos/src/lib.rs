@@ -18,8 +18,9 @@
 //! Underneath, the offline half: [`secrets`] (the bundle, talosctl's
 //! `secrets.yaml` format, admin certificates and kubeconfig), [`config`]
 //! (machine configs for a version contract, strategic-merge patches,
-//! schema validation, the reboot table), [`yaml`] (a Go-compatible YAML
-//! emitter, so configs match Talos's own byte for byte) and [`factory`]
+//! schema validation with the feature `schema`, the reboot table), [`yaml`]
+//! (a Go-compatible YAML emitter, so configs match Talos's own byte for
+//! byte) and [`factory`]
 //! (Image Factory schematics, their ids and image URLs).
 
 pub mod api;

@@ -2,15 +2,16 @@
 //! fixtures of Talos's `configpatcher`, schema validation and reboot
 //! semantics.
 //!
-//! The reference files live in `shared/reference/` next to the workspace
-//! (see `shared/reference/SOURCES.md`) and are read in place, never copied.
+//! The reference files are unmodified copies of Talos's, in
+//! `lab-talos/reference/talos-examples/` (see `lab-talos/reference/SOURCES.md`);
+//! a missing one fails the test that reads it.
 
 use std::path::PathBuf;
 
 use lab_talos::config::{
-    apply_patches, default_schema_path, generate, load_schema, needs_reboot, render, validate,
-    ClusterInput, Cni, ConfigError, ConfigSecrets, Document, NodeInput, Patch, PatchErrorKind,
-    PatchLayer, RegistryMirror, Role, StaticNetwork, Vip,
+    apply_patches, default_schema, generate, needs_reboot, render, validate, ClusterInput, Cni,
+    ConfigError, ConfigSecrets, Document, NodeInput, Patch, PatchErrorKind, PatchLayer,
+    RegistryMirror, Role, StaticNetwork, Vip,
 };
 use lab_talos::secrets::SecretsBundle;
 use lab_talos::yaml::{self, Node};
@@ -18,7 +19,7 @@ use lab_talos::yaml::{self, Node};
 fn reference(path: &str) -> String {
     let full = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/reference/talos-examples/"
+        "/reference/talos-examples/"
     ))
     .join(path);
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("reading {}: {e}", full.display()))
@@ -90,10 +91,6 @@ fn assert_bytes_eq(actual: &str, expected: &str, what: &str) {
         actual.len(),
         expected.len()
     );
-}
-
-fn schema() -> serde_json::Value {
-    load_schema(&default_schema_path()).expect("the v1.13.9 schema loads")
 }
 
 // ---------------------------------------------------------------------------
@@ -187,7 +184,7 @@ fn generation_is_deterministic() {
 
 #[test]
 fn base_configs_validate_against_the_v1_13_9_schema() {
-    let schema = schema();
+    let schema = default_schema();
     for role in [Role::ControlPlane, Role::Worker] {
         let docs = gen(&base_input(), &NodeInput::new(role));
         assert_eq!(validate(&docs, &schema), Ok(()), "{role:?}");
@@ -199,7 +196,7 @@ fn overrides_fail_only_on_the_hidden_extra_kernel_args() {
     // `machine.install.extraKernelArgs` is deprecated and hidden from the
     // v1.13 schema (SOURCES.md: the goldens fail on it too); it's in the
     // overrides only because Talos's stability test sets it.
-    let schema = schema();
+    let schema = default_schema();
     for role in [Role::ControlPlane, Role::Worker] {
         let docs = gen(&overrides_input(), &NodeInput::new(role));
         let errors = validate(&docs, &schema).unwrap_err();
@@ -215,7 +212,7 @@ fn overrides_fail_only_on_the_hidden_extra_kernel_args() {
 
 #[test]
 fn the_base_goldens_themselves_validate_once_persist_is_ignored() {
-    let schema = schema();
+    let schema = default_schema();
     for file in ["v1.13/base-controlplane.yaml", "v1.13/base-worker.yaml"] {
         let docs = Document::parse_all(&reference(file)).unwrap();
         assert_eq!(validate(&docs, &schema), Ok(()), "{file}");
@@ -304,12 +301,12 @@ link: ens18
     assert!(text.contains(
         "        certSANs:\n            - 192.168.0.15\n            - k8s.lab.example\n"
     ));
-    assert_eq!(validate(&docs, &schema()), Ok(()));
+    assert_eq!(validate(&docs, &default_schema()), Ok(()));
 
     // Workers get no VIP.
     let worker = gen(&homelab_cluster(), &homelab_node(Role::Worker, 4));
     assert!(worker.iter().all(|d| d.kind() != "Layer2VIPConfig"));
-    assert_eq!(validate(&worker, &schema()), Ok(()));
+    assert_eq!(validate(&worker, &default_schema()), Ok(()));
 }
 
 #[test]
@@ -605,7 +602,7 @@ fn a_complete_new_document_is_added_and_a_partial_one_merges() {
     assert!(text.ends_with(
         "kind: LinkConfig\nname: ens18\nmtu: 9000\naddresses:\n    - address: 192.168.0.14/24\nroutes:\n    - gateway: 192.168.0.1\n---\napiVersion: v1alpha1\nkind: StaticHostConfig\nname: 192.168.0.2\nhostnames:\n    - nas.lab\n"
     ), "{text}");
-    assert_eq!(validate(&docs, &schema()), Ok(()));
+    assert_eq!(validate(&docs, &default_schema()), Ok(()));
 }
 
 #[test]

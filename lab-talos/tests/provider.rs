@@ -58,7 +58,7 @@ impl Shape {
     fn imported() -> Shape {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/reference/talos-examples/secrets.yaml"
+            "/reference/talos-examples/secrets.yaml"
         );
         let text = std::fs::read_to_string(path).expect("the reference secrets.yaml");
         Shape {
@@ -224,7 +224,7 @@ fn a_cluster_from_nothing_to_a_kubeconfig_then_no_changes() {
             // valid against the v1.13.9 schema (persist aside, see notes).
             let text = w.talos.applied_config(ip).expect("a config was applied");
             let docs = Document::parse_all(&text).unwrap();
-            let schema = config::load_schema(&config::default_schema_path()).unwrap();
+            let schema = config::default_schema();
             config::validate(&docs, &schema).unwrap_or_else(|e| panic!("{name}: {e:#?}"));
             let kind = if control_plane {
                 "controlplane"

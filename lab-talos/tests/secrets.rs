@@ -1,8 +1,8 @@
 //! The Talos secrets bundle against talosctl's own files.
 //!
 //! The reference `secrets.yaml` is Talos's stability-test bundle (public
-//! test keys, `shared/reference/SOURCES.md`), read in place and never
-//! copied into the project. Certificates are inspected with the crate's
+//! test keys, `lab-talos/reference/SOURCES.md`), an unmodified copy in
+//! `lab-talos/reference/talos-examples/`. Certificates are inspected with the crate's
 //! own DER reader ([`CertificateInfo`]) and, independently, with
 //! x509-parser through rcgen's `Issuer::from_ca_cert_pem`; keys with the
 //! `rsa` crate and rcgen/ring. Only one test generates an RSA-4096 key.
@@ -20,12 +20,12 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 const REFERENCE_PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/reference/talos-examples/secrets.yaml"
+    "/reference/talos-examples/secrets.yaml"
 );
 
 const GOLDEN_CONTROLPLANE_PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/reference/talos-examples/v1.13/base-controlplane.yaml"
+    "/reference/talos-examples/v1.13/base-controlplane.yaml"
 );
 
 fn read(path: &str) -> String {

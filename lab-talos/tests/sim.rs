@@ -3,7 +3,7 @@
 //! versions and upgrades.
 //!
 //! Configs are generated from Talos's public test bundle
-//! (`shared/reference/talos-examples/secrets.yaml`, read in place); the
+//! (`lab-talos/reference/talos-examples/secrets.yaml`); the
 //! "other cluster" differs in its OS CA (made here, without the slow RSA
 //! service-account keygen of a full `SecretsBundle::generate`).
 
@@ -27,7 +27,7 @@ fn bundle() -> &'static SecretsBundle {
     BUNDLE.get_or_init(|| {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/reference/talos-examples/secrets.yaml"
+            "/reference/talos-examples/secrets.yaml"
         );
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
         SecretsBundle::from_yaml(&text).expect("the reference bundle parses")

@@ -75,7 +75,6 @@ fn main() -> std::process::ExitCode {
     if let Some(ms) = args.task_latency_ms {
         config.task_latency = TaskLatency::uniform(Duration::from_millis(ms));
     }
-    let validating = config.schema.is_some();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -94,7 +93,7 @@ fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::FAILURE;
             }
         };
-        print_banner(&sim, validating);
+        print_banner(&sim);
         // Ctrl-C (SIGINT) ends the process; the state file, if any, is
         // already written after every change.
         std::future::pending::<()>().await;
@@ -103,7 +102,7 @@ fn main() -> std::process::ExitCode {
     })
 }
 
-fn print_banner(sim: &SimHandle, validating: bool) {
+fn print_banner(sim: &SimHandle) {
     println!("pve-sim: a simulated Proxmox VE 9.1 cluster");
     println!("  URL:          {}/api2/json", sim.url());
     println!("  API token:    {}", sim.api_token());
@@ -117,14 +116,7 @@ fn print_banner(sim: &SimHandle, validating: bool) {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!(
-        "  validation:   {}",
-        if validating {
-            "every request is checked against pve-apidoc.json"
-        } else {
-            "off (schema file not found)"
-        }
-    );
+    println!("  validation:   every request is checked against pve-apidoc.json (PVE 9.1)");
     println!();
     println!(
         "  curl -k -H 'Authorization: {}' {}/api2/json/version",

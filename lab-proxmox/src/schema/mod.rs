@@ -9,10 +9,14 @@
 //! 2. the **conformance tests**, which check every request the client sends against
 //!    `pve-apidoc.json` (path, method, parameter names, types, enums, required parameters).
 //!
-//! Both use [`PveSchema`]. It is loaded once from the API viewer dump
-//! (`shared/reference/pve-apidoc.json`, PVE 9.1), which lives beside the project and is
-//! never copied into it. The dump is compiled into a route trie and typed property schemas,
-//! so a lookup or a validation does no JSON work.
+//! Both use [`PveSchema::embedded`]: the API viewer dump of PVE 9.1
+//! (`lab-proxmox/reference/pve-apidoc.json`, origin, version, licence and sha256 in
+//! `lab-proxmox/reference/SOURCES.md`) is compiled into the crate with `include_str!`
+//! ([`PVE_APIDOC_JSON`]), so every build validates and nothing is looked up on disk at run
+//! time. It is stored uncompressed: Git and the `.crate` tarball compress it anyway (to
+//! about 200 kB), and a validator author greps it. The dump is parsed once per process and
+//! compiled into a route trie and typed property schemas, so a lookup or a validation does
+//! no JSON work. [`PveSchema::load`] reads another dump (another PVE release) from a file.
 //!
 //! ## What is checked
 //!
@@ -85,6 +89,7 @@ mod patterns;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -94,8 +99,9 @@ pub use formats::CHECKED_FORMATS;
 pub use model::{Property, PropertyType};
 pub use patterns::CHECKED_PATTERNS;
 
-/// The environment variable that overrides [`PveSchema::default_path`].
-pub const SCHEMA_ENV: &str = "LAB_PVE_SCHEMA";
+/// The PVE 9.1 API viewer dump (`reference/pve-apidoc.json`, AGPL-3.0-or-later, see
+/// `reference/SOURCES.md`), embedded in the crate.
+pub const PVE_APIDOC_JSON: &str = include_str!("../../reference/pve-apidoc.json");
 
 /// The HTTP methods pveproxy knows. Any other method is refused before routing.
 const KNOWN_METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE"];
@@ -401,21 +407,20 @@ pub struct PveSchema {
 }
 
 impl PveSchema {
-    /// Where the schema is read from: `$LAB_PVE_SCHEMA` if set, otherwise
-    /// `shared/reference/pve-apidoc.json` beside the workspace.
-    pub fn default_path() -> PathBuf {
-        match std::env::var_os(SCHEMA_ENV) {
-            Some(p) if !p.is_empty() => PathBuf::from(p),
-            _ => PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../shared/reference/pve-apidoc.json"
-            )),
-        }
-    }
-
-    /// Loads the schema from [`PveSchema::default_path`].
-    pub fn load_default() -> Result<Self, SchemaError> {
-        Self::load(&Self::default_path())
+    /// The embedded PVE 9.1 schema ([`PVE_APIDOC_JSON`]), compiled on first use and then
+    /// shared by every caller in the process.
+    pub fn embedded() -> Arc<PveSchema> {
+        static SCHEMA: OnceLock<Arc<PveSchema>> = OnceLock::new();
+        SCHEMA
+            .get_or_init(|| {
+                let json: Value = serde_json::from_str(PVE_APIDOC_JSON)
+                    .expect("the embedded pve-apidoc.json is JSON (tests/schema.rs)");
+                Arc::new(
+                    Self::from_json(&json)
+                        .expect("the embedded pve-apidoc.json is an API viewer dump"),
+                )
+            })
+            .clone()
     }
 
     /// Loads and compiles an API-viewer dump (`pve-apidoc.json`).

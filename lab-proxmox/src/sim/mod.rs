@@ -82,7 +82,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -352,9 +352,9 @@ pub struct SimConfig {
     /// Persist the world to this JSON file (loaded at start if it exists,
     /// rewritten atomically after every change).
     pub persist: Option<PathBuf>,
-    /// Validate every request against this schema (default: the schema at
-    /// [`PveSchema::default_path`] if it loads, else none with a warning).
-    pub schema: Option<Arc<PveSchema>>,
+    /// Every request is validated against this schema (default: the
+    /// embedded PVE 9.1 schema, [`PveSchema::embedded`]).
+    pub schema: Arc<PveSchema>,
     /// NFS servers whose mount succeeds; others fail storage activation.
     /// Empty: every server is reachable.
     pub nfs_servers_reachable: Vec<String>,
@@ -377,7 +377,6 @@ impl std::fmt::Debug for SimConfig {
             .field("auth_failure_delay", &self.auth_failure_delay)
             .field("lock_timeout", &self.lock_timeout)
             .field("persist", &self.persist)
-            .field("schema", &self.schema.is_some())
             .field("listen", &self.listen)
             .finish_non_exhaustive()
     }
@@ -397,12 +396,6 @@ fn random_secret() -> String {
     )
 }
 
-/// The default schema, loaded once per process.
-fn default_schema() -> Option<Arc<PveSchema>> {
-    static SCHEMA: OnceLock<Option<Arc<PveSchema>>> = OnceLock::new();
-    SCHEMA.get_or_init(validate::load_default).clone()
-}
-
 impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
@@ -413,7 +406,7 @@ impl Default for SimConfig {
             task_latency: TaskLatency::default(),
             lock_timeout: Duration::from_secs(10),
             persist: None,
-            schema: default_schema(),
+            schema: PveSchema::embedded(),
             nfs_servers_reachable: Vec::new(),
             download_urls_fail: Vec::new(),
             clone_source_lock: CloneSourceLock::default(),

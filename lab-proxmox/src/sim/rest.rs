@@ -89,9 +89,9 @@ impl Reply {
 pub(crate) type ApiResult = Result<Reply, ApiError>;
 
 /// Request parameters (query merged over body), with PVE's lenient
-/// conversions. The schema validator normally rejects malformed values
-/// before a handler runs; these helpers still refuse them with the same 400
-/// so that a simulator without a schema never panics.
+/// conversions. The schema validator rejects malformed values before a
+/// handler runs; these helpers still refuse them with the same 400, so a
+/// value the schema leaves unchecked never panics a handler.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Params {
     map: BTreeMap<String, String>,

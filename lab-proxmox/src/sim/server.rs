@@ -332,20 +332,18 @@ async fn process(
             "Method '{method} {path}' not implemented"
         ))));
     };
-    if let Some(schema) = &shared.schema {
-        if let Err(e) = validate::check(schema, method, rel, pairs) {
-            let mut violations = shared.violations.lock().unwrap_or_else(|e| e.into_inner());
-            match &e {
-                ApiError::Param(errors) => {
-                    for (k, v) in errors {
-                        violations.push(format!("{method} {rel}: {k}: {}", v.trim_end()));
-                    }
+    if let Err(e) = validate::check(&shared.schema, method, rel, pairs) {
+        let mut violations = shared.violations.lock().unwrap_or_else(|e| e.into_inner());
+        match &e {
+            ApiError::Param(errors) => {
+                for (k, v) in errors {
+                    violations.push(format!("{method} {rel}: {k}: {}", v.trim_end()));
                 }
-                other => violations.push(format!("{method} {rel}: {}", other.message())),
             }
-            drop(violations);
-            return render(Err(e));
+            other => violations.push(format!("{method} {rel}: {}", other.message())),
         }
+        drop(violations);
+        return render(Err(e));
     }
     render(dispatch(app, shared, method, rel, pairs).await)
 }

@@ -27,7 +27,7 @@ pub(crate) struct Settings {
 /// Everything the simulator shares between requests and workers.
 pub(crate) struct Shared {
     pub settings: Settings,
-    pub schema: Option<Arc<PveSchema>>,
+    pub schema: Arc<PveSchema>,
     world: Mutex<World>,
     pub locks: Locks,
     pub faults: Faults,
@@ -45,12 +45,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn new(
-        settings: Settings,
-        schema: Option<Arc<PveSchema>>,
-        world: World,
-        faults: Faults,
-    ) -> Self {
+    pub fn new(settings: Settings, schema: Arc<PveSchema>, world: World, faults: Faults) -> Self {
         let counter = faults.counter.clone();
         Shared {
             settings,

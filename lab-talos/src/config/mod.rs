@@ -18,8 +18,10 @@
 //!   only, as in Talos). Errors carry the patch's index and the YAML path, so
 //!   the model layer can point at the user's line.
 //! - [`render`] writes the documents as Talos would ([`crate::yaml`]).
-//! - [`validate`] checks each document against the Talos JSON schema of the
-//!   contract (loaded by the caller, see [`default_schema_path`]).
+//! - `validate` (feature `schema`, which brings the `jsonschema` crate)
+//!   checks each document against the Talos JSON schema of the contract:
+//!   the embedded v1.13.9 schema ([`default_schema`]) or one the caller
+//!   loads (`load_schema`).
 //! - [`needs_reboot`] lists the changes between two configs that a v1.13
 //!   node cannot apply without rebooting, so a plan can say so.
 //!
@@ -38,6 +40,7 @@ mod generate;
 mod patch;
 mod reboot;
 mod shape;
+#[cfg(feature = "schema")]
 mod validate;
 
 use std::fmt;
@@ -48,13 +51,25 @@ pub use generate::{
 };
 pub use patch::{apply_patches, Patch, PatchError, PatchErrorKind};
 pub use reboot::{changed_paths, needs_reboot, LIVE_MULTIDOC_KINDS, LIVE_V1ALPHA1_PATHS};
-pub use validate::{
-    default_schema_path, load_schema, validate, Schema, SchemaError, ValidationIssue,
-};
+#[cfg(feature = "schema")]
+pub use validate::{load_schema, validate, Schema, SchemaError, ValidationIssue};
 
 pub use crate::secrets::VersionContract;
 
 use crate::yaml::Node;
+
+/// Talos's machine-config JSON schema of v1.13.9, the release of the
+/// v1.13 contract (Draft 2020-12), embedded in the crate: an unmodified
+/// copy of `lab-talos/reference/talos-config.v1.13.9.schema.json`
+/// (siderolabs/talos, MPL-2.0; origin and sha256 in
+/// `lab-talos/reference/SOURCES.md`).
+pub const SCHEMA_V1_13_9_JSON: &str =
+    include_str!("../../reference/talos-config.v1.13.9.schema.json");
+
+/// [`SCHEMA_V1_13_9_JSON`], parsed.
+pub fn default_schema() -> serde_json::Value {
+    serde_json::from_str(SCHEMA_V1_13_9_JSON).expect("the embedded Talos schema is JSON")
+}
 
 /// One document of a machine config.
 #[derive(Clone, Debug, PartialEq)]

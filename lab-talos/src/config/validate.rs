@@ -13,9 +13,10 @@
 //! before checking (it is valid for every Talos release that reads the
 //! config). Everything else deprecated is reported.
 //!
-//! The schema is data the caller loads ([`load_schema`], with
-//! [`default_schema_path`] pointing at the reference copy next to this
-//! workspace); it is never compiled into the crate.
+//! The schema is data: the v1.13.9 schema is embedded in the crate
+//! ([`super::default_schema`]); [`load_schema`] reads another release's.
+//! This module needs the `jsonschema` crate, so it is behind the crate's
+//! `schema` feature (the tests enable it; no check or provider uses it).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -25,15 +26,6 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value};
 
 use super::{DocId, Document};
-
-/// The v1.13.9 schema in the shared reference directory next to the
-/// workspace (`shared/reference/talos-config.v1.13.9.schema.json`).
-pub fn default_schema_path() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/reference/talos-config.v1.13.9.schema.json"
-    ))
-}
 
 /// A schema that can't be loaded or used.
 #[derive(Debug, thiserror::Error)]

@@ -228,7 +228,7 @@ mod tests {
     fn outputs(kube_days: u64, talos_days: u64) -> Attrs {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/reference/talos-examples/secrets.yaml"
+            "/reference/talos-examples/secrets.yaml"
         );
         let bundle = SecretsBundle::from_yaml(&std::fs::read_to_string(path).unwrap()).unwrap();
         let day = 24 * 3600;
