@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use lab::core::plan::PlanOptions;
-use lab::core::{Engine, MemoryStateStore};
+use lab::core::{Engine, MemoryStateStore, Provider};
 use lab::prelude::*;
 use lab::proxmox::model::*;
 use lab::proxmox::sim::TaskLatency;
@@ -65,7 +65,7 @@ fn generate(c: &mut Criterion) {
     });
 }
 
-fn lab(pve: &Connection, talos: Arc<TalosProvider>, bundle: &str) -> Lab {
+fn lab(pve: &Connection, talos: Arc<dyn Provider>, bundle: &str) -> Lab {
     let mut lab = Lab::new("bench");
     lab.register_provider(pve.provider(ProxmoxOptions::default()));
     lab.register_provider(talos);
@@ -126,7 +126,7 @@ fn plan_no_change(c: &mut Criterion) {
             &addresses,
         ))
         .expect("talos sim");
-    let talos = Arc::new(TalosProvider::new(TalosOptions::simulated(&talos_sim)));
+    let talos = TalosProvider::shared(TalosOptions::simulated(&talos_sim));
     let store = MemoryStateStore::new();
     rt.block_on(async {
         let e = Engine::new(lab(&pve, talos.clone(), bundle), store.clone());

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use lab::core::plan::render::render;
 use lab::core::plan::PlanOptions;
-use lab::core::{ApplyOptions, FileStateStore, StateStore};
+use lab::core::{ApplyOptions, FileStateStore, Provider, StateStore};
 use lab::prelude::*;
 use lab::proxmox::model::*;
 use lab::proxmox::sim::{SimConfig, TaskLatency};
@@ -44,7 +44,7 @@ const CONTROL_PLANES: [(&str, &str); 3] = [
 const WORKERS: [(&str, &str); 2] = [("w1", "10.0.10.21/24"), ("w2", "10.0.10.22/24")];
 
 /// The lab: two Proxmox nodes, their storages, and the Talos cluster.
-fn build(pve: &Connection, talos: Arc<TalosProvider>) -> Lab {
+fn build(pve: &Connection, talos: Arc<dyn Provider>) -> Lab {
     let mut lab = Lab::new("home");
     lab.register_provider(pve.provider(ProxmoxOptions::default()));
     lab.register_provider(talos);
@@ -126,7 +126,7 @@ async fn run(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
         pve.describe(),
         addresses.len()
     );
-    let talos = Arc::new(TalosProvider::new(TalosOptions::simulated(&talos_sim)));
+    let talos = TalosProvider::shared(TalosOptions::simulated(&talos_sim));
 
     let store: Arc<dyn StateStore> = Arc::new(FileStateStore::new(dir.join("state")));
     let engine = Engine::with_store(build(&pve, talos.clone()), store.clone());

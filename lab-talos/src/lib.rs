@@ -6,12 +6,14 @@
 //! - [`model`]: [`model::TalosCluster`], one builder for the cluster that
 //!   lowers to the secrets bundle, the Image Factory ISO on each Proxmox
 //!   node, the VMs (through lab-proxmox), one machine per node and the
-//!   cluster (bootstrap, kubeconfig); [`kinds`] is the attribute contract;
+//!   cluster (bootstrap, kubeconfig); [`kinds`] is the typed contract (each
+//!   kind's spec and outputs as serde types);
 //! - [`checks`]: etcd quorum, VIP and endpoint, Talos version, patches, at
 //!   the user's line;
 //! - [`api`]: the Talos API client (gRPC with tonic over rustls: insecure in
 //!   maintenance mode, then mTLS with an admin certificate from the bundle);
-//! - [`provider`]: lab-core's `Provider` for the three kinds;
+//! - [`provider`]: a lab-core `TypedProvider` for the four kinds,
+//!   registered with `TalosProvider::shared`;
 //! - `sim` (feature `sim`): an API-faithful Talos simulator on 127.0.0.1,
 //!   and [`connect`] to pair it with the Proxmox simulator.
 //!

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use lab_core::plan::PlanOptions;
 use lab_core::prelude::*;
-use lab_core::{Action, Address, ApplyOptions, MemoryStateStore, StateStore};
+use lab_core::{Action, Address, ApplyOptions, MemoryStateStore, Provider, StateStore};
 use lab_talos::api::{ErrorKind, FactoryClient};
 use lab_talos::factory::{
     ImageFactory, Schematic, QEMU_GUEST_AGENT, QEMU_GUEST_AGENT_SCHEMATIC_ID, VANILLA_SCHEMATIC_ID,
@@ -127,7 +127,7 @@ fn the_simulators_certificate_is_not_trusted_without_its_root() {
     });
 }
 
-fn lab(sim: &FactorySim, provider: &Arc<TalosProvider>, schematic: &Schematic) -> Lab {
+fn lab(sim: &FactorySim, provider: &Arc<dyn Provider>, schematic: &Schematic) -> Lab {
     let mut lab = Lab::new("home");
     lab.register_provider(provider.clone());
     let reg = lab.add(SchematicRegistration::new(
@@ -144,7 +144,7 @@ fn a_lab_registers_its_schematic_once_and_then_has_no_changes() {
     runtime().block_on(async {
         let sim = FactorySim::start().await.unwrap();
         let options = TalosOptions::live().with_factory(sim.client().unwrap());
-        let provider = Arc::new(TalosProvider::new(options));
+        let provider = TalosProvider::shared(options);
         let store = MemoryStateStore::new();
 
         let engine = Engine::new(lab(&sim, &provider, &qemu()), store.clone());

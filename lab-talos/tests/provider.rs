@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use lab_core::plan::PlanOptions;
 use lab_core::prelude::*;
-use lab_core::{Action, Address, ApplyOptions, EngineError, MemoryStateStore, StateStore};
+use lab_core::{
+    Action, Address, ApplyOptions, EngineError, MemoryStateStore, Provider, StateStore,
+};
 use lab_proxmox::model::*;
 use lab_proxmox::sim::TaskLatency;
 use lab_proxmox::{Connection, ProxmoxOptions};
@@ -72,7 +74,7 @@ impl Shape {
 struct World {
     pve: Connection,
     talos: TalosSim,
-    provider: Arc<TalosProvider>,
+    provider: Arc<dyn Provider>,
     store: MemoryStateStore,
 }
 
@@ -99,7 +101,7 @@ async fn world(dir: &Path) -> World {
     .expect("the Talos simulator starts");
     let mut options = TalosOptions::simulated(&talos);
     options.boot_timeout = Duration::from_secs(20);
-    let provider = Arc::new(TalosProvider::new(options));
+    let provider = TalosProvider::shared(options);
     World {
         pve,
         talos,
@@ -483,7 +485,7 @@ fn a_node_that_never_boots_fails_alone_and_the_next_run_completes() {
         let mut w = world(dir.path()).await;
         let mut options = TalosOptions::simulated(&w.talos);
         options.boot_timeout = Duration::from_secs(2);
-        w.provider = Arc::new(TalosProvider::new(options));
+        w.provider = TalosProvider::shared(options);
         // w2's VM runs, but its Talos never answers (a wrong ISO, a NIC on
         // the wrong VLAN): the simulator hides it until told otherwise.
         let hidden = Arc::new(std::sync::atomic::AtomicBool::new(true));

@@ -11,15 +11,16 @@
 
 use std::time::Duration;
 
-use lab_core::provider::{
-    CreateRequest, Observed, OpContext, ReadRequest, StepReview, UpdateRequest,
-};
-use lab_core::{Attrs, ProviderError, Secret, Value};
+use async_trait::async_trait;
+use lab_core::kind::{Create, Delete, Found, KindProvider, Read, Update};
+use lab_core::provider::{KindSchema, OpContext, StepReview};
+use lab_core::{ProviderError, Secret, Value};
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
-use super::{api_error, str_attr, str_list, TalosProvider};
+use super::{api_error, TalosProvider};
 use crate::api::{Credentials, TalosClient};
+use crate::kinds::{ClusterOut, ClusterSpec};
 use crate::secrets::{CertificateInfo, SecretsBundle, DEFAULT_CLIENT_CERT_VALIDITY, ROLE_ADMIN};
 
 /// How long the kubeconfig's and talosconfig's client certificates must
@@ -30,30 +31,27 @@ pub const RENEW_BEFORE: Duration = Duration::from_secs(30 * 24 * 3600);
 /// its own that could vanish (its members are the machines). What can go
 /// stale are its credentials: `credentials` reads back `valid`, or when a
 /// client certificate expires within [`RENEW_BEFORE`], the date it does.
-pub(super) fn read(req: &ReadRequest) -> Option<Observed> {
-    let mut attrs = req.prior.clone();
-    if attrs.contains_key("credentials") {
-        let state = credentials_state(&req.prior_outputs, OffsetDateTime::now_utc());
-        attrs.insert("credentials".into(), Value::Str(state));
+fn read_one(req: &Read<ClusterSpec>) -> Found<ClusterSpec> {
+    let mut found = super::recorded(req);
+    if found.spec.credentials.is_some() {
+        let state = credentials_state(&found.outputs, OffsetDateTime::now_utc());
+        found.spec.credentials = Some(state);
     }
-    Some(Observed {
-        id: req.id.clone(),
-        attrs,
-        outputs: req.prior_outputs.clone(),
-    })
+    found
 }
 
 /// `valid`, `expires on <date>` or `expired on <date>` for the earliest
 /// client certificate of the kubeconfig and talosconfig outputs.
-pub(crate) fn credentials_state(outputs: &Attrs, now: OffsetDateTime) -> String {
+pub(crate) fn credentials_state(outputs: &ClusterOut, now: OffsetDateTime) -> String {
     let mut earliest: Option<OffsetDateTime> = None;
-    for (output, key) in [
-        ("kubeconfig", "client-certificate-data:"),
-        ("talosconfig", "crt:"),
+    for (output, text, key) in [
+        (
+            "kubeconfig",
+            &outputs.kubeconfig,
+            "client-certificate-data:",
+        ),
+        ("talosconfig", &outputs.talosconfig, "crt:"),
     ] {
-        let Some(Value::Secret(text)) = outputs.get(output) else {
-            return format!("missing {output}");
-        };
         match client_cert_expiry(text.expose(), key) {
             Some(t) => earliest = Some(earliest.map_or(t, |e| e.min(t))),
             None => return format!("unreadable {output}"),
@@ -79,8 +77,9 @@ fn client_cert_expiry(text: &str, key: &str) -> Option<OffsetDateTime> {
     Some(info.not_after)
 }
 
-/// Notes for a cluster update: which credentials it renews.
-pub(super) fn review(review: &StepReview<'_>) -> Vec<String> {
+/// Notes for a cluster update: which credentials it renews (from the
+/// diff: the value read back before the renewal).
+fn review(review: &StepReview<'_>) -> Vec<String> {
     review
         .changes
         .iter()
@@ -137,18 +136,17 @@ async fn converge(
     provider: &TalosProvider,
     ctx: &OpContext,
     name: &str,
-    attrs: &Attrs,
+    spec: ClusterSpec,
     id: String,
     bootstrap: bool,
-) -> Result<Observed, ProviderError> {
-    let first = str_attr(attrs, "bootstrap_node")?.to_string();
-    let control_planes = str_list(attrs, "control_planes");
-    let workers = str_list(attrs, "workers");
-    let bundle = provider.bundle(attrs)?;
+) -> Result<Found<ClusterSpec>, ProviderError> {
+    let first = spec.bootstrap_node.as_str();
+    let (control_planes, workers) = (&spec.control_planes, &spec.workers);
+    let bundle = provider.bundle(&spec.secrets)?;
     let creds: Credentials = provider.credentials(&bundle)?;
-    let dial = provider.dial(&first);
+    let dial = provider.dial(first);
     let opts = &provider.options;
-    let connect = || async { TalosClient::mtls(&dial, &first, &creds).await };
+    let connect = || async { TalosClient::mtls(&dial, first, &creds).await };
 
     if bootstrap {
         tracing::info!(node = %first, "bootstrapping etcd");
@@ -169,7 +167,7 @@ async fn converge(
         || async {
             let mut client = connect().await?;
             client
-                .health_check(&control_planes, &workers, opts.health_timeout)
+                .health_check(control_planes, workers, opts.health_timeout)
                 .await
         },
     )
@@ -185,47 +183,75 @@ async fn converge(
         || async { connect().await?.kubeconfig().await },
     )
     .await?;
-    let mut outputs = Attrs::new();
-    outputs.insert("kubeconfig".into(), Value::Secret(kubeconfig));
-    outputs.insert(
-        "talosconfig".into(),
-        Value::Secret(talosconfig(&bundle, name, &control_planes, &workers)?),
-    );
-    Ok(Observed {
-        id,
-        attrs: attrs.clone(),
-        outputs,
-    })
+    let outputs = ClusterOut {
+        kubeconfig,
+        talosconfig: talosconfig(&bundle, name, control_planes, workers)?,
+    };
+    Ok(Found { id, spec, outputs })
 }
 
-pub(super) async fn create(
-    provider: &TalosProvider,
-    ctx: &OpContext,
-    req: &CreateRequest,
-) -> Result<Observed, ProviderError> {
-    let name = req.address.name();
-    converge(provider, ctx, name, &req.attrs, name.to_string(), true).await
-}
+#[async_trait]
+impl KindProvider<ClusterSpec> for TalosProvider {
+    fn schema(&self) -> KindSchema {
+        super::schema(
+            Duration::from_secs(300),
+            Duration::from_secs(60),
+            Duration::from_millis(10),
+            Vec::new(),
+        )
+    }
 
-/// Membership changed (a node added or replaced): no new bootstrap, but
-/// health with the new member lists and fresh credentials. A cluster whose
-/// bootstrap node was replaced is bootstrapped again; `AlreadyExists`
-/// makes that a no-op where etcd already runs.
-pub(super) async fn update(
-    provider: &TalosProvider,
-    ctx: &OpContext,
-    req: &UpdateRequest,
-) -> Result<Observed, ProviderError> {
-    let rebootstrap = req.changes.iter().any(|c| c.field == "bootstrap_node");
-    let name = req.address.name();
-    converge(provider, ctx, name, &req.attrs, req.id.clone(), rebootstrap).await
+    fn review(&self, step: &StepReview<'_>) -> Result<Vec<String>, String> {
+        Ok(review(step))
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        _snapshot: &(),
+        requests: &[Read<ClusterSpec>],
+    ) -> Result<Vec<Option<Found<ClusterSpec>>>, ProviderError> {
+        Ok(requests.iter().map(|r| Some(read_one(r))).collect())
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        req: Create<ClusterSpec>,
+    ) -> Result<Found<ClusterSpec>, ProviderError> {
+        let name = req.address.name();
+        converge(self, ctx, name, req.spec, name.to_string(), true).await
+    }
+
+    /// Membership changed (a node added or replaced): no new bootstrap, but
+    /// health with the new member lists and fresh credentials. A cluster
+    /// whose bootstrap node was replaced is bootstrapped again;
+    /// `AlreadyExists` makes that a no-op where etcd already runs.
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        req: Update<ClusterSpec>,
+    ) -> Result<Found<ClusterSpec>, ProviderError> {
+        let rebootstrap = req.changed("bootstrap_node");
+        let name = req.address.name();
+        converge(self, ctx, name, req.spec, req.id, rebootstrap).await
+    }
+
+    /// The cluster has nothing of its own to delete.
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        _req: Delete<ClusterSpec>,
+    ) -> Result<(), ProviderError> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn outputs(kube_days: u64, talos_days: u64) -> Attrs {
+    fn outputs(kube_days: u64, talos_days: u64) -> ClusterOut {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/reference/talos-examples/secrets.yaml"
@@ -243,10 +269,10 @@ mod tests {
             .admin_client_cert(&[ROLE_ADMIN], Duration::from_secs(talos_days * day))
             .unwrap();
         let talos = bundle.talosconfig("home", &["10.0.10.11".into()], &[], &cert);
-        let mut out = Attrs::new();
-        out.insert("kubeconfig".into(), Value::Secret(kube));
-        out.insert("talosconfig".into(), Value::Secret(talos));
-        out
+        ClusterOut {
+            kubeconfig: kube,
+            talosconfig: talos,
+        }
     }
 
     #[test]
@@ -258,6 +284,9 @@ mod tests {
         let later = now + Duration::from_secs(400 * 24 * 3600);
         let gone = credentials_state(&outputs(365, 365), later);
         assert!(gone.starts_with("expired on "), "{gone}");
-        assert_eq!(credentials_state(&Attrs::new(), now), "missing kubeconfig");
+        assert_eq!(
+            credentials_state(&ClusterOut::default(), now),
+            "unreadable kubeconfig"
+        );
     }
 }

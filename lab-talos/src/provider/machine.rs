@@ -14,17 +14,18 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
+use lab_core::kind::{Create, Delete, Found, KindProvider, Read, Update};
 use lab_core::plan::Action;
-use lab_core::provider::{
-    CreateRequest, DeleteRequest, Observed, OpContext, ReadRequest, StepReview, UpdateRequest,
-};
-use lab_core::{Attrs, ProviderError, Secret, Value};
+use lab_core::provider::{KindSchema, Limit, OpContext, OpKind, StepReview};
+use lab_core::value::decode;
+use lab_core::{Address, ProviderError, Secret, Value};
 use tokio::time::Instant;
 
-use super::{api_error, str_attr, TalosProvider};
+use super::{api_error, TalosProvider};
 use crate::api::{ApplyMode, Credentials, ErrorKind, NodeMode, TalosClient};
 use crate::config::{self, ConfigSecrets, Document};
-use crate::kinds;
+use crate::kinds::{ConfigSpec, MachineOut, MachineSpec};
 use crate::secrets::SecretsBundle;
 use crate::sha256_hex;
 
@@ -34,33 +35,35 @@ struct MachineConfig {
     docs: Vec<Document>,
 }
 
-fn generate(bundle: &SecretsBundle, attrs: &Attrs) -> Result<MachineConfig, String> {
-    let value = attrs
-        .get("config")
-        .ok_or_else(|| "missing `config` attribute (the generation inputs)".to_string())?;
-    let (cluster, node) = kinds::config_inputs(value)?;
+fn generate(bundle: &SecretsBundle, inputs: &ConfigSpec) -> Result<MachineConfig, String> {
+    let (cluster, node) = inputs.inputs();
     let docs = config::generate(&cluster, &node, &ConfigSecrets::from(bundle))
         .map_err(|e| format!("generating the machine config: {e}"))?;
     let text = Secret::new(config::render(&docs));
     Ok(MachineConfig { text, docs })
 }
 
-fn config_for(provider: &TalosProvider, attrs: &Attrs) -> Result<MachineConfig, ProviderError> {
-    let bundle = provider.bundle(attrs)?;
-    generate(&bundle, attrs).map_err(ProviderError::permanent)
+fn config_for(
+    provider: &TalosProvider,
+    spec: &MachineSpec,
+) -> Result<MachineConfig, ProviderError> {
+    let bundle = provider.bundle(&spec.secrets)?;
+    generate(&bundle, &spec.config).map_err(ProviderError::permanent)
 }
 
-fn observed(id: String, attrs: &Attrs, config: &MachineConfig, version: String) -> Observed {
-    let mut outputs = Attrs::new();
-    outputs.insert(
-        "config_sha256".into(),
-        Value::Str(sha256_hex(config.text.expose().as_bytes())),
-    );
-    outputs.insert("talos_version".into(), Value::Str(version));
-    Observed {
+fn found(
+    id: String,
+    spec: MachineSpec,
+    config: &MachineConfig,
+    version: String,
+) -> Found<MachineSpec> {
+    Found {
         id,
-        attrs: attrs.clone(),
-        outputs,
+        spec,
+        outputs: MachineOut {
+            config_sha256: sha256_hex(config.text.expose().as_bytes()),
+            talos_version: version,
+        },
     }
 }
 
@@ -135,15 +138,15 @@ async fn until_configured(
     }
 }
 
-pub(super) async fn create(
+async fn create(
     provider: &TalosProvider,
     ctx: &OpContext,
-    req: &CreateRequest,
-) -> Result<Observed, ProviderError> {
-    let address = str_attr(&req.attrs, "address")?;
-    let bundle = provider.bundle(&req.attrs)?;
+    req: Create<MachineSpec>,
+) -> Result<Found<MachineSpec>, ProviderError> {
+    let address = req.spec.address.as_str();
+    let bundle = provider.bundle(&req.spec.secrets)?;
     let creds = provider.credentials(&bundle)?;
-    let config = config_for(provider, &req.attrs)?;
+    let config = config_for(provider, &req.spec)?;
     let opts = &provider.options;
     let (mode, mut client) = reach(
         provider,
@@ -180,18 +183,19 @@ pub(super) async fn create(
         }
     }
     let version = until_configured(provider, ctx, address, &creds, opts.install_timeout).await?;
-    Ok(observed(address.to_string(), &req.attrs, &config, version))
+    Ok(found(address.to_string(), req.spec, &config, version))
 }
 
-pub(super) async fn update(
+async fn update(
     provider: &TalosProvider,
     ctx: &OpContext,
-    req: &UpdateRequest,
-) -> Result<Observed, ProviderError> {
-    let address = str_attr(&req.attrs, "address")?;
-    let bundle = provider.bundle(&req.attrs)?;
+    req: Update<MachineSpec>,
+) -> Result<Found<MachineSpec>, ProviderError> {
+    let spec = req.spec;
+    let address = spec.address.as_str();
+    let bundle = provider.bundle(&spec.secrets)?;
     let creds = provider.credentials(&bundle)?;
-    let config = config_for(provider, &req.attrs)?;
+    let config = config_for(provider, &spec)?;
     let dial = provider.dial(address);
     let mut client = TalosClient::mtls(&dial, address, &creds)
         .await
@@ -220,12 +224,12 @@ pub(super) async fn update(
             .await
             .map_err(|e| api_error(&format!("reading the version of {address}"), e))?
     };
-    if let Some(wanted) = req.attrs.get("version").and_then(Value::as_str) {
-        if version != wanted {
-            version = upgrade(provider, ctx, req, address, &creds, wanted).await?;
+    if let Some(wanted) = &spec.version {
+        if &version != wanted {
+            version = upgrade(provider, ctx, &spec, &creds, wanted).await?;
         }
     }
-    Ok(observed(req.id.clone(), &req.attrs, &config, version))
+    Ok(found(req.id, spec, &config, version))
 }
 
 /// Installs the config's installer image (`machine.install.image`, whose
@@ -235,14 +239,12 @@ pub(super) async fn update(
 async fn upgrade(
     provider: &TalosProvider,
     ctx: &OpContext,
-    req: &UpdateRequest,
-    address: &str,
+    spec: &MachineSpec,
     creds: &Credentials,
     wanted: &str,
 ) -> Result<String, ProviderError> {
-    let (cluster, _) = kinds::config_inputs(req.attrs.get("config").unwrap_or(&Value::Null))
-        .map_err(ProviderError::permanent)?;
-    let image = cluster.install_image.ok_or_else(|| {
+    let address = spec.address.as_str();
+    let image = spec.config.cluster.install_image.clone().ok_or_else(|| {
         ProviderError::permanent(format!(
             "{address} should run Talos {wanted}, but its config has no install image to upgrade with"
         ))
@@ -281,13 +283,9 @@ async fn upgrade(
 /// keep running as a member. Graceful first (a control plane leaves etcd
 /// cleanly), then forced (the last control plane cannot leave gracefully).
 /// An unreachable node is already gone with its VM.
-pub(super) async fn delete(
-    provider: &TalosProvider,
-    _ctx: &OpContext,
-    req: &DeleteRequest,
-) -> Result<(), ProviderError> {
-    let address = str_attr(&req.prior, "address")?;
-    let Ok(bundle) = provider.bundle(&req.prior) else {
+async fn delete(provider: &TalosProvider, req: Delete<MachineSpec>) -> Result<(), ProviderError> {
+    let address = req.prior.address.as_str();
+    let Ok(bundle) = provider.bundle(&req.prior.secrets) else {
         return Ok(());
     };
     let creds = provider.credentials(&bundle)?;
@@ -318,20 +316,13 @@ pub(super) async fn delete(
 /// maintenance mode was reset or its disk re-created: it is gone and the
 /// plan applies its config again. A node that doesn't answer keeps its
 /// record (it may be rebooting); the plan can't see it.
-pub(super) async fn read(
+async fn read_one(
     provider: &TalosProvider,
-    _ctx: &OpContext,
-    req: &ReadRequest,
-) -> Result<Option<Observed>, ProviderError> {
-    let keep = || Observed {
-        id: req.id.clone(),
-        attrs: req.prior.clone(),
-        outputs: req.prior_outputs.clone(),
-    };
-    let Ok(address) = str_attr(&req.prior, "address") else {
-        return Ok(Some(keep()));
-    };
-    let Ok(bundle) = provider.bundle(&req.prior) else {
+    req: &Read<MachineSpec>,
+) -> Result<Option<Found<MachineSpec>>, ProviderError> {
+    let keep = || super::recorded(req);
+    let address = req.prior.address.as_str();
+    let Ok(bundle) = provider.bundle(&req.prior.secrets) else {
         return Ok(Some(keep()));
     };
     let creds = provider.credentials(&bundle)?;
@@ -344,11 +335,11 @@ pub(super) async fn read(
     };
     let failure = match mtls.await {
         Ok(running) => {
-            let mut obs = keep();
-            if obs.attrs.contains_key("version") {
-                obs.attrs.insert("version".into(), Value::Str(running));
+            let mut found = keep();
+            if found.spec.version.is_some() {
+                found.spec.version = Some(running);
             }
-            return Ok(Some(obs));
+            return Ok(Some(found));
         }
         Err(e) => e,
     };
@@ -372,20 +363,16 @@ pub(super) async fn read(
 }
 
 /// Says whether the change reboots the node, and stops a plan that would
-/// hand a configured node a config from a new bundle.
-pub(super) fn review(
-    provider: &TalosProvider,
-    review: &StepReview<'_>,
-) -> Result<Vec<String>, String> {
+/// hand a configured node a config from a new bundle. Works on attributes:
+/// the bundle of a plan that makes a new one is a reference not known yet.
+fn review(provider: &TalosProvider, review: &StepReview<'_>) -> Result<Vec<String>, String> {
     let name = review.address.name();
     let new_bundle = matches!(review.desired.get("secrets"), Some(Value::Ref(_)));
     match (review.action, review.prior) {
         (Action::Update | Action::Replace, Some(_)) if new_bundle => {
-            let cluster = review
-                .desired
-                .get("cluster")
-                .and_then(Value::as_str)
-                .unwrap_or("?");
+            let cluster = decode::<MachineSpec>(review.desired)
+                .map(|d| d.cluster)
+                .unwrap_or_else(|_| "?".into());
             Err(format!(
                 "{name} runs with the cluster's recorded secrets bundle, but this plan would \
                  generate a new one (the state has no `talos.secrets.{cluster}`, or it would be \
@@ -395,19 +382,29 @@ pub(super) fn review(
             ))
         }
         (Action::Update, Some(prior)) => {
-            let old = match prior_config(provider, prior) {
+            let old = match decode::<MachineSpec>(prior)
+                .map_err(|e| e.to_string())
+                .and_then(|p| {
+                    config_for(provider, &p)
+                        .map_err(|e| e.message)
+                        .map(|c| (p, c))
+                }) {
                 Ok(c) => c,
                 Err(e) => return Ok(vec![format!("cannot tell whether {name} reboots: {e}")]),
             };
-            let new = match config_for(provider, review.desired) {
-                Ok(c) => c,
-                Err(e) => return Err(format!("{name}: {}", e.message)),
-            };
+            let new = decode::<MachineSpec>(review.desired)
+                .map_err(|e| e.to_string())
+                .and_then(|d| {
+                    config_for(provider, &d)
+                        .map_err(|e| e.message)
+                        .map(|c| (d, c))
+                })
+                .map_err(|e| format!("{name}: {e}"))?;
+            let (prior, old) = old;
+            let (desired, new) = new;
             let changed = config::changed_paths(&old.docs, &new.docs);
             let reboot = config::needs_reboot(&old.docs, &new.docs);
-            let running = prior.get("version").and_then(Value::as_str);
-            let wanted = review.desired.get("version").and_then(Value::as_str);
-            if let (Some(running), Some(wanted)) = (running, wanted) {
+            if let (Some(running), Some(wanted)) = (&prior.version, &desired.version) {
                 if running != wanted {
                     return Ok(vec![format!(
                         "{name} UPGRADES Talos {running} -> {wanted}: the new installer, then a \
@@ -437,7 +434,68 @@ pub(super) fn review(
     }
 }
 
-fn prior_config(provider: &TalosProvider, prior: &Attrs) -> Result<MachineConfig, String> {
-    let bundle = provider.bundle(prior).map_err(|e| e.message)?;
-    generate(&bundle, prior)
+#[async_trait]
+impl KindProvider<MachineSpec> for TalosProvider {
+    fn schema(&self) -> KindSchema {
+        super::schema(
+            Duration::from_secs(180),
+            Duration::from_secs(30),
+            Duration::from_secs(30),
+            vec!["vm", "address", "role", "cluster"],
+        )
+    }
+
+    /// Machine updates of one cluster go one node at a time: a change that
+    /// reboots (or upgrades) never takes two control planes, and so etcd's
+    /// quorum, down at once.
+    fn limits(&self, op: OpKind, _address: &Address, spec: &MachineSpec) -> Vec<Limit> {
+        if op != OpKind::Update {
+            return Vec::new();
+        }
+        vec![Limit::operation(
+            format!("talos:rolling:{}", spec.cluster),
+            1,
+        )]
+    }
+
+    fn review(&self, step: &StepReview<'_>) -> Result<Vec<String>, String> {
+        review(self, step)
+    }
+
+    /// One Version call per machine, all at once.
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        _snapshot: &(),
+        requests: &[Read<MachineSpec>],
+    ) -> Result<Vec<Option<Found<MachineSpec>>>, ProviderError> {
+        futures_util::future::join_all(requests.iter().map(|r| read_one(self, r)))
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        req: Create<MachineSpec>,
+    ) -> Result<Found<MachineSpec>, ProviderError> {
+        create(self, ctx, req).await
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        req: Update<MachineSpec>,
+    ) -> Result<Found<MachineSpec>, ProviderError> {
+        update(self, ctx, req).await
+    }
+
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        req: Delete<MachineSpec>,
+    ) -> Result<(), ProviderError> {
+        delete(self, req).await
+    }
 }

@@ -1,5 +1,6 @@
-//! The Talos provider: lab-core's [`Provider`] for the kinds in
-//! [`crate::kinds`].
+//! The Talos provider: a [`TypedProvider`] with one [`KindProvider`](lab_core::kind::KindProvider) per
+//! kind of [`crate::kinds`] (one file each), given to the engine as the
+//! [`Typed`] adapter by [`TalosProvider::shared`].
 //!
 //! It drives a cluster in the order the peers' users keep getting wrong
 //! (talos-peers.md, pain points 1, 5, 6, 9):
@@ -8,7 +9,7 @@
 //!    talosctl's `secrets.yaml`) and lives only in the lab's encrypted
 //!    state. It is never regenerated: an update keeps the recorded bundle,
 //!    and a plan that would need a new one while nodes trust the old one
-//!    stops ([`Provider::review`]).
+//!    stops (`KindProvider::review`).
 //! 2. `talos.machine`: waits for the node's VM to answer in maintenance
 //!    mode (insecure, trust on first use), applies the machine config, then
 //!    waits for the installed node to answer over mTLS with the lab's admin
@@ -36,15 +37,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use lab_core::provider::{
-    CreateRequest, DeleteRequest, Estimates, KindSchema, Limit, Observed, OpContext, OpInfo,
-    OpKind, Ownership, ReadRequest, StepReview, UpdateRequest,
-};
-use lab_core::{Attrs, Check, Provider, ProviderError, Secret, Value};
+use lab_core::kind::{Found, Kind, Read, Typed, TypedProvider};
+use lab_core::provider::{OpContext, ReadRequest};
+use lab_core::value::decode;
+use lab_core::{Check, Provider, ProviderError, Secret};
 
 use crate::api::{ApiError, Credentials, FactoryClient};
 use crate::factory::ImageFactory;
-use crate::kinds;
+use crate::kinds::{self, ClusterSpec, MachineSpec, SchematicSpec, SecretsOut, SecretsSpec};
 use crate::secrets::SecretsBundle;
 use crate::sha256_hex;
 
@@ -132,10 +132,9 @@ impl std::fmt::Debug for TalosOptions {
 /// `talos.schematic`.
 ///
 /// ```no_run
-/// use std::sync::Arc;
 /// use lab_talos::provider::{TalosOptions, TalosProvider};
 /// let mut lab = lab_core::Lab::new("home");
-/// lab.register_provider(Arc::new(TalosProvider::new(TalosOptions::live())));
+/// lab.register_provider(TalosProvider::shared(TalosOptions::live()));
 /// ```
 pub struct TalosProvider {
     options: TalosOptions,
@@ -143,7 +142,23 @@ pub struct TalosProvider {
 }
 
 impl TalosProvider {
-    /// A provider with these options.
+    /// The provider as the engine takes it: the [`Typed`] adapter serving
+    /// `talos.secrets`, `talos.machine`, `talos.cluster` and
+    /// `talos.schematic`.
+    pub fn shared(options: TalosOptions) -> Arc<dyn Provider> {
+        Self::typed(TalosProvider::new(options)).shared()
+    }
+
+    /// `provider` behind the [`Typed`] adapter, with every kind.
+    pub fn typed(provider: TalosProvider) -> Typed<TalosProvider> {
+        Typed::new(provider)
+            .kind::<SecretsSpec>()
+            .kind::<MachineSpec>()
+            .kind::<ClusterSpec>()
+            .kind::<SchematicSpec>()
+    }
+
+    /// A provider with these options (see [`TalosProvider::shared`]).
     pub fn new(options: TalosOptions) -> TalosProvider {
         TalosProvider {
             options,
@@ -156,22 +171,8 @@ impl TalosProvider {
         &self.options
     }
 
-    /// The bundle a `secrets` attribute carries, parsed once per content.
-    fn bundle(&self, attrs: &Attrs) -> Result<Arc<SecretsBundle>, ProviderError> {
-        let yaml = match attrs.get("secrets") {
-            Some(Value::Secret(s)) => s,
-            Some(Value::Ref(r)) => {
-                return Err(ProviderError::permanent(format!(
-                    "the secrets bundle ({}#{}) is not known yet",
-                    r.address, r.output
-                )))
-            }
-            _ => {
-                return Err(ProviderError::permanent(
-                    "the resource has no `secrets` attribute (the cluster's bundle)",
-                ))
-            }
-        };
+    /// The bundle a `secrets` field carries, parsed once per content.
+    fn bundle(&self, yaml: &Secret) -> Result<Arc<SecretsBundle>, ProviderError> {
         parse_bundle_cached(&self.bundles, yaml)
     }
 
@@ -227,10 +228,8 @@ fn parse_bundle_cached(
 /// ```
 pub fn export_secrets(state: &lab_core::State, cluster: &str) -> Option<Secret> {
     let address = lab_core::Address::new(kinds::SECRETS, cluster);
-    match state.resources.get(&address)?.outputs.get("bundle")? {
-        Value::Secret(s) => Some(s.clone()),
-        _ => None,
-    }
+    let outputs = &state.resources.get(&address)?.outputs;
+    decode::<SecretsOut>(outputs).ok().map(|o| o.bundle)
 }
 
 /// A provider error from a Talos API error, with what was being done.
@@ -243,184 +242,71 @@ pub(crate) fn api_error(doing: &str, e: ApiError) -> ProviderError {
     }
 }
 
-pub(crate) fn str_attr<'a>(attrs: &'a Attrs, field: &str) -> Result<&'a str, ProviderError> {
-    attrs
-        .get(field)
-        .and_then(Value::as_str)
-        .ok_or_else(|| ProviderError::permanent(format!("missing string attribute `{field}`")))
-}
-
-pub(crate) fn str_list(attrs: &Attrs, field: &str) -> Vec<String> {
-    match attrs.get(field) {
-        Some(Value::List(items)) => items
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 #[async_trait]
-impl Provider for TalosProvider {
+impl TypedProvider for TalosProvider {
+    /// Nothing is listed in bulk: the secrets, clusters and schematics are
+    /// read from the state, and each machine answers one Version call.
+    type Snapshot = ();
+
     fn name(&self) -> &str {
         "talos"
-    }
-
-    fn kinds(&self) -> Vec<&'static str> {
-        kinds::MANAGED.to_vec()
-    }
-
-    fn schema(&self, kind: &str) -> KindSchema {
-        match kind {
-            kinds::SECRETS => KindSchema {
-                estimate: Estimates {
-                    create: Duration::from_secs(3),
-                    update: Duration::from_millis(10),
-                    delete: Duration::from_millis(10),
-                },
-                ..KindSchema::default()
-            },
-            kinds::MACHINE => KindSchema {
-                force_new: vec!["vm", "address", "role", "cluster"],
-                estimate: Estimates {
-                    create: Duration::from_secs(180),
-                    update: Duration::from_secs(30),
-                    delete: Duration::from_secs(30),
-                },
-                ..KindSchema::default()
-            },
-            kinds::CLUSTER => KindSchema {
-                estimate: Estimates {
-                    create: Duration::from_secs(300),
-                    update: Duration::from_secs(60),
-                    delete: Duration::from_millis(10),
-                },
-                ..KindSchema::default()
-            },
-            kinds::SCHEMATIC => KindSchema {
-                estimate: Estimates {
-                    create: Duration::from_secs(2),
-                    update: Duration::from_secs(2),
-                    delete: Duration::from_millis(10),
-                },
-                ..KindSchema::default()
-            },
-            _ => KindSchema::default(),
-        }
     }
 
     fn checks(&self) -> Vec<Check> {
         crate::checks::checks()
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        requests: &[ReadRequest],
-    ) -> Result<Vec<Option<Observed>>, ProviderError> {
-        let reads = requests.iter().map(|req| async move {
-            match req.address.kind() {
-                kinds::SECRETS => Ok(secrets::read(req)),
-                kinds::MACHINE => machine::read(self, ctx, req).await,
-                kinds::CLUSTER => Ok(cluster::read(req)),
-                kinds::SCHEMATIC => Ok(schematic::read(req)),
-                other => Err(ProviderError::permanent(format!(
-                    "the Talos provider does not manage `{other}`"
-                ))),
-            }
-        });
-        futures_util::future::join_all(reads)
-            .await
-            .into_iter()
-            .collect()
-    }
-
-    async fn create(
-        &self,
-        ctx: &OpContext,
-        req: &CreateRequest,
-    ) -> Result<Observed, ProviderError> {
-        match req.address.kind() {
-            kinds::SECRETS => secrets::create(req).await,
-            kinds::MACHINE => machine::create(self, ctx, req).await,
-            kinds::CLUSTER => cluster::create(self, ctx, req).await,
-            kinds::SCHEMATIC => schematic::create(self, req).await,
-            other => Err(ProviderError::permanent(format!(
-                "the Talos provider does not manage `{other}`"
-            ))),
-        }
-    }
-
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        req: &UpdateRequest,
-    ) -> Result<Observed, ProviderError> {
-        match req.address.kind() {
-            kinds::SECRETS => secrets::update(self, req),
-            kinds::MACHINE => machine::update(self, ctx, req).await,
-            kinds::CLUSTER => cluster::update(self, ctx, req).await,
-            kinds::SCHEMATIC => schematic::update(self, req).await,
-            other => Err(ProviderError::permanent(format!(
-                "the Talos provider does not manage `{other}`"
-            ))),
-        }
-    }
-
-    async fn delete(&self, ctx: &OpContext, req: &DeleteRequest) -> Result<(), ProviderError> {
-        match req.address.kind() {
-            // The bundle lives only in the state: forgetting it is the delete
-            // (the model marks it prevent_destroy, so this takes intent).
-            // The factory never forgets a schematic: nothing to delete.
-            kinds::SECRETS | kinds::CLUSTER | kinds::SCHEMATIC => Ok(()),
-            kinds::MACHINE => machine::delete(self, ctx, req).await,
-            other => Err(ProviderError::permanent(format!(
-                "the Talos provider does not manage `{other}`"
-            ))),
-        }
-    }
-
-    /// Nothing carries a marker: the bundle lives only in the state, and a
-    /// machine, cluster or schematic create that a crash interrupted is
-    /// simply run again (re-applying the same config, re-bootstrapping and
-    /// re-registering are idempotent), so adoption finds nothing.
-    async fn adopt(
+    async fn snapshot(
         &self,
         _ctx: &OpContext,
-        _owner: &Ownership,
-        _desired: &Attrs,
-    ) -> Result<Vec<Observed>, ProviderError> {
-        Ok(Vec::new())
+        _requests: &[ReadRequest],
+    ) -> Result<(), ProviderError> {
+        Ok(())
     }
+}
 
-    /// Machine updates of one cluster go one node at a time: a change that
-    /// reboots (or upgrades) never takes two control planes, and so etcd's
-    /// quorum, down at once.
-    fn limits(&self, op: &OpInfo<'_>) -> Vec<Limit> {
-        if op.address.kind() != kinds::MACHINE || op.op != OpKind::Update {
-            return Vec::new();
-        }
-        let cluster = op
-            .attrs
-            .get("cluster")
-            .and_then(Value::as_str)
-            .unwrap_or("?");
-        vec![Limit::operation(format!("talos:rolling:{cluster}"), 1)]
+/// The resource as the state recorded it: what exists for the kinds that
+/// live only in the state (the bundle, a registered schematic), and what a
+/// node that does not answer keeps.
+fn recorded<K: Kind + Clone>(req: &Read<K>) -> Found<K>
+where
+    K::Outputs: Clone,
+{
+    Found {
+        id: req.id.clone(),
+        spec: req.prior.clone(),
+        outputs: req.prior_outputs.clone(),
     }
+}
 
-    fn review(&self, review: &StepReview<'_>) -> Result<Vec<String>, String> {
-        match review.address.kind() {
-            kinds::SECRETS => secrets::review(self, review),
-            kinds::MACHINE => machine::review(self, review),
-            kinds::CLUSTER => Ok(cluster::review(review)),
-            _ => Ok(Vec::new()),
-        }
+/// The kind schema with these estimates and forcing fields.
+fn schema(
+    create: Duration,
+    update: Duration,
+    delete: Duration,
+    force_new: Vec<&'static str>,
+) -> lab_core::provider::KindSchema {
+    lab_core::provider::KindSchema {
+        force_new,
+        estimate: lab_core::provider::Estimates {
+            create,
+            update,
+            delete,
+        },
+        ..Default::default()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shared_provider_serves_every_kind() {
+        let p = TalosProvider::shared(TalosOptions::live());
+        assert_eq!(p.name(), "talos");
+        assert_eq!(p.kinds(), kinds::MANAGED.to_vec());
+    }
 
     #[test]
     fn live_options_dial_port_50000() {

@@ -11,48 +11,42 @@
 //! - read: keeps what the state recorded. Registration is idempotent and
 //!   the factory keeps a schematic forever, so there is nothing to drift
 //!   (and a plan needs no network).
-//! - create / update: decode the `schematic` attribute, check it hashes to
-//!   the `id` attribute, register it, check the answered id.
+//! - create / update: check the `schematic` field hashes to the `id` field, register it, check the answered id.
 //! - delete: nothing (the factory never forgets a schematic).
 
-use lab_core::provider::{CreateRequest, Observed, ReadRequest, UpdateRequest};
-use lab_core::{Attrs, ProviderError, Value};
+use std::time::Duration;
 
-use super::{api_error, str_attr, TalosProvider};
+use async_trait::async_trait;
+use lab_core::kind::{Create, Delete, Found, KindProvider, Read, Update};
+use lab_core::provider::{KindSchema, OpContext};
+use lab_core::ProviderError;
+
+use super::{api_error, TalosProvider};
 use crate::factory::Schematic;
+use crate::kinds::{SchematicOut, SchematicSpec};
 
-/// What the state recorded is what exists.
-pub(super) fn read(req: &ReadRequest) -> Option<Observed> {
-    Some(Observed {
-        id: req.id.clone(),
-        attrs: req.prior.clone(),
-        outputs: req.prior_outputs.clone(),
-    })
-}
-
-/// Decodes the schematic and checks it against the `id` attribute.
-fn desired(attrs: &Attrs) -> Result<(Schematic, String), ProviderError> {
-    let text = match attrs.get("schematic") {
-        Some(Value::Secret(s)) => s.expose(),
-        _ => str_attr(attrs, "schematic")?,
-    };
-    let id = str_attr(attrs, "id")?;
-    let schematic = Schematic::from_yaml(text).map_err(|e| {
+/// Decodes the schematic and checks it against the `id` field.
+fn desired(spec: &SchematicSpec) -> Result<(Schematic, String), ProviderError> {
+    let schematic = Schematic::from_yaml(spec.schematic.text()).map_err(|e| {
         ProviderError::permanent(format!("the `schematic` attribute is not a schematic: {e}"))
     })?;
     let offline = schematic.id();
-    if offline != id {
+    if offline != spec.id {
         return Err(ProviderError::permanent(format!(
-            "the `id` attribute is {id}, but the `schematic` attribute's canonical form hashes \
-             to {offline}"
+            "the `id` attribute is {}, but the `schematic` attribute's canonical form hashes \
+             to {offline}",
+            spec.id
         )));
     }
     Ok((schematic, offline))
 }
 
-async fn register(provider: &TalosProvider, attrs: &Attrs) -> Result<Observed, ProviderError> {
-    let (schematic, offline) = desired(attrs)?;
-    let client = provider.factory_client(str_attr(attrs, "factory")?)?;
+async fn register(
+    provider: &TalosProvider,
+    spec: SchematicSpec,
+) -> Result<Found<SchematicSpec>, ProviderError> {
+    let (schematic, offline) = desired(&spec)?;
+    let client = provider.factory_client(&spec.factory)?;
     let id = client
         .register(&schematic)
         .await
@@ -63,26 +57,57 @@ async fn register(provider: &TalosProvider, attrs: &Attrs) -> Result<Observed, P
         "schematic registered"
     );
     debug_assert_eq!(id, offline);
-    let mut outputs = Attrs::new();
-    outputs.insert("id".into(), Value::from(id.as_str()));
-    Ok(Observed {
-        id,
-        attrs: attrs.clone(),
-        outputs,
+    Ok(Found {
+        id: id.clone(),
+        spec,
+        outputs: SchematicOut { id },
     })
 }
 
-pub(super) async fn create(
-    provider: &TalosProvider,
-    req: &CreateRequest,
-) -> Result<Observed, ProviderError> {
-    register(provider, &req.attrs).await
-}
+#[async_trait]
+impl KindProvider<SchematicSpec> for TalosProvider {
+    fn schema(&self) -> KindSchema {
+        super::schema(
+            Duration::from_secs(2),
+            Duration::from_secs(2),
+            Duration::from_millis(10),
+            Vec::new(),
+        )
+    }
 
-/// Another schematic (or factory): register it; the old one stays known.
-pub(super) async fn update(
-    provider: &TalosProvider,
-    req: &UpdateRequest,
-) -> Result<Observed, ProviderError> {
-    register(provider, &req.attrs).await
+    /// What the state recorded is what exists.
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        _snapshot: &(),
+        requests: &[Read<SchematicSpec>],
+    ) -> Result<Vec<Option<Found<SchematicSpec>>>, ProviderError> {
+        Ok(requests.iter().map(|r| Some(super::recorded(r))).collect())
+    }
+
+    async fn create(
+        &self,
+        _ctx: &OpContext,
+        req: Create<SchematicSpec>,
+    ) -> Result<Found<SchematicSpec>, ProviderError> {
+        register(self, req.spec).await
+    }
+
+    /// Another schematic (or factory): register it; the old one stays known.
+    async fn update(
+        &self,
+        _ctx: &OpContext,
+        req: Update<SchematicSpec>,
+    ) -> Result<Found<SchematicSpec>, ProviderError> {
+        register(self, req.spec).await
+    }
+
+    /// The factory never forgets a schematic: nothing to delete.
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        _req: Delete<SchematicSpec>,
+    ) -> Result<(), ProviderError> {
+        Ok(())
+    }
 }
