@@ -140,7 +140,23 @@ fn map<'a>(spec: &'a ResourceSpec, key: &str) -> Option<&'a Map> {
 }
 
 fn maps<'a>(spec: &'a ResourceSpec, key: &str) -> Vec<&'a Map> {
-    crate::attrs::maps(&spec.attrs, key)
+    match spec.attrs.get(key) {
+        Some(Value::List(l)) => l
+            .iter()
+            .filter_map(|v| match v {
+                Value::Map(m) => Some(m),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The provider instance (cluster) a resource is applied by: its name, or
+/// `None` for model-only resources and unbound ones (the engine's binding
+/// check reports those). Two clusters may both use VMID 100.
+fn cluster_of<'a>(lab: &'a Lab, spec: &ResourceSpec) -> Option<&'a str> {
+    lab.provider_of(spec).ok().map(|i| i.name.as_str())
 }
 
 fn field<'a>(m: &'a Map, key: &str) -> Option<&'a str> {
@@ -286,14 +302,16 @@ fn vmid_range(lab: &Lab, out: &mut Vec<Diagnostic>) {
 }
 
 fn vmid_reused(lab: &Lab, out: &mut Vec<Diagnostic>) {
-    let mut first: IndexMap<i64, &ResourceSpec> = IndexMap::new();
+    // Per cluster: a VMID names one guest in its cluster only.
+    let mut first: IndexMap<(Option<&str>, i64), &ResourceSpec> = IndexMap::new();
     for spec in of_kinds(lab, WITH_VMID) {
         let Some(vmid) = int(spec, "vmid") else {
             continue;
         };
-        match first.get(&vmid) {
+        let key = (cluster_of(lab, spec), vmid);
+        match first.get(&key) {
             None => {
-                first.insert(vmid, spec);
+                first.insert(key, spec);
             }
             Some(earlier) => out.push(
                 Diagnostic::error(

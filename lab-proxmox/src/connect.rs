@@ -133,7 +133,9 @@ impl Connection {
         self.sim.as_ref()
     }
 
-    /// The provider to register with the lab.
+    /// The provider to register with the lab (the typed adapter over
+    /// [`ProxmoxProvider`]); register a second cluster's with
+    /// `lab.register_provider_as(name, ..)`.
     pub fn provider(&self, options: ProxmoxOptions) -> Arc<dyn Provider> {
         ProxmoxProvider::new(self.client.clone(), options).shared()
     }

@@ -6,11 +6,13 @@
 //! - [`model`]: typed resources and their builders: nodes (each with its
 //!   local disk as an appliance), NAS pools, storages, downloaded files,
 //!   templates, QEMU VMs, LXC containers and pools, with outputs such as the
-//!   VMID and MAC addresses; [`kinds`] is the attribute contract they lower to;
+//!   VMID and MAC addresses; [`kinds`] is the typed contract they lower to
+//!   (one serde spec per kind);
 //! - [`api`]: the HTTP client for the PVE API (reqwest with rustls, API-token
 //!   auth, pinned certificate fingerprint, asynchronous task polling);
-//! - [`provider`]: the implementation of lab-core's `Provider` trait: bulk
-//!   read from `/cluster/resources`, normalised diff, create, update,
+//! - [`provider`]: lab-core's typed provider (one `KindProvider` per kind,
+//!   served as the `Typed` adapter): bulk read from `/cluster/resources`,
+//!   normalised diff, create, update,
 //!   delete, adoption by ownership tag and notes line, per-node and
 //!   per-template limits;
 //! - [`checks`]: the Proxmox policy checks, run before any call;
@@ -20,7 +22,6 @@
 //! - `sim` (feature `sim`): an API-faithful PVE simulator on 127.0.0.1.
 
 pub mod api;
-mod attrs;
 pub mod checks;
 pub mod connect;
 pub mod kinds;

@@ -457,7 +457,16 @@ fn crash_mid_apply_then_rerun(after_clone: Duration) {
         // Let the orphaned tasks finish, as they would on a real node.
         tokio::time::sleep(Duration::from_millis(300)).await;
         let e = engine(&conn, dir.path(), &shape);
-        apply(&e).await;
+        let rerun = apply(&e).await;
+        // The adopted clones keep what Proxmox does not record (their
+        // template), so they are not replaced.
+        let replaced: Vec<_> = rerun
+            .steps
+            .iter()
+            .filter(|s| s.address.kind() == "proxmox.vm" && s.action == Action::Replace)
+            .map(|s| (&s.address, &s.changes))
+            .collect();
+        assert!(replaced.is_empty(), "{replaced:#?}");
         let again = e.plan(&PlanOptions::default()).await.unwrap();
         assert!(
             !again.has_changes(),

@@ -1,5 +1,5 @@
-//! Reading Proxmox configs back into the attribute shapes of
-//! [`crate::kinds`], so that an unchanged lab diffs as no changes.
+//! Reading Proxmox configs back into the specs of [`crate::kinds`], so that
+//! an unchanged lab diffs as no changes.
 //!
 //! What Proxmox adds or rewrites is dropped or moved to outputs: the MAC
 //! that `net0` carries as `virtio=BC:24:11:..`, volume names and `size=` on
@@ -10,10 +10,13 @@
 //! carried over from the recorded state.
 
 use indexmap::IndexMap;
-use lab_core::{Attrs, Value};
+use lab_core::Secret;
 use serde_json::{Map, Value as Json};
 
 use crate::api::propstr::{parse_property_string, parse_size_gib};
+use crate::kinds::{
+    CloudInit, CtMountpoint, CtNic, CtSpec, CtVolume, GuestOutputs, VmDisk, VmNic, VmSpec,
+};
 
 /// The NIC models QEMU knows; in `netN` the model is the key and the MAC its value.
 pub(crate) const NIC_MODELS: &[&str] = &[
@@ -91,23 +94,6 @@ pub(crate) fn volume_storage(volid: &str) -> &str {
     volid.split(':').next().unwrap_or(volid)
 }
 
-/// Carries `key` over from `prior` when Proxmox does not return it.
-fn carry(out: &mut Attrs, prior: &Attrs, key: &str) {
-    if let Some(v) = prior.get(key) {
-        out.insert(key.to_string(), v.clone());
-    }
-}
-
-fn set_tags_notes(out: &mut Attrs, config: &Map<String, Json>, prior: &Attrs, ownership_tag: &str) {
-    let tags = user_tags(text(config, "tags").as_deref(), ownership_tag);
-    if !tags.is_empty() || prior.contains_key("tags") {
-        out.insert("tags".into(), tags.into());
-    }
-    if let Some(n) = user_notes(text(config, "description").as_deref()) {
-        out.insert("notes".into(), n.into());
-    }
-}
-
 /// A QEMU disk slot key (`scsi0`, `virtio3`, ...)?
 pub(crate) fn is_disk_slot(key: &str) -> bool {
     DISK_BUSES.iter().any(|bus| {
@@ -142,45 +128,57 @@ fn indexed(key: &str, prefix: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
 }
 
-/// A QEMU VM's (or template's) config as `proxmox.vm` attributes and outputs.
+/// What a VM's readback takes from the recorded spec: values Proxmox never
+/// returns, and whether optional lists were declared.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct VmKept {
+    /// The VMID was given in code (else it is only the state id and output).
+    pub vmid: bool,
+    /// Tags were declared (an empty list reads back as `[]`, not absent).
+    pub tags: bool,
+    pub clone_from: Option<String>,
+    pub clone_vmid: Option<i64>,
+    pub cdrom_file: Option<String>,
+    /// `cipassword` reads back masked: keep what was set.
+    pub ci_password: Option<Secret>,
+}
+
+impl VmKept {
+    pub(crate) fn of(prior: &VmSpec) -> Self {
+        VmKept {
+            vmid: prior.vmid.is_some(),
+            tags: prior.tags.is_some(),
+            clone_from: prior.clone_from.clone(),
+            clone_vmid: prior.clone_vmid,
+            cdrom_file: prior.cdrom_file.clone(),
+            ci_password: prior.cloud_init.as_ref().and_then(|c| c.password.clone()),
+        }
+    }
+}
+
+fn tags_notes(
+    config: &Map<String, Json>,
+    declared: bool,
+    ownership_tag: &str,
+) -> (Option<Vec<String>>, Option<String>) {
+    let tags = user_tags(text(config, "tags").as_deref(), ownership_tag);
+    let tags = (!tags.is_empty() || declared).then_some(tags);
+    (tags, user_notes(text(config, "description").as_deref()))
+}
+
+fn size_of(p: &IndexMap<String, String>) -> i64 {
+    p.get("size").and_then(|s| parse_size_gib(s)).unwrap_or(0) as i64
+}
+
+/// A QEMU VM's (or template's) config as a `proxmox.vm` spec and outputs.
 pub(crate) fn vm(
     config: &Map<String, Json>,
     node: &str,
     vmid: i64,
     running: bool,
-    prior: &Attrs,
+    kept: VmKept,
     ownership_tag: &str,
-) -> (Attrs, Attrs) {
-    let mut out = Attrs::new();
-    let mut outputs = Attrs::new();
-    out.insert("node".into(), node.into());
-    if prior.contains_key("vmid") {
-        out.insert("vmid".into(), vmid.into());
-    }
-    if let Some(name) = text(config, "name") {
-        out.insert("name".into(), name.into());
-    }
-    out.insert("cores".into(), int(config, "cores").unwrap_or(1).into());
-    if let Some(s) = int(config, "sockets") {
-        out.insert("sockets".into(), s.into());
-    }
-    out.insert("memory_mb".into(), memory_mb(config).unwrap_or(512).into());
-    if let Some(cpu) = text(config, "cpu") {
-        out.insert("cpu".into(), cpu.into());
-    }
-    carry(&mut out, prior, "clone_from");
-    carry(&mut out, prior, "clone_vmid");
-
-    if let Some(hw) = text(config, "scsihw") {
-        out.insert("scsihw".into(), hw.into());
-    }
-    if let Some(m) = text(config, "machine") {
-        out.insert("machine".into(), m.into());
-    }
-    if let Some(b) = int(config, "balloon") {
-        out.insert("balloon".into(), b.into());
-    }
-
+) -> (VmSpec, GuestOutputs) {
     let mut disks = Vec::new();
     let mut cloud_init_storage = None;
     let mut cdrom = None;
@@ -200,106 +198,68 @@ pub(crate) fn vm(
             }
             continue;
         }
-        let mut d = IndexMap::new();
-        d.insert("slot".to_string(), Value::from(key.as_str()));
-        d.insert("storage".into(), volume_storage(&file).into());
-        let size = p.get("size").and_then(|s| parse_size_gib(s)).unwrap_or(0);
-        d.insert("size_gb".into(), Value::Int(size as i64));
-        if let Some(v) = p.get("ssd") {
-            d.insert("ssd".into(), flag(v).into());
-        }
-        if let Some(v) = p.get("discard") {
-            d.insert("discard".into(), (v == "on").into());
-        }
-        if let Some(v) = p.get("iothread") {
-            d.insert("iothread".into(), flag(v).into());
-        }
-        disks.push(Value::Map(d));
+        disks.push(VmDisk {
+            slot: key.clone(),
+            storage: volume_storage(&file).to_string(),
+            size_gb: Some(size_of(&p)),
+            ssd: p.get("ssd").map(|v| flag(v)),
+            discard: p.get("discard").map(|v| v == "on"),
+            iothread: p.get("iothread").map(|v| flag(v)),
+        });
     }
-    out.insert("disks".into(), Value::List(disks));
-    if let Some(volid) = cdrom {
-        out.insert("cdrom".into(), volid.into());
-    }
-    // Which file the disc came from is the lab's bookkeeping.
-    carry(&mut out, prior, "cdrom_file");
 
     let mut nics = Vec::new();
     let mut macs = IndexMap::new();
     for key in sorted_keys(config, |k| indexed(k, "net")) {
         let raw = text(config, key).unwrap_or_default();
         let p = parse_property_string(&raw, Some("model"));
-        let mut n = IndexMap::new();
-        n.insert("slot".to_string(), Value::from(key.as_str()));
-        let model = NIC_MODELS.iter().find(|m| p.contains_key(**m)).copied();
-        match model {
+        let model = match NIC_MODELS.iter().find(|m| p.contains_key(**m)).copied() {
             Some(m) => {
-                n.insert("model".into(), m.into());
                 if let Some(mac) = p.get(m).filter(|v| !v.is_empty()) {
-                    macs.insert(key.clone(), Value::from(mac.as_str()));
+                    macs.insert(key.clone(), mac.clone());
                 }
+                Some(m.to_string())
             }
             None => {
-                if let Some(m) = p.get("model") {
-                    n.insert("model".into(), m.as_str().into());
-                }
                 if let Some(mac) = p.get("macaddr") {
-                    macs.insert(key.clone(), Value::from(mac.as_str()));
+                    macs.insert(key.clone(), mac.clone());
                 }
+                p.get("model").cloned()
             }
-        }
-        if let Some(b) = p.get("bridge") {
-            n.insert("bridge".into(), b.as_str().into());
-        }
-        if let Some(t) = p.get("tag").and_then(|t| t.parse::<i64>().ok()) {
-            n.insert("tag".into(), t.into());
-        }
-        if let Some(f) = p.get("firewall") {
-            n.insert("firewall".into(), flag(f).into());
-        }
-        nics.push(Value::Map(n));
+        };
+        nics.push(VmNic {
+            slot: key.clone(),
+            model,
+            bridge: p.get("bridge").cloned(),
+            tag: p.get("tag").and_then(|t| t.parse().ok()),
+            firewall: p.get("firewall").map(|f| flag(f)),
+        });
     }
-    out.insert("nics".into(), Value::List(nics));
 
-    if let Some(storage) = cloud_init_storage {
-        let mut ci = IndexMap::new();
-        ci.insert("storage".to_string(), Value::from(storage));
-        if let Some(u) = text(config, "ciuser") {
-            ci.insert("user".into(), u.into());
-        }
-        // cipassword reads back masked: keep what was set.
-        if let Some(Value::Map(prior_ci)) = prior.get("cloud_init") {
-            if let Some(pw) = prior_ci.get("password") {
-                ci.insert("password".into(), pw.clone());
-            }
-        }
-        if let Some(keys) = text(config, "sshkeys") {
-            let decoded = percent_encoding::percent_decode_str(&keys)
+    let cloud_init = cloud_init_storage.map(|storage| {
+        let ssh_keys = text(config, "sshkeys").map(|keys| {
+            percent_encoding::percent_decode_str(&keys)
                 .decode_utf8_lossy()
-                .to_string();
-            let list: Vec<Value> = decoded
                 .lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
-                .map(Value::from)
-                .collect();
-            ci.insert("ssh_keys".into(), Value::List(list));
-        }
-        let ipconfig: Vec<Value> = sorted_keys(config, |k| indexed(k, "ipconfig"))
+                .map(str::to_string)
+                .collect()
+        });
+        let ipconfig: Vec<String> = sorted_keys(config, |k| indexed(k, "ipconfig"))
             .into_iter()
             .filter_map(|k| text(config, k))
-            .map(Value::from)
             .collect();
-        if !ipconfig.is_empty() {
-            ci.insert("ipconfig".into(), Value::List(ipconfig));
+        CloudInit {
+            storage,
+            user: text(config, "ciuser"),
+            password: kept.ci_password.clone(),
+            ssh_keys,
+            ipconfig: (!ipconfig.is_empty()).then_some(ipconfig),
+            nameserver: text(config, "nameserver"),
+            searchdomain: text(config, "searchdomain"),
         }
-        if let Some(v) = text(config, "nameserver") {
-            ci.insert("nameserver".into(), v.into());
-        }
-        if let Some(v) = text(config, "searchdomain") {
-            ci.insert("searchdomain".into(), v.into());
-        }
-        out.insert("cloud_init".into(), Value::Map(ci));
-    }
+    });
 
     let agent = text(config, "agent")
         .map(|a| {
@@ -307,145 +267,137 @@ pub(crate) fn vm(
             p.get("enabled").is_some_and(|v| flag(v))
         })
         .unwrap_or(false);
-    out.insert("agent".into(), agent.into());
-    if let Some(boot) = text(config, "boot") {
+    let boot_order = text(config, "boot").and_then(|boot| {
         let p = parse_property_string(&boot, Some("legacy"));
-        if let Some(order) = p.get("order") {
-            let list: Vec<Value> = order
+        p.get("order").map(|order| {
+            order
                 .split(';')
                 .filter(|s| !s.is_empty())
-                .map(Value::from)
-                .collect();
-            out.insert("boot_order".into(), Value::List(list));
-        }
-    }
-    out.insert(
-        "onboot".into(),
-        boolean(config, "onboot").unwrap_or(false).into(),
-    );
-    out.insert("started".into(), running.into());
-    set_tags_notes(&mut out, config, prior, ownership_tag);
-    carry(&mut out, prior, "pool");
-    // Template-only fields the config cannot tell.
-    for k in ["image", "image_file", "storage", "disk_gb"] {
-        carry(&mut out, prior, k);
-    }
-
-    outputs.insert("vmid".into(), vmid.into());
-    outputs.insert("node".into(), node.into());
-    outputs.insert("macs".into(), Value::Map(macs));
-    (out, outputs)
+                .map(str::to_string)
+                .collect()
+        })
+    });
+    let (tags, notes) = tags_notes(config, kept.tags, ownership_tag);
+    let spec = VmSpec {
+        node: node.to_string(),
+        vmid: kept.vmid.then_some(vmid),
+        name: text(config, "name"),
+        cores: int(config, "cores").unwrap_or(1),
+        sockets: int(config, "sockets"),
+        memory_mb: memory_mb(config).unwrap_or(512),
+        cpu: text(config, "cpu"),
+        clone_from: kept.clone_from,
+        clone_vmid: kept.clone_vmid,
+        scsihw: text(config, "scsihw"),
+        machine: text(config, "machine"),
+        balloon: int(config, "balloon"),
+        disks,
+        cdrom,
+        // Which file the disc came from is the lab's bookkeeping.
+        cdrom_file: kept.cdrom_file,
+        nics,
+        cloud_init,
+        agent,
+        boot_order,
+        onboot: boolean(config, "onboot").unwrap_or(false),
+        started: running,
+        tags,
+        notes,
+        pool: None,
+    };
+    let outputs = GuestOutputs {
+        vmid,
+        node: node.to_string(),
+        macs,
+    };
+    (spec, outputs)
 }
 
-/// An LXC container's config as `proxmox.ct` attributes and outputs.
+/// An LXC container's config as a `proxmox.ct` spec and outputs; `prior`
+/// gives what Proxmox does not keep (the OS template, create-time secrets).
 pub(crate) fn ct(
     config: &Map<String, Json>,
     node: &str,
     vmid: i64,
     running: bool,
-    prior: &Attrs,
+    prior: Option<&CtSpec>,
     ownership_tag: &str,
-) -> (Attrs, Attrs) {
-    let mut out = Attrs::new();
-    let mut outputs = Attrs::new();
-    out.insert("node".into(), node.into());
-    if prior.contains_key("vmid") {
-        out.insert("vmid".into(), vmid.into());
-    }
-    if let Some(h) = text(config, "hostname") {
-        out.insert("hostname".into(), h.into());
-    }
-    out.insert("cores".into(), int(config, "cores").unwrap_or(1).into());
-    out.insert(
-        "memory_mb".into(),
-        int(config, "memory").unwrap_or(512).into(),
-    );
-    out.insert("swap_mb".into(), int(config, "swap").unwrap_or(512).into());
-    // Proxmox does not keep the OS template or create-time secrets.
-    for k in ["ostemplate", "ostemplate_file", "password", "ssh_keys"] {
-        carry(&mut out, prior, k);
-    }
-    if let Some(raw) = text(config, "rootfs") {
+) -> (CtSpec, GuestOutputs) {
+    let rootfs = text(config, "rootfs").map(|raw| {
         let p = parse_property_string(&raw, Some("volume"));
-        let mut r = IndexMap::new();
-        r.insert(
-            "storage".to_string(),
-            Value::from(volume_storage(p.get("volume").map_or("", String::as_str))),
-        );
-        r.insert(
-            "size_gb".into(),
-            Value::Int(p.get("size").and_then(|s| parse_size_gib(s)).unwrap_or(0) as i64),
-        );
-        out.insert("rootfs".into(), Value::Map(r));
-    }
-    let mps: Vec<Value> = sorted_keys(config, |k| indexed(k, "mp"))
+        CtVolume {
+            storage: volume_storage(p.get("volume").map_or("", String::as_str)).to_string(),
+            size_gb: Some(size_of(&p)),
+        }
+    });
+    let mps: Vec<CtMountpoint> = sorted_keys(config, |k| indexed(k, "mp"))
         .into_iter()
         .map(|k| {
             let p = parse_property_string(&text(config, k).unwrap_or_default(), Some("volume"));
-            let mut m = IndexMap::new();
-            m.insert("slot".to_string(), Value::from(k.as_str()));
-            m.insert(
-                "storage".into(),
-                volume_storage(p.get("volume").map_or("", String::as_str)).into(),
-            );
-            m.insert(
-                "size_gb".into(),
-                Value::Int(p.get("size").and_then(|s| parse_size_gib(s)).unwrap_or(0) as i64),
-            );
-            m.insert(
-                "path".into(),
-                p.get("mp").cloned().unwrap_or_default().into(),
-            );
-            Value::Map(m)
+            CtMountpoint {
+                slot: k.clone(),
+                storage: volume_storage(p.get("volume").map_or("", String::as_str)).to_string(),
+                size_gb: Some(size_of(&p)),
+                path: p.get("mp").cloned().unwrap_or_default(),
+            }
         })
         .collect();
-    if !mps.is_empty() || prior.contains_key("mountpoints") {
-        out.insert("mountpoints".into(), Value::List(mps));
-    }
+    let declared_mps = prior.is_some_and(|p| p.mountpoints.is_some());
     let mut nics = Vec::new();
     let mut macs = IndexMap::new();
     for key in sorted_keys(config, |k| indexed(k, "net")) {
         let p = parse_property_string(&text(config, key).unwrap_or_default(), Some("name"));
-        let mut n = IndexMap::new();
-        n.insert("slot".to_string(), Value::from(key.as_str()));
-        for field in ["name", "bridge", "ip", "gw"] {
-            if let Some(v) = p.get(field) {
-                n.insert(field.into(), v.as_str().into());
-            }
-        }
-        if let Some(t) = p.get("tag").and_then(|t| t.parse::<i64>().ok()) {
-            n.insert("tag".into(), t.into());
-        }
-        if let Some(f) = p.get("firewall") {
-            n.insert("firewall".into(), flag(f).into());
-        }
         if let Some(mac) = p.get("hwaddr") {
-            macs.insert(key.clone(), Value::from(mac.as_str()));
+            macs.insert(key.clone(), mac.clone());
         }
-        nics.push(Value::Map(n));
+        nics.push(CtNic {
+            slot: key.clone(),
+            name: p.get("name").cloned(),
+            bridge: p.get("bridge").cloned(),
+            tag: p.get("tag").and_then(|t| t.parse().ok()),
+            ip: p.get("ip").cloned(),
+            gw: p.get("gw").cloned(),
+            firewall: p.get("firewall").map(|f| flag(f)),
+        });
     }
-    out.insert("nics".into(), Value::List(nics));
-    out.insert(
-        "unprivileged".into(),
-        boolean(config, "unprivileged").unwrap_or(false).into(),
+    let features = text(config, "features").map(|raw| {
+        parse_property_string(&raw, None)
+            .into_iter()
+            .map(|(k, v)| (k, flag(&v)))
+            .collect()
+    });
+    let (tags, notes) = tags_notes(
+        config,
+        prior.is_some_and(|p| p.tags.is_some()),
+        ownership_tag,
     );
-    if let Some(raw) = text(config, "features") {
-        let p = parse_property_string(&raw, None);
-        let mut f = IndexMap::new();
-        for (k, v) in p {
-            f.insert(k, Value::Bool(flag(&v)));
-        }
-        out.insert("features".into(), Value::Map(f));
-    }
-    out.insert(
-        "onboot".into(),
-        boolean(config, "onboot").unwrap_or(false).into(),
-    );
-    out.insert("started".into(), running.into());
-    set_tags_notes(&mut out, config, prior, ownership_tag);
-    carry(&mut out, prior, "pool");
-    outputs.insert("vmid".into(), vmid.into());
-    outputs.insert("node".into(), node.into());
-    outputs.insert("macs".into(), Value::Map(macs));
-    (out, outputs)
+    let spec = CtSpec {
+        node: node.to_string(),
+        vmid: prior.and_then(|p| p.vmid).map(|_| vmid),
+        hostname: text(config, "hostname"),
+        cores: int(config, "cores").unwrap_or(1),
+        memory_mb: int(config, "memory").unwrap_or(512),
+        swap_mb: int(config, "swap").unwrap_or(512),
+        // Proxmox does not keep the OS template or create-time secrets.
+        ostemplate: prior.and_then(|p| p.ostemplate.clone()),
+        ostemplate_file: prior.and_then(|p| p.ostemplate_file.clone()),
+        password: prior.and_then(|p| p.password.clone()),
+        ssh_keys: prior.and_then(|p| p.ssh_keys.clone()),
+        rootfs,
+        mountpoints: (!mps.is_empty() || declared_mps).then_some(mps),
+        nics,
+        unprivileged: boolean(config, "unprivileged").unwrap_or(false),
+        features,
+        onboot: boolean(config, "onboot").unwrap_or(false),
+        started: running,
+        tags,
+        notes,
+        pool: None,
+    };
+    let outputs = GuestOutputs {
+        vmid,
+        node: node.to_string(),
+        macs,
+    };
+    (spec, outputs)
 }

@@ -1,25 +1,13 @@
-//! Lowering attributes to the form parameters Proxmox takes: property
-//! strings for disks, NICs and mount points, `0`/`1` booleans, the
-//! double-encoded `sshkeys`, the ownership tag and notes line.
+//! Lowering specs to the form parameters Proxmox takes: property strings
+//! for disks, NICs and mount points, `0`/`1` booleans, the double-encoded
+//! `sshkeys`, the ownership tag and notes line.
 
-use lab_core::{Attrs, Secret, Value};
+use indexmap::IndexMap;
 
 use crate::api::Form;
+use crate::kinds::{CloudInit, CtNic, CtSpec, VmDisk, VmNic, VmSpec};
 
 use super::normalize::description;
-pub(crate) use crate::attrs::{b, i, map, maps, s, strings};
-
-fn ms<'a>(m: &'a indexmap::IndexMap<String, Value>, key: &str) -> Option<&'a str> {
-    m.get(key).and_then(Value::as_str)
-}
-
-fn mi(m: &indexmap::IndexMap<String, Value>, key: &str) -> Option<i64> {
-    m.get(key).and_then(Value::as_i64)
-}
-
-fn mb(m: &indexmap::IndexMap<String, Value>, key: &str) -> Option<bool> {
-    m.get(key).and_then(Value::as_bool)
-}
 
 fn bit(v: bool) -> &'static str {
     if v {
@@ -30,67 +18,64 @@ fn bit(v: bool) -> &'static str {
 }
 
 /// `tags=` with the ownership tag first.
-pub(crate) fn tags(attrs: &Attrs, ownership_tag: &str) -> String {
+pub(crate) fn tags(tags: Option<&[String]>, ownership_tag: &str) -> String {
     let mut t = vec![ownership_tag.to_string()];
-    t.extend(strings(attrs, "tags"));
+    t.extend(tags.unwrap_or_default().iter().cloned());
     t.join(";")
 }
 
-/// A new QEMU disk: `local-lvm:32,ssd=1,discard=on,iothread=1`.
-pub(crate) fn new_disk(d: &indexmap::IndexMap<String, Value>) -> String {
-    let mut v = format!(
-        "{}:{}",
-        ms(d, "storage").unwrap_or_default(),
-        mi(d, "size_gb").unwrap_or(0)
-    );
-    disk_options(d, &mut v);
-    v
+/// A new volume: `local-lvm:32` (no size: `0`).
+fn volume(storage: &str, size_gb: Option<i64>) -> String {
+    format!("{storage}:{}", size_gb.unwrap_or(0))
 }
 
-fn disk_options(d: &indexmap::IndexMap<String, Value>, v: &mut String) {
-    if let Some(x) = mb(d, "ssd") {
+/// A new QEMU disk: `local-lvm:32,ssd=1,discard=on,iothread=1`.
+pub(crate) fn new_disk(d: &VmDisk) -> String {
+    let mut v = volume(&d.storage, d.size_gb);
+    if let Some(x) = d.ssd {
         v.push_str(&format!(",ssd={}", bit(x)));
     }
-    if let Some(x) = mb(d, "discard") {
+    if let Some(x) = d.discard {
         v.push_str(if x { ",discard=on" } else { ",discard=ignore" });
     }
-    if let Some(x) = mb(d, "iothread") {
+    if let Some(x) = d.iothread {
         v.push_str(&format!(",iothread={}", bit(x)));
     }
+    v
 }
 
 /// A QEMU NIC: `virtio[=MAC],bridge=vmbr0,tag=20,firewall=1`; the MAC is
 /// passed when known so an update keeps it.
-pub(crate) fn qemu_nic(n: &indexmap::IndexMap<String, Value>, mac: Option<&str>) -> String {
-    let model = ms(n, "model").unwrap_or("virtio");
+pub(crate) fn qemu_nic(n: &VmNic, mac: Option<&str>) -> String {
+    let model = n.model.as_deref().unwrap_or("virtio");
     let mut v = match mac {
         Some(m) => format!("{model}={m}"),
         None => model.to_string(),
     };
-    if let Some(br) = ms(n, "bridge") {
+    if let Some(br) = &n.bridge {
         v.push_str(&format!(",bridge={br}"));
     }
-    if let Some(t) = mi(n, "tag") {
+    if let Some(t) = n.tag {
         v.push_str(&format!(",tag={t}"));
     }
-    if let Some(f) = mb(n, "firewall") {
+    if let Some(f) = n.firewall {
         v.push_str(&format!(",firewall={}", bit(f)));
     }
     v
 }
 
 /// An LXC NIC: `name=eth0,bridge=vmbr0,tag=30,ip=dhcp[,gw=..][,hwaddr=MAC]`.
-pub(crate) fn lxc_nic(n: &indexmap::IndexMap<String, Value>, mac: Option<&str>) -> String {
-    let mut parts = vec![format!("name={}", ms(n, "name").unwrap_or("eth0"))];
-    for k in ["bridge", "ip", "gw"] {
-        if let Some(v) = ms(n, k) {
+pub(crate) fn lxc_nic(n: &CtNic, mac: Option<&str>) -> String {
+    let mut parts = vec![format!("name={}", n.name.as_deref().unwrap_or("eth0"))];
+    for (k, v) in [("bridge", &n.bridge), ("ip", &n.ip), ("gw", &n.gw)] {
+        if let Some(v) = v {
             parts.push(format!("{k}={v}"));
         }
     }
-    if let Some(t) = mi(n, "tag") {
+    if let Some(t) = n.tag {
         parts.push(format!("tag={t}"));
     }
-    if let Some(f) = mb(n, "firewall") {
+    if let Some(f) = n.firewall {
         parts.push(format!("firewall={}", bit(f)));
     }
     if let Some(m) = mac {
@@ -105,161 +90,115 @@ pub(crate) fn cdrom(volid: &str) -> String {
     format!("{volid},media=cdrom")
 }
 
-/// The MAC recorded for a NIC slot in the outputs.
-pub(crate) fn mac<'a>(outputs: &'a Attrs, slot: &str) -> Option<&'a str> {
-    match outputs.get("macs") {
-        Some(Value::Map(m)) => m.get(slot).and_then(Value::as_str),
-        _ => None,
+/// The cloud-init parameters of a VM.
+pub(crate) fn cloud_init(form: &mut Form, ci: &CloudInit) {
+    if let Some(u) = &ci.user {
+        form.push_str("ciuser", u);
+    }
+    if let Some(pw) = &ci.password {
+        form.push_secret("cipassword", pw);
+    }
+    if let Some(keys) = ci.ssh_keys.as_ref().filter(|k| !k.is_empty()) {
+        form.push_sshkeys("sshkeys", keys);
+    }
+    for (n, ip) in ci.ipconfig.iter().flatten().enumerate() {
+        form.push_str(&format!("ipconfig{n}"), ip);
+    }
+    if let Some(v) = &ci.nameserver {
+        form.push_str("nameserver", v);
+    }
+    if let Some(v) = &ci.searchdomain {
+        form.push_str("searchdomain", v);
     }
 }
 
-/// The cloud-init parameters of a VM.
-pub(crate) fn cloud_init(form: &mut Form, ci: &indexmap::IndexMap<String, Value>) {
-    if let Some(u) = ms(ci, "user") {
-        form.push_str("ciuser", u);
-    }
-    if let Some(Value::Secret(pw)) = ci.get("password") {
-        form.push_secret("cipassword", pw);
-    }
-    if let Some(Value::List(keys)) = ci.get("ssh_keys") {
-        let keys: Vec<String> = keys
-            .iter()
-            .filter_map(|k| k.as_str().map(str::to_string))
-            .collect();
-        if !keys.is_empty() {
-            form.push_sshkeys("sshkeys", &keys);
-        }
-    }
-    if let Some(Value::List(ips)) = ci.get("ipconfig") {
-        for (n, ip) in ips.iter().enumerate() {
-            if let Some(ip) = ip.as_str() {
-                form.push_str(&format!("ipconfig{n}"), ip);
-            }
-        }
-    }
-    for (k, key) in [
-        ("nameserver", "nameserver"),
-        ("searchdomain", "searchdomain"),
-    ] {
-        if let Some(v) = ms(ci, k) {
-            form.push_str(key, v);
-        }
-    }
+/// The MACs recorded per NIC slot.
+pub(crate) type Macs = IndexMap<String, String>;
+
+fn mac<'a>(macs: &'a Macs, slot: &str) -> Option<&'a str> {
+    macs.get(slot).map(String::as_str)
 }
 
 /// The settings shared by VM create and update (not disks, not the CD-ROM,
 /// whose slot depends on the guest's config).
 pub(crate) fn vm_settings(
     form: &mut Form,
-    attrs: &Attrs,
-    outputs: &Attrs,
+    spec: &VmSpec,
+    macs: &Macs,
     ownership_tag: &str,
     marker: &str,
 ) {
-    if let Some(n) = s(attrs, "name") {
+    if let Some(n) = &spec.name {
         form.push_str("name", n);
     }
-    if let Some(c) = i(attrs, "cores") {
-        form.push_int("cores", c);
-    }
-    if let Some(c) = i(attrs, "sockets") {
+    form.push_int("cores", spec.cores);
+    if let Some(c) = spec.sockets {
         form.push_int("sockets", c);
     }
-    if let Some(m) = i(attrs, "memory_mb") {
-        form.push_int("memory", m);
-    }
-    if let Some(c) = s(attrs, "cpu") {
+    form.push_int("memory", spec.memory_mb);
+    if let Some(c) = &spec.cpu {
         form.push_str("cpu", c);
     }
-    if let Some(hw) = s(attrs, "scsihw") {
+    if let Some(hw) = &spec.scsihw {
         form.push_str("scsihw", hw);
     }
-    if let Some(m) = s(attrs, "machine") {
+    if let Some(m) = &spec.machine {
         form.push_str("machine", m);
     }
-    if let Some(mb) = i(attrs, "balloon") {
+    if let Some(mb) = spec.balloon {
         form.push_int("balloon", mb);
     }
-    for n in maps(attrs, "nics") {
-        if let Some(slot) = ms(n, "slot") {
-            form.push_str(slot, &qemu_nic(n, mac(outputs, slot)));
-        }
+    for n in &spec.nics {
+        form.push_str(&n.slot, &qemu_nic(n, mac(macs, &n.slot)));
     }
-    if let Some(ci) = map(attrs, "cloud_init") {
+    if let Some(ci) = &spec.cloud_init {
         cloud_init(form, ci);
     }
-    if let Some(a) = b(attrs, "agent") {
-        form.push_str("agent", if a { "enabled=1" } else { "enabled=0" });
-    }
-    let order = strings(attrs, "boot_order");
-    if !order.is_empty() {
+    form.push_str("agent", if spec.agent { "enabled=1" } else { "enabled=0" });
+    if let Some(order) = spec.boot_order.as_ref().filter(|o| !o.is_empty()) {
         form.push_str("boot", &format!("order={}", order.join(";")));
     }
-    if let Some(o) = b(attrs, "onboot") {
-        form.push_bool("onboot", o);
-    }
-    form.push_str("tags", &tags(attrs, ownership_tag));
-    form.push_str("description", &description(s(attrs, "notes"), marker));
+    form.push_bool("onboot", spec.onboot);
+    form.push_str("tags", &tags(spec.tags.as_deref(), ownership_tag));
+    form.push_str("description", &description(spec.notes.as_deref(), marker));
 }
 
 /// The settings of an LXC container shared by create and update (not disks).
 pub(crate) fn ct_settings(
     form: &mut Form,
-    attrs: &Attrs,
-    outputs: &Attrs,
+    spec: &CtSpec,
+    macs: &Macs,
     ownership_tag: &str,
     marker: &str,
 ) {
-    if let Some(h) = s(attrs, "hostname") {
+    if let Some(h) = &spec.hostname {
         form.push_str("hostname", h);
     }
-    if let Some(c) = i(attrs, "cores") {
-        form.push_int("cores", c);
+    form.push_int("cores", spec.cores);
+    form.push_int("memory", spec.memory_mb);
+    form.push_int("swap", spec.swap_mb);
+    for n in &spec.nics {
+        form.push_str(&n.slot, &lxc_nic(n, mac(macs, &n.slot)));
     }
-    if let Some(m) = i(attrs, "memory_mb") {
-        form.push_int("memory", m);
-    }
-    if let Some(m) = i(attrs, "swap_mb") {
-        form.push_int("swap", m);
-    }
-    for n in maps(attrs, "nics") {
-        if let Some(slot) = ms(n, "slot") {
-            form.push_str(slot, &lxc_nic(n, mac(outputs, slot)));
-        }
-    }
-    if let Some(f) = map(attrs, "features") {
+    if let Some(f) = &spec.features {
         let parts: Vec<String> = f
             .iter()
-            .filter_map(|(k, v)| v.as_bool().map(|on| format!("{k}={}", bit(on))))
+            .map(|(k, on)| format!("{k}={}", bit(*on)))
             .collect();
         if !parts.is_empty() {
             form.push_str("features", &parts.join(","));
         }
     }
-    if let Some(o) = b(attrs, "onboot") {
-        form.push_bool("onboot", o);
-    }
-    form.push_str("tags", &tags(attrs, ownership_tag));
-    form.push_str("description", &description(s(attrs, "notes"), marker));
+    form.push_bool("onboot", spec.onboot);
+    form.push_str("tags", &tags(spec.tags.as_deref(), ownership_tag));
+    form.push_str("description", &description(spec.notes.as_deref(), marker));
 }
 
 /// `rootfs=local-lvm:8` or `mp0=tank:100,mp=/data` for a new volume.
-pub(crate) fn ct_volume(m: &indexmap::IndexMap<String, Value>) -> String {
-    let mut v = format!(
-        "{}:{}",
-        ms(m, "storage").unwrap_or_default(),
-        mi(m, "size_gb").unwrap_or(0)
-    );
-    if let Some(p) = ms(m, "path") {
+pub(crate) fn ct_volume(storage: &str, size_gb: Option<i64>, path: Option<&str>) -> String {
+    let mut v = volume(storage, size_gb);
+    if let Some(p) = path {
         v.push_str(&format!(",mp={p}"));
     }
     v
-}
-
-/// A secret attribute, if set.
-pub(crate) fn secret(attrs: &Attrs, key: &str) -> Option<Secret> {
-    match attrs.get(key) {
-        Some(Value::Secret(s)) => Some(s.clone()),
-        _ => None,
-    }
 }

@@ -1,0 +1,121 @@
+//! `proxmox.ct`: an LXC container.
+//!
+//! | field | shape | notes |
+//! |---|---|---|
+//! | `node`, `vmid?` | | as for a VM; force replacement |
+//! | `hostname` | `Str` | |
+//! | `cores`, `memory_mb`, `swap_mb` | `Int` | |
+//! | `ostemplate` | `Str \| Ref(file#volid)` | a `vztmpl` volume id; forces replacement; Proxmox does not report it back (absent on a container adopted without the code's value) |
+//! | `ostemplate_file?` | `Str` | the file's address, for the diff; forces replacement |
+//! | `rootfs` | `{storage, size_gb}` | shrinking or another storage replaces |
+//! | `mountpoints?` | `[{slot: "mp0", storage, size_gb, path}]` | |
+//! | `nics` | `[{slot: "net0", name: "eth0", bridge, tag?, ip? ("dhcp" or CIDR), gw?, firewall?}]` | |
+//! | `unprivileged` | `Bool` | forces replacement |
+//! | `features?` | `{nesting?: Bool, keyctl?: Bool}` | |
+//! | `password?: Secret`, `ssh_keys?: [Str]` | | create-time only; force replacement |
+//! | `onboot`, `started`, `tags?`, `notes?`, `pool?` | | as for a VM |
+//!
+//! Outputs ([`super::GuestOutputs`]): `vmid`, `node`, `macs`.
+
+use indexmap::IndexMap;
+use lab_core::kind::Kind;
+use lab_core::Secret;
+use serde::{Deserialize, Serialize};
+
+use super::GuestOutputs;
+
+/// The spec of a `proxmox.ct`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CtSpec {
+    /// The node it runs on.
+    pub node: String,
+    /// The VMID given in code.
+    pub vmid: Option<i64>,
+    /// Its hostname (absent only when Proxmox reports none).
+    pub hostname: Option<String>,
+    /// CPU cores.
+    pub cores: i64,
+    /// Memory in MiB.
+    pub memory_mb: i64,
+    /// Swap in MiB.
+    pub swap_mb: i64,
+    /// The `vztmpl` volume it was created from.
+    pub ostemplate: Option<String>,
+    /// The address of that file.
+    pub ostemplate_file: Option<String>,
+    /// Root password (create only).
+    pub password: Option<Secret>,
+    /// Root's SSH keys (create only).
+    pub ssh_keys: Option<Vec<String>>,
+    /// The root filesystem.
+    pub rootfs: Option<CtVolume>,
+    /// Mount points, by slot.
+    pub mountpoints: Option<Vec<CtMountpoint>>,
+    /// NICs, by slot.
+    #[serde(default)]
+    pub nics: Vec<CtNic>,
+    /// Unprivileged container.
+    pub unprivileged: bool,
+    /// Features (`nesting`, `keyctl`).
+    pub features: Option<IndexMap<String, bool>>,
+    /// Start at boot.
+    pub onboot: bool,
+    /// Running after apply.
+    pub started: bool,
+    /// Tags (sorted, without the ownership tag).
+    pub tags: Option<Vec<String>>,
+    /// Notes (without the marker line).
+    pub notes: Option<String>,
+    /// The pool id.
+    pub pool: Option<String>,
+}
+
+/// The root filesystem.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CtVolume {
+    /// Storage id.
+    pub storage: String,
+    /// Size in GiB.
+    pub size_gb: Option<i64>,
+}
+
+/// A mount point.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CtMountpoint {
+    /// `mp0`, ...
+    pub slot: String,
+    /// Storage id.
+    pub storage: String,
+    /// Size in GiB.
+    pub size_gb: Option<i64>,
+    /// Path in the container.
+    pub path: String,
+}
+
+/// A container NIC.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CtNic {
+    /// `net0`, ...
+    pub slot: String,
+    /// Interface name in the container (`eth0`).
+    pub name: Option<String>,
+    /// Bridge.
+    pub bridge: Option<String>,
+    /// VLAN tag.
+    pub tag: Option<i64>,
+    /// `dhcp` or a CIDR.
+    pub ip: Option<String>,
+    /// Gateway.
+    pub gw: Option<String>,
+    /// Proxmox firewall on the NIC.
+    pub firewall: Option<bool>,
+}
+
+impl Kind for CtSpec {
+    const KIND: &'static str = super::CT;
+    type Outputs = GuestOutputs;
+}

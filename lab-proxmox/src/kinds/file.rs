@@ -1,0 +1,54 @@
+//! `proxmox.file`: a file downloaded onto a storage (`download-url`).
+//!
+//! | field | shape | notes |
+//! |---|---|---|
+//! | `node`, `storage` | `Str` | |
+//! | `content` | `"import" \| "iso" \| "vztmpl"` | |
+//! | `filename`, `url` | `Str` | |
+//! | `checksum?`, `checksum_algorithm?` | `Str` | |
+//!
+//! Every field forces replacement: a downloaded file is immutable.
+//!
+//! Outputs ([`FileOutputs`]): `volid` (`storage:content/filename`).
+
+use lab_core::kind::Kind;
+use serde::{Deserialize, Serialize};
+
+/// The spec of a `proxmox.file`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    /// The node that downloads it.
+    pub node: String,
+    /// The storage it lands on.
+    pub storage: String,
+    /// Its content type.
+    pub content: String,
+    /// Its file name.
+    pub filename: String,
+    /// Where it is downloaded from.
+    pub url: String,
+    /// Expected checksum.
+    pub checksum: Option<String>,
+    /// The checksum's algorithm.
+    pub checksum_algorithm: Option<String>,
+}
+
+/// The outputs of a file.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct FileOutputs {
+    /// Its volume id.
+    pub volid: String,
+}
+
+impl FileSpec {
+    /// The volume id the file has once downloaded.
+    pub fn volid(&self) -> String {
+        format!("{}:{}/{}", self.storage, self.content, self.filename)
+    }
+}
+
+impl Kind for FileSpec {
+    const KIND: &'static str = super::FILE;
+    type Outputs = FileOutputs;
+}

@@ -1,0 +1,85 @@
+//! The contract between the typed builders ([`crate::model`]) and the
+//! provider ([`crate::provider`]): the resource kinds, each managed one a
+//! serde type (its spec, what the builder lowers to) with its outputs, one
+//! file per kind. The provider reads Proxmox's answers back into exactly
+//! these shapes (normalised), so an unchanged lab diffs as no changes.
+//!
+//! Every spec is `#[serde(deny_unknown_fields)]`: an attribute a builder
+//! sets and the spec does not know is a `core::spec-mismatch` error at
+//! `check`, at the line that set it. A field is an `Option` when the
+//! builder may leave it out or Proxmox cannot report it back.
+//!
+//! Conventions: sizes are whole GiB (`Int`), memory is MiB (`Int`), lists
+//! that Proxmox keeps unordered (tags, content types) are sorted, booleans
+//! are `Bool`, optional fields are absent rather than `Null`.
+//!
+//! | kind | managed | spec |
+//! |---|---|---|
+//! | `proxmox.node` | no (model only) | `bridges: [Str]`, `appliance: Str` (its local disk) |
+//! | `proxmox.nas-pool` | no | `server: Str`, `export: Str`, `appliance: Str` |
+//! | `proxmox.storage` (existing) | no | `storage: Str`, `content: [Str]`, `shared: Bool`, `nodes: [Str]`, `appliance: Str` |
+//! | `proxmox.storage` (NFS) | yes | [`StorageSpec`] |
+//! | `proxmox.file` | yes | [`FileSpec`] |
+//! | `proxmox.template` (cloud image) | yes | [`TemplateSpec`] |
+//! | `proxmox.template` (existing) | no | `node`, `vmid: Int` |
+//! | `proxmox.vm` | yes | [`VmSpec`] |
+//! | `proxmox.ct` | yes | [`CtSpec`] |
+//! | `proxmox.pool` | yes | [`PoolSpec`] |
+
+mod ct;
+mod file;
+mod pool;
+mod storage;
+mod template;
+mod vm;
+
+pub use ct::{CtMountpoint, CtNic, CtSpec, CtVolume};
+pub use file::{FileOutputs, FileSpec};
+pub use pool::{PoolOutputs, PoolSpec};
+pub use storage::{StorageOutputs, StorageSpec};
+pub use template::TemplateSpec;
+pub use vm::{CloudInit, GuestOutputs, VmDisk, VmNic, VmSpec};
+
+/// Kind of cluster nodes (model only).
+pub const NODE: &str = "proxmox.node";
+/// Kind of NAS pools exporting NFS (model only).
+pub const NAS_POOL: &str = "proxmox.nas-pool";
+/// Kind of storages (NFS: managed; existing: model only).
+pub const STORAGE: &str = "proxmox.storage";
+/// Kind of files downloaded onto a storage (cloud images, ISOs, CT templates).
+pub const FILE: &str = "proxmox.file";
+/// Kind of VM templates.
+pub const TEMPLATE: &str = "proxmox.template";
+/// Kind of QEMU VMs.
+pub const VM: &str = "proxmox.vm";
+/// Kind of LXC containers.
+pub const CT: &str = "proxmox.ct";
+/// Kind of resource pools.
+pub const POOL: &str = "proxmox.pool";
+
+/// The kinds the provider applies.
+pub const MANAGED: &[&str] = &[STORAGE, FILE, TEMPLATE, VM, CT, POOL];
+
+/// Smallest and largest VMID Proxmox accepts.
+pub const VMID_RANGE: std::ops::RangeInclusive<i64> = 100..=999_999_999;
+
+/// Content types Proxmox storages know.
+pub const CONTENT_TYPES: &[&str] = &[
+    "images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lab_core::kind::Kind;
+
+    #[test]
+    fn the_kind_names_are_the_constants() {
+        assert_eq!(VmSpec::KIND, VM);
+        assert_eq!(CtSpec::KIND, CT);
+        assert_eq!(TemplateSpec::KIND, TEMPLATE);
+        assert_eq!(StorageSpec::KIND, STORAGE);
+        assert_eq!(FileSpec::KIND, FILE);
+        assert_eq!(PoolSpec::KIND, POOL);
+    }
+}

@@ -1,0 +1,174 @@
+//! `proxmox.ct`: create from an OS template, update in place, delete, adopt.
+
+use lab_core::kind::{Found, Update};
+use lab_core::provider::{KindSchema, OpContext};
+use lab_core::ProviderError;
+use serde_json::{Map, Value as Json};
+
+use super::guest::{guest_kind_provider, update_form, GuestSpec, Listed};
+use super::vm_drives::disk_size;
+use super::{err, normalize, request, ProxmoxProvider};
+use crate::api::{path, Form};
+use crate::kinds::{CtSpec, GuestOutputs};
+
+impl GuestSpec for CtSpec {
+    const API: &'static str = "lxc";
+
+    fn listed(&self) -> Listed<'_> {
+        Listed {
+            name: self.hostname.as_deref(),
+            node: &self.node,
+            tags: self.tags.as_deref(),
+            pool: self.pool.as_deref(),
+            started: Some(self.started),
+            memory_mb: self.memory_mb,
+            cores: self.cores,
+            sockets: None,
+        }
+    }
+
+    fn set_node(&mut self, node: &str) {
+        self.node = node.to_string();
+    }
+
+    fn nic_slots(&self) -> Vec<&str> {
+        self.nics.iter().map(|n| n.slot.as_str()).collect()
+    }
+
+    fn observe(
+        config: &Map<String, Json>,
+        node: &str,
+        vmid: i64,
+        running: bool,
+        prior: Option<&Self>,
+        ownership_tag: &str,
+        pool: Option<&str>,
+    ) -> (Self, GuestOutputs) {
+        let (mut spec, outputs) = normalize::ct(config, node, vmid, running, prior, ownership_tag);
+        spec.pool = pool.map(str::to_string);
+        (spec, outputs)
+    }
+}
+
+/// A field the create needs and the spec leaves out.
+fn missing(field: &str) -> ProviderError {
+    ProviderError::permanent(format!(
+        "field `{field}` is required to create a container but missing"
+    ))
+}
+
+impl ProxmoxProvider {
+    async fn create_ct(
+        &self,
+        ctx: &OpContext,
+        spec: &CtSpec,
+        tag: &str,
+        marker: &str,
+    ) -> Result<Found<CtSpec>, ProviderError> {
+        let ostemplate = spec
+            .ostemplate
+            .as_deref()
+            .ok_or_else(|| missing("ostemplate"))?;
+        let rootfs = spec.rootfs.as_ref().ok_or_else(|| missing("rootfs"))?;
+        let node = &spec.node;
+        let vmid = self.vmid_for(spec.vmid).await?;
+        let mut form = Form::new();
+        form.push_int("vmid", vmid);
+        form.push_str("ostemplate", ostemplate);
+        request::ct_settings(&mut form, spec, &Default::default(), tag, marker);
+        form.push_str(
+            "rootfs",
+            &request::ct_volume(&rootfs.storage, rootfs.size_gb, None),
+        );
+        for m in spec.mountpoints.iter().flatten() {
+            form.push_str(
+                &m.slot,
+                &request::ct_volume(&m.storage, m.size_gb, Some(&m.path)),
+            );
+        }
+        form.push_bool("unprivileged", spec.unprivileged);
+        if let Some(pw) = &spec.password {
+            form.push_secret("password", pw);
+        }
+        if let Some(keys) = spec.ssh_keys.as_ref().filter(|k| !k.is_empty()) {
+            form.push_str("ssh-public-keys", &keys.join("\n"));
+        }
+        if let Some(p) = &spec.pool {
+            form.push_str("pool", p);
+        }
+        let created = self
+            .post_wait(&path(&["nodes", node, "lxc"]), &form, ctx)
+            .await;
+        self.finish_guest_create(ctx, node, vmid, spec, tag, created)
+            .await
+    }
+
+    async fn update_ct(
+        &self,
+        ctx: &OpContext,
+        req: &Update<CtSpec>,
+    ) -> Result<Found<CtSpec>, ProviderError> {
+        let (tag, marker) = (req.owner.tag(), req.owner.marker());
+        let spec = &req.spec;
+        let (vmid, res) = self.located(&req.address, &req.id).await?;
+        let node = res.node.clone().unwrap_or_default();
+        let config = self.config::<CtSpec>(&node, vmid).await.map_err(err)?;
+        let (_, outputs) = normalize::ct(&config, &node, vmid, false, Some(&req.prior), &tag);
+        let mut form = update_form(&config);
+        request::ct_settings(&mut form, spec, &outputs.macs, &tag, &marker);
+        // Mount points: add new slots now; grow existing ones (and the
+        // root filesystem) with resize below.
+        let mut resizes: Vec<(String, i64)> = Vec::new();
+        let mut remove: Vec<String> = Vec::new();
+        if req.changed("mountpoints") || req.changed("rootfs") {
+            let wanted = spec.mountpoints.as_deref().unwrap_or_default();
+            for m in wanted {
+                let gb = m.size_gb.unwrap_or(0);
+                match disk_size(&config, &m.slot) {
+                    None => form.push_str(
+                        &m.slot,
+                        &request::ct_volume(&m.storage, m.size_gb, Some(&m.path)),
+                    ),
+                    Some(cur) if gb as u64 > cur => resizes.push((m.slot.clone(), gb)),
+                    Some(_) => {}
+                }
+            }
+            remove.extend(
+                req.prior
+                    .mountpoints
+                    .iter()
+                    .flatten()
+                    .filter(|old| !wanted.iter().any(|m| m.slot == old.slot))
+                    .map(|old| old.slot.clone()),
+            );
+            if let Some(r) = &spec.rootfs {
+                let gb = r.size_gb.unwrap_or(0);
+                if disk_size(&config, "rootfs").is_some_and(|cur| gb as u64 > cur) {
+                    resizes.push(("rootfs".into(), gb));
+                }
+            }
+        }
+        self.finish_guest_update(ctx, req, &res, vmid, &config, form, remove, resizes)
+            .await
+    }
+}
+
+/// A new OS template (another file, or the same file downloaded anew)
+/// means a new container.
+fn schema() -> KindSchema {
+    super::schema(
+        vec![
+            "node",
+            "vmid",
+            "ostemplate",
+            "ostemplate_file",
+            "unprivileged",
+            "password",
+            "ssh_keys",
+        ],
+        vec![],
+        [30, 3, 10],
+    )
+}
+
+guest_kind_provider!(CtSpec, schema, create_ct, update_ct);

@@ -1,0 +1,175 @@
+//! `proxmox.storage` (NFS): `POST /storage`, content and nodes updated in
+//! place, read back from the `/storage` listing.
+
+use async_trait::async_trait;
+use lab_core::kind::{Create, Delete, Found, KindProvider, Read, Update};
+use lab_core::provider::{FieldChange, KindSchema, OpContext, Ownership};
+use lab_core::{Attrs, ProviderError};
+use serde_json::{Map, Value as Json};
+
+use super::{diff, err, gone_ok, normalize, ProxmoxProvider, Snapshot};
+use crate::api::{path, ErrorKind, Form};
+use crate::kinds::{StorageOutputs, StorageSpec};
+
+/// A comma-separated list as its items.
+fn items(raw: Option<String>) -> Vec<String> {
+    raw.unwrap_or_default()
+        .split(',')
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A storage as `/storage` describes it; `prior` gives what the listing
+/// cannot (the NAS pool and appliance of the lab's model), and the fields
+/// it leaves out.
+fn observe(m: &Map<String, Json>, prior: Option<&StorageSpec>, id: &str) -> Found<StorageSpec> {
+    let listed = |key: &str, recorded: Option<&String>| {
+        normalize::text(m, key)
+            .or_else(|| recorded.cloned())
+            .unwrap_or_default()
+    };
+    let mut content = items(normalize::text(m, "content"));
+    content.sort();
+    let nodes = items(normalize::text(m, "nodes"));
+    let declared_nodes = prior.is_some_and(|p| p.nodes.is_some());
+    Found {
+        id: id.to_string(),
+        spec: StorageSpec {
+            storage: id.to_string(),
+            r#type: listed("type", prior.map(|p| &p.r#type)),
+            server: listed("server", prior.map(|p| &p.server)),
+            export: listed("export", prior.map(|p| &p.export)),
+            content,
+            options: normalize::text(m, "options"),
+            nodes: (!nodes.is_empty() || declared_nodes).then_some(nodes),
+            pool: prior.and_then(|p| p.pool.clone()),
+            appliance: prior.and_then(|p| p.appliance.clone()),
+        },
+        outputs: StorageOutputs {
+            storage: id.to_string(),
+        },
+    }
+}
+
+impl ProxmoxProvider {
+    async fn storage_config(&self, id: &str) -> Result<Map<String, Json>, ProviderError> {
+        self.client
+            .get(&path(&["storage", id]), &[])
+            .await
+            .map_err(err)
+    }
+}
+
+#[async_trait]
+impl KindProvider<StorageSpec> for ProxmoxProvider {
+    fn schema(&self) -> KindSchema {
+        super::schema(
+            vec!["storage", "type", "server", "export"],
+            vec!["pool", "appliance"],
+            [5, 2, 2],
+        )
+    }
+
+    fn diff(&self, desired: &Attrs, observed: &Attrs) -> Vec<FieldChange> {
+        diff::diff(
+            &KindProvider::<StorageSpec>::schema(self),
+            desired,
+            observed,
+        )
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        snapshot: &Snapshot,
+        requests: &[Read<StorageSpec>],
+    ) -> Result<Vec<Option<Found<StorageSpec>>>, ProviderError> {
+        Ok(requests
+            .iter()
+            .map(|r| {
+                snapshot
+                    .storages
+                    .get(&r.id)
+                    .map(|m| observe(m, Some(&r.prior), &r.id))
+            })
+            .collect())
+    }
+
+    async fn create(
+        &self,
+        _ctx: &OpContext,
+        req: Create<StorageSpec>,
+    ) -> Result<Found<StorageSpec>, ProviderError> {
+        let spec = &req.spec;
+        let mut form = Form::new();
+        form.push_str("storage", &spec.storage);
+        form.push_str("type", &spec.r#type);
+        form.push_str("server", &spec.server);
+        form.push_str("export", &spec.export);
+        if let Some(o) = &spec.options {
+            form.push_str("options", o);
+        }
+        form.push_str("content", &spec.content.join(","));
+        if let Some(nodes) = spec.nodes.as_ref().filter(|n| !n.is_empty()) {
+            form.push_str("nodes", &nodes.join(","));
+        }
+        self.client.post("/storage", &form).await.map_err(err)?;
+        let m = self.storage_config(&spec.storage).await?;
+        Ok(observe(&m, Some(spec), &spec.storage))
+    }
+
+    async fn update(
+        &self,
+        _ctx: &OpContext,
+        req: Update<StorageSpec>,
+    ) -> Result<Found<StorageSpec>, ProviderError> {
+        let spec = &req.spec;
+        let mut form = Form::new();
+        form.push_str("content", &spec.content.join(","));
+        let mut delete = Vec::new();
+        match &spec.options {
+            Some(o) => form.push_str("options", o),
+            None => delete.push("options"),
+        }
+        match spec.nodes.as_ref().filter(|n| !n.is_empty()) {
+            Some(nodes) => form.push_str("nodes", &nodes.join(",")),
+            None => delete.push("nodes"),
+        }
+        if !delete.is_empty() {
+            form.push_str("delete", &delete.join(","));
+        }
+        self.client
+            .put(&path(&["storage", &req.id]), &form)
+            .await
+            .map_err(err)?;
+        let m = self.storage_config(&req.id).await?;
+        Ok(observe(&m, Some(spec), &req.id))
+    }
+
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        req: Delete<StorageSpec>,
+    ) -> Result<(), ProviderError> {
+        gone_ok(self.client.delete(&path(&["storage", &req.id]), &[]).await).map(|_| ())
+    }
+
+    async fn adopt(
+        &self,
+        _ctx: &OpContext,
+        owner: &Ownership,
+        desired: Option<&StorageSpec>,
+    ) -> Result<Vec<Found<StorageSpec>>, ProviderError> {
+        let id = desired.map_or(owner.address.name(), |d| d.storage.as_str());
+        match self
+            .client
+            .get::<Map<String, Json>>(&path(&["storage", id]), &[])
+            .await
+        {
+            Ok(m) => Ok(vec![observe(&m, desired, id)]),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(vec![]),
+            Err(e) => Err(err(e)),
+        }
+    }
+}

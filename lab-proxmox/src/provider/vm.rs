@@ -1,0 +1,202 @@
+//! `proxmox.vm`: create (fresh or a full clone of a template, then its
+//! settings and disks), update in place, delete, adopt.
+
+use lab_core::kind::{Found, Update};
+use lab_core::provider::{KindSchema, OpContext};
+use lab_core::ProviderError;
+use serde_json::{Map, Value as Json};
+
+use super::guest::{guest_kind_provider, guest_path, update_form, GuestSpec, Listed};
+use super::normalize::{self, VmKept};
+use super::vm_drives::{add_ide_drives, cdrom_drive, disk_size};
+use super::{err, request, ProxmoxProvider};
+use crate::api::{path, Form};
+use crate::kinds::{GuestOutputs, VmSpec};
+
+impl GuestSpec for VmSpec {
+    const API: &'static str = "qemu";
+
+    fn listed(&self) -> Listed<'_> {
+        Listed {
+            name: self.name.as_deref(),
+            node: &self.node,
+            tags: self.tags.as_deref(),
+            pool: self.pool.as_deref(),
+            started: Some(self.started),
+            memory_mb: self.memory_mb,
+            cores: self.cores,
+            sockets: self.sockets,
+        }
+    }
+
+    fn set_node(&mut self, node: &str) {
+        self.node = node.to_string();
+    }
+
+    fn nic_slots(&self) -> Vec<&str> {
+        self.nics.iter().map(|n| n.slot.as_str()).collect()
+    }
+
+    fn clone_source(&self) -> Option<i64> {
+        self.clone_vmid
+    }
+
+    fn observe(
+        config: &Map<String, Json>,
+        node: &str,
+        vmid: i64,
+        running: bool,
+        prior: Option<&Self>,
+        ownership_tag: &str,
+        pool: Option<&str>,
+    ) -> (Self, GuestOutputs) {
+        let kept = prior.map(VmKept::of).unwrap_or_default();
+        let (mut spec, outputs) = normalize::vm(config, node, vmid, running, kept, ownership_tag);
+        spec.pool = pool.map(str::to_string);
+        (spec, outputs)
+    }
+}
+
+/// The slot and size of each disk to grow: declared larger than `config` has it.
+fn grows(spec: &VmSpec, config: &Map<String, Json>) -> Vec<(String, i64)> {
+    spec.disks
+        .iter()
+        .filter_map(|d| {
+            let gb = d.size_gb.unwrap_or(0);
+            let current = disk_size(config, &d.slot)?;
+            (gb as u64 > current).then(|| (d.slot.clone(), gb))
+        })
+        .collect()
+}
+
+impl ProxmoxProvider {
+    async fn create_vm(
+        &self,
+        ctx: &OpContext,
+        spec: &VmSpec,
+        tag: &str,
+        marker: &str,
+    ) -> Result<Found<VmSpec>, ProviderError> {
+        let node = &spec.node;
+        let vmid = self.vmid_for(spec.vmid).await?;
+        let result = async {
+            if let Some(src) = spec.clone_vmid {
+                let mut form = Form::new();
+                form.push_int("newid", vmid);
+                if let Some(n) = &spec.name {
+                    form.push_str("name", n);
+                }
+                // The clone inherits the template's tags (the lab's ownership
+                // tag among them); its own marker goes in at once, so a crash
+                // before the settings below still leaves it adoptable.
+                form.push_str(
+                    "description",
+                    &normalize::description(spec.notes.as_deref(), marker),
+                );
+                form.push_bool("full", true);
+                if let Some(first) = spec.disks.first() {
+                    form.push_str("storage", &first.storage);
+                }
+                if let Some(p) = &spec.pool {
+                    form.push_str("pool", p);
+                }
+                self.post_wait(
+                    &format!("{}/clone", guest_path::<VmSpec>(node, src)),
+                    &form,
+                    ctx,
+                )
+                .await?;
+                // Settings, then disks: grow cloned ones, add missing ones.
+                let config = self.config::<VmSpec>(node, vmid).await.map_err(err)?;
+                let mut form = Form::new();
+                request::vm_settings(&mut form, spec, &Default::default(), tag, marker);
+                add_ide_drives(&mut form, spec, &config)?;
+                for d in &spec.disks {
+                    if normalize::text(&config, &d.slot).is_none() {
+                        form.push_str(&d.slot, &request::new_disk(d));
+                    }
+                }
+                let base = guest_path::<VmSpec>(node, vmid);
+                self.post_wait(&format!("{base}/config"), &form, ctx)
+                    .await?;
+                self.resize::<VmSpec>(ctx, node, vmid, grows(spec, &config))
+                    .await?;
+            } else {
+                let mut form = Form::new();
+                form.push_int("vmid", vmid);
+                request::vm_settings(&mut form, spec, &Default::default(), tag, marker);
+                if spec.scsihw.is_none() {
+                    form.push_str("scsihw", "virtio-scsi-single");
+                }
+                for d in &spec.disks {
+                    form.push_str(&d.slot, &request::new_disk(d));
+                }
+                add_ide_drives(&mut form, spec, &Map::new())?;
+                if let Some(p) = &spec.pool {
+                    form.push_str("pool", p);
+                }
+                self.post_wait(&path(&["nodes", node, "qemu"]), &form, ctx)
+                    .await?;
+            }
+            Ok::<(), ProviderError>(())
+        }
+        .await;
+        self.finish_guest_create(ctx, node, vmid, spec, tag, result)
+            .await
+    }
+
+    async fn update_vm(
+        &self,
+        ctx: &OpContext,
+        req: &Update<VmSpec>,
+    ) -> Result<Found<VmSpec>, ProviderError> {
+        let (tag, marker) = (req.owner.tag(), req.owner.marker());
+        let spec = &req.spec;
+        let (vmid, res) = self.located(&req.address, &req.id).await?;
+        let node = res.node.clone().unwrap_or_default();
+        let config = self.config::<VmSpec>(&node, vmid).await.map_err(err)?;
+        let (_, outputs) = normalize::vm(&config, &node, vmid, false, VmKept::of(&req.prior), &tag);
+        let mut form = update_form(&config);
+        request::vm_settings(&mut form, spec, &outputs.macs, &tag, &marker);
+        add_ide_drives(&mut form, spec, &config)?;
+        // A CD-ROM the lab inserted and no longer declares: eject it.
+        if req.changed("cdrom") && spec.cdrom.is_none() {
+            if let Some(slot) = cdrom_drive(&config) {
+                form.push_str(&slot, &request::cdrom("none"));
+            }
+        }
+        // Disks: add new slots now; grow existing ones with resize below.
+        let mut resizes = Vec::new();
+        let mut remove: Vec<String> = Vec::new();
+        if req.changed("disks") {
+            for d in spec
+                .disks
+                .iter()
+                .filter(|d| disk_size(&config, &d.slot).is_none())
+            {
+                form.push_str(&d.slot, &request::new_disk(d));
+            }
+            resizes = grows(spec, &config);
+            remove.extend(
+                req.prior
+                    .disks
+                    .iter()
+                    .filter(|old| !spec.disks.iter().any(|d| d.slot == old.slot))
+                    .map(|old| old.slot.clone()),
+            );
+        }
+        self.finish_guest_update(ctx, req, &res, vmid, &config, form, remove, resizes)
+            .await
+    }
+}
+
+/// The fields of a VM that force replacement, and its estimates.
+fn schema() -> KindSchema {
+    super::schema(
+        vec!["node", "vmid", "clone_from"],
+        vec!["clone_vmid"],
+        [60, 5, 15],
+    )
+}
+
+guest_kind_provider!(VmSpec, schema, create_vm, update_vm);
