@@ -367,41 +367,25 @@ async fn read_one(
 /// the bundle of a plan that makes a new one is a reference not known yet.
 fn review(provider: &TalosProvider, review: &StepReview<'_>) -> Result<Vec<String>, String> {
     let name = review.address.name();
-    let new_bundle = matches!(review.desired.get("secrets"), Some(Value::Ref(_)));
-    match (review.action, review.prior) {
-        (Action::Update | Action::Replace, Some(_)) if new_bundle => {
-            let cluster = decode::<MachineSpec>(review.desired)
-                .map(|d| d.cluster)
-                .unwrap_or_else(|_| "?".into());
-            Err(format!(
-                "{name} runs with the cluster's recorded secrets bundle, but this plan would \
-                 generate a new one (the state has no `talos.secrets.{cluster}`, or it would be \
-                 replaced); the node would stop trusting the lab. Import the bundle the cluster \
-                 runs with: `.import_secrets(..)` with the secrets.yaml you exported, or \
+    let new_bundle = match review.desired.get("secrets") {
+        Some(Value::Ref(r)) => Some(&r.address),
+        _ => None,
+    };
+    match (review.action, review.prior, new_bundle) {
+        (Action::Update | Action::Replace, Some(_), Some(secrets)) => Err(format!(
+            "{name} runs with the cluster's recorded secrets bundle, but this plan would \
+                 generate a new one (the state has no `{secrets}`, or it would be replaced); the \
+                 node would stop trusting the lab. Import the bundle the cluster runs with: \
+                 `.import_secrets(..)` with the secrets.yaml you exported, or \
                  `talosctl gen secrets --from-controlplane-config controlplane.yaml`"
-            ))
-        }
-        (Action::Update, Some(prior)) => {
-            let old = match decode::<MachineSpec>(prior)
-                .map_err(|e| e.to_string())
-                .and_then(|p| {
-                    config_for(provider, &p)
-                        .map_err(|e| e.message)
-                        .map(|c| (p, c))
-                }) {
-                Ok(c) => c,
+        )),
+        (Action::Update, Some(prior), _) => {
+            let (prior, old) = match rendered(provider, prior) {
+                Ok(found) => found,
                 Err(e) => return Ok(vec![format!("cannot tell whether {name} reboots: {e}")]),
             };
-            let new = decode::<MachineSpec>(review.desired)
-                .map_err(|e| e.to_string())
-                .and_then(|d| {
-                    config_for(provider, &d)
-                        .map_err(|e| e.message)
-                        .map(|c| (d, c))
-                })
-                .map_err(|e| format!("{name}: {e}"))?;
-            let (prior, old) = old;
-            let (desired, new) = new;
+            let (desired, new) =
+                rendered(provider, review.desired).map_err(|e| format!("{name}: {e}"))?;
             let changed = config::changed_paths(&old.docs, &new.docs);
             let reboot = config::needs_reboot(&old.docs, &new.docs);
             if let (Some(running), Some(wanted)) = (&prior.version, &desired.version) {
@@ -426,12 +410,22 @@ fn review(provider: &TalosProvider, review: &StepReview<'_>) -> Result<Vec<Strin
                 )]
             })
         }
-        (Action::Replace, _) => Ok(vec![format!(
+        (Action::Replace, _, _) => Ok(vec![format!(
             "{name} is reset with its VM; the new VM boots into maintenance mode and gets its \
              config again"
         )]),
         _ => Ok(Vec::new()),
     }
+}
+
+/// The spec in `attrs` (every reference resolved) and its rendered config.
+fn rendered(
+    provider: &TalosProvider,
+    attrs: &lab_core::Attrs,
+) -> Result<(MachineSpec, MachineConfig), String> {
+    let spec = decode::<MachineSpec>(attrs).map_err(|e| e.to_string())?;
+    let config = config_for(provider, &spec).map_err(|e| e.message)?;
+    Ok((spec, config))
 }
 
 #[async_trait]
