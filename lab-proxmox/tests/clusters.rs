@@ -6,38 +6,20 @@
 
 #![cfg(feature = "sim")]
 
+mod common;
+
 use std::path::Path;
-use std::time::Duration;
 
 use lab_core::plan::PlanOptions;
 use lab_core::prelude::*;
-use lab_core::{ApplyOptions, FileStateStore, ProviderHandle, RetryPolicy};
+use lab_core::{FileStateStore, ProviderHandle};
 use lab_proxmox::model::*;
-use lab_proxmox::sim::{SimConfig, TaskLatency};
 use lab_proxmox::{Connection, ProxmoxOptions};
 
-fn sim_config() -> SimConfig {
-    SimConfig {
-        auth_failure_delay: Duration::ZERO,
-        task_latency: TaskLatency::instant(),
-        lock_timeout: Duration::from_millis(200),
-        ..SimConfig::default()
-    }
-}
+use common::{opts, runtime, sim_config};
 
 fn connect(dir: &Path, file: &str) -> Connection {
     Connection::simulated(sim_config(), dir.join(file)).expect("simulator starts")
-}
-
-fn opts() -> ApplyOptions {
-    ApplyOptions {
-        parallelism: 8,
-        retry: RetryPolicy {
-            max_attempts: 6,
-            base: Duration::from_millis(20),
-            max_delay: Duration::from_millis(200),
-        },
-    }
 }
 
 /// Both clusters have node `pve1` with `vmbr0`, `local` and `local-lvm`.
@@ -109,11 +91,7 @@ fn two_clusters_apply_then_plan_clean_each_holding_its_own_guests() {
     let dir = tempfile::tempdir().unwrap();
     let a = connect(dir.path(), "pve-a.json");
     let b = connect(dir.path(), "pve-b.json");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let (lab, _, _) = lab(&a, &b);
     let errors: Vec<_> = lab
         .check()

@@ -4,6 +4,8 @@
 //! the exact form keys each operation sends; and every request checked
 //! against the official API schema (`pve-apidoc.json`).
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
@@ -11,41 +13,15 @@ use std::time::Duration;
 use lab_core::plan::PlanOptions;
 use lab_core::prelude::*;
 use lab_core::provider::OpKind;
-use lab_core::{Action, ApplyOptions, FileStateStore, RetryPolicy, StateStore};
+use lab_core::{Action, FileStateStore, StateStore};
 use lab_proxmox::model::*;
 use lab_proxmox::sim::{SimConfig, TaskLatency};
 use lab_proxmox::{Connection, ProxmoxOptions};
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn sim_config() -> SimConfig {
-    SimConfig {
-        auth_failure_delay: Duration::ZERO,
-        task_latency: TaskLatency::instant(),
-        lock_timeout: Duration::from_millis(200),
-        ..SimConfig::default()
-    }
-}
+use common::{opts, runtime, sim_config};
 
 fn connect(dir: &Path, config: SimConfig) -> Connection {
     Connection::simulated(config, dir.join("pve.json")).expect("simulator starts")
-}
-
-fn opts() -> ApplyOptions {
-    ApplyOptions {
-        parallelism: 10,
-        retry: RetryPolicy {
-            max_attempts: 6,
-            base: Duration::from_millis(20),
-            max_delay: Duration::from_millis(200),
-        },
-    }
 }
 
 /// What the lab declares; tests vary it between runs.
