@@ -3,11 +3,11 @@
 use lab_core::kind::{Found, Update};
 use lab_core::provider::{KindSchema, OpContext};
 use lab_core::ProviderError;
-use serde_json::{Map, Value as Json};
 
-use super::guest::{guest_kind_provider, update_form, GuestSpec, Listed};
+use super::guest::{guest_kind_provider, GuestSpec, Listed};
+use super::normalize::{self, Readback};
 use super::vm_drives::disk_size;
-use super::{err, normalize, request, ProxmoxProvider};
+use super::{request, ProxmoxProvider};
 use crate::api::{path, Form};
 use crate::kinds::{CtSpec, GuestOutputs};
 
@@ -35,18 +35,8 @@ impl GuestSpec for CtSpec {
         self.nics.iter().map(|n| n.slot.as_str()).collect()
     }
 
-    fn observe(
-        config: &Map<String, Json>,
-        node: &str,
-        vmid: i64,
-        running: bool,
-        prior: Option<&Self>,
-        ownership_tag: &str,
-        pool: Option<&str>,
-    ) -> (Self, GuestOutputs) {
-        let (mut spec, outputs) = normalize::ct(config, node, vmid, running, prior, ownership_tag);
-        spec.pool = pool.map(str::to_string);
-        (spec, outputs)
+    fn observe(rb: &Readback<'_>, prior: Option<&Self>) -> (Self, GuestOutputs) {
+        normalize::ct(rb, prior)
     }
 }
 
@@ -110,12 +100,9 @@ impl ProxmoxProvider {
     ) -> Result<Found<CtSpec>, ProviderError> {
         let (tag, marker) = (req.owner.tag(), req.owner.marker());
         let spec = &req.spec;
-        let (vmid, res) = self.located(&req.address, &req.id).await?;
-        let node = res.node.clone().unwrap_or_default();
-        let config = self.config::<CtSpec>(&node, vmid).await.map_err(err)?;
-        let (_, outputs) = normalize::ct(&config, &node, vmid, false, Some(&req.prior), &tag);
-        let mut form = update_form(&config);
-        request::ct_settings(&mut form, spec, &outputs.macs, &tag, &marker);
+        let mut u = self.start_guest_update(req).await?;
+        let (config, form) = (&u.config, &mut u.form);
+        request::ct_settings(form, spec, &u.macs, &tag, &marker);
         // Mount points: add new slots now; grow existing ones (and the
         // root filesystem) with resize below.
         let mut resizes: Vec<(String, i64)> = Vec::new();
@@ -124,7 +111,7 @@ impl ProxmoxProvider {
             let wanted = spec.mountpoints.as_deref().unwrap_or_default();
             for m in wanted {
                 let gb = m.size_gb.unwrap_or(0);
-                match disk_size(&config, &m.slot) {
+                match disk_size(config, &m.slot) {
                     None => form.push_str(
                         &m.slot,
                         &request::ct_volume(&m.storage, m.size_gb, Some(&m.path)),
@@ -143,13 +130,12 @@ impl ProxmoxProvider {
             );
             if let Some(r) = &spec.rootfs {
                 let gb = r.size_gb.unwrap_or(0);
-                if disk_size(&config, "rootfs").is_some_and(|cur| gb as u64 > cur) {
+                if disk_size(config, "rootfs").is_some_and(|cur| gb as u64 > cur) {
                     resizes.push(("rootfs".into(), gb));
                 }
             }
         }
-        self.finish_guest_update(ctx, req, &res, vmid, &config, form, remove, resizes)
-            .await
+        self.finish_guest_update(ctx, req, u, remove, resizes).await
     }
 }
 

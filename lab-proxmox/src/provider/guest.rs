@@ -4,12 +4,14 @@
 //! adoption by tag and notes marker, and the tail of create and update
 //! (start, pool, resizes, reboot for pending changes).
 
+use indexmap::IndexMap;
 use lab_core::kind::{Delete, Found, Kind, Read, Update};
 use lab_core::provider::{OpContext, Ownership, ProviderError};
 use lab_core::Address;
 use serde_json::{Map, Value as Json};
 
-use super::{err, gone_ok, normalize, parse_vmid, ProxmoxProvider, Snapshot};
+use super::normalize::{self, Readback};
+use super::{err, gone_ok, parse_vmid, ProxmoxProvider, Snapshot};
 use crate::api::{path, ApiError, ClusterResource, ErrorKind, Form};
 use crate::kinds::GuestOutputs;
 
@@ -42,15 +44,7 @@ pub(crate) trait GuestSpec: Kind<Outputs = GuestOutputs> + Clone {
     }
     /// Reads a config back into the spec; `prior` gives what Proxmox does
     /// not keep, `pool` is the pool the cluster lists the guest in.
-    fn observe(
-        config: &Map<String, Json>,
-        node: &str,
-        vmid: i64,
-        running: bool,
-        prior: Option<&Self>,
-        ownership_tag: &str,
-        pool: Option<&str>,
-    ) -> (Self, GuestOutputs);
+    fn observe(rb: &Readback<'_>, prior: Option<&Self>) -> (Self, GuestOutputs);
 }
 
 /// `/nodes/{node}/{qemu|lxc}/{vmid}`.
@@ -142,7 +136,15 @@ impl ProxmoxProvider {
             .await
             .map_err(err)?;
         let running = status.get("status").and_then(Json::as_str) == Some("running");
-        let (spec, outputs) = K::observe(&config, node, vmid, running, prior, ownership_tag, pool);
+        let rb = Readback {
+            config: &config,
+            node,
+            vmid,
+            running,
+            ownership_tag,
+            pool,
+        };
+        let (spec, outputs) = K::observe(&rb, prior);
         Ok(Found {
             id: vmid.to_string(),
             spec,
@@ -262,15 +264,15 @@ impl ProxmoxProvider {
                 .is_some_and(|d| d.lines().any(|l| l.trim() == marker));
             if has_marker {
                 let running = r.status.as_deref() == Some("running");
-                let (spec, outputs) = K::observe(
-                    &config,
-                    &node,
-                    vmid as i64,
+                let rb = Readback {
+                    config: &config,
+                    node: &node,
+                    vmid: vmid as i64,
                     running,
-                    desired,
-                    &tag,
-                    r.pool.as_deref(),
-                );
+                    ownership_tag: &tag,
+                    pool: r.pool.as_deref(),
+                };
+                let (spec, outputs) = K::observe(&rb, desired);
                 found.push(Found {
                     id: vmid.to_string(),
                     spec,
@@ -384,24 +386,60 @@ impl ProxmoxProvider {
         Ok(())
     }
 
+    /// Begins an update: finds the guest, reads its config and MACs, and
+    /// starts the config form with its digest (a concurrent change fails it).
+    pub(crate) async fn start_guest_update<K: GuestSpec>(
+        &self,
+        req: &Update<K>,
+    ) -> Result<Updating, ProviderError> {
+        let (vmid, res) = self.located(&req.address, &req.id).await?;
+        let node = res.node.clone().unwrap_or_default();
+        let config = self.config::<K>(&node, vmid).await.map_err(err)?;
+        let tag = req.owner.tag();
+        let rb = Readback {
+            config: &config,
+            node: &node,
+            vmid,
+            running: false,
+            ownership_tag: &tag,
+            pool: None,
+        };
+        let macs = K::observe(&rb, Some(&req.prior)).1.macs;
+        let mut form = Form::new();
+        if let Some(d) = normalize::text(&config, "digest") {
+            form.push_str("digest", &d);
+        }
+        Ok(Updating {
+            vmid,
+            res,
+            node,
+            config,
+            macs,
+            form,
+        })
+    }
+
     /// Ends an update: deletes `remove` and the NICs the spec no longer
-    /// declares with the config `form`, grows `resizes`, moves the guest to
+    /// declares with the config form, grows `resizes`, moves the guest to
     /// its pool, brings it to its power state and reads it back.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn finish_guest_update<K: GuestSpec>(
         &self,
         ctx: &OpContext,
         req: &Update<K>,
-        res: &ClusterResource,
-        vmid: i64,
-        config: &Map<String, Json>,
-        mut form: Form,
+        u: Updating,
         mut remove: Vec<String>,
         resizes: Vec<(String, i64)>,
     ) -> Result<Found<K>, ProviderError> {
+        let Updating {
+            vmid,
+            res,
+            node,
+            config,
+            mut form,
+            ..
+        } = u;
         let listed = req.spec.listed();
-        let node = res.node.clone().unwrap_or_default();
-        remove.extend(undeclared_nics(config, &req.spec.nic_slots()));
+        remove.extend(undeclared_nics(&config, &req.spec.nic_slots()));
         if !remove.is_empty() {
             form.push_str("delete", &remove.join(","));
         }
@@ -418,7 +456,7 @@ impl ProxmoxProvider {
                 .await?;
         }
         if let Some(want) = listed.started {
-            self.settle_power::<K>(ctx, &req.address, res, vmid, want)
+            self.settle_power::<K>(ctx, &req.address, &res, vmid, want)
                 .await?;
         }
         let tag = req.owner.tag();
@@ -442,13 +480,15 @@ impl ProxmoxProvider {
     }
 }
 
-/// An update's form: the config's digest, so a concurrent change fails it.
-pub(crate) fn update_form(config: &Map<String, Json>) -> Form {
-    let mut form = Form::new();
-    if let Some(d) = normalize::text(config, "digest") {
-        form.push_str("digest", &d);
-    }
-    form
+/// A guest being updated: where it is, its config and MACs, and the config
+/// form being written.
+pub(crate) struct Updating {
+    pub vmid: i64,
+    pub res: ClusterResource,
+    pub node: String,
+    pub config: Map<String, Json>,
+    pub macs: IndexMap<String, String>,
+    pub form: Form,
 }
 
 /// The NIC slots (`netN`) of a config that `declared` does not list: the

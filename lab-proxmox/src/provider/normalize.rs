@@ -128,6 +128,17 @@ fn indexed(key: &str, prefix: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
 }
 
+/// A guest's config as read, and where it is.
+pub(crate) struct Readback<'a> {
+    pub config: &'a Map<String, Json>,
+    pub node: &'a str,
+    pub vmid: i64,
+    pub running: bool,
+    pub ownership_tag: &'a str,
+    /// The pool the cluster lists the guest in.
+    pub pool: Option<&'a str>,
+}
+
 /// What a VM's readback takes from the recorded spec: values Proxmox never
 /// returns, and whether optional lists were declared.
 #[derive(Clone, Debug, Default)]
@@ -171,14 +182,15 @@ fn size_of(p: &IndexMap<String, String>) -> i64 {
 }
 
 /// A QEMU VM's (or template's) config as a `proxmox.vm` spec and outputs.
-pub(crate) fn vm(
-    config: &Map<String, Json>,
-    node: &str,
-    vmid: i64,
-    running: bool,
-    kept: VmKept,
-    ownership_tag: &str,
-) -> (VmSpec, GuestOutputs) {
+pub(crate) fn vm(rb: &Readback<'_>, kept: VmKept) -> (VmSpec, GuestOutputs) {
+    let Readback {
+        config,
+        node,
+        vmid,
+        running,
+        ownership_tag,
+        pool,
+    } = *rb;
     let mut disks = Vec::new();
     let mut cloud_init_storage = None;
     let mut cdrom = None;
@@ -303,7 +315,7 @@ pub(crate) fn vm(
         started: running,
         tags,
         notes,
-        pool: None,
+        pool: pool.map(str::to_string),
     };
     let outputs = GuestOutputs {
         vmid,
@@ -315,14 +327,15 @@ pub(crate) fn vm(
 
 /// An LXC container's config as a `proxmox.ct` spec and outputs; `prior`
 /// gives what Proxmox does not keep (the OS template, create-time secrets).
-pub(crate) fn ct(
-    config: &Map<String, Json>,
-    node: &str,
-    vmid: i64,
-    running: bool,
-    prior: Option<&CtSpec>,
-    ownership_tag: &str,
-) -> (CtSpec, GuestOutputs) {
+pub(crate) fn ct(rb: &Readback<'_>, prior: Option<&CtSpec>) -> (CtSpec, GuestOutputs) {
+    let Readback {
+        config,
+        node,
+        vmid,
+        running,
+        ownership_tag,
+        pool,
+    } = *rb;
     let rootfs = text(config, "rootfs").map(|raw| {
         let p = parse_property_string(&raw, Some("volume"));
         CtVolume {
@@ -392,7 +405,7 @@ pub(crate) fn ct(
         started: running,
         tags,
         notes,
-        pool: None,
+        pool: pool.map(str::to_string),
     };
     let outputs = GuestOutputs {
         vmid,

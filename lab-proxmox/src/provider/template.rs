@@ -5,11 +5,10 @@
 use lab_core::kind::{Found, Update};
 use lab_core::provider::{KindSchema, OpContext};
 use lab_core::ProviderError;
-use serde_json::{Map, Value as Json};
 
-use super::guest::{guest_kind_provider, guest_path, update_form, GuestSpec, Listed};
-use super::normalize::{self, VmKept};
-use super::{err, request, ProxmoxProvider};
+use super::guest::{guest_kind_provider, guest_path, GuestSpec, Listed};
+use super::normalize::{self, Readback, VmKept};
+use super::{request, ProxmoxProvider};
 use crate::api::{path, Form};
 use crate::kinds::{GuestOutputs, TemplateSpec};
 
@@ -43,21 +42,13 @@ impl GuestSpec for TemplateSpec {
 
     /// Read back as a VM; the image and its file are the lab's
     /// bookkeeping, the storage and size are its first disk's.
-    fn observe(
-        config: &Map<String, Json>,
-        node: &str,
-        vmid: i64,
-        running: bool,
-        prior: Option<&Self>,
-        ownership_tag: &str,
-        pool: Option<&str>,
-    ) -> (Self, GuestOutputs) {
+    fn observe(rb: &Readback<'_>, prior: Option<&Self>) -> (Self, GuestOutputs) {
         let kept = VmKept {
             vmid: prior.is_some_and(|p| p.vmid.is_some()),
             tags: prior.is_some_and(|p| p.tags.is_some()),
             ..VmKept::default()
         };
-        let (vm, outputs) = normalize::vm(config, node, vmid, running, kept, ownership_tag);
+        let (vm, outputs) = normalize::vm(rb, kept);
         let first = vm.disks.first();
         let spec = TemplateSpec {
             node: vm.node,
@@ -75,7 +66,7 @@ impl GuestSpec for TemplateSpec {
                 .map(|gb| first.and_then(|d| d.size_gb).unwrap_or(gb)),
             tags: vm.tags,
             notes: vm.notes,
-            pool: pool.map(str::to_string),
+            pool: vm.pool,
             sockets: vm.sockets,
             cpu: vm.cpu,
             scsihw: vm.scsihw,
@@ -151,13 +142,8 @@ impl ProxmoxProvider {
     ) -> Result<Found<TemplateSpec>, ProviderError> {
         let (tag, marker) = (req.owner.tag(), req.owner.marker());
         let spec = &req.spec;
-        let (vmid, res) = self.located(&req.address, &req.id).await?;
-        let node = res.node.clone().unwrap_or_default();
-        let config = self
-            .config::<TemplateSpec>(&node, vmid)
-            .await
-            .map_err(err)?;
-        let mut form = update_form(&config);
+        let mut u = self.start_guest_update(req).await?;
+        let form = &mut u.form;
         if let Some(n) = &spec.name {
             form.push_str("name", n);
         }
@@ -168,8 +154,7 @@ impl ProxmoxProvider {
             "description",
             &normalize::description(spec.notes.as_deref(), &marker),
         );
-        self.finish_guest_update(ctx, req, &res, vmid, &config, form, vec![], vec![])
-            .await
+        self.finish_guest_update(ctx, req, u, vec![], vec![]).await
     }
 }
 

@@ -6,8 +6,8 @@ use lab_core::provider::{KindSchema, OpContext};
 use lab_core::ProviderError;
 use serde_json::{Map, Value as Json};
 
-use super::guest::{guest_kind_provider, guest_path, update_form, GuestSpec, Listed};
-use super::normalize::{self, VmKept};
+use super::guest::{guest_kind_provider, guest_path, GuestSpec, Listed};
+use super::normalize::{self, Readback, VmKept};
 use super::vm_drives::{add_ide_drives, cdrom_drive, disk_size};
 use super::{err, request, ProxmoxProvider};
 use crate::api::{path, Form};
@@ -41,19 +41,8 @@ impl GuestSpec for VmSpec {
         self.clone_vmid
     }
 
-    fn observe(
-        config: &Map<String, Json>,
-        node: &str,
-        vmid: i64,
-        running: bool,
-        prior: Option<&Self>,
-        ownership_tag: &str,
-        pool: Option<&str>,
-    ) -> (Self, GuestOutputs) {
-        let kept = prior.map(VmKept::of).unwrap_or_default();
-        let (mut spec, outputs) = normalize::vm(config, node, vmid, running, kept, ownership_tag);
-        spec.pool = pool.map(str::to_string);
-        (spec, outputs)
+    fn observe(rb: &Readback<'_>, prior: Option<&Self>) -> (Self, GuestOutputs) {
+        normalize::vm(rb, prior.map(VmKept::of).unwrap_or_default())
     }
 }
 
@@ -152,16 +141,13 @@ impl ProxmoxProvider {
     ) -> Result<Found<VmSpec>, ProviderError> {
         let (tag, marker) = (req.owner.tag(), req.owner.marker());
         let spec = &req.spec;
-        let (vmid, res) = self.located(&req.address, &req.id).await?;
-        let node = res.node.clone().unwrap_or_default();
-        let config = self.config::<VmSpec>(&node, vmid).await.map_err(err)?;
-        let (_, outputs) = normalize::vm(&config, &node, vmid, false, VmKept::of(&req.prior), &tag);
-        let mut form = update_form(&config);
-        request::vm_settings(&mut form, spec, &outputs.macs, &tag, &marker);
-        add_ide_drives(&mut form, spec, &config)?;
+        let mut u = self.start_guest_update(req).await?;
+        let (config, form) = (&u.config, &mut u.form);
+        request::vm_settings(form, spec, &u.macs, &tag, &marker);
+        add_ide_drives(form, spec, config)?;
         // A CD-ROM the lab inserted and no longer declares: eject it.
         if req.changed("cdrom") && spec.cdrom.is_none() {
-            if let Some(slot) = cdrom_drive(&config) {
+            if let Some(slot) = cdrom_drive(config) {
                 form.push_str(&slot, &request::cdrom("none"));
             }
         }
@@ -172,11 +158,11 @@ impl ProxmoxProvider {
             for d in spec
                 .disks
                 .iter()
-                .filter(|d| disk_size(&config, &d.slot).is_none())
+                .filter(|d| disk_size(config, &d.slot).is_none())
             {
                 form.push_str(&d.slot, &request::new_disk(d));
             }
-            resizes = grows(spec, &config);
+            resizes = grows(spec, config);
             remove.extend(
                 req.prior
                     .disks
@@ -185,8 +171,7 @@ impl ProxmoxProvider {
                     .map(|old| old.slot.clone()),
             );
         }
-        self.finish_guest_update(ctx, req, &res, vmid, &config, form, remove, resizes)
-            .await
+        self.finish_guest_update(ctx, req, u, remove, resizes).await
     }
 }
 
