@@ -508,9 +508,16 @@ impl<P: KindProvider<K>, K: Kind> ErasedKind<P> for Entry<K> {
         owner: &Ownership,
         desired: &Attrs,
     ) -> Result<Vec<Observed>, ProviderError> {
-        // The code may no longer hold the resource, or hold references not
-        // resolved yet: adopt by marker alone then.
-        let spec = decode::<K>(desired).ok();
+        // The code may no longer hold the resource (adopt by marker alone),
+        // or hold references the engine could not resolve yet: the kind gets
+        // the known part of the spec, so bookkeeping the service does not
+        // keep (a clone's source address) survives the adoption.
+        let known: Attrs = desired
+            .iter()
+            .filter(|(_, v)| !v.contains_ref())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let spec = decode::<K>(&known).ok();
         KindProvider::<K>::adopt(p, ctx, owner, spec.as_ref())
             .await?
             .into_iter()

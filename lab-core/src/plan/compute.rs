@@ -636,11 +636,27 @@ pub(crate) async fn recover_records(
                     lineage: state.lineage.clone(),
                     address: address.clone(),
                 };
-                let desired = engine
+                // References to outputs the state already records are
+                // resolved; the rest stay unknown (the provider adopts by
+                // marker and the known fields).
+                let mut desired = engine
                     .lab
                     .resource(address)
                     .map(|s| s.attrs.clone())
                     .unwrap_or_default();
+                for v in desired.values_mut() {
+                    v.resolve_refs(&mut |r: &OutputRef| {
+                        if let Some(p) = engine.lab.resource(&r.address).filter(|p| !p.managed) {
+                            return p.attrs.get(&r.output).cloned();
+                        }
+                        state
+                            .resources
+                            .get(&r.address)?
+                            .outputs
+                            .get(&r.output)
+                            .cloned()
+                    });
+                }
                 let found = provider
                     .adopt(&ctx, &owner, &desired)
                     .await

@@ -25,7 +25,6 @@
 //! - **Adoption.** Every guest carries the ownership tag and a notes line;
 //!   after a crash the next run finds it by them instead of creating a twin.
 
-mod adapter;
 mod ct;
 mod diff;
 mod file;
@@ -106,18 +105,16 @@ impl ProxmoxProvider {
     }
 
     /// The provider as the engine takes it: the [`Typed`] adapter serving
-    /// every managed kind (adopting with the known part of a spec, see
-    /// `adapter.rs`).
+    /// every managed kind.
     pub fn shared(self) -> Arc<dyn Provider> {
-        Arc::new(adapter::Adapter(
-            Typed::new(self)
-                .kind::<StorageSpec>()
-                .kind::<FileSpec>()
-                .kind::<TemplateSpec>()
-                .kind::<VmSpec>()
-                .kind::<CtSpec>()
-                .kind::<PoolSpec>(),
-        ))
+        Typed::new(self)
+            .kind::<StorageSpec>()
+            .kind::<FileSpec>()
+            .kind::<TemplateSpec>()
+            .kind::<VmSpec>()
+            .kind::<CtSpec>()
+            .kind::<PoolSpec>()
+            .shared()
     }
 
     /// The API client.
