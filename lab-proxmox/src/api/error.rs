@@ -67,6 +67,10 @@ pub struct ApiError {
     pub errors: BTreeMap<String, String>,
     /// The classification.
     pub kind: ErrorKind,
+    /// How long the server asked to wait before trying again (a
+    /// `Retry-After` header in seconds, e.g. on a 429 or 503 from a reverse
+    /// proxy in front of pveproxy).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl fmt::Display for ApiError {
@@ -90,6 +94,7 @@ impl ApiError {
             message: message.into(),
             errors: BTreeMap::new(),
             kind,
+            retry_after: None,
         }
     }
 
@@ -143,6 +148,7 @@ impl ApiError {
             message,
             errors,
             kind,
+            retry_after: None,
         }
     }
 
@@ -174,9 +180,12 @@ impl From<ApiError> for lab_core::ProviderError {
     fn from(e: ApiError) -> Self {
         let message = e.to_string();
         match e.kind {
-            _ if e.is_transient() => lab_core::ProviderError::transient(message),
+            _ if e.is_transient() => match e.retry_after {
+                Some(wait) => lab_core::ProviderError::transient(message).retry_after(wait),
+                None => lab_core::ProviderError::transient(message),
+            },
             ErrorKind::AuthFailed => lab_core::ProviderError::auth(format!(
-                "{message} (check PVE_TOKEN_ID and PVE_TOKEN_SECRET)"
+                "{message}; with the `lab` CLI they come from PVE_TOKEN_ID and PVE_TOKEN_SECRET"
             )),
             ErrorKind::PermissionDenied => lab_core::ProviderError::auth(format!(
                 "{message} (grant the API token the privilege named above, or use a token \
@@ -276,6 +285,20 @@ mod tests {
 
     fn err(status: u16, reason: Option<&str>, body: &str) -> ApiError {
         ApiError::from_response(status, reason, body.as_bytes())
+    }
+
+    #[test]
+    fn retry_after_reaches_the_engine_and_auth_stops_the_run() {
+        let mut e = err(429, None, "");
+        e.retry_after = Some(std::time::Duration::from_secs(7));
+        let p: lab_core::ProviderError = e.into();
+        assert!(p.is_transient());
+        assert_eq!(p.retry_after, Some(std::time::Duration::from_secs(7)));
+        let p: lab_core::ProviderError = err(401, Some("authentication failure"), "").into();
+        assert!(p.is_auth(), "{p:?}");
+        assert!(p.message.contains("PVE_TOKEN_SECRET"), "{}", p.message);
+        let p: lab_core::ProviderError = err(403, Some("Permission check failed"), "").into();
+        assert!(p.is_auth(), "{p:?}");
     }
 
     #[test]

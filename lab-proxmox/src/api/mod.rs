@@ -351,12 +351,21 @@ impl Client {
             .extensions()
             .get::<hyper::ext::ReasonPhrase>()
             .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned());
+        // `Retry-After: <seconds>` (the HTTP-date form is not used by the
+        // proxies that sit in front of pveproxy).
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(std::time::Duration::from_secs);
         let body = resp
             .bytes()
             .await
             .map_err(|e| self.transport_error(&what, &e))?;
         if !(200..300).contains(&status) {
-            let e = ApiError::from_response(status, reason.as_deref(), &body);
+            let mut e = ApiError::from_response(status, reason.as_deref(), &body);
+            e.retry_after = retry_after;
             tracing::debug!(request = %what, status, error = %e, "Proxmox API error");
             return Err(e);
         }
