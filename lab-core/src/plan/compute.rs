@@ -107,18 +107,10 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
         let mut desired = spec.attrs.clone();
         for v in desired.values_mut() {
             v.resolve_refs(&mut |r: &OutputRef| {
-                if let Some(producer) = lab.resource(&r.address).filter(|p| !p.managed) {
-                    return producer.attrs.get(&r.output).cloned();
-                }
                 if fresh.contains(&r.address) {
                     return None;
                 }
-                state
-                    .resources
-                    .get(&r.address)?
-                    .outputs
-                    .get(&r.output)
-                    .cloned()
+                known_output(lab, &state, r)
             });
         }
         let declared_at = Some(loc_string(spec.declared_at));
@@ -264,6 +256,21 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
     let mut plan = finish(engine, &state, existed, steps, drift, unchanged, false)?;
     plan.moves = moves;
     Ok(plan)
+}
+
+/// The value of an output as far as it is known before apply: a model-only
+/// producer's (an appliance, an existing template) is its attribute of the
+/// same name; a managed one's is what the state recorded.
+fn known_output(lab: &crate::Lab, state: &State, r: &OutputRef) -> Option<crate::Value> {
+    if let Some(producer) = lab.resource(&r.address).filter(|p| !p.managed) {
+        return producer.attrs.get(&r.output).cloned();
+    }
+    state
+        .resources
+        .get(&r.address)?
+        .outputs
+        .get(&r.output)
+        .cloned()
 }
 
 /// Renames the state entries of resources renamed in the code
@@ -645,17 +652,7 @@ pub(crate) async fn recover_records(
                     .map(|s| s.attrs.clone())
                     .unwrap_or_default();
                 for v in desired.values_mut() {
-                    v.resolve_refs(&mut |r: &OutputRef| {
-                        if let Some(p) = engine.lab.resource(&r.address).filter(|p| !p.managed) {
-                            return p.attrs.get(&r.output).cloned();
-                        }
-                        state
-                            .resources
-                            .get(&r.address)?
-                            .outputs
-                            .get(&r.output)
-                            .cloned()
-                    });
+                    v.resolve_refs(&mut |r: &OutputRef| known_output(&engine.lab, state, r));
                 }
                 let found = provider
                     .adopt(&ctx, &owner, &desired)
