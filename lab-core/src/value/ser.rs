@@ -56,6 +56,15 @@ fn int<T: TryInto<i64>>(v: T) -> Result<Value, EncodeError> {
         .map_err(|_| EncodeError("an integer too large for an attribute".into()))
 }
 
+/// The integer methods of the serializer: every width becomes `Value::Int`.
+macro_rules! serialize_ints {
+    ($($method:ident: $t:ty),* $(,)?) => {$(
+        fn $method(self, v: $t) -> Result<Value, EncodeError> {
+            int(v)
+        }
+    )*};
+}
+
 impl ser::Serializer for ValueSer {
     type Ok = Value;
     type Error = EncodeError;
@@ -70,29 +79,9 @@ impl ser::Serializer for ValueSer {
     fn serialize_bool(self, v: bool) -> Result<Value, EncodeError> {
         Ok(Value::Bool(v))
     }
-    fn serialize_i8(self, v: i8) -> Result<Value, EncodeError> {
-        int(v)
-    }
-    fn serialize_i16(self, v: i16) -> Result<Value, EncodeError> {
-        int(v)
-    }
-    fn serialize_i32(self, v: i32) -> Result<Value, EncodeError> {
-        int(v)
-    }
-    fn serialize_i64(self, v: i64) -> Result<Value, EncodeError> {
-        int(v)
-    }
-    fn serialize_u8(self, v: u8) -> Result<Value, EncodeError> {
-        int(v)
-    }
-    fn serialize_u16(self, v: u16) -> Result<Value, EncodeError> {
-        int(v)
-    }
-    fn serialize_u32(self, v: u32) -> Result<Value, EncodeError> {
-        int(v)
-    }
-    fn serialize_u64(self, v: u64) -> Result<Value, EncodeError> {
-        int(v)
+    serialize_ints! {
+        serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
+        serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64,
     }
     fn serialize_f32(self, v: f32) -> Result<Value, EncodeError> {
         Ok(Value::Float(v.into()))
