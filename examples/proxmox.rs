@@ -3,8 +3,8 @@
 //! containers, all on VLAN-tagged NICs.
 //!
 //! ```sh
-//! cargo run --example proxmox -- apply --auto-approve   # against the simulator
-//! cargo run --example proxmox -- plan                   # "No changes."
+//! cargo run --example proxmox --features proxmox,sim -- apply --auto-approve   # against the simulator
+//! cargo run --example proxmox --features proxmox,sim -- plan                   # "No changes."
 //! ```
 //!
 //! With no `PVE_*` environment variables it runs against the embedded

@@ -3,7 +3,7 @@
 //! second plan that has nothing to do.
 //!
 //! ```sh
-//! cargo run --example talos
+//! cargo run --example talos --features talos,sim
 //! ```
 //!
 //! Everything runs in this process against simulators: the Proxmox VE

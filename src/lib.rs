@@ -20,20 +20,37 @@
 //! }
 //! ```
 //!
-//! The crates behind this facade:
+//! The crates behind this facade, each provider behind a Cargo feature of
+//! the same name (none is on by default, so a lab builds only what it uses):
 //!
-//! - [`core`]: the model, checks, plan, apply engine, state and CLI runner;
-//! - [`proxmox`]: Proxmox VE;
-//! - [`pbs`]: Proxmox Backup Server, backup jobs, failure-domain analysis;
-//! - [`net`]: VLANs and trust zones, Cloudflare, the reverse proxy, firewall;
-//! - [`talos`]: Talos Linux and its Kubernetes cluster.
+//! - [`core`]: the model, checks, plan, apply engine, state and CLI runner
+//!   (always);
+//! - `proxmox` (feature `proxmox`): Proxmox VE;
+//! - `pbs` (feature `pbs`): Proxmox Backup Server, backup jobs,
+//!   failure-domain analysis;
+//! - `net` (feature `net`): VLANs and trust zones, Cloudflare, the reverse
+//!   proxy, firewall;
+//! - `talos` (feature `talos`, which turns on `proxmox`): Talos Linux and its
+//!   Kubernetes cluster.
+//!
+//! The feature `sim` adds the API-faithful simulators of the enabled
+//! providers (`lab::proxmox::sim`, `lab::talos::sim`):
+//!
+//! ```toml
+//! [dependencies]
+//! lab = { version = "0.1", features = ["proxmox", "sim"] }
+//! ```
 
 pub use lab_core as core;
 pub use lab_core::cli;
 pub use lab_core::testing;
+#[cfg(feature = "net")]
 pub use lab_net as net;
+#[cfg(feature = "pbs")]
 pub use lab_pbs as pbs;
+#[cfg(feature = "proxmox")]
 pub use lab_proxmox as proxmox;
+#[cfg(feature = "talos")]
 pub use lab_talos as talos;
 
 /// The names a `main.rs` needs: `use lab::prelude::*;`.
