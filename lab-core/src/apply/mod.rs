@@ -411,13 +411,10 @@ pub(crate) async fn apply(
     }
     if let Some((because, why)) = shared.stopped() {
         // Operations never started: skipped, because of the rejected call.
+        // (A stop without a fatal error leaves the loop above only once
+        // nothing runs, so `finished` holds every operation that ran.)
         for (j, done) in finished.iter().enumerate() {
-            if !done
-                && !report
-                    .done
-                    .iter()
-                    .any(|d| d.address == graph.ops[j].address && d.op == graph.ops[j].kind)
-            {
+            if !done {
                 report.skipped.push(OpSkipped {
                     address: graph.ops[j].address.clone(),
                     op: graph.ops[j].kind,
