@@ -68,9 +68,9 @@ use serde::Serialize;
 
 use crate::checks::Check;
 use crate::provider::{
-    generic_diff, CreateRequest, DeleteRequest, FieldChange, KindSchema, Limit, Observed,
-    OpContext, OpInfo, OpKind, Ownership, Provider, ProviderError, ReadRequest, StepReview,
-    UpdateRequest,
+    generic_diff, Claim, CreateRequest, DeleteRequest, FieldChange, KindSchema, Limit, Observed,
+    OpContext, OpInfo, OpKind, Ownership, Provider, ProviderError, ReadRequest, RecoverRequest,
+    Recovered, StepReview, UpdateRequest,
 };
 use crate::value::{decode, encode, validate, Attrs, DecodeError};
 use crate::Address;
@@ -112,6 +112,30 @@ pub struct Read<K: Kind> {
     pub prior_outputs: K::Outputs,
     /// The ownership marker the object carries.
     pub owner: Ownership,
+}
+
+/// What [`KindProvider::recover`] found and did (see
+/// [`crate::provider::Recovered`]).
+pub struct Recovery<K: Kind> {
+    /// The objects the interrupted create made, to adopt.
+    pub found: Vec<Found<K>>,
+    /// What the provider did or saw, for the user.
+    pub notes: Vec<String>,
+    /// The identity to reserve for the next create, when nothing was adopted.
+    pub keep: Option<Claim>,
+    /// What only a person can resolve (the claim is kept; the next run looks again).
+    pub blocked: Option<String>,
+}
+
+impl<K: Kind> Default for Recovery<K> {
+    fn default() -> Self {
+        Recovery {
+            found: Vec::new(),
+            notes: Vec::new(),
+            keep: None,
+            blocked: None,
+        }
+    }
 }
 
 /// A create call.
@@ -250,6 +274,28 @@ pub trait KindProvider<K: Kind>: TypedProvider {
     ) -> Result<Vec<Found<K>>, ProviderError> {
         Ok(Vec::new())
     }
+
+    /// Looks at what an interrupted or failed operation left (see
+    /// [`Provider::recover`]); `desired` is the known part of the spec in
+    /// the code. The default adopts by marker for creates.
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        req: &RecoverRequest,
+        desired: Option<&K>,
+    ) -> Result<Recovery<K>, ProviderError> {
+        if req.action != OpKind::Create {
+            return Ok(Recovery::default());
+        }
+        let found = KindProvider::<K>::adopt(self, ctx, &req.owner, desired).await?;
+        Ok(Recovery {
+            found: found
+                .into_iter()
+                .filter(|f| !req.known_ids.contains(&f.id))
+                .collect(),
+            ..Recovery::default()
+        })
+    }
 }
 
 /// A [`TypedProvider`] and the kinds it serves, as the engine's [`Provider`].
@@ -372,6 +418,23 @@ trait ErasedKind<P: TypedProvider>: Send + Sync {
         owner: &Ownership,
         desired: &Attrs,
     ) -> Result<Vec<Observed>, ProviderError>;
+    async fn recover(
+        &self,
+        p: &P,
+        ctx: &OpContext,
+        req: &RecoverRequest,
+    ) -> Result<Recovered, ProviderError>;
+}
+
+/// The known part of `desired` (no unresolved references), read into `K`
+/// if it fits.
+fn known_spec<K: Kind>(desired: &Attrs) -> Option<K> {
+    let known: Attrs = desired
+        .iter()
+        .filter(|(_, v)| !v.contains_ref())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    decode::<K>(&known).ok()
 }
 
 struct Entry<K>(PhantomData<fn() -> K>);
@@ -512,17 +575,32 @@ impl<P: KindProvider<K>, K: Kind> ErasedKind<P> for Entry<K> {
         // or hold references the engine could not resolve yet: the kind gets
         // the known part of the spec, so bookkeeping the service does not
         // keep (a clone's source address) survives the adoption.
-        let known: Attrs = desired
-            .iter()
-            .filter(|(_, v)| !v.contains_ref())
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let spec = decode::<K>(&known).ok();
+        let spec = known_spec::<K>(desired);
         KindProvider::<K>::adopt(p, ctx, owner, spec.as_ref())
             .await?
             .into_iter()
             .map(|f| observed(&owner.address, f))
             .collect()
+    }
+
+    async fn recover(
+        &self,
+        p: &P,
+        ctx: &OpContext,
+        req: &RecoverRequest,
+    ) -> Result<Recovered, ProviderError> {
+        let spec = known_spec::<K>(&req.desired);
+        let r = KindProvider::<K>::recover(p, ctx, req, spec.as_ref()).await?;
+        Ok(Recovered {
+            found: r
+                .found
+                .into_iter()
+                .map(|f| observed(&req.address, f))
+                .collect::<Result<_, _>>()?,
+            notes: r.notes,
+            keep: r.keep,
+            blocked: r.blocked,
+        })
     }
 }
 
@@ -616,6 +694,16 @@ impl<P: TypedProvider> Provider for Typed<P> {
     ) -> Result<Vec<Observed>, ProviderError> {
         self.entry(owner.address.kind())?
             .adopt(&self.provider, ctx, owner, desired)
+            .await
+    }
+
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        req: &RecoverRequest,
+    ) -> Result<Recovered, ProviderError> {
+        self.entry(req.address.kind())?
+            .recover(&self.provider, ctx, req)
             .await
     }
 

@@ -113,6 +113,7 @@ fn intent(op: u64) -> JournalRecord {
         address: Address::new("proxmox.vm", "db"),
         action: OpKind::Create,
         at_ms: 1_790_000_000_000 + op,
+        provider: "proxmox".into(),
     }
 }
 

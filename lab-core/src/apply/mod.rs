@@ -31,10 +31,12 @@ use crate::events::{Event, EventSink};
 use crate::plan::compute::{estimate_op, instance_for, move_entry, resolve_from_state};
 use crate::plan::{Action, Plan, PlanStep};
 use crate::provider::{
-    CreateRequest, DeleteRequest, Limit, LimitScope, Observed, OpContext, OpInfo, OpKind,
-    Ownership, Provider, TokenBucket, UpdateRequest,
+    Claim, ClaimJournal, CreateRequest, DeleteRequest, Limit, LimitScope, Observed, OpContext,
+    OpInfo, OpKind, Ownership, Provider, TokenBucket, UpdateRequest,
 };
-use crate::state::{pending, JournalRecord, ResourceState, State, StateError, StateStore};
+use crate::state::{
+    pending, JournalRecord, PendingCreate, ResourceState, State, StateError, StateStore,
+};
 use crate::Address;
 use ops::{Op, OpGraph};
 
@@ -178,6 +180,32 @@ impl Shared {
 
 type OpResult = Result<(u32, Duration), (u32, String)>;
 
+/// Journals one operation's claims ([`OpContext::claim`]) and keeps their
+/// merge, so a failed create can leave its identity in the state.
+struct OpJournal {
+    store: Arc<dyn StateStore>,
+    run: String,
+    op: u64,
+    merged: Mutex<Claim>,
+}
+
+impl ClaimJournal for OpJournal {
+    fn record(&self, claim: &Claim) -> Result<(), String> {
+        self.store
+            .journal_append(&JournalRecord::Claim {
+                run: self.run.clone(),
+                op: self.op,
+                claim: claim.clone(),
+            })
+            .map_err(|e| e.to_string())?;
+        self.merged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .merge(claim);
+        Ok(())
+    }
+}
+
 /// The longest `Retry-After` the engine honours; a longer one is a sign of
 /// a quota the run should not sit out.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(900);
@@ -237,7 +265,14 @@ pub(crate) async fn apply(
         }
         (Some(_), None) => return Err(stale("the state it was made against no longer exists")),
     }
-    let mut report = ApplyReport::default();
+    let mut report = ApplyReport {
+        recovered: plan
+            .recovered
+            .iter()
+            .map(|r| (r.address.clone(), r.outcome.clone()))
+            .collect(),
+        ..ApplyReport::default()
+    };
     if !plan.has_changes() {
         report.elapsed = started.elapsed();
         return Ok(report);
@@ -459,7 +494,7 @@ async fn run_op_inner(
 ) -> OpResult {
     let address = &op.address;
     // Inputs: references resolved from outputs recorded by the producers.
-    let (attrs, lineage) = {
+    let (attrs, lineage, reserved) = {
         let state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
         let mut attrs = match op.kind {
             OpKind::Delete => step
@@ -472,7 +507,17 @@ async fn run_op_inner(
         if op.kind != OpKind::Delete {
             resolve_from_state(&mut attrs, &state).map_err(|e| (0, e))?;
         }
-        (attrs, state.lineage.clone())
+        // An earlier try claimed an identity and recovery found it free:
+        // the create reuses it.
+        let reserved = match op.kind {
+            OpKind::Create => state
+                .pending
+                .get(address)
+                .map(|p| p.claim.clone())
+                .filter(|c| !c.is_empty()),
+            _ => None,
+        };
+        (attrs, state.lineage.clone(), reserved)
     };
     let owner = Ownership {
         lab: shared.lab.clone(),
@@ -505,7 +550,14 @@ async fn run_op_inner(
         address: address.clone(),
         action: op.kind,
         at_ms: now_ms(),
+        provider: instance.name.clone(),
     };
+    let journal = Arc::new(OpJournal {
+        store: shared.store.clone(),
+        run: shared.run.clone(),
+        op: index,
+        merged: Mutex::new(Claim::new()),
+    });
     if let Err(e) = shared.store.journal_append(&intent) {
         let msg = format!("could not journal the intent: {e}");
         shared.set_fatal(e);
@@ -526,7 +578,11 @@ async fn run_op_inner(
             permits,
         ));
         let ctx = OpContext::for_operation(address.clone(), attempt, slots)
-            .with_rate(instance.rate.clone());
+            .with_rate(instance.rate.clone())
+            .with_journal(
+                Some(journal.clone() as Arc<dyn ClaimJournal>),
+                reserved.clone(),
+            );
         let prior = step.prior.as_ref();
         let result = match op.kind {
             OpKind::Create => provider
@@ -588,6 +644,27 @@ async fn run_op_inner(
                 attempt += 1;
             }
             Err(e) => {
+                // A create that claimed an identity may have left the object
+                // half made: it stays a recovery candidate in the state, and
+                // the next try reuses the identity.
+                let mut claim = reserved.clone().unwrap_or_default();
+                claim.merge(&journal.merged.lock().unwrap_or_else(|p| p.into_inner()));
+                if op.kind == OpKind::Create && !claim.is_empty() {
+                    let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+                    state.pending.insert(
+                        address.clone(),
+                        PendingCreate {
+                            provider: instance.name.clone(),
+                            claim,
+                            reason: e.message.clone(),
+                        },
+                    );
+                    state.serial += 1;
+                    if let Err(se) = shared.store.save(&state) {
+                        shared.set_fatal(se);
+                        return Err((attempt, e.message));
+                    }
+                }
                 let done = JournalRecord::Done {
                     run: shared.run.clone(),
                     op: index,
@@ -622,6 +699,7 @@ async fn run_op_inner(
                 }
             }
             (_, Some(obs)) => {
+                state.pending.shift_remove(address);
                 if step.action == Action::Replace && step.create_before_destroy {
                     if let Some(old) = state.resources.get(address).cloned() {
                         state.deposed.insert(address.clone(), old);

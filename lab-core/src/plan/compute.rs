@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
+use super::recover::{adopt_unrecorded, recover};
 use super::{Action, Drift, Plan, PlanMove, PlanStep};
 use crate::apply::ops::OpGraph;
 use crate::diag::loc_string;
@@ -16,7 +17,7 @@ use crate::provider::{
     FieldChange, Observed, OpContext, OpKind, Ownership, Provider, ProviderInstance, ReadRequest,
     StepReview,
 };
-use crate::state::{pending, JournalRecord, State};
+use crate::state::State;
 use crate::value::OutputRef;
 use crate::Address;
 
@@ -49,7 +50,24 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
             });
         }
     }
-    let (mut state, existed) = recover(engine).await?;
+    let (mut state, existed, mut recovered) = recover(engine).await?;
+    if opts.refresh {
+        // Before the moves are applied in memory: the state saved here
+        // must be the one on disk plus the adoptions.
+        let adopted = adopt_unrecorded(engine, &mut state).await?;
+        if !adopted.is_empty() {
+            let _lock = engine.store.lock("recover")?;
+            state.serial += 1;
+            engine.store.save(&state)?;
+            for r in &adopted {
+                engine.emit(Event::Recovered {
+                    address: r.address.clone(),
+                    outcome: r.outcome.clone(),
+                });
+            }
+            recovered.extend(adopted);
+        }
+    }
     let moves = apply_moves(lab, &mut state)?;
     check_bindings(lab, &state)?;
     let observed = if opts.refresh {
@@ -254,6 +272,7 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
     }
     force_cbd_on_replaced_dependencies(&mut steps);
     let mut plan = finish(engine, &state, existed, steps, drift, unchanged, false)?;
+    plan.recovered = recovered;
     plan.moves = moves;
     Ok(plan)
 }
@@ -261,7 +280,7 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
 /// The value of an output as far as it is known before apply: a model-only
 /// producer's (an appliance, an existing template) is its attribute of the
 /// same name; a managed one's is what the state recorded.
-fn known_output(lab: &crate::Lab, state: &State, r: &OutputRef) -> Option<crate::Value> {
+pub(crate) fn known_output(lab: &crate::Lab, state: &State, r: &OutputRef) -> Option<crate::Value> {
     if let Some(producer) = lab.resource(&r.address).filter(|p| !p.managed) {
         return producer.attrs.get(&r.output).cloned();
     }
@@ -366,7 +385,7 @@ pub(crate) fn instance_for<'a>(
 }
 
 pub(crate) async fn plan_destroy(engine: &Engine) -> Result<Plan, EngineError> {
-    let (state, existed) = recover(engine).await?;
+    let (state, existed, recovered) = recover(engine).await?;
     let all: Vec<&Address> = state.resources.keys().collect();
     let mut steps = Vec::new();
     for address in reverse_dependency_order(&state, &all) {
@@ -388,7 +407,9 @@ pub(crate) async fn plan_destroy(engine: &Engine) -> Result<Plan, EngineError> {
     for (address, rs) in &state.deposed {
         steps.push(deposed_step(address, rs));
     }
-    finish(engine, &state, existed, steps, Vec::new(), 0, true)
+    let mut plan = finish(engine, &state, existed, steps, Vec::new(), 0, true)?;
+    plan.recovered = recovered;
+    Ok(plan)
 }
 
 /// The delete of an old object a create-before-destroy replacement left.
@@ -508,6 +529,7 @@ fn finish(
         lineage: existed.then(|| state.lineage.clone()),
         state_serial: if existed { state.serial } else { 0 },
         destroy,
+        recovered: Vec::new(),
         moves: Vec::new(),
         steps: Vec::new(),
         drift,
@@ -568,201 +590,6 @@ pub(crate) fn estimate_op(
         OpKind::Update => e.update,
         OpKind::Delete => e.delete,
     }
-}
-
-/// Loads the state and resolves operations an interrupted run left behind:
-/// a create that may have happened is looked up by its ownership marker and
-/// adopted; a delete that may have happened is checked and forgotten.
-/// Returns the state and whether one existed.
-pub(crate) async fn recover(engine: &Engine) -> Result<(State, bool), EngineError> {
-    let store = &engine.store;
-    let records = store.journal_read()?;
-    let open: Vec<JournalRecord> = pending(&records).into_iter().cloned().collect();
-    if open.is_empty() {
-        if !records.is_empty() {
-            store.journal_clear()?;
-        }
-        return Ok(match store.load()? {
-            Some(s) => (s, true),
-            None => (State::new(engine.lab.name()), false),
-        });
-    }
-    let _lock = store.lock("recover")?;
-    let (mut state, existed) = match store.load()? {
-        Some(s) => (s, true),
-        None => (State::new(engine.lab.name()), false),
-    };
-    let outcomes = recover_records(engine, &mut state, &open).await?;
-    let save = existed || !state.resources.is_empty();
-    if save {
-        state.serial += 1;
-        store.save(&state)?;
-    }
-    store.journal_clear()?;
-    for (address, outcome) in outcomes {
-        engine.emit(Event::Recovered { address, outcome });
-    }
-    Ok((state, save))
-}
-
-pub(crate) async fn recover_records(
-    engine: &Engine,
-    state: &mut State,
-    open: &[JournalRecord],
-) -> Result<Vec<(Address, String)>, EngineError> {
-    let mut outcomes = Vec::new();
-    for rec in open {
-        let JournalRecord::Intent {
-            address, action, ..
-        } = rec
-        else {
-            continue;
-        };
-        let recorded = state
-            .resources
-            .get(address)
-            .or_else(|| state.deposed.get(address))
-            .map_or("", |r| r.provider.as_str());
-        let Some(instance) = instance_for(&engine.lab, address, recorded) else {
-            outcomes.push((
-                address.clone(),
-                format!(
-                    "interrupted {action} left unresolved: no provider for `{}`",
-                    address.kind()
-                ),
-            ));
-            continue;
-        };
-        let provider = &instance.provider;
-        let instance_name = instance.name.clone();
-        let ctx = OpContext::detached();
-        match action {
-            OpKind::Create => {
-                let owner = Ownership {
-                    lab: engine.lab.name().to_string(),
-                    lineage: state.lineage.clone(),
-                    address: address.clone(),
-                };
-                // References to outputs the state already records are
-                // resolved; the rest stay unknown (the provider adopts by
-                // marker and the known fields).
-                let mut desired = engine
-                    .lab
-                    .resource(address)
-                    .map(|s| s.attrs.clone())
-                    .unwrap_or_default();
-                for v in desired.values_mut() {
-                    v.resolve_refs(&mut |r: &OutputRef| known_output(&engine.lab, state, r));
-                }
-                let found = provider
-                    .adopt(&ctx, &owner, &desired)
-                    .await
-                    .map_err(|error| EngineError::Refresh {
-                        provider: instance.name.clone(),
-                        error,
-                    })?;
-                let known: Vec<&str> = [state.resources.get(address), state.deposed.get(address)]
-                    .into_iter()
-                    .flatten()
-                    .map(|r| r.id.as_str())
-                    .collect();
-                let mut unknown: Vec<Observed> = found
-                    .into_iter()
-                    .filter(|o| !known.contains(&o.id.as_str()))
-                    .collect();
-                let Some(obs) = unknown.pop() else {
-                    if !state.resources.contains_key(address) {
-                        outcomes.push((
-                            address.clone(),
-                            "the interrupted create made nothing; it is planned again".into(),
-                        ));
-                    }
-                    continue;
-                };
-                let spec = engine.lab.resource(address);
-                let mut outcome =
-                    format!("adopted object {} created by an interrupted run", obs.id);
-                if let Some(old) = state.resources.shift_remove(address) {
-                    // A create-before-destroy replacement: the recorded object is the old one.
-                    outcome.push_str(&format!(
-                        "; the old object {} is deposed and will be deleted",
-                        old.id
-                    ));
-                    state.deposed.insert(address.clone(), old);
-                }
-                if !unknown.is_empty() {
-                    let ids: Vec<&str> = unknown.iter().map(|o| o.id.as_str()).collect();
-                    outcome.push_str(&format!(
-                        "; {} more object(s) carry its marker ({}): delete them by hand",
-                        ids.len(),
-                        ids.join(", ")
-                    ));
-                }
-                outcomes.push((address.clone(), outcome));
-                state.resources.insert(
-                    address.clone(),
-                    crate::state::ResourceState {
-                        id: obs.id,
-                        attrs: obs.attrs,
-                        outputs: obs.outputs,
-                        deps: spec
-                            .map(|s| s.deps.iter().map(|d| d.on.clone()).collect())
-                            .unwrap_or_default(),
-                        create_before_destroy: spec
-                            .is_some_and(|s| s.lifecycle.create_before_destroy),
-                        provider: instance_name,
-                    },
-                );
-            }
-            OpKind::Delete => {
-                // The delete may have been of the live object or of a deposed one.
-                for deposed in [false, true] {
-                    let table = if deposed {
-                        &state.deposed
-                    } else {
-                        &state.resources
-                    };
-                    let Some(rs) = table.get(address) else {
-                        continue;
-                    };
-                    let req = ReadRequest {
-                        address: address.clone(),
-                        id: rs.id.clone(),
-                        prior: rs.attrs.clone(),
-                        prior_outputs: rs.outputs.clone(),
-                        owner: Ownership {
-                            lab: engine.lab.name().to_string(),
-                            lineage: state.lineage.clone(),
-                            address: address.clone(),
-                        },
-                    };
-                    let found = provider
-                        .read(&ctx, std::slice::from_ref(&req))
-                        .await
-                        .map_err(|error| EngineError::Refresh {
-                            provider: instance.name.clone(),
-                            error,
-                        })?;
-                    if found.first().is_some_and(Option::is_none) {
-                        if deposed {
-                            state.deposed.shift_remove(address);
-                        } else {
-                            state.resources.shift_remove(address);
-                        }
-                        outcomes.push((
-                            address.clone(),
-                            "the interrupted delete completed; forgotten".into(),
-                        ));
-                    }
-                }
-            }
-            OpKind::Update => outcomes.push((
-                address.clone(),
-                "an update was interrupted; refresh compares it again".into(),
-            )),
-        }
-    }
-    Ok(outcomes)
 }
 
 /// Reads every recorded resource: one bulk call per provider, providers in parallel.

@@ -8,6 +8,7 @@
 //! file that `apply` applies exactly, refusing if the state moved since.
 
 pub(crate) mod compute;
+mod recover;
 pub mod render;
 
 pub use compute::PlanOptions;
@@ -108,6 +109,20 @@ pub struct PlanMove {
     pub to: Address,
 }
 
+/// What recovery did before the plan was made: an interrupted or failed
+/// create resolved (adopted, cleaned up, still pending), or an object found
+/// carrying this lab's marker though the state did not record it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanRecovery {
+    /// The resource.
+    pub address: Address,
+    /// What was found and done, in words.
+    pub outcome: String,
+    /// True if a person must act before the resource can be applied
+    /// (a guest left locked by a crashed task).
+    pub needs_attention: bool,
+}
+
 /// Something changed outside the lab since the last apply.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Drift {
@@ -130,6 +145,9 @@ pub struct Plan {
     pub state_serial: u64,
     /// True for a destroy plan.
     pub destroy: bool,
+    /// What recovery found and did before planning (already recorded in
+    /// the state; shown so nothing happens silently).
+    pub recovered: Vec<PlanRecovery>,
     /// State entries renamed in the code (`Lab::moved`), applied first.
     pub moves: Vec<PlanMove>,
     /// The changes, in dependency order.
@@ -233,6 +251,7 @@ impl Plan {
             "state_serial": self.state_serial,
             "destroy": self.destroy,
             "summary": { "add": add, "change": chg, "destroy": del, "unchanged": self.unchanged },
+            "recovered": self.recovered.iter().map(|r| json!({"address": r.address, "outcome": r.outcome, "needs_attention": r.needs_attention})).collect::<Vec<_>>(),
             "moved": self.moves.iter().map(|m| json!({"from": m.from, "to": m.to})).collect::<Vec<_>>(),
             "steps": steps,
             "drift": drift,
@@ -351,8 +370,25 @@ impl Plan {
             .and_then(|s| s.get("unchanged"))
             .and_then(Json::as_u64)
             .unwrap_or(0) as usize;
+        let mut recovered = Vec::new();
+        for r in json
+            .get("recovered")
+            .and_then(Json::as_array)
+            .map(|a| a.as_slice())
+            .unwrap_or(&[])
+        {
+            recovered.push(PlanRecovery {
+                address: field(r, "address")?,
+                outcome: field(r, "outcome")?,
+                needs_attention: r
+                    .get("needs_attention")
+                    .and_then(Json::as_bool)
+                    .unwrap_or(false),
+            });
+        }
         Ok(Plan {
             lab: field(json, "lab")?,
+            recovered,
             lineage: field(json, "lineage")?,
             state_serial: field(json, "state_serial")?,
             destroy: field(json, "destroy")?,

@@ -16,6 +16,8 @@
 //!     lineage: None,
 //!     state_serial: 0,
 //!     destroy: false,
+
+//!     recovered: vec![],
 //!     moves: vec![],
 //!     steps: vec![],
 //!     drift: vec![],
@@ -42,6 +44,24 @@ const RESET: &str = "\x1b[0m";
 pub fn render(plan: &Plan, color: bool) -> String {
     let mut out = String::new();
     let p = Painter { color };
+
+    if !plan.recovered.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.bold("Recovered from an interrupted or failed run (recorded in the state):")
+        );
+        out.push('\n');
+        for r in &plan.recovered {
+            let mark = if r.needs_attention {
+                p.red("!")
+            } else {
+                p.symbol("*")
+            };
+            let _ = writeln!(out, "  {mark} {}: {}", r.address, r.outcome);
+        }
+        out.push('\n');
+    }
 
     if !plan.drift.is_empty() {
         let _ = writeln!(out, "{}", p.bold("Objects changed outside the lab:"));
@@ -223,6 +243,14 @@ impl Painter {
             text.to_string()
         }
     }
+
+    fn red(self, text: &str) -> String {
+        if self.color {
+            format!("{RED}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -292,6 +320,8 @@ mod tests {
             lineage: Some("0000".into()),
             state_serial: 4,
             destroy: false,
+
+            recovered: vec![],
             moves: vec![],
             steps: vec![],
             drift: vec![],
@@ -482,6 +512,8 @@ mod tests {
         );
         let destroy = Plan {
             destroy: true,
+
+            recovered: vec![],
             ..empty_plan()
         };
         assert_eq!(

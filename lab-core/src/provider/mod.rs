@@ -19,9 +19,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 mod rate;
+mod recover;
 mod registry;
 
 pub use rate::{RateLimit, TokenBucket};
+pub use recover::{Claim, RecoverCause, RecoverRequest, Recovered};
 pub use registry::{ProviderHandle, ProviderInstance, ProviderRegistry};
 
 use crate::checks::Check;
@@ -347,6 +349,13 @@ pub trait CallSlots: Send + Sync {
     async fn reacquire(&self);
 }
 
+/// The engine's side of [`OpContext::claim`]: writes the claim to the
+/// journal, durably, before returning. Implemented by the executor.
+pub trait ClaimJournal: Send + Sync {
+    /// Records `claim` for the running operation.
+    fn record(&self, claim: &Claim) -> Result<(), String>;
+}
+
 /// Passed to every provider call: who it is for, and the hook that lets a
 /// provider wait on a remote task without holding a call slot.
 #[derive(Clone)]
@@ -355,6 +364,8 @@ pub struct OpContext {
     attempt: u32,
     slots: Option<Arc<dyn CallSlots>>,
     rate: Option<Arc<TokenBucket>>,
+    journal: Option<Arc<dyn ClaimJournal>>,
+    reserved: Option<Claim>,
 }
 
 impl OpContext {
@@ -365,6 +376,8 @@ impl OpContext {
             attempt: 1,
             slots: None,
             rate: None,
+            journal: None,
+            reserved: None,
         }
     }
 
@@ -375,6 +388,8 @@ impl OpContext {
             attempt,
             slots: Some(slots),
             rate: None,
+            journal: None,
+            reserved: None,
         }
     }
 
@@ -384,6 +399,42 @@ impl OpContext {
     pub fn with_rate(mut self, bucket: Option<Arc<TokenBucket>>) -> Self {
         self.rate = bucket;
         self
+    }
+
+    /// The same context, journaling claims through `journal`, with the
+    /// identity an earlier try reserved; used by the executor.
+    pub fn with_journal(
+        mut self,
+        journal: Option<Arc<dyn ClaimJournal>>,
+        reserved: Option<Claim>,
+    ) -> Self {
+        self.journal = journal;
+        self.reserved = reserved;
+        self
+    }
+
+    /// Records which object this operation is about to make (a VMID, a
+    /// file name) or the remote task doing it (a UPID), durably, before
+    /// the provider sends the call. The next run's recovery looks at
+    /// exactly that object ([`Provider::recover`]). Fails if the journal
+    /// cannot be written: then send nothing. Outside an apply (tests,
+    /// refresh) it records nothing.
+    pub fn claim(&self, claim: Claim) -> Result<(), ProviderError> {
+        match &self.journal {
+            Some(journal) => journal.record(&claim).map_err(|e| {
+                ProviderError::permanent(format!(
+                    "could not journal which object the call will make ({e}); nothing was sent"
+                ))
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The identity an earlier, interrupted or failed, try of this create
+    /// claimed and recovery found free: a provider reuses it (the same
+    /// VMID) rather than picking a new one.
+    pub fn reserved(&self) -> Option<&Claim> {
+        self.reserved.as_ref()
     }
 
     /// Waits for a request token of the provider's rate limit (at once if
@@ -502,6 +553,29 @@ pub trait Provider: Send + Sync + 'static {
         owner: &Ownership,
         desired: &Attrs,
     ) -> Result<Vec<Observed>, ProviderError>;
+
+    /// Looks at what an interrupted or failed operation left (see
+    /// [`recover`](crate::provider::RecoverRequest)): the object its
+    /// [`Claim`] names and the task doing it. Waits for a task still
+    /// running; returns the objects to adopt; cleans up what is half made
+    /// and provably this lab's; says what only a person can fix. The
+    /// default adopts by marker ([`Provider::adopt`]) for creates.
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        req: &RecoverRequest,
+    ) -> Result<Recovered, ProviderError> {
+        if req.action != OpKind::Create {
+            return Ok(Recovered::default());
+        }
+        let found = self.adopt(ctx, &req.owner, &req.desired).await?;
+        Ok(Recovered::found(
+            found
+                .into_iter()
+                .filter(|o| !req.known_ids.contains(&o.id))
+                .collect(),
+        ))
+    }
 
     /// The contended things this operation needs.
     fn limits(&self, _op: &OpInfo<'_>) -> Vec<Limit> {

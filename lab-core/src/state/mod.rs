@@ -14,7 +14,7 @@ mod memory;
 
 pub use crypt::{KeyFile, Sealer};
 pub use file::{FileStateStore, StoreFault};
-pub use journal::{pending, JournalRecord};
+pub use journal::{open_operations, pending, JournalRecord, OpenOperation};
 pub use memory::MemoryStateStore;
 
 use std::any::Any;
@@ -47,6 +47,19 @@ pub struct ResourceState {
     pub provider: String,
 }
 
+/// A create that claimed an identity and did not complete: the next run
+/// looks at that object first ([`crate::Provider::recover`]), and the next
+/// create reuses the identity rather than picking a new one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingCreate {
+    /// The provider instance the create ran through.
+    pub provider: String,
+    /// What the provider claimed (a VMID, a UPID): identities, no secrets.
+    pub claim: crate::provider::Claim,
+    /// Why it is pending (the error, or the recovery's finding).
+    pub reason: String,
+}
+
 /// The whole state of a lab.
 #[derive(Clone, Debug, PartialEq)]
 pub struct State {
@@ -61,6 +74,9 @@ pub struct State {
     /// Old objects replaced create-before-destroy whose delete has not
     /// completed yet; the next plan deletes them.
     pub deposed: IndexMap<Address, ResourceState>,
+    /// Creates that claimed an identity and did not complete (failed, or
+    /// interrupted and not adopted): recovery candidates.
+    pub pending: IndexMap<Address, PendingCreate>,
     /// Measured operation durations (`kind/op` -> milliseconds, a moving
     /// average), used for estimates and critical-path priorities.
     pub timings: IndexMap<String, u64>,
@@ -75,6 +91,7 @@ impl State {
             serial: 0,
             resources: IndexMap::new(),
             deposed: IndexMap::new(),
+            pending: IndexMap::new(),
             timings: IndexMap::new(),
         }
     }
@@ -123,7 +140,7 @@ impl State {
         };
         let resources = map(&self.resources);
         let deposed = map(&self.deposed);
-        json!({
+        let mut out = json!({
             "version": STATE_VERSION,
             "lab": self.lab,
             "lineage": self.lineage,
@@ -131,7 +148,23 @@ impl State {
             "resources": resources,
             "deposed": deposed,
             "timings": self.timings,
-        })
+        });
+        // Written only when there is something pending, so states without
+        // interrupted creates read the same as before.
+        if !self.pending.is_empty() {
+            let pending: serde_json::Map<String, Json> = self
+                .pending
+                .iter()
+                .map(|(a, p)| {
+                    (
+                        a.to_string(),
+                        json!({"provider": p.provider, "claim": p.claim, "reason": p.reason}),
+                    )
+                })
+                .collect();
+            out["pending"] = Json::Object(pending);
+        }
+        out
     }
 
     /// Parses, handing each `{"$secret": ..}` to `unseal`. Refuses other
@@ -165,6 +198,29 @@ impl State {
         let deposed = resource_map(json.get("deposed"), unseal)?;
         let timings = serde_json::from_value(json.get("timings").cloned().unwrap_or(json!({})))
             .map_err(|e| corrupt(format!("timings: {e}")))?;
+        let mut pending = IndexMap::new();
+        match json.get("pending") {
+            None | Some(Json::Null) => {}
+            Some(Json::Object(map)) => {
+                for (addr, p) in map {
+                    let address = Address::parse(addr)
+                        .ok_or_else(|| corrupt(format!("pending: bad address `{addr}`")))?;
+                    let text = |k: &str| p.get(k).and_then(Json::as_str).unwrap_or_default();
+                    let claim =
+                        serde_json::from_value(p.get("claim").cloned().unwrap_or(json!({})))
+                            .map_err(|e| corrupt(format!("pending `{addr}`.claim: {e}")))?;
+                    pending.insert(
+                        address,
+                        PendingCreate {
+                            provider: text("provider").to_string(),
+                            claim,
+                            reason: text("reason").to_string(),
+                        },
+                    );
+                }
+            }
+            Some(_) => return Err(corrupt("`pending` is not an object".into())),
+        }
         Ok(State {
             lab: text("lab")?,
             lineage: text("lineage")?,
@@ -174,6 +230,7 @@ impl State {
                 .ok_or_else(|| corrupt("no `serial` field".into()))?,
             resources,
             deposed,
+            pending,
             timings,
         })
     }
