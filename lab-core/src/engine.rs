@@ -94,6 +94,21 @@ pub enum EngineError {
     #[error("cannot read the plan file: {0}")]
     #[diagnostic(code(lab::bad_plan_file))]
     PlanFile(String),
+    /// A saved plan's integrity seal does not hold: it is not applied.
+    #[error("the plan file {path} {problem}; make it again with `plan --out`")]
+    #[diagnostic(
+        code(lab::plan_seal),
+        help(
+            "nothing was applied. `apply FILE` applies a saved plan only exactly as `plan --out` \
+             saved it, sealed with the key of the state it was made against"
+        )
+    )]
+    PlanSeal {
+        /// The file.
+        path: String,
+        /// What is wrong ("was changed after it was saved").
+        problem: String,
+    },
 }
 
 /// Runs check, plan, apply and destroy for one lab against one state store.

@@ -5,14 +5,18 @@
 //! `-/+` or `+/-` replace with the fields that force it, `-` delete), drift
 //! found by refresh as its own section, an estimated duration and the
 //! critical path. It renders as text ([`render`]) and JSON, and saves to a
-//! file that `apply` applies exactly, refusing if the state moved since.
+//! file that `apply` applies exactly, refusing if the state moved since or
+//! the file was changed after it was saved (an HMAC seal keyed from the
+//! lab's key: [`Plan::to_sealed_json`], [`Plan::from_sealed_json`]).
 
 pub(crate) mod compute;
 mod recover;
 pub mod render;
+mod seal;
 
 pub use compute::PlanOptions;
 pub(crate) use compute::{plan, plan_destroy};
+pub use seal::SavedPlanError;
 
 use std::fmt;
 use std::time::Duration;

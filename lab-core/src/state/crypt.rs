@@ -16,7 +16,9 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use age::secrecy::ExposeSecret as _;
+use hmac::{Hmac, Mac};
 use serde_json::{json, Value as Json};
+use sha2::Sha256;
 
 use super::StateError;
 use crate::Secret;
@@ -55,6 +57,21 @@ impl Sealer {
             identity,
             recipient,
         }
+    }
+
+    /// An HMAC-SHA256 keyed for `purpose` (e.g. `plan-seal`) with a key
+    /// derived from this identity: HMAC-SHA256 keyed with the identity's
+    /// secret key over a label naming lab and the purpose. The age key
+    /// itself is used only by age, and keys for different purposes are
+    /// unrelated.
+    pub(crate) fn keyed_mac(&self, purpose: &str) -> Hmac<Sha256> {
+        let identity = self.identity.to_string();
+        let mut kdf = <Hmac<Sha256> as Mac>::new_from_slice(identity.expose_secret().as_bytes())
+            .expect("HMAC takes a key of any length");
+        kdf.update(b"lab/key-derivation/v1/");
+        kdf.update(purpose.as_bytes());
+        let key = kdf.finalize().into_bytes();
+        <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("HMAC takes a key of any length")
     }
 
     /// The public key (`age1...`) that secrets are encrypted to.
@@ -391,6 +408,27 @@ mod tests {
         assert!(msg.contains("never regenerated"));
         assert!(msg.contains("backup"));
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn keyed_macs_are_derived_per_purpose_and_never_from_the_raw_key() {
+        let s = Sealer::generate();
+        let tag = |m: Hmac<Sha256>| {
+            let mut m = m;
+            m.update(b"message");
+            m.finalize().into_bytes()
+        };
+        let plan = tag(s.keyed_mac("plan-seal"));
+        assert_eq!(plan, tag(s.clone().keyed_mac("plan-seal")), "deterministic");
+        assert_ne!(plan, tag(s.keyed_mac("other")), "one key per purpose");
+        assert_ne!(plan, tag(Sealer::generate().keyed_mac("plan-seal")));
+        let identity = s.identity.to_string();
+        let raw = <Hmac<Sha256> as Mac>::new_from_slice(identity.expose_secret().as_bytes())
+            .expect("any length");
+        assert_ne!(plan, tag(raw), "the age key is not used raw");
+        // A key file read back derives the same key.
+        let t = Sealer::from_identity_str(identity.expose_secret()).expect("parses");
+        assert_eq!(plan, tag(t.keyed_mac("plan-seal")));
     }
 
     #[test]

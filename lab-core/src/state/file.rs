@@ -13,14 +13,26 @@
 //! **Atomic saves.** A crash or power cut in the middle of a save must leave
 //! either the old or the new state on disk, never a torn file: the state is
 //! the only record of what exists. [`StateStore::save`] therefore writes
-//! `state.json.tmp`, fsyncs it, copies the current `state.json` to
-//! `state.json.prev`, renames the temp file over `state.json` (atomic on
-//! POSIX filesystems) and fsyncs the directory so the rename itself is
-//! durable. A stale temp file left by a crash is simply overwritten.
+//! `state.json.tmp`, fsyncs it, keeps the current `state.json` as
+//! `state.json.prev` the same way (copied to `state.json.prev.tmp`,
+//! fsynced, renamed over `.prev`), renames the temp file over `state.json`
+//! (atomic on POSIX filesystems) and fsyncs the directory so the renames
+//! are durable. `state.json` exists from the first save on; stale temp
+//! files left by a crash are simply overwritten.
 //!
-//! **Failed loads touch nothing.** A corrupt file or one from another
-//! version is reported and left byte-for-byte as it was, so it can be
-//! inspected or restored from `state.json.prev`.
+//! **A state is read whole or not at all.** A state read as emptier than it
+//! is (a missing or damaged `resources`) would make the next plan create
+//! every object again, so a file that does not follow the schema is
+//! [`StateError::Corrupt`] naming the field, a field this build does not
+//! know is [`StateError::UnknownField`], and a missing `state.json` whose
+//! `state.json.prev` is still there is [`StateError::Missing`], never "no
+//! state yet". Failed loads touch nothing: the file is left byte-for-byte
+//! as it was, to be inspected or restored from `state.json.prev`.
+//!
+//! **Private files.** `state.json`, `state.json.prev`, their temp files, the
+//! journal and the lock are created with mode 0600 on unix (the directory,
+//! if this store creates it, 0700); an existing file with a wider mode is
+//! tightened when it is written. They hold ciphertext and the lab's layout.
 //!
 //! **Key rules.** Secrets are unreadable without the key that sealed them,
 //! and a new key cannot read them. So the key is created only on first use
@@ -59,6 +71,7 @@ use super::{
 const STATE_FILE: &str = "state.json";
 const PREV_FILE: &str = "state.json.prev";
 const TMP_FILE: &str = "state.json.tmp";
+const PREV_TMP_FILE: &str = "state.json.prev.tmp";
 const JOURNAL_FILE: &str = "journal.jsonl";
 const LOCK_FILE: &str = "lock";
 const KEY_FILE: &str = "age.key";
@@ -197,6 +210,10 @@ impl FileStateStore {
         self.dir.join(TMP_FILE)
     }
 
+    fn prev_tmp_path(&self) -> PathBuf {
+        self.dir.join(PREV_TMP_FILE)
+    }
+
     fn journal_path(&self) -> PathBuf {
         self.dir.join(JOURNAL_FILE)
     }
@@ -205,8 +222,17 @@ impl FileStateStore {
         self.dir.join(LOCK_FILE)
     }
 
+    /// Creates the directory (mode 0700 on unix: it holds the lab's layout
+    /// and ciphertext) if it is not there; an existing one is left as it is.
     fn create_dir(&self) -> Result<(), StateError> {
-        fs::create_dir_all(&self.dir).map_err(|source| StateError::Io {
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            builder.mode(0o700);
+        }
+        builder.create(&self.dir).map_err(|source| StateError::Io {
             action: "creating the state directory",
             path: self.dir.clone(),
             source,
@@ -310,34 +336,41 @@ impl FileStateStore {
     fn write_tmp(&self, text: &str) -> Result<(), StateError> {
         let tmp = self.tmp_path();
         let io = |action| io_error(action, &tmp);
-        // `create` truncates a stale temp file left by an earlier crash.
-        let mut file = File::create(&tmp).map_err(io("creating the temporary state file"))?;
+        // Truncates a stale temp file left by an earlier crash (and
+        // tightens its mode: it becomes state.json).
+        let mut file = create_private(&tmp).map_err(io("creating the temporary state file"))?;
         file.write_all(text.as_bytes())
             .map_err(io("writing the temporary state file"))?;
         file.sync_all()
             .map_err(io("syncing the temporary state file"))
     }
 
+    /// Keeps the current `state.json` as `state.json.prev`, atomically like
+    /// the state itself: copied to `state.json.prev.tmp`, fsynced, renamed
+    /// over `.prev`. A crash leaves the old `.prev` or the new one, never a
+    /// torn one. (The caller syncs the directory after its own rename.)
     fn keep_prev(&self) -> Result<(), StateError> {
-        let (state, prev) = (self.state_path(), self.prev_path());
-        match fs::copy(&state, &prev) {
-            Ok(_) => {}
+        let (state, tmp, prev) = (self.state_path(), self.prev_tmp_path(), self.prev_path());
+        let mut current = match File::open(&state) {
+            Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(source) => {
                 return Err(StateError::Io {
-                    action: "copying the state to",
-                    path: prev,
+                    action: "opening the state to keep it as the previous version",
+                    path: state,
                     source,
                 })
             }
-        }
-        File::open(&prev)
-            .and_then(|f| f.sync_all())
-            .map_err(|source| StateError::Io {
-                action: "syncing",
-                path: prev,
-                source,
-            })
+        };
+        let io = |action| io_error(action, &tmp);
+        let mut copy = create_private(&tmp).map_err(io("creating"))?;
+        io::copy(&mut current, &mut copy).map_err(io("copying the state to"))?;
+        copy.sync_all().map_err(io("syncing"))?;
+        fs::rename(&tmp, &prev).map_err(|source| StateError::Io {
+            action: "renaming the previous version over",
+            path: prev,
+            source,
+        })
     }
 }
 
@@ -354,17 +387,32 @@ fn read_json(path: &Path) -> Result<Option<Json>, StateError> {
             })
         }
     };
-    let json: Json = serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+    let corrupt = |reason: String| StateError::Corrupt {
         path: path.to_path_buf(),
-        reason: format!("not valid JSON ({e})"),
-    })?;
-    if !json.is_object() {
-        return Err(StateError::Corrupt {
-            path: path.to_path_buf(),
-            reason: "not a JSON object".into(),
-        });
+        reason,
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(corrupt("the file is empty".into()));
     }
-    Ok(Some(json))
+    let json: Json = serde_json::from_slice(&bytes).map_err(|e| {
+        corrupt(if e.is_eof() {
+            format!(
+                "the file ends in the middle of the JSON ({e}): it was cut short, e.g. by a \
+                 full disk or a copy that did not finish"
+            )
+        } else {
+            format!("not valid JSON ({e})")
+        })
+    })?;
+    match &json {
+        Json::Object(_) => Ok(Some(json)),
+        Json::Array(_) => Err(corrupt(
+            "the file holds a JSON array, not a state object".into(),
+        )),
+        _ => Err(corrupt(
+            "the file holds a single JSON value, not a state object".into(),
+        )),
+    }
 }
 
 /// The `key_recipient` a state file records.
@@ -388,7 +436,6 @@ fn contains_sealed(json: &Json) -> bool {
     }
 }
 
-/// Fills in the path that [`State::from_json`] leaves empty.
 /// Maps an IO error of `action` on `path` to [`StateError::Io`].
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StateError {
     let path = path.to_path_buf();
@@ -399,11 +446,16 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Stat
     }
 }
 
+/// Fills in the path that [`State::from_json`] leaves empty.
 fn at_path(e: StateError, path: &Path) -> StateError {
     match e {
         StateError::Corrupt { reason, .. } => StateError::Corrupt {
             path: path.to_path_buf(),
             reason,
+        },
+        StateError::UnknownField { field, .. } => StateError::UnknownField {
+            path: path.to_path_buf(),
+            field,
         },
         StateError::UnknownVersion {
             found, supported, ..
@@ -414,6 +466,52 @@ fn at_path(e: StateError, path: &Path) -> StateError {
         },
         other => other,
     }
+}
+
+/// Opens `path` for writing with `options`, creating it with mode 0600 on
+/// unix; an existing file with a wider mode is tightened to 0600. The
+/// state, its previous version, the journal, the lock and saved plans hold
+/// ciphertext and the lab's layout: they are the owner's alone.
+fn open_private(options: &mut OpenOptions, path: &Path) -> io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let file = options.open(path)?;
+    tighten(&file)?;
+    Ok(file)
+}
+
+/// Sets mode 0600 on unix if group or others have any access.
+fn tighten(file: &File) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = file.metadata()?.permissions().mode();
+        if mode & 0o077 != 0 {
+            file.set_permissions(fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
+}
+
+/// Creates or truncates `path` for writing, private (see [`open_private`]).
+fn create_private(path: &Path) -> io::Result<File> {
+    open_private(
+        OpenOptions::new().write(true).create(true).truncate(true),
+        path,
+    )
+}
+
+/// Writes `bytes` to `path` (created or replaced, mode 0600 on unix, an
+/// existing file tightened) and syncs it: a saved plan.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = create_private(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 /// The host name from `/etc/hostname`, or `unknown`.
@@ -458,13 +556,15 @@ impl StateStore for FileStateStore {
         let path = self.lock_path();
         let io = |action| io_error(action, &path);
         // No truncation on open: the file holds the current holder's details.
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io("opening the lock file"))?;
+        let mut file = open_private(
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false),
+            &path,
+        )
+        .map_err(io("opening the lock file"))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
@@ -498,6 +598,18 @@ impl StateStore for FileStateStore {
     fn load(&self) -> Result<Option<State>, StateError> {
         let path = self.state_path();
         let Some(json) = read_json(&path)? else {
+            // No state.json: a state never made, or one lost. A previous
+            // version beside it says lost; starting empty would create
+            // every object again.
+            let prev = self.prev_path();
+            let prev_exists = prev.try_exists().map_err(|source| StateError::Io {
+                action: "checking for the previous version of the state",
+                path: prev.clone(),
+                source,
+            })?;
+            if prev_exists {
+                return Err(StateError::Missing { path, prev });
+            }
             return Ok(None);
         };
         // Version first: a newer file may record its key differently.
@@ -510,6 +622,10 @@ impl StateStore for FileStateStore {
                 });
             }
         }
+        // The whole shape before the key: a damaged file is reported as
+        // damaged, whatever else is wrong, and decrypts nothing.
+        State::from_json(&json, &mut |_| Ok(Secret::new(String::new())))
+            .map_err(|e| at_path(e, &path))?;
         let recorded = recipient_in(&json, &path)?;
         let sealer = if recorded.is_some() || contains_sealed(&json) {
             let mut inner = self.inner();
@@ -635,12 +751,11 @@ impl StateStore for FileStateStore {
         })?;
         line.push('\n');
         let existed = path.try_exists().map_err(io("checking for the journal"))?;
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)
-            .map_err(io("opening the journal"))?;
+        let mut file = open_private(
+            OpenOptions::new().read(true).append(true).create(true),
+            &path,
+        )
+        .map_err(io("opening the journal"))?;
         if existed {
             repair_torn_tail(&mut file, &path)?;
         }
@@ -696,11 +811,13 @@ impl StateStore for FileStateStore {
     fn journal_clear(&self) -> Result<(), StateError> {
         let path = self.journal_path();
         match OpenOptions::new().write(true).truncate(true).open(&path) {
-            Ok(file) => file.sync_all().map_err(|source| StateError::Io {
-                action: "syncing the emptied journal",
-                path,
-                source,
-            }),
+            Ok(file) => tighten(&file)
+                .and_then(|()| file.sync_all())
+                .map_err(|source| StateError::Io {
+                    action: "syncing the emptied journal",
+                    path,
+                    source,
+                }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(source) => Err(StateError::Io {
                 action: "emptying the journal",
@@ -714,6 +831,26 @@ impl StateStore for FileStateStore {
         let recorded = self.recorded_recipient()?;
         let mut inner = self.inner();
         self.resolve_sealer(&mut inner, recorded.as_deref(), recorded.is_none())
+    }
+
+    fn existing_sealer(&self) -> Result<Option<Sealer>, StateError> {
+        let recorded = self.recorded_recipient()?;
+        let mut inner = self.inner();
+        if inner.sealer.is_none() && recorded.is_none() {
+            let exists = self
+                .key_path
+                .try_exists()
+                .map_err(|source| StateError::Io {
+                    action: "checking for the age key file",
+                    path: self.key_path.clone(),
+                    source,
+                })?;
+            if !exists {
+                return Ok(None);
+            }
+        }
+        self.resolve_sealer(&mut inner, recorded.as_deref(), false)
+            .map(Some)
     }
 }
 

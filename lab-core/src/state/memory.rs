@@ -10,10 +10,14 @@ struct Inner {
     journal: Vec<JournalRecord>,
     locked_by: Option<String>,
     saves: u64,
+    /// The key, made on first use and kept: a plan sealed with it must
+    /// verify later.
+    sealer: Option<Sealer>,
 }
 
 /// Keeps the state in memory. Cloning shares it. Secrets are kept as
-/// plaintext values in memory (never written anywhere).
+/// plaintext values in memory (never written anywhere); the key for saved
+/// plans is made on first use and kept for the store's life.
 #[derive(Clone, Default)]
 pub struct MemoryStateStore {
     inner: Arc<Mutex<Inner>>,
@@ -85,6 +89,14 @@ impl StateStore for MemoryStateStore {
     }
 
     fn sealer(&self) -> Result<Sealer, StateError> {
-        Ok(Sealer::generate())
+        Ok(self
+            .lock_inner()
+            .sealer
+            .get_or_insert_with(Sealer::generate)
+            .clone())
+    }
+
+    fn existing_sealer(&self) -> Result<Option<Sealer>, StateError> {
+        Ok(self.lock_inner().sealer.clone())
     }
 }
