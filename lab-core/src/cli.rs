@@ -1446,15 +1446,20 @@ mod tests {
     fn apply_of_a_saved_plan_refuses_a_state_of_another_lab() {
         let dir = tempfile::tempdir().unwrap();
         let memory = MemoryProvider::new();
+        // The plan is saved first (no state yet), then lab `other` applies
+        // into the same directory (with the key the plan was sealed with).
+        let file = dir.path().join("plan.json");
+        let file_arg = file.to_str().unwrap();
+        assert_eq!(
+            run(&memory, dir.path(), &["plan", "--out", file_arg]).code,
+            2
+        );
         let mut other = Lab::new("other");
         other.register_provider(memory.shared());
         other.add(Thing::new("x"));
         let r = run_in(other, dir.path(), &["apply", "--auto-approve"], PLAIN, "");
         assert_eq!(r.code, 0, "{}{}", r.out, r.err);
         memory.reset_counts();
-        let file = dir.path().join("plan.json");
-        let file_arg = file.to_str().unwrap();
-        run(&memory, dir.path(), &["plan", "--out", file_arg]);
         let r = run(&memory, dir.path(), &["apply", file_arg]);
         assert_eq!(r.code, 1, "{}{}", r.out, r.err);
         assert!(
