@@ -36,7 +36,7 @@ fn main() {
         Err(e) => {
             eprintln!(
                 "error: cannot load the simulated world .lab/sim/memory.json: {e}\n\
-                 help: delete that file (and .lab/state.json) to start the quickstart afresh"
+                 help: delete the .lab/ folder (the simulated world and the state together) to start the quickstart afresh"
             );
             std::process::exit(1);
         }

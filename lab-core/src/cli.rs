@@ -1477,7 +1477,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "needs plan::recover and apply to load the state with StateStore::load_lab"]
     fn plan_refuses_a_state_of_another_lab() {
         let dir = tempfile::tempdir().unwrap();
         let memory = MemoryProvider::new();

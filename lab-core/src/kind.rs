@@ -211,6 +211,11 @@ pub trait TypedProvider: Send + Sync + 'static {
         ctx: &OpContext,
         requests: &[ReadRequest],
     ) -> Result<Self::Snapshot, ProviderError>;
+
+    /// Checks the connection and the credentials (see [`Provider::probe`]).
+    async fn probe(&self, _ctx: &OpContext) -> Result<(), ProviderError> {
+        Ok(())
+    }
 }
 
 /// A provider's typed operations on one kind. Implement it once per kind,
@@ -622,6 +627,10 @@ impl<P: TypedProvider> Provider for Typed<P> {
 
     fn checks(&self) -> Vec<Check> {
         self.provider.checks()
+    }
+
+    async fn probe(&self, ctx: &OpContext) -> Result<(), ProviderError> {
+        self.provider.probe(ctx).await
     }
 
     fn validate(&self, kind: &str, attrs: &Attrs) -> Result<(), DecodeError> {

@@ -244,7 +244,7 @@ pub(crate) async fn apply(
             "an interrupted run left operations to resolve since it was made",
         ));
     }
-    let loaded = store.load()?;
+    let loaded = store.load_lab(lab.name())?;
     match (&plan.lineage, &loaded) {
         (None, None) => {}
         (None, Some(s))

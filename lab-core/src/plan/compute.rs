@@ -629,15 +629,30 @@ async fn refresh(
             None => by_provider.push((instance.name.clone(), instance.provider.clone(), vec![req])),
         }
     }
+    // An instance with nothing recorded yet (a fresh lab) is probed: its
+    // address and credentials are checked now, not at apply.
+    for spec in engine.lab.resources().filter(|s| s.managed) {
+        if let Ok(instance) = engine.lab.provider_of(spec) {
+            if !by_provider.iter().any(|(n, _, _)| *n == instance.name) {
+                by_provider.push((instance.name.clone(), instance.provider.clone(), Vec::new()));
+            }
+        }
+    }
     let mut tasks = JoinSet::new();
     for (name, provider, reqs) in by_provider {
-        engine.emit(Event::Refreshing {
-            provider: name.clone(),
-            resources: reqs.len(),
-        });
+        if !reqs.is_empty() {
+            engine.emit(Event::Refreshing {
+                provider: name.clone(),
+                resources: reqs.len(),
+            });
+        }
         let ctx = OpContext::detached().with_rate(engine.rate_bucket(&name));
         tasks.spawn(async move {
-            let result = provider.read(&ctx, &reqs).await;
+            let result = if reqs.is_empty() {
+                provider.probe(&ctx).await.map(|()| Vec::new())
+            } else {
+                provider.read(&ctx, &reqs).await
+            };
             (name, reqs, result)
         });
     }

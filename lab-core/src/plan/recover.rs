@@ -43,7 +43,7 @@ pub(crate) async fn recover(
     let store = &engine.store;
     let records = store.journal_read()?;
     let open = open_operations(&records);
-    let loaded = store.load()?;
+    let loaded = store.load_lab(engine.lab.name())?;
     let has_pending = loaded.as_ref().is_some_and(|s| !s.pending.is_empty());
     if open.is_empty() && !has_pending {
         if !records.is_empty() {
@@ -55,7 +55,7 @@ pub(crate) async fn recover(
         });
     }
     let _lock = store.lock("recover")?;
-    let (mut state, existed) = match store.load()? {
+    let (mut state, existed) = match store.load_lab(engine.lab.name())? {
         Some(s) => (s, true),
         None => (State::new(engine.lab.name()), false),
     };

@@ -514,6 +514,15 @@ pub trait Provider: Send + Sync + 'static {
         None
     }
 
+    /// Checks, with one cheap call, that the service answers and accepts
+    /// the credentials (Proxmox: `GET /version`). The plan calls it for an
+    /// instance it has nothing to read from (a fresh lab), so a wrong
+    /// address or token is an error at `plan`, not at `apply`. The
+    /// default checks nothing.
+    async fn probe(&self, _ctx: &OpContext) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
     /// Reads many resources in as few calls as the API allows. Returns one
     /// entry per request, in order; `None` where the object no longer exists.
     async fn read(
