@@ -9,19 +9,48 @@
 //! It prints the URL, the API token (`PVEAPIToken=<id>=<secret>`) and the
 //! certificate fingerprint to pin, then serves until Ctrl-C. With
 //! `--state`, the world is written after every change, so stopping the
-//! process loses nothing.
+//! process loses nothing, and the node's identity is kept beside it in
+//! `FILE.tls.json` (mode 0600): a restart serves the same certificate (a
+//! pinned fingerprint keeps working) and accepts the same token secret
+//! (unless `--token-secret` gives another), on the same `--listen`
+//! address.
+//!
+//! Stopping it (Ctrl-C, or a kill) is a node going down: tasks that were
+//! running read `stopped` with `unexpected status` after the restart, and
+//! what their workers had written stays, as on a rebooted Proxmox node: a
+//! clone's target keeps `lock: clone`, a create's `lock: create`; a
+//! download leaves no file. A token cannot remove a `lock` (only
+//! `root@pam` may pass `skiplock`), so, as an administrator runs `qm unlock
+//! <vmid>` (or `pct unlock <vmid>`) on the node:
+//!
+//! ```text
+//! pve-sim unlock --state FILE <vmid>
+//! ```
+//!
+//! It removes the guest's `lock` from the state file, whether or not a
+//! simulator is running on it (a running one reads the change back before
+//! its next request), prints the lock it removed, and exits 0 (1 with PVE's
+//! message if there is no such guest, or, for a container, no lock).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use lab_proxmox::sim::{SimConfig, SimHandle, SimNode, TaskLatency};
 
 /// A simulated Proxmox VE cluster over HTTPS.
 #[derive(Debug, Parser)]
-#[command(name = "pve-sim", version, about)]
+#[command(
+    name = "pve-sim",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Args {
+    /// A command on a state file instead of serving.
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8006")]
     listen: SocketAddr,
@@ -49,8 +78,39 @@ struct Args {
     task_latency_ms: Option<u64>,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Remove a guest's `lock`, as `qm unlock <vmid>` / `pct unlock <vmid>`
+    /// on the node.
+    Unlock {
+        /// The simulator's state file.
+        #[arg(long)]
+        state: PathBuf,
+        /// The guest.
+        #[arg(value_parser = clap::value_parser!(u32).range(100..=999_999_999))]
+        vmid: u32,
+    },
+}
+
+fn unlock(state: &std::path::Path, vmid: u32) -> std::process::ExitCode {
+    match lab_proxmox::sim::unlock_state_file(state, vmid) {
+        Ok(Some(lock)) => {
+            println!("removed lock '{lock}' from {vmid}");
+            std::process::ExitCode::SUCCESS
+        }
+        Ok(None) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pve-sim: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    if let Some(Command::Unlock { state, vmid }) = &args.command {
+        return unlock(state, *vmid);
+    }
     let mut config = SimConfig {
         nodes: args
             .nodes

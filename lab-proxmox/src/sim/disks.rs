@@ -136,6 +136,7 @@ pub(crate) fn alloc_image(
         vmid: Some(vmid),
         ctime: now(),
         virtual_size: None,
+        download: None,
     });
     Ok(volid)
 }
@@ -165,6 +166,7 @@ pub(crate) fn alloc_cloudinit(
             vmid: Some(vmid),
             ctime: now(),
             virtual_size: None,
+            download: None,
         });
     }
     Ok(volid)

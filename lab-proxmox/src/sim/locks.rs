@@ -87,6 +87,18 @@ impl Locks {
             .clone()
     }
 
+    /// Takes the lock if it is free now; the error is PVE's timeout
+    /// message.
+    pub fn try_acquire(&self, spec: &LockSpec) -> Result<Held, String> {
+        let lock = self.lock_for(&spec.key);
+        let result = if spec.exclusive {
+            lock.try_write_owned().map(Held::Exclusive)
+        } else {
+            lock.try_read_owned().map(Held::Shared)
+        };
+        result.map_err(|_| spec.timeout_message.clone())
+    }
+
     /// Waits for the lock up to its timeout; the error is PVE's message.
     pub async fn acquire(&self, spec: &LockSpec) -> Result<Held, String> {
         let lock = self.lock_for(&spec.key);

@@ -42,7 +42,7 @@ use super::locks::LockSpec;
 use super::propstr::{normalise_tags, random_mac, split_list, PropString};
 use super::rest::{ApiError, ApiResult, Params, Reply};
 use super::state::Shared;
-use super::tasks::{self, Effect, TaskPlan};
+use super::tasks::{self, Cx, Effect, TaskPlan};
 use super::world::{Guest, GuestKind, World};
 
 const KIND: GuestKind = GuestKind::Lxc;
@@ -381,11 +381,45 @@ pub(crate) fn create(shared: &Arc<Shared>, node: &str, p: &Params) -> ApiResult 
     Ok(Reply::data(json!(tasks::spawn(shared, plan))))
 }
 
-/// The `vzcreate` effect.
+/// Whether a create key is a volume to allocate.
+fn is_mount_key(key: &str) -> bool {
+    key == "rootfs" || (key.starts_with("mp") && guest::is_disk_key(key))
+}
+
+/// The `vzcreate` stage: checks the template and allocates the root disk
+/// and mount points (`create_disks`) under the `lock: create` config; the
+/// extraction takes the worker's latency.
+pub(crate) fn create_stage(
+    world: &mut World,
+    plan: &CreatePlan,
+    cx: &mut Cx,
+) -> Result<(), String> {
+    let vmid = plan.vmid;
+    let fail = |e: String| format!("unable to create CT {vmid} - {e}");
+    world
+        .volume(&plan.node, &plan.ostemplate)
+        .filter(|v| v.content == "vztmpl")
+        .ok_or_else(|| fail(format!("volume '{}' does not exist", plan.ostemplate)))?;
+    for (key, value) in &plan.config {
+        if !is_mount_key(key) {
+            continue;
+        }
+        let before = world.volumes.len();
+        let result = alloc_mountpoint(world, &plan.node, vmid, value, cx.log);
+        cx.record_allocations(world, before);
+        cx.progress
+            .config
+            .insert(key.clone(), result.map_err(fail)?);
+    }
+    Ok(())
+}
+
+/// The end of `vzcreate`: the archive is extracted, the config written
+/// (without the `lock`), the container joins its pool and starts if asked.
 pub(crate) fn create_apply(
     world: &mut World,
     plan: &CreatePlan,
-    log: &mut Vec<String>,
+    cx: &mut Cx,
 ) -> Result<u32, String> {
     let vmid = plan.vmid;
     let fail = |e: String| format!("unable to create CT {vmid} - {e}");
@@ -396,13 +430,18 @@ pub(crate) fn create_apply(
         .ok_or_else(|| fail(format!("volume '{}' does not exist", plan.ostemplate)))?;
     let mut config = BTreeMap::new();
     for (key, value) in &plan.config {
-        let value = if key == "rootfs" || (key.starts_with("mp") && guest::is_disk_key(key)) {
-            alloc_mountpoint(world, &plan.node, vmid, value, log).map_err(fail)?
+        let value = if is_mount_key(key) {
+            cx.progress
+                .config
+                .get(key)
+                .cloned()
+                .ok_or_else(|| fail(format!("unable to parse mount point '{key}'")))?
         } else {
             value.clone()
         };
         config.insert(key.clone(), value);
     }
+    let log = &mut *cx.log;
     log.push(format!(
         "extracting archive '/var/lib/vz/template/cache/{}'",
         template.volid.rsplit('/').next().unwrap_or_default()

@@ -6,17 +6,19 @@
 //! with a fresh self-signed certificate (clients must pin
 //! [`SimHandle::fingerprint`], as they would for a freshly installed node)
 //! and implements the endpoints `lab` uses with their real shapes and quirks.
+//! It never dials out: what is behind a URL is simulated.
 //! Every modelled behaviour cites `shared/notes/proxmox-api.md` (the
 //! "notes") in the module that implements it:
 //!
 //! | area | module | what is modelled |
 //! |---|---|---|
 //! | transport | `server` | token auth (`PVEAPIToken=<id>=<secret>`, split on the last `=`), failures delayed (3 s by default) then **401** with an empty body and PVE's reason (`No ticket`, `invalid token value!`, `no such token '<n>' for user '<u>'`); messages in the **reason phrase**; `{"data":null}` (+`errors`) error bodies; 501 for unknown paths and for bodies on GET/DELETE; schema validation of every request (notes §1-3) |
-//! | tasks | `tasks` | UPIDs, `running` → `stopped` after a per-type latency, `OK` / `WARNINGS: n` / error exit statuses, task logs and lists with `total`, task stop (notes §4) |
-//! | locks | `locks` | config and storage locks with timeouts taken where qemu-server/pve-container take them (before or inside the worker), `can't lock file '...' - got timeout`, the `lock` config key (`create`, `clone`) and `VM is locked (<lock>)` (notes §3, §15) |
-//! | QEMU | `qemu` | create (MACs, disk allocation, `import-from`, cloud-init drive, `meta`/`vmgenid`/`smbios1`, default boot order, `start`, `pool`), config (pending on running VMs, `digest`, `current=1`, masked `cipassword`, urlencoded `sshkeys`, new MAC when a NIC is written without one), linked/full clone, template (`base-` volumes), resize, power, destroy (notes §6) |
+//! | tasks | `tasks` | UPIDs, `running` → `stopped` after a per-type latency, workers that write in the stages the real ones do (log lines as they go), `OK` / `WARNINGS: n` / error exit statuses, cleanup on failure, task logs and lists with `total`, task stop (notes §4) |
+//! | restart | `tasks`, `state`, `tls` | a simulator started on its state file is the node after a crash or reboot: tasks that were running read `stopped` with `unexpected status` and no `TASK` line (pve-common `read_status`), and what their workers wrote stays (a clone's target `lock: clone` with the drives copied so far, a create's `lock: create` and its allocated disks, no file for a download); the certificate and the token secret are kept in `<state>.tls.json`; the state file is re-read when changed from outside; [`SimHandle::unlock`] / `pve-sim unlock` = `qm unlock` / `pct unlock` |
+//! | locks | `locks` | config and storage locks with timeouts taken where qemu-server/pve-container take them (before or inside the worker), `can't lock file '...' - got timeout`, the `lock` config key (`create`, `clone`) and `VM is locked (<lock>)`, `skiplock` refused for a token (`Only root may use this option.`) (notes §3, §15) |
+//! | QEMU | `qemu` | create (MACs, disk allocation drive by drive, `import-from`, cloud-init drive, `meta`/`vmgenid`/`smbios1`, default boot order, `start`, `pool`), config (pending on running VMs, `digest`, `current=1`, masked `cipassword`, urlencoded `sshkeys`, new MAC when a NIC is written without one), linked/full clone (placeholder `# qmclone temporary file`, the new config rewritten after each drive), template (`base-` volumes), resize, power, destroy (notes §6) |
 //! | LXC | `lxc` | create (`ostemplate`, rootfs/mount points, `hwaddr`), config, resize, power, destroy, the root-only checks a token hits (403) (notes §7) |
-//! | storage | `storage` | `/storage` CRUD with synchronous NFS activation and fixed keys, per-node status and content, `download-url` with PVE's content and extension rules (notes §8) |
+//! | storage | `storage`, `urls` | `/storage` CRUD with synchronous NFS activation and fixed keys, per-node status and content, `download-url` with PVE's content and extension rules, file name normalisation, the existing-file and checksum checks inside the worker, `query-url-metadata`; each URL's simulated content (size, digests per algorithm, [`SimUrl`]) (notes §8) |
 //! | pools | `pools` | `/pools` with `?poolid=` and the deprecated `/pools/{id}` (notes §12) |
 //! | cluster | `cluster` | `/version`, `/nodes`, `/nodes/{node}/status`, `/nodes/{node}/network`, `/cluster/resources`, `/cluster/status`, `/cluster/nextid`, `/access/permissions` (notes §5) |
 //! | faults | [`Faults`] | failing requests, extra latency, 400 on the first task poll, 599 on polls, lock timeout at run time (notes §16) |
@@ -75,6 +77,7 @@ mod state;
 mod storage;
 mod tasks;
 mod tls;
+mod urls;
 mod validate;
 mod world;
 
@@ -88,10 +91,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub use faults::Faults;
+pub use urls::SimUrl;
 pub use validate::PveSchema;
 pub use world::{
-    Guest, GuestKind, GuestStatus, GuestView, NodeState, Pool, Storage, Task, TaskState, Volume,
-    World,
+    Download, Guest, GuestKind, GuestStatus, GuestView, NodeState, Pool, Storage, Task, TaskState,
+    Volume, World,
 };
 
 use state::{Settings, Shared};
@@ -341,7 +345,10 @@ pub struct SimConfig {
     pub nodes: Vec<SimNode>,
     /// The accepted API token id (default `lab@pve!lab`).
     pub token_id: String,
-    /// The accepted token secret (default: a random UUID-like string).
+    /// The accepted token secret. Empty (the default): the secret the node
+    /// kept in its identity file (with `persist`, `<persist>.tls.json`), or
+    /// a new random UUID-like one (kept there). A secret given here
+    /// replaces the kept one.
     pub token_secret: String,
     /// Delay before answering an authentication failure (real PVE: 3 s).
     pub auth_failure_delay: Duration,
@@ -358,8 +365,12 @@ pub struct SimConfig {
     /// NFS servers whose mount succeeds; others fail storage activation.
     /// Empty: every server is reachable.
     pub nfs_servers_reachable: Vec<String>,
-    /// URLs whose `download-url` task fails.
+    /// URLs whose server answers 404 (`download-url` tasks fail,
+    /// `query-url-metadata` is refused).
     pub download_urls_fail: Vec<String>,
+    /// The simulated content behind URLs (size, checksums, MIME type);
+    /// any other URL gets content derived from it (see [`SimUrl`]).
+    pub urls: BTreeMap<String, SimUrl>,
     /// How clones lock their source (see [`CloneSourceLock`]).
     pub clone_source_lock: CloneSourceLock,
     /// Address to listen on (default `127.0.0.1:0`, a free port).
@@ -383,7 +394,7 @@ impl std::fmt::Debug for SimConfig {
 }
 
 /// A random token secret in PVE's UUID format.
-fn random_secret() -> String {
+pub(crate) fn random_secret() -> String {
     let b: [u8; 16] = rand::random();
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
     format!(
@@ -401,7 +412,7 @@ impl Default for SimConfig {
         SimConfig {
             nodes: vec![SimNode::new("pve1"), SimNode::new("pve2")],
             token_id: "lab@pve!lab".into(),
-            token_secret: random_secret(),
+            token_secret: String::new(),
             auth_failure_delay: Duration::from_secs(3),
             task_latency: TaskLatency::default(),
             lock_timeout: Duration::from_secs(10),
@@ -409,6 +420,7 @@ impl Default for SimConfig {
             schema: PveSchema::embedded(),
             nfs_servers_reachable: Vec::new(),
             download_urls_fail: Vec::new(),
+            urls: BTreeMap::new(),
             clone_source_lock: CloneSourceLock::default(),
             listen: None,
         }
@@ -430,6 +442,12 @@ impl SimConfig {
     /// Nodes with the default bridges and storages, by name.
     pub fn with_nodes(mut self, names: &[&str]) -> Self {
         self.nodes = names.iter().map(|n| SimNode::new(n)).collect();
+        self
+    }
+
+    /// Sets the simulated content behind `url`.
+    pub fn with_url(mut self, url: &str, content: SimUrl) -> Self {
+        self.urls.insert(url.to_string(), content);
         self
     }
 }
@@ -487,6 +505,9 @@ pub enum SimError {
     /// The configuration is unusable.
     #[error("pve-sim configuration error: {0}")]
     Config(String),
+    /// A command on a guest failed (`unlock`), with PVE's text.
+    #[error("{0}")]
+    Guest(String),
 }
 
 /// The simulator entry point.
@@ -563,6 +584,32 @@ fn initial_world(config: &SimConfig) -> Result<World, SimError> {
     Ok(w)
 }
 
+/// `<state>.tls.json`: the node's identity beside its state file.
+fn identity_path(state: &std::path::Path) -> PathBuf {
+    let mut name = state.as_os_str().to_owned();
+    name.push(".tls.json");
+    PathBuf::from(name)
+}
+
+/// Binds `addr`; a fixed port still held by a simulator that is shutting
+/// down (its accept loop ends at its next poll) is retried for a moment.
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, SimError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => return Ok(listener),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && addr.port() != 0
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(source) => return Err(SimError::Bind { addr, source }),
+        }
+    }
+}
+
 async fn start_on_current_runtime(config: SimConfig) -> Result<SimHandle, SimError> {
     let world = match &config.persist {
         Some(path) => match World::load(path).map_err(SimError::Persist)? {
@@ -576,18 +623,16 @@ async fn start_on_current_runtime(config: SimConfig) -> Result<SimHandle, SimErr
         .first()
         .map(|n| n.name.clone())
         .unwrap_or_else(|| "pve".into());
-    let sidecar = config.persist.as_ref().map(|p| {
-        let mut name = p.as_os_str().to_owned();
-        name.push(".tls.json");
-        PathBuf::from(name)
-    });
-    let tls = tls::load_or_generate(&first_node, sidecar.as_deref()).map_err(SimError::Tls)?;
+    let sidecar = config.persist.as_deref().map(identity_path);
+    let explicit = Some(config.token_secret.as_str()).filter(|s| !s.is_empty());
+    let identity =
+        tls::load_or_generate(&first_node, sidecar.as_deref(), &config.token_id, explicit)
+            .map_err(SimError::Tls)?;
+    let tls = identity.tls;
     let addr = config
         .listen
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| SimError::Bind { addr, source })?;
+    let listener = bind(addr).await?;
     let local = listener
         .local_addr()
         .map_err(|source| SimError::Bind { addr, source })?;
@@ -602,25 +647,24 @@ async fn start_on_current_runtime(config: SimConfig) -> Result<SimHandle, SimErr
     };
     let settings = Settings {
         token_id: config.token_id.clone(),
-        token_secret: config.token_secret.clone(),
+        token_secret: identity.token_secret,
         auth_failure_delay: config.auth_failure_delay,
         task_latency: config.task_latency.clone(),
         persist: config.persist.clone(),
         nfs_servers_reachable: config.nfs_servers_reachable.clone(),
-        download_urls_fail: config.download_urls_fail.clone(),
+        urls: urls::Urls {
+            known: config.urls.clone(),
+            failing: config.download_urls_fail.clone(),
+        },
         clone_source_lock: config.clone_source_lock,
     };
     let shared = Arc::new(Shared::new(settings, config.schema.clone(), world, faults));
-    // Tasks that were running when the world was saved finish now.
+    // A node that went down with running tasks comes back without their
+    // workers: the tasks read `unexpected status`, their leftovers stay.
     shared.write(|w| {
-        let running: Vec<String> = w
-            .tasks
-            .iter()
-            .filter(|t| t.state == TaskState::Running)
-            .map(|t| t.upid.clone())
-            .collect();
-        for upid in running {
-            tasks::complete_now(&shared.settings, w, &upid);
+        let vanished = tasks::vanish_running(w);
+        if vanished > 0 {
+            tracing::info!("pve-sim: {vanished} task(s) were running when the node went down");
         }
     });
     let (tx, rx) = watch::channel(false);
@@ -644,6 +688,45 @@ async fn start_on_current_runtime(config: SimConfig) -> Result<SimHandle, SimErr
         shutdown: tx,
         thread: Mutex::new(None),
     })
+}
+
+/// `qm unlock <vmid>` / `pct unlock <vmid>` on a world: removes the guest's
+/// `lock` (qm: also from the pending section, and no lock is fine; pct: no
+/// lock is `no lock found trying to remove any lock`). Returns the lock
+/// removed.
+fn unlock_guest(world: &mut World, vmid: u32) -> Result<Option<String>, String> {
+    let Some(guest) = world.guests.get_mut(&vmid) else {
+        let node = world
+            .nodes
+            .first()
+            .map(|n| n.name.as_str())
+            .unwrap_or("pve");
+        return Err(format!(
+            "Configuration file 'nodes/{node}/qemu-server/{vmid}.conf' does not exist"
+        ));
+    };
+    let lock = guest.config.remove("lock");
+    match guest.kind {
+        GuestKind::Qemu => {
+            guest.pending.remove("lock");
+        }
+        GuestKind::Lxc if lock.is_none() => {
+            return Err("no lock found trying to remove any lock".to_string());
+        }
+        GuestKind::Lxc => {}
+    }
+    Ok(lock)
+}
+
+/// `qm unlock <vmid>` on the node of a state file (what `pve-sim unlock
+/// --state FILE <vmid>` runs): removes the guest's `lock` key and writes
+/// the file back. A simulator running on the file reads the change back
+/// before its next request, as a node's API sees `/etc/pve` change.
+/// Returns the lock removed.
+pub fn unlock_state_file(state: &std::path::Path, vmid: u32) -> Result<Option<String>, SimError> {
+    state::edit_state_file(state, |w| unlock_guest(w, vmid))
+        .map_err(SimError::Guest)?
+        .ok_or_else(|| SimError::Persist(format!("{}: no such state file", state.display())))
 }
 
 impl SimHandle {
@@ -769,6 +852,45 @@ impl SimHandle {
         self.shared.faults.clone()
     }
 
+    /// What an administrator runs on the node when a guest stays locked
+    /// (a token may not remove a `lock`, only `root@pam` with `skiplock`
+    /// may ignore it): `qm unlock <vmid>` / `pct unlock <vmid>`. Removes the
+    /// `lock` key (and persists); returns the lock removed. Like the real
+    /// commands it takes the guest's config lock first, so a guest whose
+    /// worker still runs (a clone in progress) is refused with `can't lock
+    /// file '...' - got timeout`.
+    pub fn unlock(&self, vmid: u32) -> Result<Option<String>, SimError> {
+        let held = self.shared.read(|w| {
+            w.guest(vmid).map(|g| {
+                let spec =
+                    locks::LockSpec::file(&g.node, &g.kind.lock_path(vmid), true, Duration::ZERO);
+                self.shared.locks.try_acquire(&spec)
+            })
+        });
+        let _guard = match held {
+            Some(Err(message)) => return Err(SimError::Guest(message)),
+            Some(Ok(guard)) => Some(guard),
+            None => None,
+        };
+        self.shared
+            .write(|w| unlock_guest(w, vmid))
+            .map_err(SimError::Guest)
+    }
+
+    /// The size a download of `url` yields here (its `Content-Length`, as
+    /// `query-url-metadata` reports it).
+    pub fn url_size(&self, url: &str) -> u64 {
+        self.shared.settings.urls.size(url)
+    }
+
+    /// The checksum of `url`'s simulated content with `algorithm` (`md5`,
+    /// `sha1`, `sha224`, `sha256`, `sha384`, `sha512`), as a
+    /// `download-url` with `checksum` expects it; `None` for an unknown
+    /// algorithm.
+    pub fn url_checksum(&self, url: &str, algorithm: &str) -> Option<String> {
+        self.shared.settings.urls.checksum(url, algorithm)
+    }
+
     /// A snapshot of the simulated cluster, for assertions.
     pub fn world(&self) -> World {
         self.shared.read(World::clone)
@@ -783,10 +905,16 @@ impl SimHandle {
         }
     }
 
-    /// Stops serving (and joins the background thread, if any). Running
-    /// workers are aborted and nothing is persisted afterwards; tasks still
-    /// running stay `running` in the state file and complete when a new
-    /// simulator loads it.
+    /// Stops serving (and joins the background thread, if any): the node
+    /// goes down. Running workers are aborted and nothing is persisted
+    /// afterwards; tasks still running stay `running` in the state file, and
+    /// a simulator started on it later finds them as a rebooted node does:
+    /// `stopped` with `unexpected status`, whatever their workers had
+    /// written kept (a clone's target locked `clone`, a create's `create`,
+    /// no file for a download). The listening port is free once the accept
+    /// loop sees the shutdown (at once for [`SimHandle::start_background`];
+    /// at its next poll on a shared runtime, which a new simulator on the
+    /// same port waits for).
     pub fn shutdown(&self) {
         self.shared.stop();
         let _ = self.shutdown.send(true);

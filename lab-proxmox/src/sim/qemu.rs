@@ -65,7 +65,7 @@ use super::propstr::{
 };
 use super::rest::{ApiError, ApiResult, Params, Reply};
 use super::state::Shared;
-use super::tasks::{self, Effect, TaskPlan};
+use super::tasks::{self, Cx, Effect, TaskPlan};
 use super::world::{now, Guest, GuestKind, World};
 use super::CloneSourceLock;
 
@@ -190,6 +190,19 @@ pub(crate) struct UpdatePlan {
     pub force: bool,
     /// `skiplock=1`.
     pub skiplock: bool,
+}
+
+/// `skiplock` is for `root@pam` only; the simulator's caller is an API
+/// token, so `skiplock=1` is refused as qemu-server refuses it
+/// (`raise_param_exc({ skiplock => "Only root may use this option." })`).
+fn root_only_skiplock(p: &Params) -> Result<bool, ApiError> {
+    if p.bool("skiplock", false)? {
+        return Err(ApiError::param(
+            "skiplock",
+            "Only root may use this option.",
+        ));
+    }
+    Ok(false)
 }
 
 fn lock_spec(node: &str, vmid: u32, exclusive: bool, timeout: std::time::Duration) -> LockSpec {
@@ -577,18 +590,54 @@ pub(crate) fn create(shared: &Arc<Shared>, node: &str, p: &Params) -> ApiResult 
     Ok(Reply::data(json!(tasks::spawn(shared, plan))))
 }
 
-/// The `qmcreate` effect.
+/// The drive keys a create allocates or checks, one per stage.
+fn create_drives(plan: &CreatePlan) -> impl Iterator<Item = (&String, &String)> {
+    plan.config.iter().filter(|(k, _)| guest::is_disk_key(k))
+}
+
+/// The `qmcreate` stages: one per drive.
+pub(crate) fn create_stages(plan: &CreatePlan) -> usize {
+    create_drives(plan).count()
+}
+
+/// `qmcreate` stage `i`: allocates (or imports, or checks) drive `i` under
+/// the `lock: create` config (`create_disks`); the config itself is written
+/// at the end.
+pub(crate) fn create_stage(
+    world: &mut World,
+    plan: &CreatePlan,
+    i: usize,
+    cx: &mut Cx,
+) -> Result<(), String> {
+    let vmid = plan.vmid;
+    let Some((key, value)) = create_drives(plan).nth(i) else {
+        return Ok(());
+    };
+    let before = world.volumes.len();
+    let result = alloc_drive(world, &plan.node, vmid, key, value, cx.log);
+    cx.record_allocations(world, before);
+    let value = result.map_err(|e| format!("unable to create VM {vmid} - {e}"))?;
+    cx.progress.config.insert(key.clone(), value);
+    Ok(())
+}
+
+/// The end of `qmcreate`: writes the whole config (without the `lock`),
+/// joins the pool, starts the VM if asked.
 pub(crate) fn create_apply(
     world: &mut World,
     plan: &CreatePlan,
-    log: &mut Vec<String>,
+    cx: &mut Cx,
 ) -> Result<u32, String> {
     let vmid = plan.vmid;
     let fail = |e: String| format!("unable to create VM {vmid} - {e}");
     let mut config = BTreeMap::new();
     for (key, value) in &plan.config {
         let value = if guest::is_disk_key(key) {
-            alloc_drive(world, &plan.node, vmid, key, value, log).map_err(fail)?
+            cx.progress
+                .config
+                .get(key)
+                .cloned()
+                .ok_or_else(|| fail(format!("unable to parse drive options for '{key}'")))?
         } else {
             value.clone()
         };
@@ -615,8 +664,8 @@ pub(crate) fn create_apply(
     }
     let mut warnings = 0;
     if plan.start {
-        log.push("Execute autostart".to_string());
-        warnings += guest::autostart(world, KIND, &plan.node, vmid, log);
+        cx.log.push("Execute autostart".to_string());
+        warnings += guest::autostart(world, KIND, &plan.node, vmid, cx.log);
     }
     Ok(warnings)
 }
@@ -647,6 +696,7 @@ pub(crate) fn pending(shared: &Arc<Shared>, kind: GuestKind, node: &str, vmid: u
 /// Builds the update plan from the request (parameter checks happen here,
 /// before any lock, as in `update_vm_api`).
 pub(crate) fn update_plan(node: &str, vmid: u32, p: &Params) -> Result<UpdatePlan, ApiError> {
+    let skiplock = root_only_skiplock(p)?;
     let delete = p.get("delete").map(split_list).unwrap_or_default();
     let revert = p.get("revert").map(split_list).unwrap_or_default();
     let mut set = Vec::new();
@@ -687,7 +737,7 @@ pub(crate) fn update_plan(node: &str, vmid: u32, p: &Params) -> Result<UpdatePla
         revert,
         digest: p.get("digest").map(str::to_string),
         force: p.bool("force", false)?,
-        skiplock: p.bool("skiplock", false)?,
+        skiplock,
     })
 }
 
@@ -916,7 +966,7 @@ pub(crate) fn resize(shared: &Arc<Shared>, node: &str, vmid: u32, p: &Params) ->
     let disk = p.required("disk")?.to_string();
     let size = p.required("size")?.to_string();
     guest::check_size_param(&size)?;
-    let skiplock = p.bool("skiplock", false)?;
+    let skiplock = root_only_skiplock(p)?;
     let digest = p.get("digest").map(str::to_string);
     shared.read(|w| -> Result<(), ApiError> {
         let g = guest::lookup(w, KIND, node, vmid).map_err(ApiError::Die)?;
@@ -1115,47 +1165,33 @@ pub(crate) async fn clone(shared: &Arc<Shared>, node: &str, vmid: u32, p: &Param
     Ok(Reply::data(json!(tasks::spawn(shared, task))))
 }
 
-/// Clone worker, after its config locks: re-check and write the `lock:
-/// clone` placeholder.
-pub(crate) fn clone_begin(world: &mut World, plan: &ClonePlan) -> Result<(), String> {
-    clone_check(world, plan, Some(plan.full)).map_err(|e| e.message_text())?;
-    let mut g = Guest::new(plan.newid, &plan.node, KIND);
-    g.config.insert("lock".into(), "clone".into());
-    world.guests.insert(plan.newid, g);
-    Ok(())
+/// The first line of the config file the clone worker writes before
+/// anything else (`# qmclone temporary file`), read back as the
+/// description (a leading `#` line is one).
+const CLONE_PLACEHOLDER_DESCRIPTION: &str = " qmclone temporary file";
+
+/// Whether a source drive is copied (a disk or a cloud-init drive) rather
+/// than its value taken over (a CD-ROM).
+fn cloned_drive(key: &str, value: &str) -> bool {
+    guest::is_disk_key(key) && (!guest::is_cdrom(value) || value.contains("cloudinit"))
 }
 
-/// The `qmclone` effect.
-pub(crate) fn clone_apply(
-    world: &mut World,
-    plan: &ClonePlan,
-    log: &mut Vec<String>,
-) -> Result<u32, String> {
-    let fail = |e: String| format!("clone failed: {e}");
-    let src = guest::lookup(world, KIND, &plan.node, plan.src)
-        .map_err(fail)?
-        .clone();
-    log.push(format!(
+/// Clone worker, after its config locks: re-checks, builds the new config
+/// (`$newconf`: the source's keys without snapshot state and unused disks,
+/// new MACs, a new SMBIOS UUID and vmgenid, the name and description, the
+/// CD-ROMs as they are, still `lock: clone`; drives to copy come later),
+/// and writes the placeholder `# qmclone temporary file\nlock: clone\n`.
+pub(crate) fn clone_begin(world: &mut World, plan: &ClonePlan, cx: &mut Cx) -> Result<(), String> {
+    clone_check(world, plan, Some(plan.full)).map_err(|e| e.message_text())?;
+    let src = guest::lookup(world, KIND, &plan.node, plan.src)?.clone();
+    cx.log.push(format!(
         "create {} clone of VM {} with ID {}",
         if plan.full { "full" } else { "linked" },
         plan.src,
         plan.newid
     ));
-    let mut warnings = 0;
-    if !src.pending.is_empty() || !src.pending_delete.is_empty() {
-        let keys: Vec<String> = src
-            .pending
-            .keys()
-            .chain(src.pending_delete.iter())
-            .cloned()
-            .collect();
-        log.push(format!(
-            "WARN: found pending changes for '{}', discarding for clone",
-            keys.join(",")
-        ));
-        warnings += 1;
-    }
-    let mut config = BTreeMap::new();
+    let mut config = BTreeMap::from([("lock".to_string(), "clone".to_string())]);
+    let mut drives = Vec::new();
     for (key, value) in &src.config {
         if matches!(
             key.as_str(),
@@ -1167,60 +1203,17 @@ pub(crate) fn clone_apply(
                 | "snapstate"
                 | "runningcpu"
                 | "runningmachine"
+                | "running-nets-host-mtu"
         ) || guest::is_unused_key(key)
         {
             continue;
         }
+        if cloned_drive(key, value) {
+            drives.push(key.clone());
+            continue;
+        }
         let value = if is_net_key(key) {
-            let mut p = PropString::parse(value).map_err(fail)?;
-            if let Some(head) = p.head.clone() {
-                let model = head.split('=').next().unwrap_or("virtio").to_string();
-                p.head = Some(format!("{model}={}", random_mac()));
-            }
-            p.print()
-        } else if guest::is_disk_key(key) && value.contains("cloudinit") {
-            let mut p = PropString::parse(value).map_err(fail)?;
-            let volid = p.head.clone().unwrap_or_default();
-            let sid = plan
-                .storage
-                .clone()
-                .or_else(|| disks::split_volid(&volid).map(|(s, _)| s.to_string()))
-                .unwrap_or_default();
-            p.head =
-                Some(disks::alloc_cloudinit(world, &plan.node, &sid, plan.newid).map_err(fail)?);
-            p.print()
-        } else if guest::is_disk_key(key) && !guest::is_cdrom(value) {
-            let mut p = PropString::parse(value).map_err(fail)?;
-            let volid = guest::drive_volid(value)
-                .ok_or_else(|| fail(format!("unable to parse drive options for '{key}'")))?;
-            let source = world
-                .volume(&plan.node, &volid)
-                .cloned()
-                .ok_or_else(|| fail(format!("volume '{volid}' does not exist")))?;
-            let new_volid = if plan.full {
-                log.push(format!("create full clone of drive {key} ({volid})"));
-                let sid = plan
-                    .storage
-                    .clone()
-                    .unwrap_or_else(|| source.storage.clone());
-                disks::alloc_image(
-                    world,
-                    &plan.node,
-                    &sid,
-                    plan.newid,
-                    source.size,
-                    "images",
-                    plan.format.as_deref(),
-                    log,
-                )
-                .map_err(fail)?
-            } else {
-                log.push(format!("create linked clone of drive {key} ({volid})"));
-                disks::linked_clone(world, &plan.node, &volid, plan.newid, log).map_err(fail)?
-            };
-            p.head = Some(new_volid);
-            p.set("size", disks::size_text(source.size));
-            p.print()
+            with_new_mac(value)?
         } else {
             value.clone()
         };
@@ -1240,11 +1233,160 @@ pub(crate) fn clone_apply(
         )
     });
     config.insert("name".into(), name);
-    if let Some(d) = &plan.description {
+    if let Some(d) = plan.description.as_ref().filter(|d| !d.is_empty()) {
         config.insert("description".into(), d.clone());
     }
+    cx.progress.config = config;
+    cx.progress.pending = src.pending.clone();
+    cx.progress.pending_delete = src.pending_delete.clone();
+    cx.progress.drives = drives;
+    let mut g = Guest::new(plan.newid, &plan.node, KIND);
+    g.config.insert(
+        "description".into(),
+        CLONE_PLACEHOLDER_DESCRIPTION.to_string(),
+    );
+    g.config.insert("lock".into(), "clone".into());
+    world.guests.insert(plan.newid, g);
+    Ok(())
+}
+
+/// A NIC with a new random MAC (a clone always gets new ones).
+fn with_new_mac(value: &str) -> Result<String, String> {
+    let mut p = PropString::parse(value)?;
+    let mut model = p
+        .head
+        .take()
+        .map(|h| h.split('=').next().unwrap_or_default().to_string());
+    if let Some(m) = p.take("model") {
+        model = Some(m);
+    }
+    p.take("macaddr");
+    for m in NIC_MODELS {
+        if p.take(m).is_some() {
+            model = Some((*m).to_string());
+        }
+    }
+    let model = model.unwrap_or_else(|| "virtio".to_string());
+    p.head = Some(format!("{model}={}", random_mac()));
+    Ok(p.print())
+}
+
+/// Writes the clone's config as it stands (`write_config` after a drive):
+/// still `lock: clone`, with the source's pending section.
+fn clone_write(world: &mut World, plan: &ClonePlan, cx: &Cx) -> Result<(), String> {
+    let target = guest::lookup_mut(world, KIND, &plan.node, plan.newid)
+        .map_err(|e| format!("clone failed: {e}"))?;
+    target.config = cx.progress.config.clone();
+    target.pending = cx.progress.pending.clone();
+    target.pending_delete = cx.progress.pending_delete.clone();
+    Ok(())
+}
+
+/// `qmclone` stage `i`: writes the config with the drives copied so far,
+/// then starts copying drive `i` (its volume is allocated now; it enters
+/// the config once copied).
+pub(crate) fn clone_stage(
+    world: &mut World,
+    plan: &ClonePlan,
+    i: usize,
+    cx: &mut Cx,
+) -> Result<(), String> {
+    if i > 0 {
+        clone_write(world, plan, cx)?;
+    }
+    let Some(key) = cx.progress.drives.get(i).cloned() else {
+        return Ok(());
+    };
+    let before = world.volumes.len();
+    let result = clone_drive(world, plan, &key, cx.log);
+    cx.record_allocations(world, before);
+    let value = result.map_err(|e| format!("clone failed: {e}"))?;
+    cx.progress.config.insert(key, value);
+    Ok(())
+}
+
+/// Copies one drive of the source: a cloud-init drive is allocated anew, a
+/// disk fully copied or linked to the template's base volume.
+fn clone_drive(
+    world: &mut World,
+    plan: &ClonePlan,
+    key: &str,
+    log: &mut Vec<String>,
+) -> Result<String, String> {
+    let src = guest::lookup(world, KIND, &plan.node, plan.src)?;
+    let value = src
+        .config
+        .get(key)
+        .cloned()
+        .ok_or_else(|| format!("unable to parse drive options for '{key}'"))?;
+    let mut p = PropString::parse(&value)?;
+    if value.contains("cloudinit") {
+        let volid = p.head.clone().unwrap_or_default();
+        let sid = plan
+            .storage
+            .clone()
+            .or_else(|| disks::split_volid(&volid).map(|(s, _)| s.to_string()))
+            .unwrap_or_default();
+        p.head = Some(disks::alloc_cloudinit(world, &plan.node, &sid, plan.newid)?);
+        return Ok(p.print());
+    }
+    let volid = guest::drive_volid(&value)
+        .ok_or_else(|| format!("unable to parse drive options for '{key}'"))?;
+    let source = world
+        .volume(&plan.node, &volid)
+        .cloned()
+        .ok_or_else(|| format!("volume '{volid}' does not exist"))?;
+    let new_volid = if plan.full {
+        log.push(format!("create full clone of drive {key} ({volid})"));
+        let sid = plan
+            .storage
+            .clone()
+            .unwrap_or_else(|| source.storage.clone());
+        disks::alloc_image(
+            world,
+            &plan.node,
+            &sid,
+            plan.newid,
+            source.size,
+            "images",
+            plan.format.as_deref(),
+            log,
+        )?
+    } else {
+        log.push(format!("create linked clone of drive {key} ({volid})"));
+        disks::linked_clone(world, &plan.node, &volid, plan.newid, log)?
+    };
+    p.head = Some(new_volid);
+    p.set("size", disks::size_text(source.size));
+    Ok(p.print())
+}
+
+/// The end of `qmclone`: the last drive is in, the `lock` goes, pending
+/// changes are dropped (with a warning), the config moves to the target
+/// node, the VM joins the pool.
+pub(crate) fn clone_apply(world: &mut World, plan: &ClonePlan, cx: &mut Cx) -> Result<u32, String> {
+    let fail = |e: String| format!("clone failed: {e}");
+    let mut warnings = cx.progress.warnings;
+    if !cx.progress.pending.is_empty() || !cx.progress.pending_delete.is_empty() {
+        let keys: Vec<String> = cx
+            .progress
+            .pending
+            .keys()
+            .chain(cx.progress.pending_delete.iter())
+            .cloned()
+            .collect();
+        cx.log.push(format!(
+            "WARN: found pending changes for '{}', discarding for clone",
+            keys.join(",")
+        ));
+        warnings += 1;
+    }
+    let mut config = cx.progress.config.clone();
+    config.remove("lock");
     let target = guest::lookup_mut(world, KIND, &plan.node, plan.newid).map_err(fail)?;
     target.config = config;
+    target.pending.clear();
+    target.pending_delete.clear();
     if let Some(t) = &plan.target {
         target.node = t.clone();
     }
@@ -1348,13 +1490,7 @@ pub(crate) fn power(
     action: Power,
     p: &Params,
 ) -> ApiResult {
-    let skiplock = p.bool("skiplock", false)?;
-    if skiplock {
-        return Err(ApiError::param(
-            "skiplock",
-            "Only root may use this option.",
-        ));
-    }
+    let skiplock = root_only_skiplock(p)?;
     shared.read(|w| {
         guest::lookup(w, KIND, node, vmid)
             .map(|_| ())
@@ -1382,13 +1518,7 @@ pub(crate) fn power(
 
 /// `DELETE /nodes/{node}/qemu/{vmid}`.
 pub(crate) fn destroy(shared: &Arc<Shared>, node: &str, vmid: u32, p: &Params) -> ApiResult {
-    let skiplock = p.bool("skiplock", false)?;
-    if skiplock {
-        return Err(ApiError::param(
-            "skiplock",
-            "Only root may use this option.",
-        ));
-    }
+    root_only_skiplock(p)?;
     let purge = p.bool("purge", false)?;
     let unreferenced = p.bool("destroy-unreferenced-disks", false)?;
     shared.read(|w| -> Result<(), ApiError> {

@@ -473,6 +473,7 @@ async fn node_dispatch(
         ("GET", ["status"]) => cluster::node_status(shared, node),
         ("GET", ["network"]) => cluster::network(shared, node, &p),
         ("GET", ["tasks"]) => tasks::list(shared, node, &p),
+        ("GET", ["query-url-metadata"]) => storage::query_url_metadata(shared, &p),
         (_, ["tasks", upid, tail @ ..]) => {
             bind(&mut p, "upid", upid)?;
             match (method, tail) {

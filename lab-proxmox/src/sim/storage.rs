@@ -13,13 +13,35 @@
 //! - NFS `path` defaults to `/mnt/pve/<id>`; `server`, `export` and `path` are
 //!   fixed (`NFSPlugin::options`): changing them is `update storage failed:
 //!   can't change value of fixed parameter '<k>'`;
-//! - `download-url` accepts `iso`, `vztmpl` and `import` only on file-based
-//!   storages (`can't upload to storage type 'lvmthin', not a file based
-//!   storage!`) that have that content type enabled (`storage '<id>' is not
-//!   configured for content-type '<ct>'`), with PVE's extension rules
-//!   (import: `.ova|.qcow2|.raw|.vmdk`, so Ubuntu's `.img` cloud images are
-//!   refused); an existing file fails the task with `refusing to override
-//!   existing file '<path>'`.
+//! - `download-url` (pve-storage `download_url`, pve-common
+//!   `download_file_from_url`) accepts `iso`, `vztmpl` and `import` only on
+//!   file-based storages (`can't upload to storage type 'lvmthin', not a
+//!   file based storage!`) that have that content type enabled (`storage
+//!   '<id>' is not configured for content-type '<ct>'`); the file name is
+//!   normalised (`normalize_content_filename`: characters outside
+//!   `[a-zA-Z0-9_.-]` become `_`) and must carry PVE's extensions (iso:
+//!   `.iso|.img`; vztmpl: `.tar[.gz|.xz|.zst|.bz2]`; import, case-sensitive:
+//!   `.ova|.qcow2|.raw|.vmdk`, so Ubuntu's `.img` cloud images are
+//!   refused). Nothing about the file itself is checked by the handler:
+//!   the **worker** refuses `compression` for anything but ISOs
+//!   (`decompression not supported for <ct>`), prints `downloading <url> to
+//!   <path>`, then finds an existing file: without `checksum` the task fails
+//!   with `refusing to override existing file '<path>'`; with one it hashes
+//!   the file there: the same digest ends the task `OK` (log `calculating
+//!   checksum of existing file...OK, got correct file already, no need to
+//!   download`), another fails it with `checksum mismatch: got '<x>' !=
+//!   expect '<y>', aborting`. A fresh download lands in
+//!   `<path>.tmp_dwnl.<pid>`, so nothing is listed until the rename at the
+//!   end (a node that goes down mid-download leaves no volume); a URL the
+//!   server does not have fails with wget's `download failed: command
+//!   'wget ...' failed: exit code 8`; with `checksum` the download is
+//!   verified (`checksum mismatch: got '<x>' != expect '<y>'`, nothing
+//!   left). The simulated content of a URL (size, digests) is
+//!   [`super::urls`]'s; each downloaded volume records what it was
+//!   downloaded as;
+//! - `GET /nodes/{node}/query-url-metadata` (pve-manager `Nodes.pm`)
+//!   answers `filename`, `size` and `mimetype` of the same simulated
+//!   content, or `invalid server response: '404 Not Found'`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,11 +50,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::disks;
-use super::propstr::{split_list, GIB_BYTES, MIB_BYTES};
+use super::propstr::{split_list, GIB_BYTES};
 use super::rest::{ApiError, ApiResult, Params, Reply};
-use super::state::{Settings, Shared};
-use super::tasks::{self, Effect, TaskPlan};
-use super::world::{now, Storage, Volume, World};
+use super::state::Shared;
+use super::tasks::{self, Cx, Effect, TaskPlan};
+use super::urls::url_basename;
+use super::world::{now, Download, Storage, Volume, World};
 
 /// Storage types that are shared automatically (`Plugin.pm @SHARED_STORAGE`).
 const SHARED_TYPES: &[&str] = &[
@@ -506,10 +529,23 @@ pub(crate) struct DownloadPlan {
     pub storage: String,
     /// `iso`, `vztmpl` or `import`.
     pub content: String,
-    /// File name.
+    /// File name (normalised).
     pub filename: String,
     /// Source URL.
     pub url: String,
+    /// `checksum-algorithm` and `checksum`.
+    #[serde(default)]
+    pub checksum: Option<(String, String)>,
+    /// `compression` (decompress after the download).
+    #[serde(default)]
+    pub compression: Option<String>,
+    /// `verify-certificates=0` adds `--no-check-certificate` to wget.
+    #[serde(default = "yes")]
+    pub verify_certificates: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn subdir(content: &str) -> &'static str {
@@ -520,10 +556,64 @@ fn subdir(content: &str) -> &'static str {
     }
 }
 
-/// `POST /nodes/{node}/storage/{storage}/download-url`.
+/// `PVE::Storage::normalize_content_filename`: the part after the last
+/// `/` or `\`, every character outside `[a-zA-Z0-9_.-]` replaced by `_`.
+fn normalize_content_filename(name: &str) -> String {
+    let name = name.strip_suffix('\n').unwrap_or(name);
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    base.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `$ISO_EXT_RE_0` after one character at least (case-insensitive).
+fn iso_name(lower: &str) -> bool {
+    [".iso", ".img"]
+        .iter()
+        .any(|e| lower.len() > e.len() && lower.ends_with(e))
+}
+
+/// `$VZTMPL_EXT_RE_1` after one character at least (case-insensitive):
+/// `.tar`, `.tar.gz`, `.tar.xz`, `.tar.zst`, `.tar.bz2`; the format is
+/// `tar` or `t` + the compression (`tzst`).
+fn vztmpl_format(lower: &str) -> Option<String> {
+    for ext in ["gz", "xz", "zst", "bz2"] {
+        let suffix = format!(".tar.{ext}");
+        if lower.len() > suffix.len() && lower.ends_with(&suffix) {
+            return Some(format!("t{ext}"));
+        }
+    }
+    (lower.len() > 4 && lower.ends_with(".tar")).then(|| "tar".to_string())
+}
+
+/// `$UPLOAD_IMPORT_EXT_RE_1` (case-sensitive): the format.
+fn import_format(name: &str) -> Option<&'static str> {
+    ["ova", "qcow2", "raw", "vmdk"]
+        .into_iter()
+        .find(|e| name.len() > e.len() + 1 && name.ends_with(&format!(".{e}")))
+}
+
+/// `POST /nodes/{node}/storage/{storage}/download-url`: the checks of the
+/// handler (pve-storage `API2/Storage/Status.pm`); everything about the
+/// file itself happens in the worker.
 pub(crate) fn download_url(shared: &Arc<Shared>, node: &str, id: &str, p: &Params) -> ApiResult {
+    // The embedded schema dumps this enum as `null`; the running PVE has it
+    // (`KNOWN_COMPRESSION_FORMATS`).
+    if let Some(c) = p.get("compression") {
+        if !["gz", "lzo", "zst", "bz2"].contains(&c) {
+            return Err(ApiError::param(
+                "compression",
+                format!("value '{c}' does not have a value in the enumeration 'gz, lzo, zst, bz2'"),
+            ));
+        }
+    }
     let content = p.required("content")?.to_string();
-    let filename = p.required("filename")?.to_string();
     let url = p.required("url")?.to_string();
     shared.read(|w| -> Result<(), ApiError> {
         let s = disks::storage_on(w, node, id).map_err(ApiError::Die)?;
@@ -540,27 +630,16 @@ pub(crate) fn download_url(shared: &Arc<Shared>, node: &str, id: &str, p: &Param
         }
         Ok(())
     })?;
+    let filename = normalize_content_filename(p.required("filename")?);
     let lower = filename.to_ascii_lowercase();
-    let safe = filename
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '+' | '=' | '_'));
     match content.as_str() {
-        "iso" if !(lower.ends_with(".iso") || lower.ends_with(".img")) => {
+        "iso" if !iso_name(&lower) => {
             return Err(ApiError::param("filename", "wrong file extension"));
         }
-        "vztmpl"
-            if ![".tar.gz", ".tar.xz", ".tar.zst", ".tar.bz2", ".tgz"]
-                .iter()
-                .any(|e| lower.ends_with(e)) =>
-        {
+        "vztmpl" if vztmpl_format(&lower).is_none() => {
             return Err(ApiError::param("filename", "wrong file extension"));
         }
-        "import"
-            if !safe
-                || ![".ova", ".qcow2", ".raw", ".vmdk"]
-                    .iter()
-                    .any(|e| lower.ends_with(e)) =>
-        {
+        "import" if import_format(&filename).is_none() => {
             return Err(ApiError::param(
                 "filename",
                 "invalid filename or wrong extension",
@@ -574,12 +653,19 @@ pub(crate) fn download_url(shared: &Arc<Shared>, node: &str, id: &str, p: &Param
             ));
         }
     }
+    let checksum = match (p.get("checksum-algorithm"), p.get("checksum")) {
+        (Some(alg), Some(sum)) if !sum.is_empty() => Some((alg.to_string(), sum.to_string())),
+        _ => None,
+    };
     let plan = DownloadPlan {
         node: node.to_string(),
         storage: id.to_string(),
         content,
         filename: filename.clone(),
         url,
+        checksum,
+        compression: p.get("compression").map(str::to_string),
+        verify_certificates: p.bool("verify-certificates", true)?,
     };
     let upid = tasks::spawn(
         shared,
@@ -588,15 +674,10 @@ pub(crate) fn download_url(shared: &Arc<Shared>, node: &str, id: &str, p: &Param
     Ok(Reply::data(json!(upid)))
 }
 
-/// The `download` effect.
-pub(crate) fn download_apply(
-    settings: &Settings,
-    world: &mut World,
-    plan: &DownloadPlan,
-    log: &mut Vec<String>,
-) -> Result<(), String> {
-    let storage = disks::storage_on(world, &plan.node, &plan.storage)?.clone();
-    let base = storage.path().unwrap_or("/var/lib/vz").to_string();
+/// Where a download goes: the file path and the volume id.
+fn download_target(world: &World, plan: &DownloadPlan) -> Result<(String, String, bool), String> {
+    let storage = disks::storage_on(world, &plan.node, &plan.storage)?;
+    let base = storage.path().unwrap_or("/var/lib/vz");
     let path = format!("{base}/{}/{}", subdir(&plan.content), plan.filename);
     let dir = match plan.content.as_str() {
         "iso" => "iso",
@@ -604,55 +685,165 @@ pub(crate) fn download_apply(
         _ => "import",
     };
     let volid = format!("{}:{dir}/{}", plan.storage, plan.filename);
-    log.push(format!("downloading {} to {path}", plan.url));
-    if world.volume(&plan.node, &volid).is_some() {
+    Ok((path, volid, storage.shared))
+}
+
+/// The start of the `download` worker (`download_file_from_url` before
+/// wget runs): decompression only for ISOs, then an existing file is
+/// refused, or with a `checksum` hashed: the same digest ends the task
+/// successfully at once, another fails it.
+pub(crate) fn download_check(
+    world: &mut World,
+    plan: &DownloadPlan,
+    cx: &mut Cx,
+) -> Result<Option<u32>, String> {
+    if plan.compression.is_some() && plan.content != "iso" {
+        return Err(format!("decompression not supported for {}", plan.content));
+    }
+    let (path, volid, _) = download_target(world, plan)?;
+    cx.log.push(format!("downloading {} to {path}", plan.url));
+    let Some(existing) = world.volume(&plan.node, &volid) else {
+        return Ok(None);
+    };
+    let Some((algorithm, expected)) = &plan.checksum else {
         return Err(format!("refusing to override existing file '{path}'"));
-    }
-    if settings.download_urls_fail.iter().any(|u| u == &plan.url) {
-        return Err(format!("download failed: 404 Not Found ({})", plan.url));
-    }
-    let lower = plan.filename.to_ascii_lowercase();
-    let (format, size, virtual_size) = match plan.content.as_str() {
-        "iso" => ("iso".to_string(), 650 * MIB_BYTES, None),
-        "vztmpl" => (
-            lower
-                .rsplit('.')
-                .next()
-                .map(|e| {
-                    if e == "zst" {
-                        "tzst"
-                    } else if e == "xz" {
-                        "txz"
-                    } else {
-                        "tgz"
-                    }
-                })
-                .unwrap_or("tgz")
+    };
+    let got = cx
+        .settings
+        .urls
+        .volume_checksum(existing, algorithm)
+        .unwrap_or_default();
+    if got.eq_ignore_ascii_case(expected) {
+        cx.log.push(
+            "calculating checksum of existing file...OK, got correct file already, no need to download"
                 .to_string(),
-            125 * MIB_BYTES,
+        );
+        return Ok(Some(0));
+    }
+    cx.log
+        .push("calculating checksum of existing file...".to_string());
+    Err(format!(
+        "checksum mismatch: got '{got}' != expect '{expected}', aborting"
+    ))
+}
+
+/// A command line as `PVE::Tools::cmd2string` prints it.
+fn cmd2string(args: &[&str]) -> String {
+    args.iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars().all(|c| {
+                    c.is_ascii_alphanumeric()
+                        || matches!(c, '_' | '-' | '.' | '/' | ':' | '=' | '+' | '@' | ',' | '%')
+                });
+            if plain {
+                a.to_string()
+            } else {
+                format!("'{}'", a.replace('\'', "'\"'\"'"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The end of the `download` worker: wget into `<dest>.tmp_dwnl.<pid>`
+/// (a URL the server does not have fails the task), the checksum of what
+/// came, the decompression, then the rename that makes the file (and its
+/// volume) appear, replacing one that appeared meanwhile.
+pub(crate) fn download_apply(
+    world: &mut World,
+    plan: &DownloadPlan,
+    cx: &mut Cx,
+) -> Result<(), String> {
+    let urls = &cx.settings.urls;
+    let (path, volid, shared) = download_target(world, plan)?;
+    let tmp = format!("{path}.tmp_dwnl.{}", cx.pid);
+    if urls.missing(&plan.url) {
+        let mut cmd = vec!["wget", "--progress=dot:giga", "-O", &tmp, &plan.url];
+        if !plan.verify_certificates {
+            cmd.push("--no-check-certificate");
+        }
+        cx.log.push("ERROR 404: Not Found.".to_string());
+        return Err(format!(
+            "download failed: command '{}' failed: exit code 8",
+            cmd2string(&cmd)
+        ));
+    }
+    if let Some((algorithm, expected)) = &plan.checksum {
+        let got = urls.checksum(&plan.url, algorithm).unwrap_or_default();
+        if !got.eq_ignore_ascii_case(expected) {
+            cx.log.push("calculating checksum...".to_string());
+            return Err(format!(
+                "checksum mismatch: got '{got}' != expect '{expected}'"
+            ));
+        }
+        cx.log
+            .push("calculating checksum...OK, checksum verified".to_string());
+    }
+    if plan.compression.is_some() {
+        cx.log
+            .push(format!("decompressing {tmp} to {path}.tmp_dcom.{}", cx.pid));
+    }
+    let download = Download {
+        url: plan.url.clone(),
+        compression: plan.compression.clone(),
+    };
+    let size = urls.file_size(&download);
+    let (format, virtual_size) = match plan.content.as_str() {
+        "iso" => ("iso".to_string(), None),
+        "vztmpl" => (
+            vztmpl_format(&plan.filename.to_ascii_lowercase()).unwrap_or_else(|| "tar".into()),
             None,
         ),
         _ => {
-            let ext = lower.rsplit('.').next().unwrap_or("qcow2").to_string();
-            let file_size = if ext == "raw" {
-                3 * GIB_BYTES
-            } else {
-                420 * MIB_BYTES
-            };
-            (ext, file_size, Some(3 * GIB_BYTES))
+            let format = import_format(&plan.filename).unwrap_or("raw");
+            let virtual_size = if format == "raw" { size } else { 3 * GIB_BYTES };
+            (format.to_string(), Some(virtual_size))
         }
     };
-    log.push(format!("download of '{}' to '{path}' finished", plan.url));
+    world.remove_volume(&plan.node, &volid);
     world.volumes.push(Volume {
         volid,
         storage: plan.storage.clone(),
-        node: (!storage.shared).then(|| plan.node.clone()),
+        node: (!shared).then(|| plan.node.clone()),
         content: plan.content.clone(),
         format,
         size,
         vmid: None,
         ctime: now(),
         virtual_size,
+        download: Some(download),
     });
+    cx.log
+        .push(format!("download of '{}' to '{path}' finished", plan.url));
     Ok(())
+}
+
+/// `GET /nodes/{node}/query-url-metadata` (pve-manager `API2/Nodes.pm`):
+/// a `HEAD` of the URL; `filename` from `Content-Disposition` or the
+/// path, `size` from `Content-Length`, `mimetype` without parameters; a
+/// status other than 200 is `invalid server response: '<status line>'`.
+pub(crate) fn query_url_metadata(shared: &Arc<Shared>, p: &Params) -> ApiResult {
+    let url = p.required("url")?;
+    let urls = &shared.settings.urls;
+    if urls.missing(url) {
+        return Err(ApiError::die("invalid server response: '404 Not Found'"));
+    }
+    let mut obj = Map::new();
+    let filename = urls
+        .disposition(url)
+        .unwrap_or_else(|| url_basename(url).to_string());
+    if !filename.is_empty() {
+        obj.insert("filename".into(), json!(filename));
+    }
+    let size = urls.size(url);
+    if size > 0 {
+        obj.insert("size".into(), json!(size));
+    }
+    let mimetype = urls.mimetype(url);
+    let mimetype = mimetype.split(';').next().unwrap_or_default().trim();
+    if !mimetype.is_empty() {
+        obj.insert("mimetype".into(), json!(mimetype));
+    }
+    Ok(Reply::data(Value::Object(obj)))
 }

@@ -8,16 +8,42 @@
 //!   with the API token id as the user (`common src/PVE/UPID.pm`);
 //! - status: `running`, then `stopped` with `exitstatus` `OK`,
 //!   `WARNINGS: n` or the error text;
-//! - log: `[{n, t}]` with `total`, ending in `TASK OK` / `TASK ERROR: ...`.
+//! - log: `[{n, t}]` with `total`, ending in `TASK OK` / `TASK ERROR: ...`;
+//!   lines appear while the worker runs.
 //!
 //! A worker here is a tokio task that (1) takes the locks the real worker
 //! takes, in the same order and with the same timeouts (a timeout fails the
-//! task with PVE's `can't lock file ... - got timeout`), (2) sleeps for the
-//! configured latency of its worker type, then (3) applies its [`Effect`]
-//! to the world under the world mutex, and releases its locks. Effects are
-//! plain data so a persisted world can finish interrupted tasks on load.
+//! task with PVE's `can't lock file ... - got timeout`), (2) runs its
+//! [`Effect`] in the stages the real worker writes in, each a change of
+//! the world under the world mutex (persisted like every change), spread
+//! over the configured latency of its worker type, and (3) releases its
+//! locks. The stages are where a node that goes down mid-task leaves
+//! something behind:
+//!
+//! - `qmclone` writes `# qmclone temporary file` + `lock: clone` once it
+//!   holds its config locks, allocates each drive's copy as the copy
+//!   starts and rewrites the new config (name, description, the drives
+//!   cloned so far, still `lock: clone`) after each drive; the last write
+//!   drops the lock and adds the pool;
+//! - `qmcreate` allocates the drives one by one under the `lock: create`
+//!   config the handler wrote, then writes the whole config at the end;
+//!   `vzcreate` allocates the mount points, extracts the template, then
+//!   writes the config;
+//! - `download` checks for an existing file first and only lists the new
+//!   file at the end (pve-common downloads to `<dest>.tmp_dwnl.<pid>` and
+//!   renames it);
+//! - every other worker changes the world once, at its end.
+//!
+//! A failing worker cleans up as the real one does (frees what it
+//! allocated, removes the config it created). A node that goes down runs no
+//! cleanup: when a simulator starts on a persisted world, every task that
+//! was `running` reads `stopped` with `unexpected status` and no `TASK`
+//! line ends its log (pve-common `PVE::UPID::read_status`), and whatever
+//! its worker had written stays ([`vanish_running`]).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -26,10 +52,10 @@ use super::guest::{self, Power};
 use super::locks::{Held, LockSpec};
 use super::rest::{ApiError, ApiResult, Params, Reply};
 use super::state::{Settings, Shared};
-use super::world::{now, GuestKind, Task, TaskState, World};
+use super::world::{now, GuestKind, Task, TaskState, World, UNEXPECTED_STATUS};
 use super::{lxc, qemu, storage};
 
-/// What a worker does when it completes.
+/// What a worker does.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "effect", rename_all = "snake_case")]
 pub(crate) enum Effect {
@@ -93,26 +119,94 @@ pub(crate) enum Effect {
     Download(storage::DownloadPlan),
 }
 
+/// What a running worker has done so far: its memory, kept in its task
+/// (lost when the node goes down, like the worker process).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Progress {
+    /// Whether [`Effect::begin`] ran.
+    #[serde(default)]
+    pub begun: bool,
+    /// Volume ids the worker allocated (freed if it fails).
+    #[serde(default)]
+    pub allocated: Vec<String>,
+    /// The config being built: a clone's new config, a create's drives.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    /// A clone source's pending values (written with the new config until
+    /// the clone ends).
+    #[serde(default)]
+    pub pending: BTreeMap<String, String>,
+    /// A clone source's pending deletions.
+    #[serde(default)]
+    pub pending_delete: BTreeSet<String>,
+    /// The drive keys a clone copies, in order.
+    #[serde(default)]
+    pub drives: Vec<String>,
+    /// Warnings so far.
+    #[serde(default)]
+    pub warnings: u32,
+}
+
+/// What a stage of a worker sees.
+pub(crate) struct Cx<'a> {
+    /// The simulator's settings.
+    pub settings: &'a Settings,
+    /// The worker's memory.
+    pub progress: &'a mut Progress,
+    /// Lines for the task log.
+    pub log: &'a mut Vec<String>,
+    /// The worker's PID (temporary file names carry it).
+    pub pid: u32,
+}
+
+impl Cx<'_> {
+    /// Records the volumes pushed onto `world.volumes` since it had
+    /// `before` of them as allocated by this worker.
+    pub fn record_allocations(&mut self, world: &World, before: usize) {
+        for v in world.volumes.iter().skip(before) {
+            self.progress.allocated.push(v.volid.clone());
+        }
+    }
+}
+
 impl Effect {
     /// Runs after the worker's first locks are taken (the clone writes its
     /// `lock: clone` placeholder config here).
-    fn begin(&self, world: &mut World) -> Result<(), String> {
+    fn begin(&self, world: &mut World, cx: &mut Cx) -> Result<(), String> {
         match self {
-            Effect::QemuClone(plan) => qemu::clone_begin(world, plan),
+            Effect::QemuClone(plan) => qemu::clone_begin(world, plan, cx),
             _ => Ok(()),
         }
     }
 
-    /// Applies the effect; `Ok(n)` is success with `n` warnings.
-    fn apply(
-        &self,
-        settings: &Settings,
-        world: &mut World,
-        log: &mut Vec<String>,
-    ) -> Result<u32, String> {
+    /// How many timed stages run before [`Effect::apply`] (the worker's
+    /// latency is spread over them; none: it all happens at the end).
+    fn stages(&self, progress: &Progress) -> usize {
         match self {
-            Effect::QemuCreate(plan) => qemu::create_apply(world, plan, log),
-            Effect::QemuClone(plan) => qemu::clone_apply(world, plan, log),
+            Effect::QemuCreate(plan) => qemu::create_stages(plan),
+            Effect::QemuClone(_) => progress.drives.len(),
+            Effect::LxcCreate(_) | Effect::Download(_) => 1,
+            _ => 0,
+        }
+    }
+
+    /// Runs stage `i`; `Some(warnings)` ends the task early with success.
+    fn stage(&self, world: &mut World, i: usize, cx: &mut Cx) -> Result<Option<u32>, String> {
+        match self {
+            Effect::QemuCreate(plan) => qemu::create_stage(world, plan, i, cx).map(|()| None),
+            Effect::QemuClone(plan) => qemu::clone_stage(world, plan, i, cx).map(|()| None),
+            Effect::LxcCreate(plan) => lxc::create_stage(world, plan, cx).map(|()| None),
+            Effect::Download(plan) => storage::download_check(world, plan, cx),
+            _ => Ok(None),
+        }
+    }
+
+    /// Completes the effect; `Ok(n)` is success with `n` warnings.
+    fn apply(&self, world: &mut World, cx: &mut Cx) -> Result<u32, String> {
+        let log = &mut *cx.log;
+        match self {
+            Effect::QemuCreate(plan) => qemu::create_apply(world, plan, cx),
+            Effect::QemuClone(plan) => qemu::clone_apply(world, plan, cx),
             Effect::QemuTemplate { node, vmid } => {
                 qemu::template_apply(world, node, *vmid, log).map(|()| 0)
             }
@@ -140,21 +234,51 @@ impl Effect {
                 purge,
                 unreferenced,
             } => guest::destroy_apply(world, *kind, node, *vmid, *purge, *unreferenced, log),
-            Effect::LxcCreate(plan) => lxc::create_apply(world, plan, log),
-            Effect::Download(plan) => {
-                storage::download_apply(settings, world, plan, log).map(|()| 0)
-            }
+            Effect::LxcCreate(plan) => lxc::create_apply(world, plan, cx),
+            Effect::Download(plan) => storage::download_apply(world, plan, cx).map(|()| 0),
         }
     }
 
-    /// Cleans up after a failure; `begun` tells whether [`Effect::begin`]
-    /// ran.
-    fn on_failure(&self, world: &mut World, begun: bool) {
+    /// The node the worker runs on.
+    fn node(&self) -> &str {
+        match self {
+            Effect::QemuCreate(p) => &p.node,
+            Effect::QemuClone(p) => &p.node,
+            Effect::QemuUpdate(p) => &p.node,
+            Effect::LxcCreate(p) => &p.node,
+            Effect::Download(p) => &p.node,
+            Effect::QemuTemplate { node, .. }
+            | Effect::Resize { node, .. }
+            | Effect::Power { node, .. }
+            | Effect::Destroy { node, .. } => node,
+        }
+    }
+
+    /// Cleans up after a failure: frees what the worker allocated and
+    /// removes the config it created.
+    fn on_failure(&self, world: &mut World, progress: &Progress) {
+        for volid in &progress.allocated {
+            world.remove_volume(self.node(), volid);
+        }
         match self {
             Effect::QemuCreate(plan) => guest::remove_if_locked(world, plan.vmid, "create"),
             Effect::LxcCreate(plan) => guest::remove_if_locked(world, plan.vmid, "create"),
-            Effect::QemuClone(plan) if begun => guest::remove_if_locked(world, plan.newid, "clone"),
+            Effect::QemuClone(plan) if progress.begun => {
+                guest::remove_if_locked(world, plan.newid, "clone")
+            }
             _ => {}
+        }
+    }
+
+    /// The exit status of a worker stopped with `DELETE .../tasks/{upid}`
+    /// (SIGTERM): the clone's copy loop dies with its own text, any other
+    /// worker with `fork_worker`'s.
+    fn interrupted(&self, progress: &Progress) -> String {
+        match self {
+            Effect::QemuClone(_) if progress.begun => {
+                "clone failed: interrupted by signal".to_string()
+            }
+            _ => "received interrupt".to_string(),
         }
     }
 }
@@ -265,6 +389,7 @@ fn register(
             }
         });
     }
+    let progress = effect.as_ref().map(|_| Progress::default());
     world.tasks.push(Task {
         upid: upid.clone(),
         node: node.to_string(),
@@ -280,17 +405,19 @@ fn register(
         log: Vec::new(),
         polls: 0,
         effect,
+        progress,
     });
     upid
 }
 
 /// Marks a task stopped.
 fn finish(world: &mut World, upid: &str, mut log: Vec<String>, result: Result<u32, String>) {
-    if let Some(task) = world.tasks.iter_mut().find(|t| t.upid == upid) {
+    if let Some(task) = world.task_mut(upid) {
         task.log.append(&mut log);
         task.state = TaskState::Stopped;
         task.endtime = Some(now());
         task.effect = None;
+        task.progress = None;
         task.exitstatus = Some(match result {
             Ok(0) => "OK".to_string(),
             Ok(n) => format!("WARNINGS: {n}"),
@@ -299,33 +426,82 @@ fn finish(world: &mut World, upid: &str, mut log: Vec<String>, result: Result<u3
     }
 }
 
-/// Applies an effect at once and finishes its task (used when a persisted
-/// world is loaded with running tasks).
-pub(crate) fn complete_now(settings: &Settings, world: &mut World, upid: &str) {
-    let Some(effect) = world.task(upid).and_then(|t| t.effect.clone()) else {
-        finish(
-            world,
-            upid,
-            Vec::new(),
-            Err("unexpected status".to_string()),
-        );
-        return;
-    };
-    let mut log = Vec::new();
-    let result = match effect.begin(world) {
-        Err(e) => {
-            effect.on_failure(world, false);
-            Err(e)
-        }
-        Ok(()) => {
-            let result = effect.apply(settings, world, &mut log);
-            if result.is_err() {
-                effect.on_failure(world, true);
+/// What a node that went down leaves of its running tasks (called when a
+/// simulator starts on a persisted world): the workers are gone, so each
+/// task reads `stopped` with `unexpected status` and its log ends without a
+/// `TASK` line; nothing is completed and nothing is cleaned up. Returns how
+/// many tasks were running.
+pub(crate) fn vanish_running(world: &mut World) -> usize {
+    let end = now();
+    let mut n = 0;
+    for task in world
+        .tasks
+        .iter_mut()
+        .filter(|t| t.state == TaskState::Running)
+    {
+        task.state = TaskState::Stopped;
+        task.exitstatus = Some(UNEXPECTED_STATUS.to_string());
+        task.endtime = Some(end);
+        task.effect = None;
+        task.progress = None;
+        n += 1;
+    }
+    n
+}
+
+/// What a step of a worker decided.
+enum Flow {
+    /// Go on.
+    Continue,
+    /// The task ended (success or failure).
+    Stop,
+}
+
+/// Runs one step of worker `upid` under the world mutex: `f` sees the
+/// worker's memory and a log buffer whose lines are appended to the task;
+/// an error cleans up and fails the task, `Some(n)` ends it with `n`
+/// warnings, both within the same change of the world.
+fn step(
+    shared: &Shared,
+    upid: &str,
+    effect: &Effect,
+    f: impl FnOnce(&mut World, &mut Cx) -> Result<Option<u32>, String>,
+) -> Flow {
+    shared.write(|w| {
+        let Some(task) = w.task_mut(upid).filter(|t| t.state == TaskState::Running) else {
+            return Flow::Stop;
+        };
+        let pid = task.pid;
+        let mut progress = task.progress.take().unwrap_or_default();
+        let mut log = Vec::new();
+        let result = {
+            let mut cx = Cx {
+                settings: &shared.settings,
+                progress: &mut progress,
+                log: &mut log,
+                pid,
+            };
+            f(w, &mut cx)
+        };
+        match result {
+            Ok(None) => {
+                if let Some(task) = w.task_mut(upid) {
+                    task.log.append(&mut log);
+                    task.progress = Some(progress);
+                }
+                Flow::Continue
             }
-            result
+            Ok(Some(warnings)) => {
+                finish(w, upid, log, Ok(warnings));
+                Flow::Stop
+            }
+            Err(message) => {
+                effect.on_failure(w, &progress);
+                finish(w, upid, log, Err(message));
+                Flow::Stop
+            }
         }
-    };
-    finish(world, upid, log, result);
+    })
 }
 
 /// Starts a worker and returns its UPID.
@@ -354,36 +530,16 @@ pub(crate) fn spawn(shared: &Arc<Shared>, plan: TaskPlan) -> String {
                 ..
             } = plan;
             let mut guards = held;
-            let fail = |begun: bool, message: String| {
-                shared.write(|w| {
-                    effect.on_failure(w, begun);
-                    finish(w, &upid, Vec::new(), Err(message));
-                });
-            };
-            for (spec, prefix) in locks {
-                match shared.locks.acquire(&spec).await {
-                    Ok(guard) => guards.push(guard),
-                    Err(message) => return fail(false, format!("{prefix}{message}")),
-                }
-            }
-            if let Err(e) = shared.write(|w| effect.begin(w)) {
-                return fail(false, e);
-            }
-            for (spec, prefix) in locks_after_begin {
-                match shared.locks.acquire(&spec).await {
-                    Ok(guard) => guards.push(guard),
-                    Err(message) => return fail(true, format!("{prefix}{message}")),
-                }
-            }
-            tokio::time::sleep(latency).await;
-            shared.write(|w| {
-                let mut log = Vec::new();
-                let result = effect.apply(&shared.settings, w, &mut log);
-                if result.is_err() {
-                    effect.on_failure(w, true);
-                }
-                finish(w, &upid, log, result);
-            });
+            run(
+                &shared,
+                &upid,
+                &effect,
+                locks,
+                locks_after_begin,
+                latency,
+                &mut guards,
+            )
+            .await;
             drop(guards);
             shared
                 .workers
@@ -399,6 +555,58 @@ pub(crate) fn spawn(shared: &Arc<Shared>, plan: TaskPlan) -> String {
         .unwrap_or_else(|e| e.into_inner())
         .insert(upid.clone(), handle.abort_handle());
     upid
+}
+
+/// The worker: locks, `begin`, the timed stages, `apply`.
+async fn run(
+    shared: &Shared,
+    upid: &str,
+    effect: &Effect,
+    locks: Vec<(LockSpec, String)>,
+    locks_after_begin: Vec<(LockSpec, String)>,
+    latency: Duration,
+    guards: &mut Vec<Held>,
+) {
+    let fail = |message: String| {
+        step(shared, upid, effect, |_, _| Err(message));
+    };
+    for (spec, prefix) in locks {
+        match shared.locks.acquire(&spec).await {
+            Ok(guard) => guards.push(guard),
+            Err(message) => return fail(format!("{prefix}{message}")),
+        }
+    }
+    let begun = step(shared, upid, effect, |w, cx| {
+        effect.begin(w, cx)?;
+        cx.progress.begun = true;
+        Ok(None)
+    });
+    if let Flow::Stop = begun {
+        return;
+    }
+    for (spec, prefix) in locks_after_begin {
+        match shared.locks.acquire(&spec).await {
+            Ok(guard) => guards.push(guard),
+            Err(message) => return fail(format!("{prefix}{message}")),
+        }
+    }
+    let stages = shared.read(|w| {
+        w.task(upid)
+            .and_then(|t| t.progress.as_ref())
+            .map(|p| effect.stages(p))
+            .unwrap_or(0)
+    });
+    if stages == 0 {
+        tokio::time::sleep(latency).await;
+    }
+    let slice = latency / stages.max(1) as u32;
+    for i in 0..stages {
+        if let Flow::Stop = step(shared, upid, effect, |w, cx| effect.stage(w, i, cx)) {
+            return;
+        }
+        tokio::time::sleep(slice).await;
+    }
+    step(shared, upid, effect, |w, cx| effect.apply(w, cx).map(Some));
 }
 
 /// Waits until a task stops or `delay` passes; returns its exit status if
@@ -505,7 +713,8 @@ pub(crate) fn index(shared: &Arc<Shared>, node: &str, upid: &str) -> ApiResult {
     })
 }
 
-/// `DELETE /nodes/{node}/tasks/{upid}`: stops a running worker.
+/// `DELETE /nodes/{node}/tasks/{upid}`: stops a running worker (SIGTERM:
+/// it cleans up like a failing one).
 pub(crate) fn stop(shared: &Arc<Shared>, node: &str, upid: &str) -> ApiResult {
     let running = shared.read(|w| {
         w.tasks
@@ -526,11 +735,20 @@ pub(crate) fn stop(shared: &Arc<Shared>, node: &str, upid: &str) -> ApiResult {
                 handle.abort();
             }
             shared.write(|w| {
-                let effect = w.task(upid).and_then(|t| t.effect.clone());
-                if let Some(effect) = effect {
-                    effect.on_failure(w, false);
-                }
-                finish(w, upid, Vec::new(), Err("received interrupt".to_string()));
+                let Some(task) = w.task_mut(upid).filter(|t| t.state == TaskState::Running) else {
+                    return;
+                };
+                let effect = task.effect.clone();
+                let progress = task.progress.take().unwrap_or_default();
+                let message = match &effect {
+                    Some(effect) => {
+                        let message = effect.interrupted(&progress);
+                        effect.on_failure(w, &progress);
+                        message
+                    }
+                    None => "received interrupt".to_string(),
+                };
+                finish(w, upid, Vec::new(), Err(message));
             });
             Ok(Reply::null())
         }

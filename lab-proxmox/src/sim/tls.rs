@@ -5,9 +5,13 @@
 //! The rustls configuration uses the ring provider explicitly; nothing is
 //! installed as the process-wide default provider.
 //!
-//! A node keeps its certificate across restarts, so when the world is
-//! persisted the certificate and key are kept beside the state file
-//! (`<state>.tls.json`) and reused: the fingerprint to pin stays the same.
+//! A node keeps its certificate and its API tokens across restarts, so
+//! when the world is persisted its identity is kept beside the state file,
+//! in `<state>.tls.json` (mode 0600: it holds the private key and the token
+//! secret): the certificate and key (so the fingerprint a client pinned
+//! stays valid) and the token id and secret (so a client's token keeps
+//! working). A secret given in the configuration replaces the stored one,
+//! as regenerating a token does.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -93,30 +97,99 @@ fn pem_encode(der: &[u8]) -> String {
     pem
 }
 
-/// Reuses the certificate stored in `sidecar` if there is one, else
-/// generates a new one (and stores it there).
-pub(crate) fn load_or_generate(node: &str, sidecar: Option<&Path>) -> Result<TlsMaterial, String> {
-    if let Some(path) = sidecar {
-        if let Ok(bytes) = std::fs::read(path) {
-            let stored: serde_json::Value =
-                serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-            let field = |k: &str| stored.get(k).and_then(|v| v.as_str()).and_then(unhex);
-            if let (Some(cert), Some(key)) = (field("cert_der"), field("key_der")) {
-                return material(cert, key);
-            }
-            return Err(format!(
-                "{}: not a pve-sim certificate file",
-                path.display()
-            ));
+/// What a node keeps across restarts: its TLS material and its token
+/// secret.
+pub(crate) struct Identity {
+    /// The TLS material.
+    pub tls: TlsMaterial,
+    /// The accepted token secret.
+    pub token_secret: String,
+}
+
+/// Loads the identity stored in `sidecar` if there is one (else generates
+/// and stores it): the certificate is reused; the token secret is
+/// `secret` if given, else the stored one for `token_id`, else a new one.
+pub(crate) fn load_or_generate(
+    node: &str,
+    sidecar: Option<&Path>,
+    token_id: &str,
+    secret: Option<&str>,
+) -> Result<Identity, String> {
+    let Some(path) = sidecar else {
+        let (cert_der, key_der) = generate_der(node)?;
+        return Ok(Identity {
+            tls: material(cert_der, key_der)?,
+            token_secret: secret.map_or_else(super::random_secret, str::to_string),
+        });
+    };
+    let stored: Option<serde_json::Value> = match std::fs::read(path) {
+        Ok(bytes) => {
+            Some(serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?)
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let text = |k: &str| {
+        stored
+            .as_ref()
+            .and_then(|s| s.get(k))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let (cert_der, key_der) = match &stored {
+        Some(_) => match (
+            text("cert_der").as_deref().and_then(unhex),
+            text("key_der").as_deref().and_then(unhex),
+        ) {
+            (Some(cert), Some(key)) => (cert, key),
+            _ => {
+                return Err(format!(
+                    "{}: not a pve-sim certificate file",
+                    path.display()
+                ))
+            }
+        },
+        None => generate_der(node)?,
+    };
+    let stored_secret = text("token_secret")
+        .filter(|s| !s.is_empty() && text("token_id").as_deref() == Some(token_id));
+    let token_secret = match (secret, &stored_secret) {
+        (Some(s), _) => s.to_string(),
+        (None, Some(s)) => s.clone(),
+        (None, None) => super::random_secret(),
+    };
+    if stored.is_none() || stored_secret.as_deref() != Some(token_secret.as_str()) {
+        let record = serde_json::json!({
+            "cert_der": hex(&cert_der),
+            "key_der": hex(&key_der),
+            "token_id": token_id,
+            "token_secret": token_secret,
+        });
+        write_private(path, record.to_string().as_bytes())?;
     }
-    let (cert_der, key_der) = generate_der(node)?;
-    if let Some(path) = sidecar {
-        let stored = serde_json::json!({"cert_der": hex(&cert_der), "key_der": hex(&key_der)});
-        std::fs::write(path, stored.to_string())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
-    material(cert_der, key_der)
+    Ok(Identity {
+        tls: material(cert_der, key_der)?,
+        token_secret,
+    })
+}
+
+/// Writes a file only its owner can read, atomically.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let write = |options: &std::fs::OpenOptions| -> std::io::Result<()> {
+        let mut file = options.open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write(&options).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Generates a certificate for `node` (SANs `127.0.0.1`, `localhost` and the
@@ -145,15 +218,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stored_certificates_are_reused() {
+    fn the_identity_is_kept_and_an_explicit_secret_replaces_the_stored_one() {
         let dir = std::env::temp_dir().join(format!("pve-sim-tls-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
         let path = dir.join("state.tls.json");
         let _ = std::fs::remove_file(&path);
-        let first = load_or_generate("pve1", Some(&path)).unwrap();
-        let second = load_or_generate("pve1", Some(&path)).unwrap();
-        assert_eq!(first.fingerprint, second.fingerprint);
-        assert!(first.cert_pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
+        let first = load_or_generate("pve1", Some(&path), "lab@pve!lab", None).unwrap();
+        let second = load_or_generate("pve1", Some(&path), "lab@pve!lab", None).unwrap();
+        assert_eq!(first.tls.fingerprint, second.tls.fingerprint);
+        assert_eq!(first.token_secret, second.token_secret);
+        assert_eq!(first.token_secret.len(), 36);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // Another token: a new secret; an explicit one is kept from then on.
+        let other = load_or_generate("pve1", Some(&path), "ci@pve!ci", None).unwrap();
+        assert_ne!(other.token_secret, first.token_secret);
+        let given = load_or_generate("pve1", Some(&path), "ci@pve!ci", Some("s3cret")).unwrap();
+        assert_eq!(given.token_secret, "s3cret");
+        let again = load_or_generate("pve1", Some(&path), "ci@pve!ci", None).unwrap();
+        assert_eq!(again.token_secret, "s3cret");
+        assert_eq!(again.tls.fingerprint, first.tls.fingerprint);
+        // Without a sidecar: fresh each time.
+        let a = load_or_generate("pve1", None, "lab@pve!lab", None).unwrap();
+        let b = load_or_generate("pve1", None, "lab@pve!lab", None).unwrap();
+        assert_ne!(a.tls.fingerprint, b.tls.fingerprint);
+        assert!(first
+            .tls
+            .cert_pem
+            .starts_with("-----BEGIN CERTIFICATE-----\n"));
         assert_eq!(unhex(&hex(&[0, 15, 255])), Some(vec![0, 15, 255]));
         let reference = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
         assert_eq!(

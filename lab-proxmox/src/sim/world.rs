@@ -24,7 +24,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::tasks::Effect;
+use super::tasks::{Effect, Progress};
 
 /// Seconds since the Unix epoch.
 pub(crate) fn now() -> u64 {
@@ -134,6 +134,20 @@ pub struct Volume {
     /// For import images: the virtual disk size an `import-from` yields.
     #[serde(default)]
     pub virtual_size: Option<u64>,
+    /// What a file was downloaded as (`download-url`), so its checksum is
+    /// that content's; `None` for volumes not downloaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download: Option<Download>,
+}
+
+/// What a downloaded file was downloaded as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Download {
+    /// The URL.
+    pub url: String,
+    /// The decompression applied (`compression=zstd`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
 }
 
 /// QEMU VM or LXC container.
@@ -423,18 +437,49 @@ pub struct Task {
     /// How many status polls this task has seen (for the first-poll fault).
     #[serde(default)]
     pub polls: u32,
-    /// What the worker does when it completes (kept while running, so a
-    /// persisted world can finish it on load).
-    #[serde(default)]
+    /// What the worker does (kept while it runs, for a task stop).
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub(crate) effect: Option<Effect>,
+    /// What the worker has done so far (its memory: lost, and ignored,
+    /// when the node goes down).
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) progress: Option<Progress>,
 }
+
+/// Reads an optional field that only a running worker needs: anything that
+/// does not parse (a state file from another version) is `None`, never an
+/// error, because a loaded world has no running worker.
+fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).ok())
+}
+
+/// The exit status of a task whose worker vanished (the node went down):
+/// pve-common's `PVE::UPID::read_status` finds no `TASK ...` line at the
+/// end of the log.
+pub(crate) const UNEXPECTED_STATUS: &str = "unexpected status";
 
 impl Task {
     /// The log as PVE returns it: every line plus `TASK OK` /
-    /// `TASK WARNINGS: n` / `TASK ERROR: ...` once stopped.
+    /// `TASK WARNINGS: n` / `TASK ERROR: ...` once stopped (nothing for a
+    /// worker that vanished: that is why its status is `unexpected
+    /// status`).
     pub fn full_log(&self) -> Vec<String> {
         let mut lines = self.log.clone();
-        if let Some(status) = &self.exitstatus {
+        let status = self.exitstatus.as_ref();
+        if let Some(status) = status.filter(|s| *s != UNEXPECTED_STATUS) {
             if status == "OK" || status.starts_with("WARNINGS: ") {
                 lines.push(format!("TASK {status}"));
             } else {
@@ -508,6 +553,11 @@ impl World {
     /// The task `upid`.
     pub fn task(&self, upid: &str) -> Option<&Task> {
         self.tasks.iter().find(|t| t.upid == upid)
+    }
+
+    /// The task `upid`, to change.
+    pub(crate) fn task_mut(&mut self, upid: &str) -> Option<&mut Task> {
+        self.tasks.iter_mut().find(|t| t.upid == upid)
     }
 
     /// Whether storage `id` is shared (NFS and the like): its lock and its
