@@ -24,7 +24,8 @@ pub enum ErrorKind {
     /// `errors.vmid` "VM n already exists").
     AlreadyExists,
     /// A config or storage lock could not be taken ("can't lock file ... got
-    /// timeout", "VM is locked", "got no worker upid"). Worth retrying.
+    /// timeout", pmxcfs's "cfs-lock '...' error: got lock request timeout",
+    /// "VM is locked", "got no worker upid"). Worth retrying.
     Locked,
     /// The token lacks a privilege (403).
     PermissionDenied,
@@ -203,9 +204,14 @@ const NOT_FOUND: &[&str] = &[
     "unable to find configuration file",
 ];
 /// Texts that mean "a lock could not be taken / the daemon was busy".
+/// `cfs-lock '<name>' error: got lock request timeout` is pmxcfs's cluster
+/// lock (`PVE::Cluster::cfs_lock_*`: `file-user_cfg`, `storage-<id>`,
+/// `domain-...`) timing out.
 const LOCKED: &[&str] = &[
     "can't lock file",
     "got timeout",
+    "got lock request timeout",
+    "cfs-lock",
     "is locked",
     "got no worker upid",
 ];
@@ -377,6 +383,20 @@ mod tests {
             ),
             (
                 500,
+                Some("cfs-lock 'file-user_cfg' error: got lock request timeout"),
+                r#"{"data":null}"#,
+                ErrorKind::Locked,
+                "cfs-lock 'file-user_cfg' error: got lock request timeout",
+            ),
+            (
+                500,
+                Some("create storage failed: cfs-lock 'file-storage_cfg' error: got lock request timeout"),
+                r#"{"data":null}"#,
+                ErrorKind::Locked,
+                "create storage failed: cfs-lock 'file-storage_cfg' error: got lock request timeout",
+            ),
+            (
+                500,
                 Some("got no worker upid - start worker failed"),
                 r#"{"data":null}"#,
                 ErrorKind::Locked,
@@ -436,6 +456,24 @@ mod tests {
                 e.message
             );
             assert_eq!(e.status, *status);
+        }
+    }
+
+    #[test]
+    fn pmxcfs_lock_timeouts_are_locked_and_retried() {
+        for text in [
+            "cfs-lock 'file-user_cfg' error: got lock request timeout",
+            "cfs-lock 'storage-local' error: got lock request timeout",
+            "clone failed: cfs-lock 'storage-nas' error: got lock request timeout",
+        ] {
+            let e = err(500, Some(text), r#"{"data":null}"#);
+            assert_eq!(e.kind, ErrorKind::Locked, "{text}");
+            assert!(e.is_transient());
+            let p: lab_core::ProviderError = e.into();
+            assert!(p.is_transient(), "{text}");
+            assert!(is_lock_text(text));
+            // Behind a proxy that answers 5xx other than 500.
+            assert_eq!(err(503, Some(text), "").kind, ErrorKind::Locked);
         }
     }
 

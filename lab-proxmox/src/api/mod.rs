@@ -10,12 +10,15 @@
 //!   unwrapped.
 //! - **Trust** ([`tls`]): a pinned SHA-256 fingerprint for self-signed nodes,
 //!   system roots otherwise; an untrusted certificate becomes an error that
-//!   shows the fingerprint to pin, never a silent "accept anything".
+//!   shows the fingerprint to pin (at the start of a line, so a wrapping
+//!   terminal does not cut it), never a silent "accept anything"; a port
+//!   that answers without TLS (plain HTTP) is named as such.
 //! - **Errors** ([`ApiError`]): the message from the HTTP reason phrase
 //!   first (where PVE puts it), then the body; classified into
 //!   [`ErrorKind`]s (not found, already exists, locked, transient, ...).
 //! - **Tasks** ([`Upid`], [`Client::wait_task`]): asynchronous calls awaited
-//!   to `OK`/`WARNINGS: n` while the engine's call slots are free.
+//!   to `OK`/`WARNINGS: n` while the engine's call slots are free; a
+//!   timeout says how long it really waited.
 //! - **Encoding** ([`Form`], [`path`], [`encode_sshkeys`]) and **decoding**
 //!   ([`lenient`], [`types`], [`propstr`]): 0/1 booleans, numbers as strings,
 //!   property strings, double-encoded `sshkeys`.
@@ -389,25 +392,21 @@ impl Client {
     fn transport_error(&self, what: &str, e: &reqwest::Error) -> ApiError {
         let endpoint = &self.inner.endpoint;
         if let Some(refusal) = tls::find_refusal(e) {
-            let message = match &refusal.pinned {
-                Some(pinned) => format!(
-                    "the server at {endpoint} presented a certificate with fingerprint {} \
-                     that does not match the pinned fingerprint {pinned}; if the node's \
-                     certificate was renewed, pin the new one",
-                    refusal.fingerprint
-                ),
-                None => format!(
-                    "the server at {endpoint} presented a certificate that is not trusted \
-                     ({}); if it is your Proxmox node's self-signed certificate, pin it: \
-                     fingerprint {}",
-                    refusal.reason, refusal.fingerprint
-                ),
-            };
+            let message = refusal_message(endpoint, &refusal);
             return ApiError::new(
                 ErrorKind::UntrustedCertificate {
                     fingerprint: refusal.fingerprint,
                 },
                 message,
+            );
+        }
+        if tls::is_not_tls(e) {
+            return ApiError::new(
+                ErrorKind::Other,
+                format!(
+                    "{what}: {endpoint} answered, but not with TLS: is it an HTTP port? \
+                     Proxmox serves HTTPS on 8006"
+                ),
             );
         }
         let detail = error_chain(e);
@@ -435,6 +434,27 @@ impl Client {
     }
 }
 
+/// The message of a refused certificate. A fingerprint never shares a line
+/// with text of varying length, so a wrapping terminal cannot cut it
+/// inside a hex pair: with a pin, both fingerprints are lines of their own;
+/// without one, the line is `pin it: fingerprint AA:BB:...` (a fixed
+/// 20-column prefix: an 80-column terminal wraps it between two pairs).
+fn refusal_message(endpoint: &str, refusal: &tls::CertRefusal) -> String {
+    match &refusal.pinned {
+        Some(pinned) => format!(
+            "the server at {endpoint} presented a certificate that does not match the \
+             pinned fingerprint; if the node's certificate was renewed, pin the new \
+             one.\npresented:\n{}\npinned:\n{pinned}",
+            refusal.fingerprint
+        ),
+        None => format!(
+            "the server at {endpoint} presented a certificate that is not trusted ({}); \
+             if it is your Proxmox node's self-signed certificate,\npin it: fingerprint {}",
+            refusal.reason, refusal.fingerprint
+        ),
+    }
+}
+
 /// `outer: cause: cause`, skipping causes the outer text already contains.
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
@@ -452,3 +472,95 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod transport_tests {
+    use std::time::Duration;
+
+    use lab_core::Secret;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::{tls, Client, ClientConfig, ErrorKind};
+
+    /// A plain-HTTP server on the port (a reverse proxy's HTTP side, or
+    /// port 80): it reads whatever comes and answers HTTP/1.1 400, as
+    /// nginx does to a TLS ClientHello.
+    async fn plain_http() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    let _ = conn.read(&mut buf).await;
+                    let body = "<html><body>400 Bad Request</body></html>";
+                    let reply = format!(
+                        "HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Type: text/html\r\n\
+                         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = conn.write_all(reply.as_bytes()).await;
+                    let _ = conn.shutdown().await;
+                });
+            }
+        });
+        format!("https://{addr}")
+    }
+
+    #[tokio::test]
+    async fn a_port_that_speaks_plain_http_is_named_as_such() {
+        let endpoint = plain_http().await;
+        for pin in [None, Some("AB".repeat(32))] {
+            let mut config = ClientConfig::new(&endpoint, "lab@pve!lab", Secret::new("s3cret"))
+                .with_timeout(Duration::from_secs(5));
+            if let Some(pin) = pin {
+                config = config.with_fingerprint(pin);
+            }
+            let client = Client::new(config).unwrap();
+            let e = client.version().await.unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Other, "{e}");
+            assert!(!e.is_transient());
+            assert_eq!(
+                e.message,
+                format!(
+                    "GET /version: {endpoint} answered, but not with TLS: is it an HTTP port? \
+                     Proxmox serves HTTPS on 8006"
+                )
+            );
+            assert!(!e.message.contains("s3cret"));
+        }
+    }
+
+    #[test]
+    fn fingerprints_start_their_own_line_in_refusals() {
+        let fp = tls::sha256_fingerprint(b"presented");
+        let pinned = tls::sha256_fingerprint(b"pinned");
+        for refusal in [
+            tls::CertRefusal {
+                fingerprint: fp.clone(),
+                pinned: Some(pinned.clone()),
+                reason: "fingerprint does not match the pinned one".into(),
+            },
+            tls::CertRefusal {
+                fingerprint: fp.clone(),
+                pinned: None,
+                reason: "invalid peer certificate: UnknownIssuer".into(),
+            },
+        ] {
+            let message = super::refusal_message("https://pve1:8006", &refusal);
+            let lines: Vec<&str> = message.lines().collect();
+            let holding: Vec<&&str> = lines.iter().filter(|l| l.contains(&fp[..5])).collect();
+            assert_eq!(holding.len(), 1, "{message}");
+            // On its own line, or after a fixed prefix of 20 columns (so an
+            // 80-column terminal wraps it between two pairs).
+            assert!(
+                *holding[0] == fp || **holding[0] == format!("pin it: fingerprint {fp}"),
+                "{message}"
+            );
+            if let Some(p) = &refusal.pinned {
+                assert!(lines.contains(&p.as_str()), "{message}");
+            }
+        }
+    }
+}

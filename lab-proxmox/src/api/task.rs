@@ -178,7 +178,8 @@ impl Client {
         let parsed = Upid::parse(upid)?;
         let status_path = path(&["nodes", &parsed.node, "tasks", upid, "status"]);
         let cfg = &self.inner.config;
-        let deadline = Instant::now() + cfg.task_timeout;
+        let started = Instant::now();
+        let deadline = started + cfg.task_timeout;
         let mut early_400 = 0u32;
         let mut transient = 0u32;
         let mut seen = false;
@@ -218,9 +219,11 @@ impl Client {
                 return Err(ApiError::new(
                     ErrorKind::Timeout,
                     format!(
-                        "{} task {upid} did not finish within {}s",
+                        "{} task {upid} did not finish: waited {} (the task timeout is {}); \
+                         it may still be running on the node",
                         parsed.worker_type,
-                        cfg.task_timeout.as_secs()
+                        human_duration(now - started),
+                        human_duration(cfg.task_timeout),
                     ),
                 ));
             }
@@ -294,6 +297,22 @@ impl Client {
                 format!("{path}: expected a task id, got {}", short(&other)),
             )),
         }
+    }
+}
+
+/// A duration as people read it: `10m 0s`, `1h 2m 3s`, `12s`, `150ms`.
+pub(crate) fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if h > 0 {
+        format!("{h}h {m}m {s}s")
+    } else if m > 0 {
+        format!("{m}m {s}s")
+    } else {
+        format!("{s}s")
     }
 }
 
@@ -387,5 +406,68 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::Task);
         let e = outcome("qmclone", None, "u").unwrap_err();
         assert_eq!(e.message, "qmclone task failed: unexpected status");
+        // A worker that vanished with its node: a failure, not a lock.
+        let e = outcome("qmclone", Some("unexpected status"), "u").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Task);
+        let e = outcome(
+            "qmclone",
+            Some("clone failed: cfs-lock 'storage-nas' error: got lock request timeout"),
+            "u",
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Locked);
+    }
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(human_duration(Duration::from_secs(600)), "10m 0s");
+        assert_eq!(human_duration(Duration::from_millis(600_400)), "10m 0s");
+        assert_eq!(human_duration(Duration::from_secs(3723)), "1h 2m 3s");
+        assert_eq!(human_duration(Duration::from_secs(12)), "12s");
+        assert_eq!(human_duration(Duration::from_millis(150)), "150ms");
+    }
+
+    #[tokio::test]
+    async fn a_timeout_says_how_long_it_really_waited() {
+        // A node that never answers a status poll within the request
+        // timeout: the wait ends later than the task timeout, and says so.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hold = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((conn, _)) = listener.accept().await {
+                held.push(conn);
+            }
+        });
+        let config = super::super::ClientConfig::new(
+            format!("https://{addr}"),
+            "lab@pve!lab",
+            lab_core::Secret::new("s"),
+        )
+        .with_fingerprint("AA".repeat(32))
+        .with_timeout(Duration::from_millis(1200))
+        .with_task_poll(Duration::from_millis(10))
+        .with_task_timeout(Duration::from_millis(100));
+        let client = Client::new(config).unwrap();
+        let upid = "UPID:pve1:00000001:00000002:665F0761:qmclone:101:lab@pve!lab:";
+        let started = std::time::Instant::now();
+        let e = client
+            .wait_task(upid, &OpContext::detached())
+            .await
+            .unwrap_err();
+        hold.abort();
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_secs(1), "{waited:?}");
+        // The transient poll failures are retried until the deadline; the
+        // message says the time really spent, not only the configured one.
+        assert_eq!(e.kind, ErrorKind::Timeout, "{e}");
+        assert!(
+            e.message
+                .contains("did not finish: waited 1s (the task timeout is 100ms)")
+                || e.message
+                    .contains("did not finish: waited 2s (the task timeout is 100ms)"),
+            "{}",
+            e.message
+        );
     }
 }

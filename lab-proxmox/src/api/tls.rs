@@ -253,6 +253,32 @@ pub(crate) fn find_refusal(err: &(dyn std::error::Error + 'static)) -> Option<Ce
     None
 }
 
+/// Whether an error's source chain holds rustls's verdict that the peer
+/// did not speak TLS at all: its first bytes were no TLS record (a plain
+/// HTTP server answers `HTTP/1.1 400 ...` to a ClientHello).
+pub(crate) fn is_not_tls(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut depth = 0;
+    while let Some(e) = cur {
+        depth += 1;
+        if depth > 32 {
+            break;
+        }
+        if let Some(rustls::Error::InvalidMessage(_)) = e.downcast_ref::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if let Some(inner) = io.get_ref() {
+                if is_not_tls(inner) {
+                    return true;
+                }
+            }
+        }
+        cur = e.source();
+    }
+    false
+}
+
 /// The rustls client configuration: ring provider, TLS 1.2 and 1.3, our
 /// verifier, HTTP/1.1 only (pveproxy speaks nothing else).
 pub(crate) fn client_config(pin: Option<[u8; 32]>) -> Result<rustls::ClientConfig, rustls::Error> {
