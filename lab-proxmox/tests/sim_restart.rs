@@ -573,4 +573,18 @@ async fn pve_sim_unlock_edits_a_state_file() {
     let (_second, api) = sim(persisted(&path, TaskLatency::instant())).await;
     let config = api.get("/nodes/pve1/qemu/105/config", &[]).await.data();
     assert!(config.get("lock").is_none(), "{config}");
+    // No state file: an error, and nothing created beside it.
+    let missing = dir.path().join("missing.json");
+    let out = std::process::Command::new(bin)
+        .args(["unlock", "--state"])
+        .arg(&missing)
+        .arg("105")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("pve-sim: {}: no such state file\n", missing.display())
+    );
+    assert!(!dir.path().join("missing.json.lock").exists());
 }

@@ -726,7 +726,7 @@ fn unlock_guest(world: &mut World, vmid: u32) -> Result<Option<String>, String> 
 pub fn unlock_state_file(state: &std::path::Path, vmid: u32) -> Result<Option<String>, SimError> {
     state::edit_state_file(state, |w| unlock_guest(w, vmid))
         .map_err(SimError::Guest)?
-        .ok_or_else(|| SimError::Persist(format!("{}: no such state file", state.display())))
+        .ok_or_else(|| SimError::Guest(format!("{}: no such state file", state.display())))
 }
 
 impl SimHandle {

@@ -257,6 +257,9 @@ pub(crate) fn edit_state_file<R>(
     path: &Path,
     f: impl FnOnce(&mut World) -> Result<R, String>,
 ) -> Result<Option<R>, String> {
+    if !path.exists() {
+        return Ok(None);
+    }
     let _file = FileLock::exclusive(path)
         .map_err(|e| format!("cannot lock {}: {e}", lock_path(path).display()))?;
     let Some(mut world) = World::load(path)? else {
