@@ -744,8 +744,11 @@ impl Session<'_> {
         } else {
             GraphicalTheme::unicode_nocolor()
         };
+        // Long words (a certificate fingerprint, a UPID, a path) are never
+        // cut: a fingerprint split inside a hex pair cannot be copied.
         GraphicalReportHandler::new_themed(theme)
             .with_width(100)
+            .with_break_words(false)
             .with_links(self.term.color)
     }
 

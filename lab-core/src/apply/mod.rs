@@ -128,6 +128,8 @@ struct StepProvider {
     name: String,
     provider: Arc<dyn Provider>,
     rate: Option<Arc<TokenBucket>>,
+    /// The identities the instance's pending creates hold.
+    held: Arc<Vec<Claim>>,
 }
 
 /// Everything the operation tasks share.
@@ -295,10 +297,17 @@ pub(crate) async fn apply(
                 address: s.address.to_string(),
                 declared_at: s.declared_at.clone().unwrap_or_else(|| "the plan".into()),
             })?;
+        let held: Vec<Claim> = state
+            .pending
+            .values()
+            .filter(|p| p.provider.is_empty() || p.provider == instance.name)
+            .map(|p| p.claim.clone())
+            .collect();
         providers.push(StepProvider {
             name: instance.name.clone(),
             provider: instance.provider.clone(),
             rate: engine.rate_bucket(&instance.name),
+            held: Arc::new(held),
         });
     }
     if !plan.moves.is_empty() {
@@ -582,7 +591,8 @@ async fn run_op_inner(
             .with_journal(
                 Some(journal.clone() as Arc<dyn ClaimJournal>),
                 reserved.clone(),
-            );
+            )
+            .with_held(instance.held.clone());
         let prior = step.prior.as_ref();
         let result = match op.kind {
             OpKind::Create => provider

@@ -366,6 +366,7 @@ pub struct OpContext {
     rate: Option<Arc<TokenBucket>>,
     journal: Option<Arc<dyn ClaimJournal>>,
     reserved: Option<Claim>,
+    held: Arc<Vec<Claim>>,
 }
 
 impl OpContext {
@@ -378,6 +379,7 @@ impl OpContext {
             rate: None,
             journal: None,
             reserved: None,
+            held: Arc::default(),
         }
     }
 
@@ -390,6 +392,7 @@ impl OpContext {
             rate: None,
             journal: None,
             reserved: None,
+            held: Arc::default(),
         }
     }
 
@@ -435,6 +438,20 @@ impl OpContext {
     /// VMID) rather than picking a new one.
     pub fn reserved(&self) -> Option<&Claim> {
         self.reserved.as_ref()
+    }
+
+    /// The same context, knowing the identities other pending creates of
+    /// this provider instance hold; used by the executor.
+    pub fn with_held(mut self, held: Arc<Vec<Claim>>) -> Self {
+        self.held = held;
+        self
+    }
+
+    /// Identities held for other resources' pending creates: a provider
+    /// that allocates ids (a VMID) never hands one of these to another
+    /// object.
+    pub fn held(&self) -> &[Claim] {
+        &self.held
     }
 
     /// Waits for a request token of the provider's rate limit (at once if

@@ -1,7 +1,7 @@
 //! `proxmox.ct`: create from an OS template, update in place, delete, adopt.
 
 use lab_core::kind::{Found, Update};
-use lab_core::provider::{KindSchema, OpContext};
+use lab_core::provider::{Claim, KindSchema, OpContext};
 use lab_core::ProviderError;
 
 use super::guest::{guest_kind_provider, GuestSpec, Listed};
@@ -61,7 +61,9 @@ impl ProxmoxProvider {
             .ok_or_else(|| missing("ostemplate"))?;
         let rootfs = spec.rootfs.as_ref().ok_or_else(|| missing("rootfs"))?;
         let node = &spec.node;
-        let vmid = self.vmid_for(spec.vmid).await?;
+        let vmid = self
+            .vmid_for_create(ctx, node, spec.vmid, Claim::new())
+            .await?;
         let mut form = Form::new();
         form.push_int("vmid", vmid);
         form.push_str("ostemplate", ostemplate);
@@ -87,7 +89,7 @@ impl ProxmoxProvider {
             form.push_str("pool", p);
         }
         let created = self
-            .post_wait(&path(&["nodes", node, "lxc"]), &form, ctx)
+            .post_claim_wait(&path(&["nodes", node, "lxc"]), &form, ctx)
             .await;
         self.finish_guest_create(ctx, node, vmid, spec, tag, created)
             .await

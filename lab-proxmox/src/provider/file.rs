@@ -1,14 +1,38 @@
 //! `proxmox.file`: `download-url` onto a storage; immutable, so a file
 //! whose volume is listed is as declared.
+//!
+//! A download is claimed (`volid`, then the task's UPID) before it is
+//! sent. PVE writes the file under a temporary name and renames it when
+//! the download (and its checksum) is complete, so a listed file is whole;
+//! but it may not be the one the lab asked for. A file found at the volume
+//! id, after an interrupted download or when a create meets one, is
+//! checked: its size against the URL's (`query-url-metadata`) and, with a
+//! checksum, by PVE itself (`download-url` with the checksum on an
+//! existing file answers "got correct file already" or a mismatch). A
+//! match is adopted; a mismatch that an interrupted download of this lab
+//! left is deleted and downloaded again, and one the lab did not make is
+//! reported for the user to remove.
 
 use async_trait::async_trait;
-use lab_core::kind::{Create, Delete, Found, KindProvider, Read};
-use lab_core::provider::{FieldChange, KindSchema, Limit, OpContext, OpKind, Ownership};
+use lab_core::kind::{Create, Delete, Found, KindProvider, Read, Recovery};
+use lab_core::provider::{
+    Claim, FieldChange, KindSchema, Limit, OpContext, OpKind, Ownership, RecoverCause,
+    RecoverRequest,
+};
 use lab_core::{Address, Attrs, ProviderError};
+use serde_json::{Map, Value as Json};
 
-use super::{diff, gone_ok, ProxmoxProvider, Snapshot};
+use super::{diff, err, gone_ok, normalize, ProxmoxProvider, Snapshot};
 use crate::api::{path, Form};
 use crate::kinds::{FileOutputs, FileSpec};
+
+/// How a file found at the declared volume id compares with the URL.
+enum Verdict {
+    /// Same size (and checksum, when one is declared): it is the file.
+    Same,
+    /// Not the file: why.
+    Different(String),
+}
 
 /// A downloaded file is immutable: if its volume exists, it is as declared.
 fn observe(spec: &FileSpec, volid: &str) -> Found<FileSpec> {
@@ -72,29 +96,36 @@ impl KindProvider<FileSpec> for ProxmoxProvider {
         req: Create<FileSpec>,
     ) -> Result<Found<FileSpec>, ProviderError> {
         let spec = &req.spec;
-        let mut form = Form::new();
-        form.push_str("content", &spec.content);
-        form.push_str("filename", &spec.filename);
-        form.push_str("url", &spec.url);
-        if let Some(c) = &spec.checksum {
-            form.push_str("checksum", c);
+        let volid = spec.volid();
+        ctx.claim(
+            Claim::new()
+                .with("node", spec.node.as_str())
+                .with("volid", volid.as_str()),
+        )?;
+        match self.download(spec, ctx, true).await {
+            Ok(()) => Ok(observe(spec, &volid)),
+            Err(e) if e.message.contains("refusing to override existing file") => {
+                // A file is already there (made by hand, or by a download
+                // the lab has no record of): adopt it only if it is the one
+                // the URL serves; never delete what the lab did not make.
+                match self.verify(spec).await? {
+                    Verdict::Same => Ok(observe(spec, &volid)),
+                    Verdict::Different(why) => Err(ProviderError::permanent(format!(
+                        "{volid} already exists on {} and is not the file at {} ({why}); \
+                         remove it (or choose another `filename`) and apply again",
+                        spec.node, spec.url
+                    ))),
+                }
+            }
+            Err(e) if e.message.contains("checksum mismatch") && e.message.contains("aborting") => {
+                Err(ProviderError::permanent(format!(
+                    "{volid} already exists on {} with another checksum than the one declared \
+                     ({}); remove it (or choose another `filename`) and apply again",
+                    spec.node, e.message
+                )))
+            }
+            Err(e) => Err(e),
         }
-        if let Some(c) = &spec.checksum_algorithm {
-            form.push_str("checksum-algorithm", c);
-        }
-        self.post_wait(
-            &path(&[
-                "nodes",
-                &spec.node,
-                "storage",
-                &spec.storage,
-                "download-url",
-            ]),
-            &form,
-            ctx,
-        )
-        .await?;
-        Ok(observe(spec, &spec.volid()))
     }
 
     async fn delete(&self, ctx: &OpContext, req: Delete<FileSpec>) -> Result<(), ProviderError> {
@@ -103,6 +134,69 @@ impl KindProvider<FileSpec> for ProxmoxProvider {
         match gone_ok(self.client.delete(&p, &[]).await)? {
             Some(data) => self.wait_if_task(&data, ctx).await,
             None => Ok(()),
+        }
+    }
+
+    async fn recover(
+        &self,
+        _ctx: &OpContext,
+        req: &RecoverRequest,
+        desired: Option<&FileSpec>,
+    ) -> Result<Recovery<FileSpec>, ProviderError> {
+        // A file carries no marker: adopted after this lab's interrupted
+        // download only, never because the state is behind.
+        let (OpKind::Create, RecoverCause::Interrupted | RecoverCause::Failed, Some(spec)) =
+            (req.action, req.cause, desired)
+        else {
+            return Ok(Recovery::default());
+        };
+        let mut notes = Vec::new();
+        if let Some(upid) = req.claim.text("upid") {
+            if let Some(exit) = self.settle_upid(upid, &mut notes).await? {
+                if exit != "OK" && !exit.starts_with("WARNINGS") {
+                    notes.push(format!("the download task ended with: {exit}"));
+                }
+            }
+        }
+        let volid = spec.volid();
+        if !self
+            .volids(&spec.node, &spec.storage)
+            .await?
+            .contains(&volid)
+        {
+            return Ok(Recovery {
+                notes,
+                ..Recovery::default()
+            });
+        }
+        match self.verify(spec).await? {
+            Verdict::Same => Ok(Recovery {
+                found: vec![observe(spec, &volid)],
+                notes,
+                ..Recovery::default()
+            }),
+            Verdict::Different(why) => {
+                // This lab's download left it (the claim names it): replace.
+                let p = path(&[
+                    "nodes",
+                    &spec.node,
+                    "storage",
+                    &spec.storage,
+                    "content",
+                    &volid,
+                ]);
+                if let Some(data) = gone_ok(self.client.delete(&p, &[]).await)? {
+                    self.wait_if_task(&data, &OpContext::detached()).await?;
+                }
+                notes.push(format!(
+                    "removed {volid}, which the interrupted download left and which is not the \
+                     file at the URL ({why}); it is downloaded again"
+                ));
+                Ok(Recovery {
+                    notes,
+                    ..Recovery::default()
+                })
+            }
         }
     }
 
@@ -122,5 +216,90 @@ impl KindProvider<FileSpec> for ProxmoxProvider {
             .then(|| observe(spec, &volid))
             .into_iter()
             .collect())
+    }
+}
+
+impl ProxmoxProvider {
+    /// `download-url` of `spec`, claiming its task. With `claim` false the
+    /// task is not journaled (a re-check of an existing file).
+    async fn download(
+        &self,
+        spec: &FileSpec,
+        ctx: &OpContext,
+        claim: bool,
+    ) -> Result<(), ProviderError> {
+        let mut form = Form::new();
+        form.push_str("content", &spec.content);
+        form.push_str("filename", &spec.filename);
+        form.push_str("url", &spec.url);
+        if let Some(c) = &spec.checksum {
+            form.push_str("checksum", c);
+        }
+        if let Some(c) = &spec.checksum_algorithm {
+            form.push_str("checksum-algorithm", c);
+        }
+        let p = path(&[
+            "nodes",
+            &spec.node,
+            "storage",
+            &spec.storage,
+            "download-url",
+        ]);
+        if claim {
+            self.post_claim_wait(&p, &form, ctx).await
+        } else {
+            self.post_wait(&p, &form, ctx).await
+        }
+    }
+
+    /// Whether the file at `spec`'s volume id is the one its URL serves.
+    async fn verify(&self, spec: &FileSpec) -> Result<Verdict, ProviderError> {
+        let volid = spec.volid();
+        let listing: Vec<Map<String, Json>> = self
+            .client
+            .get(
+                &path(&["nodes", &spec.node, "storage", &spec.storage, "content"]),
+                &[],
+            )
+            .await
+            .map_err(err)?;
+        let have = listing
+            .iter()
+            .find(|m| normalize::text(m, "volid").as_deref() == Some(volid.as_str()))
+            .and_then(|m| m.get("size").and_then(Json::as_u64));
+        // The URL's size, when the server says it (older nodes, or a
+        // server without Content-Length, do not).
+        let want = match self
+            .client
+            .get::<Map<String, Json>>(
+                &path(&["nodes", &spec.node, "query-url-metadata"]),
+                &[("url", spec.url.clone())],
+            )
+            .await
+        {
+            Ok(m) => m.get("size").and_then(Json::as_u64),
+            Err(e) if e.is_transient() => return Err(err(e)),
+            Err(_) => None,
+        };
+        if let (Some(have), Some(want)) = (have, want) {
+            if have != want {
+                return Ok(Verdict::Different(format!(
+                    "{have} bytes, the URL serves {want}"
+                )));
+            }
+        }
+        if spec.checksum.is_some() {
+            // PVE checks an existing file against the checksum itself.
+            return Ok(
+                match self.download(spec, &OpContext::detached(), false).await {
+                    Ok(()) => Verdict::Same,
+                    Err(e) if e.message.contains("checksum mismatch") => {
+                        Verdict::Different("its checksum differs from the declared one".into())
+                    }
+                    Err(e) => return Err(e),
+                },
+            );
+        }
+        Ok(Verdict::Same)
     }
 }

@@ -240,18 +240,20 @@ impl ProxmoxProvider {
         }
     }
 
-    /// The guests carrying `owner`'s tag and marker line.
+    /// The guests carrying `owner`'s tag and marker line, except the
+    /// VMIDs in `skip` (recorded already: only their configs would be read).
     pub(crate) async fn adopt_guests<K: GuestSpec>(
         &self,
         owner: &Ownership,
         desired: Option<&K>,
+        skip: &[String],
     ) -> Result<Vec<Found<K>>, ProviderError> {
         let tag = owner.tag();
         let marker = owner.marker();
         let mut found = Vec::new();
         for r in self.resources().await? {
             let Some(vmid) = r.vmid else { continue };
-            if !r.tags_list().contains(&tag) {
+            if !r.tags_list().contains(&tag) || skip.contains(&vmid.to_string()) {
                 continue;
             }
             let node = r.node.clone().unwrap_or_default();
@@ -578,7 +580,19 @@ macro_rules! guest_kind_provider {
                 owner: &lab_core::provider::Ownership,
                 desired: Option<&$spec>,
             ) -> Result<Vec<lab_core::kind::Found<$spec>>, lab_core::ProviderError> {
-                self.adopt_guests(owner, desired).await
+                self.adopt_guests(owner, desired, &[]).await
+            }
+
+            async fn recover(
+                &self,
+                _ctx: &lab_core::provider::OpContext,
+                req: &lab_core::provider::RecoverRequest,
+                desired: Option<&$spec>,
+            ) -> Result<lab_core::kind::Recovery<$spec>, lab_core::ProviderError> {
+                if req.action != lab_core::provider::OpKind::Create {
+                    return Ok(lab_core::kind::Recovery::default());
+                }
+                self.recover_guest(req, desired).await
             }
         }
     };

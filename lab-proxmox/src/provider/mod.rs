@@ -31,6 +31,7 @@ mod file;
 mod guest;
 mod normalize;
 mod pool;
+mod recover;
 mod request;
 mod storage;
 mod template;
@@ -46,7 +47,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use lab_core::kind::{Kind, Typed, TypedProvider};
 use lab_core::provider::{
-    Estimates, KindSchema, Limit, OpContext, OpKind, Provider, ProviderError, ReadRequest,
+    Claim, Estimates, KindSchema, Limit, OpContext, OpKind, Provider, ProviderError, ReadRequest,
 };
 use lab_core::value::decode;
 use lab_core::Check;
@@ -189,6 +190,23 @@ impl ProxmoxProvider {
         self.wait_if_task(&data, ctx).await
     }
 
+    /// `POST` of the call that makes an object: the task's UPID is claimed
+    /// (journaled) before the wait, so a run that dies meanwhile is
+    /// followed by one that waits for the same task instead of starting a
+    /// second one.
+    async fn post_claim_wait(
+        &self,
+        p: &str,
+        form: &Form,
+        ctx: &OpContext,
+    ) -> Result<(), ProviderError> {
+        let data = self.client.post(p, form).await.map_err(err)?;
+        if let Some(u) = upid(&data) {
+            ctx.claim(Claim::new().with("upid", u))?;
+        }
+        self.wait_if_task(&data, ctx).await
+    }
+
     async fn put_wait(&self, p: &str, form: &Form, ctx: &OpContext) -> Result<(), ProviderError> {
         let data = self.client.put(p, form).await.map_err(err)?;
         self.wait_if_task(&data, ctx).await
@@ -235,13 +253,15 @@ impl ProxmoxProvider {
 
     /// Picks a free VMID: not in the cluster, not handed out by this
     /// process, and confirmed free by `nextid?vmid=`.
-    async fn allocate_vmid(&self) -> Result<i64, ProviderError> {
-        let used: BTreeSet<i64> = self
+    async fn allocate_vmid(&self, ctx: &OpContext) -> Result<i64, ProviderError> {
+        let mut used: BTreeSet<i64> = self
             .resources()
             .await?
             .iter()
             .filter_map(|r| r.vmid.map(|v| v as i64))
             .collect();
+        // VMIDs held for other guests' interrupted or failed creates.
+        used.extend(ctx.held().iter().filter_map(|c| c.int("vmid")));
         loop {
             let candidate = {
                 let mut reserved = self.reserved.lock().unwrap_or_else(|e| e.into_inner());
@@ -284,11 +304,56 @@ impl ProxmoxProvider {
             .remove(&vmid);
     }
 
-    /// The VMID given in code, or a newly allocated one.
-    async fn vmid_for(&self, vmid: Option<i64>) -> Result<i64, ProviderError> {
-        match vmid {
-            Some(v) => Ok(v),
-            None => self.allocate_vmid().await,
+    /// The VMID a create makes, claimed (journaled) before any call that
+    /// could make it: the one given in code, else the one an earlier
+    /// interrupted or failed try claimed (recovery found it free; it must
+    /// still be), else a newly allocated one. `extra` joins the claim
+    /// (a clone's `source`).
+    async fn vmid_for_create(
+        &self,
+        ctx: &OpContext,
+        node: &str,
+        explicit: Option<i64>,
+        extra: Claim,
+    ) -> Result<i64, ProviderError> {
+        let vmid = match (explicit, ctx.reserved().and_then(|c| c.int("vmid"))) {
+            (Some(v), _) => v,
+            (None, Some(v)) => {
+                self.confirm_free(v).await?;
+                v
+            }
+            (None, None) => self.allocate_vmid(ctx).await?,
+        };
+        let mut claim = Claim::new().with("node", node).with("vmid", vmid);
+        claim.merge(&extra);
+        if let Err(e) = ctx.claim(claim) {
+            self.release(vmid);
+            return Err(e);
+        }
+        Ok(vmid)
+    }
+
+    /// Reserves `vmid`, which an earlier try of the same create claimed,
+    /// after checking with `nextid?vmid=` that it is free.
+    async fn confirm_free(&self, vmid: i64) -> Result<(), ProviderError> {
+        match self
+            .client
+            .get::<Json>("/cluster/nextid", &[("vmid", vmid.to_string())])
+            .await
+        {
+            Ok(_) => {
+                self.reserved
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(vmid);
+                Ok(())
+            }
+            Err(e) if matches!(e.kind, ErrorKind::BadParam | ErrorKind::AlreadyExists) => {
+                Err(ProviderError::permanent(format!(
+                    "VMID {vmid}, which an earlier try of this create claimed, is in use again;                      nothing was created. The next `lab plan` looks at guest {vmid}: it adopts                      it if it is this lab's, and otherwise lets the create pick another VMID"
+                )))
+            }
+            Err(e) => Err(err(e)),
         }
     }
 }
@@ -303,6 +368,10 @@ impl TypedProvider for ProxmoxProvider {
 
     fn checks(&self) -> Vec<Check> {
         crate::checks::all()
+    }
+
+    async fn probe(&self, _ctx: &OpContext) -> Result<(), ProviderError> {
+        self.client.version().await.map(|_| ()).map_err(err)
     }
 
     async fn snapshot(

@@ -108,4 +108,19 @@ impl KindProvider<PoolSpec> for ProxmoxProvider {
             .map(|m| observe(m, id))
             .collect())
     }
+
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        req: &lab_core::provider::RecoverRequest,
+        desired: Option<&PoolSpec>,
+    ) -> Result<lab_core::kind::Recovery<PoolSpec>, ProviderError> {
+        if req.action != lab_core::provider::OpKind::Create
+            || req.cause == lab_core::provider::RecoverCause::StateBehind
+        {
+            return Ok(lab_core::kind::Recovery::default());
+        }
+        let found = KindProvider::<PoolSpec>::adopt(self, ctx, &req.owner, desired).await?;
+        Ok(super::recover::marker_less(req, found))
+    }
 }

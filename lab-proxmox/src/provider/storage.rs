@@ -172,4 +172,19 @@ impl KindProvider<StorageSpec> for ProxmoxProvider {
             Err(e) => Err(err(e)),
         }
     }
+
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        req: &lab_core::provider::RecoverRequest,
+        desired: Option<&StorageSpec>,
+    ) -> Result<lab_core::kind::Recovery<StorageSpec>, ProviderError> {
+        if req.action != lab_core::provider::OpKind::Create
+            || req.cause == lab_core::provider::RecoverCause::StateBehind
+        {
+            return Ok(lab_core::kind::Recovery::default());
+        }
+        let found = KindProvider::<StorageSpec>::adopt(self, ctx, &req.owner, desired).await?;
+        Ok(super::recover::marker_less(req, found))
+    }
 }

@@ -3,7 +3,7 @@
 //! change in place.
 
 use lab_core::kind::{Found, Update};
-use lab_core::provider::{KindSchema, OpContext};
+use lab_core::provider::{Claim, KindSchema, OpContext};
 use lab_core::ProviderError;
 
 use super::guest::{guest_kind_provider, guest_path, GuestSpec, Listed};
@@ -104,7 +104,9 @@ impl ProxmoxProvider {
         let image = spec.image.as_deref().ok_or_else(|| missing("image"))?;
         let name = spec.name.as_deref().ok_or_else(|| missing("name"))?;
         let node = &spec.node;
-        let vmid = self.vmid_for(spec.vmid).await?;
+        let vmid = self
+            .vmid_for_create(ctx, node, spec.vmid, Claim::new())
+            .await?;
         let mut form = Form::new();
         form.push_int("vmid", vmid);
         form.push_str("name", name);
@@ -121,7 +123,7 @@ impl ProxmoxProvider {
             &normalize::description(spec.notes.as_deref(), marker),
         );
         let created = self
-            .post_wait(&path(&["nodes", node, "qemu"]), &form, ctx)
+            .post_claim_wait(&path(&["nodes", node, "qemu"]), &form, ctx)
             .await;
         self.release(vmid);
         created?;

@@ -2,7 +2,7 @@
 //! settings and disks), update in place, delete, adopt.
 
 use lab_core::kind::{Found, Update};
-use lab_core::provider::{KindSchema, OpContext};
+use lab_core::provider::{Claim, KindSchema, OpContext};
 use lab_core::ProviderError;
 use serde_json::{Map, Value as Json};
 
@@ -67,7 +67,11 @@ impl ProxmoxProvider {
         marker: &str,
     ) -> Result<Found<VmSpec>, ProviderError> {
         let node = &spec.node;
-        let vmid = self.vmid_for(spec.vmid).await?;
+        let source = match spec.clone_vmid {
+            Some(src) => Claim::new().with("source", src),
+            None => Claim::new(),
+        };
+        let vmid = self.vmid_for_create(ctx, node, spec.vmid, source).await?;
         let result = async {
             if let Some(src) = spec.clone_vmid {
                 let mut form = Form::new();
@@ -89,7 +93,7 @@ impl ProxmoxProvider {
                 if let Some(p) = &spec.pool {
                     form.push_str("pool", p);
                 }
-                self.post_wait(
+                self.post_claim_wait(
                     &format!("{}/clone", guest_path::<VmSpec>(node, src)),
                     &form,
                     ctx,
@@ -124,7 +128,7 @@ impl ProxmoxProvider {
                 if let Some(p) = &spec.pool {
                     form.push_str("pool", p);
                 }
-                self.post_wait(&path(&["nodes", node, "qemu"]), &form, ctx)
+                self.post_claim_wait(&path(&["nodes", node, "qemu"]), &form, ctx)
                     .await?;
             }
             Ok::<(), ProviderError>(())
