@@ -566,6 +566,48 @@ fn killing_lab_or_the_node_mid_apply_never_duplicates_orphans_or_sticks() {
     suite(trials(20), trials(20).div_ceil(5));
 }
 
+/// The node dies while it clones: the clone's target stays locked
+/// (`lock: clone`), which only root@pam can clear. The next apply says
+/// which `qm unlock` to run; after it, the half-made guest is removed and
+/// cloned again with the same VMID: one guest, no orphan.
+#[test]
+fn a_clone_killed_with_its_node_asks_for_qm_unlock_and_then_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("lab");
+    let mut sim = PveSim::start(dir.path(), 1000);
+    let child = spawn_lab(&sim, &state, "apply --auto-approve");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !sim
+        .get("/nodes/pve1/tasks?source=active")
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["type"] == "qmclone")
+    {
+        assert!(Instant::now() < deadline, "no clone started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    sim.kill();
+    std::thread::sleep(Duration::from_millis(300));
+    sim.spawn();
+    let first = finish(child);
+    assert_ne!(
+        first.code,
+        Some(0),
+        "the interrupted apply reports failures"
+    );
+    let mut tally = Tally::default();
+    assert!(
+        converge(&mut sim, &state, &mut tally, "clone killed with its node"),
+        "{:?}",
+        tally.failures
+    );
+    audit(&sim, &state, &mut tally, "clone killed with its node");
+    assert!(tally.unlocks >= 1, "the apply asked for `qm unlock`");
+    assert!(tally.clean(), "{}", tally.failures.join("\n\n"));
+}
+
 #[test]
 #[ignore = "the long crash suite: 200 lab kills and 40 node kills"]
 fn long_crash_suite() {
@@ -617,6 +659,20 @@ fn a_damaged_state_is_refused_and_a_restored_prev_adopts() {
         assert_ne!(apply.code, Some(0), "{what}: apply must fail");
         assert_eq!(sim.guests().len(), before, "{what}: nothing was created");
     }
+    // state.json lost, its `.prev` still there: refused with the way back.
+    std::fs::remove_file(state.join("state.json")).unwrap();
+    let plan = run_lab(&sim, &state, "plan");
+    assert_eq!(plan.code, Some(1), "{}", plan.output);
+    assert!(plan.output.contains("cp "), "{}", plan.output);
+    std::fs::copy(state.join("state.json.prev"), state.join("state.json")).unwrap();
+    let plan = run_lab(&sim, &state, "plan");
+    assert_eq!(
+        plan.code,
+        Some(0),
+        "the restored .prev plans clean:\n{}",
+        plan.output
+    );
+    assert_eq!(sim.guests().len(), before);
     std::fs::write(state.join("state.json"), &good).unwrap();
     // `.prev` from before the last guest was recorded: restore it over the
     // newer state; the next plan adopts instead of creating again.

@@ -145,6 +145,8 @@ struct Shared {
     limiter: Arc<Limiter>,
     global: Limit,
     retry: RetryPolicy,
+    /// Creates recovery found blocked (what a person must do first): not attempted.
+    blocked: Vec<(Address, String)>,
 }
 
 impl Shared {
@@ -342,6 +344,12 @@ pub(crate) async fn apply(
         limiter: Limiter::new(),
         global: Limit::calls("engine:parallelism", opts.parallelism.max(1)),
         retry: opts.retry.clone(),
+        blocked: plan
+            .recovered
+            .iter()
+            .filter(|r| r.needs_attention)
+            .map(|r| (r.address.clone(), r.outcome.clone()))
+            .collect(),
     });
     let steps: Vec<Arc<PlanStep>> = plan.steps.iter().cloned().map(Arc::new).collect();
 
@@ -502,6 +510,11 @@ async fn run_op_inner(
     index: u64,
 ) -> OpResult {
     let address = &op.address;
+    if op.kind == OpKind::Create {
+        if let Some((_, why)) = shared.blocked.iter().find(|(a, _)| a == address) {
+            return Err((0, format!("not attempted: {why}")));
+        }
+    }
     // Inputs: references resolved from outputs recorded by the producers.
     let (attrs, lineage, reserved) = {
         let state = shared.state.lock().unwrap_or_else(|p| p.into_inner());

@@ -271,6 +271,22 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
         steps.push(deposed_step(address, rs));
     }
     force_cbd_on_replaced_dependencies(&mut steps);
+    // A create whose earlier try left something only a person can fix is
+    // planned (the resource is still wanted) but marked: apply does not
+    // attempt it until recovery finds the way clear.
+    for step in &mut steps {
+        if step.action == Action::Create
+            && recovered
+                .iter()
+                .any(|r| r.needs_attention && r.address == step.address)
+        {
+            step.notes.push(
+                "waits for you: recovery found what an earlier try left (see above); apply \
+                 does not attempt it until that is done"
+                    .into(),
+            );
+        }
+    }
     let mut plan = finish(engine, &state, existed, steps, drift, unchanged, false)?;
     plan.recovered = recovered;
     plan.moves = moves;

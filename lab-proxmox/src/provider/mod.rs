@@ -350,7 +350,9 @@ impl ProxmoxProvider {
             }
             Err(e) if matches!(e.kind, ErrorKind::BadParam | ErrorKind::AlreadyExists) => {
                 Err(ProviderError::permanent(format!(
-                    "VMID {vmid}, which an earlier try of this create claimed, is in use again;                      nothing was created. The next `lab plan` looks at guest {vmid}: it adopts                      it if it is this lab's, and otherwise lets the create pick another VMID"
+                    "VMID {vmid}, which an earlier try of this create claimed, is in use again; \
+                     nothing was created. The next `lab plan` looks at guest {vmid}: it adopts \
+                     it if it is this lab's, and otherwise lets the create pick another VMID"
                 )))
             }
             Err(e) => Err(err(e)),
