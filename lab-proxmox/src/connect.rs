@@ -88,6 +88,8 @@ impl Connection {
             })?;
         }
         config.persist = Some(state_file.clone());
+        // The simulator stops with this process; a real node would not.
+        config.restart = crate::sim::Restart::NodeKeptRunning;
         let sim = crate::sim::SimHandle::start_background(config)
             .map_err(|e| ConnectError::Simulator(e.to_string()))?;
         let client_config =

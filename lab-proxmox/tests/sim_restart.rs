@@ -588,3 +588,52 @@ async fn pve_sim_unlock_edits_a_state_file() {
     );
     assert!(!dir.path().join("missing.json.lock").exists());
 }
+
+/// The simulator embedded in a `lab` process stops with `lab`, not with
+/// its node (`Restart::NodeKeptRunning`): a clone that was running starts
+/// over under its UPID and completes, leaving no lock and no stray volume.
+#[tokio::test]
+async fn an_embedded_node_that_kept_running_finishes_the_clone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pve.json");
+    let latency = TaskLatency::instant().with("qmclone", Duration::from_secs(30));
+    let (first, api) = sim(persisted(&path, latency)).await;
+    template(&api).await;
+    let upid = api
+        .post(
+            "/nodes/pve1/qemu/9000/clone",
+            &[("newid", "201"), ("name", "web1")],
+        )
+        .await
+        .upid();
+    until(&first, "the copy of the first drive", |w| {
+        volids(w).contains(&"local-lvm:vm-201-cloudinit".to_string())
+    })
+    .await;
+    first.shutdown();
+    drop(first);
+    let (second, api) = sim(SimConfig {
+        restart: lab_proxmox::sim::Restart::NodeKeptRunning,
+        ..persisted(&path, TaskLatency::instant())
+    })
+    .await;
+    until(&second, "the resumed clone's end", |w| {
+        w.tasks
+            .iter()
+            .any(|t| t.upid == upid && t.endtime.is_some())
+    })
+    .await;
+    let status = api
+        .get(&format!("/nodes/pve1/tasks/{upid}/status"), &[])
+        .await
+        .data();
+    assert_eq!(status["exitstatus"], "OK", "{status}");
+    let config = api.get("/nodes/pve1/qemu/201/config", &[]).await.data();
+    assert_eq!(config["name"], "web1");
+    assert!(config.get("lock").is_none(), "{config}");
+    let cloudinit: Vec<String> = volids(&second.world())
+        .into_iter()
+        .filter(|v| v.contains("vm-201-cloudinit"))
+        .collect();
+    assert_eq!(cloudinit.len(), 1, "{cloudinit:?}");
+}

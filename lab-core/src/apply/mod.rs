@@ -730,14 +730,12 @@ async fn run_op_inner(
                 }
                 state.resources.insert(
                     address.clone(),
-                    ResourceState {
-                        id: obs.id,
-                        attrs: obs.attrs,
-                        outputs: obs.outputs,
-                        deps: step.deps.clone(),
-                        create_before_destroy: step.create_before_destroy,
-                        provider: instance.name.clone(),
-                    },
+                    ResourceState::observed(
+                        obs,
+                        step.deps.clone(),
+                        step.create_before_destroy,
+                        &instance.name,
+                    ),
                 );
             }
             (_, None) => {}

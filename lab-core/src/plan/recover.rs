@@ -232,16 +232,13 @@ fn record(engine: &Engine, state: &mut State, address: &Address, provider: &str,
     state.pending.shift_remove(address);
     state.resources.insert(
         address.clone(),
-        ResourceState {
-            id: obs.id,
-            attrs: obs.attrs,
-            outputs: obs.outputs,
-            deps: spec
-                .map(|s| s.deps.iter().map(|d| d.on.clone()).collect())
+        ResourceState::observed(
+            obs,
+            spec.map(|s| s.deps.iter().map(|d| d.on.clone()).collect())
                 .unwrap_or_default(),
-            create_before_destroy: spec.is_some_and(|s| s.lifecycle.create_before_destroy),
-            provider: provider.to_string(),
-        },
+            spec.is_some_and(|s| s.lifecycle.create_before_destroy),
+            provider,
+        ),
     );
 }
 

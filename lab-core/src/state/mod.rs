@@ -48,6 +48,25 @@ pub struct ResourceState {
     pub provider: String,
 }
 
+impl ResourceState {
+    /// The entry for an object a provider made or found.
+    pub fn observed(
+        obs: crate::provider::Observed,
+        deps: Vec<Address>,
+        create_before_destroy: bool,
+        provider: &str,
+    ) -> Self {
+        ResourceState {
+            id: obs.id,
+            attrs: obs.attrs,
+            outputs: obs.outputs,
+            deps,
+            create_before_destroy,
+            provider: provider.to_string(),
+        }
+    }
+}
+
 /// A create that claimed an identity and did not complete: the next run
 /// looks at that object first ([`crate::Provider::recover`]), and the next
 /// create reuses the identity rather than picking a new one.

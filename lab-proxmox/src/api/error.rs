@@ -206,8 +206,11 @@ const NOT_FOUND: &[&str] = &[
 /// Texts that mean "a lock could not be taken / the daemon was busy".
 /// `cfs-lock '<name>' error: got lock request timeout` is pmxcfs's cluster
 /// lock (`PVE::Cluster::cfs_lock_*`: `file-user_cfg`, `storage-<id>`,
-/// `domain-...`) timing out.
+/// `domain-...`) timing out. `file changed by other user? Try again` is a
+/// config written between our read and our write (its digest moved): the
+/// same call succeeds once read again.
 const LOCKED: &[&str] = &[
+    "file changed by other user",
     "can't lock file",
     "got timeout",
     "got lock request timeout",

@@ -30,10 +30,13 @@ use crate::api::{path, ErrorKind};
 const CRASHED: &str = "unexpected status";
 
 impl ProxmoxProvider {
-    /// The create's task, if it can be found: the claimed UPID, or else a
-    /// task on the node still running for that VMID (a crash between the
-    /// call and the claim of its UPID). Waits for a running one. Returns
-    /// the task's exit status (`None`: no task known).
+    /// The create's task, if it can be found (the claimed UPID, or a task
+    /// on the node still running for that VMID, as after a crash between
+    /// the call and the claim of its UPID), waited for if it runs; and any
+    /// other task still running on the VMID (the create's later steps:
+    /// config, resize, start) waited for too, so what is adopted is what
+    /// the node settled on. Returns the create task's exit status (`None`:
+    /// no task known).
     async fn settle_task(
         &self,
         claim: &Claim,
@@ -41,30 +44,36 @@ impl ProxmoxProvider {
         vmid: i64,
         notes: &mut Vec<String>,
     ) -> Result<Option<String>, ProviderError> {
-        let mut upid = claim.text("upid").map(str::to_string);
-        if upid.is_none() {
-            let active: Vec<Map<String, Json>> = self
-                .client
-                .get(
-                    &path(&["nodes", node, "tasks"]),
-                    &[("source", "active".to_string())],
-                )
-                .await
-                .map_err(err)?;
-            let source = claim.int("source").map(|s| s.to_string());
-            upid = active
-                .iter()
-                .find(|t| {
-                    let id = normalize::text(t, "id").unwrap_or_default();
-                    let kind = normalize::text(t, "type").unwrap_or_default();
-                    id == vmid.to_string() || (kind == "qmclone" && Some(&id) == source.as_ref())
-                })
-                .and_then(|t| normalize::text(t, "upid"));
+        let active: Vec<Map<String, Json>> = self
+            .client
+            .get(
+                &path(&["nodes", node, "tasks"]),
+                &[("source", "active".to_string())],
+            )
+            .await
+            .map_err(err)?;
+        let source = claim.int("source").map(|s| s.to_string());
+        let running: Vec<String> = active
+            .iter()
+            .filter(|t| {
+                let id = normalize::text(t, "id").unwrap_or_default();
+                let kind = normalize::text(t, "type").unwrap_or_default();
+                id == vmid.to_string() || (kind == "qmclone" && Some(&id) == source.as_ref())
+            })
+            .filter_map(|t| normalize::text(t, "upid"))
+            .collect();
+        let upid = claim
+            .text("upid")
+            .map(str::to_string)
+            .or_else(|| running.first().cloned());
+        let exit = match &upid {
+            Some(upid) => self.settle_upid(upid, notes).await?,
+            None => None,
+        };
+        for other in running.iter().filter(|u| Some(*u) != upid.as_ref()) {
+            self.settle_upid(other, notes).await?;
         }
-        match upid {
-            Some(upid) => self.settle_upid(&upid, notes).await,
-            None => Ok(None),
-        }
+        Ok(exit)
     }
 
     /// Waits for the task `upid` if it still runs; its exit status.

@@ -14,7 +14,7 @@
 //! |---|---|---|
 //! | transport | `server` | token auth (`PVEAPIToken=<id>=<secret>`, split on the last `=`), failures delayed (3 s by default) then **401** with an empty body and PVE's reason (`No ticket`, `invalid token value!`, `no such token '<n>' for user '<u>'`); messages in the **reason phrase**; `{"data":null}` (+`errors`) error bodies; 501 for unknown paths and for bodies on GET/DELETE; schema validation of every request (notes §1-3) |
 //! | tasks | `tasks` | UPIDs, `running` → `stopped` after a per-type latency, workers that write in the stages the real ones do (log lines as they go), `OK` / `WARNINGS: n` / error exit statuses, cleanup on failure, task logs and lists with `total`, task stop (notes §4) |
-//! | restart | `tasks`, `state`, `tls` | a simulator started on its state file is the node after a crash or reboot: tasks that were running read `stopped` with `unexpected status` and no `TASK` line (pve-common `read_status`), and what their workers wrote stays (a clone's target `lock: clone` with the drives copied so far, a create's `lock: create` and its allocated disks, no file for a download); the certificate and the token secret are kept in `<state>.tls.json`; the state file is re-read when changed from outside; [`SimHandle::unlock`] / `pve-sim unlock` = `qm unlock` / `pct unlock` |
+//! | restart | `tasks`, `state`, `tls` | a simulator started on its state file is the node after a crash or reboot: tasks that were running read `stopped` with `unexpected status` and no `TASK` line (pve-common `read_status`), and what their workers wrote stays (a clone's target `lock: clone` with the drives copied so far, a create's `lock: create` and its allocated disks, no file for a download); a simulator embedded in `lab` ([`crate::Connection::simulated`]) stops with `lab`, not with its node, so it resumes them instead ([`Restart::NodeKeptRunning`]); the certificate and the token secret are kept in `<state>.tls.json`; the state file is re-read when changed from outside; [`SimHandle::unlock`] / `pve-sim unlock` = `qm unlock` / `pct unlock` |
 //! | locks | `locks` | config and storage locks with timeouts taken where qemu-server/pve-container take them (before or inside the worker), `can't lock file '...' - got timeout`, the `lock` config key (`create`, `clone`) and `VM is locked (<lock>)`, `skiplock` refused for a token (`Only root may use this option.`) (notes §3, §15) |
 //! | QEMU | `qemu` | create (MACs, disk allocation drive by drive, `import-from`, cloud-init drive, `meta`/`vmgenid`/`smbios1`, default boot order, `start`, `pool`), config (pending on running VMs, `digest`, `current=1`, masked `cipassword`, urlencoded `sshkeys`, new MAC when a NIC is written without one), linked/full clone (placeholder `# qmclone temporary file`, the new config rewritten after each drive), template (`base-` volumes), resize, power, destroy (notes §6) |
 //! | LXC | `lxc` | create (`ostemplate`, rootfs/mount points, `hwaddr`), config, resize, power, destroy, the root-only checks a token hits (403) (notes §7) |
@@ -253,6 +253,24 @@ impl TaskLatency {
     }
 }
 
+/// What a simulator started on a persisted world makes of the tasks that
+/// were running when it stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Restart {
+    /// The node went down with its tasks (a standalone `pve-sim` killed or
+    /// restarted: a crash or a reboot): they read `stopped` with
+    /// `unexpected status` and leave what their workers wrote, e.g. a
+    /// clone's target locked `clone`. What a real node does.
+    #[default]
+    NodeRebooted,
+    /// The node kept running while the simulator's process was away: the
+    /// simulator embedded in a `lab` process ([`crate::Connection::simulated`])
+    /// stops with `lab`, which on a real lab never takes the node down. Each
+    /// task that was running starts over (its partial work undone, under
+    /// the same UPID) and completes, as if it had gone on meanwhile.
+    NodeKeptRunning,
+}
+
 /// Where a clone takes the source VM's config lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CloneSourceLock {
@@ -373,6 +391,8 @@ pub struct SimConfig {
     pub urls: BTreeMap<String, SimUrl>,
     /// How clones lock their source (see [`CloneSourceLock`]).
     pub clone_source_lock: CloneSourceLock,
+    /// What a restart makes of running tasks (see [`Restart`]).
+    pub restart: Restart,
     /// Address to listen on (default `127.0.0.1:0`, a free port).
     pub listen: Option<SocketAddr>,
 }
@@ -422,6 +442,7 @@ impl Default for SimConfig {
             download_urls_fail: Vec::new(),
             urls: BTreeMap::new(),
             clone_source_lock: CloneSourceLock::default(),
+            restart: Restart::default(),
             listen: None,
         }
     }
@@ -659,14 +680,19 @@ async fn start_on_current_runtime(config: SimConfig) -> Result<SimHandle, SimErr
         clone_source_lock: config.clone_source_lock,
     };
     let shared = Arc::new(Shared::new(settings, config.schema.clone(), world, faults));
-    // A node that went down with running tasks comes back without their
-    // workers: the tasks read `unexpected status`, their leftovers stay.
-    shared.write(|w| {
-        let vanished = tasks::vanish_running(w);
-        if vanished > 0 {
-            tracing::info!("pve-sim: {vanished} task(s) were running when the node went down");
+    match config.restart {
+        // A node that went down with running tasks comes back without their
+        // workers: the tasks read `unexpected status`, their leftovers stay.
+        Restart::NodeRebooted => shared.write(|w| {
+            let vanished = tasks::vanish_running(w);
+            if vanished > 0 {
+                tracing::info!("pve-sim: {vanished} task(s) were running when the node went down");
+            }
+        }),
+        Restart::NodeKeptRunning => {
+            tasks::resume_running(&shared);
         }
-    });
+    }
     let (tx, rx) = watch::channel(false);
     let state = server::AppState {
         shared: shared.clone(),

@@ -449,6 +449,76 @@ pub(crate) fn vanish_running(world: &mut World) -> usize {
     n
 }
 
+/// What a node that kept running does with the tasks that were running
+/// when the simulator's process stopped ([`super::Restart::NodeKeptRunning`]):
+/// each starts over under its UPID (its partial work undone, without the
+/// locks its handler took: nothing else runs yet) and completes after its
+/// latency. Returns how many tasks were resumed.
+pub(crate) fn resume_running(shared: &Arc<Shared>) -> usize {
+    let resumed: Vec<(String, String, Effect)> = shared.write(|w| {
+        let running: Vec<(String, String, Effect, Progress)> = w
+            .tasks
+            .iter_mut()
+            .filter(|t| t.state == TaskState::Running)
+            .filter_map(|t| {
+                let effect = t.effect.clone()?;
+                let progress = t.progress.replace(Progress::default()).unwrap_or_default();
+                Some((t.upid.clone(), t.wtype.clone(), effect, progress))
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|(upid, wtype, effect, progress)| {
+                effect.on_failure(w, &progress);
+                (upid, wtype, effect)
+            })
+            .collect()
+    });
+    // A running task without its effect cannot be resumed: it vanishes.
+    shared.write(|w| {
+        for t in w.tasks.iter_mut().filter(|t| {
+            t.state == TaskState::Running && !resumed.iter().any(|(u, _, _)| *u == t.upid)
+        }) {
+            t.state = TaskState::Stopped;
+            t.exitstatus = Some(UNEXPECTED_STATUS.to_string());
+            t.endtime = Some(now());
+        }
+    });
+    let n = resumed.len();
+    for (upid, wtype, effect) in resumed {
+        let latency = shared.settings.task_latency.for_type(&wtype);
+        let worker = {
+            let shared = shared.clone();
+            let upid = upid.clone();
+            async move {
+                let mut guards = Vec::new();
+                run(
+                    &shared,
+                    &upid,
+                    &effect,
+                    vec![],
+                    vec![],
+                    latency,
+                    &mut guards,
+                )
+                .await;
+                shared
+                    .workers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&upid);
+            }
+        };
+        let handle = tokio::spawn(worker);
+        shared
+            .workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(upid, handle.abort_handle());
+    }
+    n
+}
+
 /// What a step of a worker decided.
 enum Flow {
     /// Go on.
