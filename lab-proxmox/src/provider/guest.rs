@@ -225,8 +225,21 @@ impl ProxmoxProvider {
             )));
         }
         let node = res.node.clone().unwrap_or_default();
-        let base = guest_path::<K>(&node, vmid);
-        if res.status.as_deref() == Some("running") {
+        let running = res.status.as_deref() == Some("running");
+        self.destroy_guest::<K>(ctx, &node, vmid, running).await
+    }
+
+    /// Stops the guest if `running`, then destroys it with its disks and
+    /// every reference to it (`purge`); already gone is success.
+    pub(crate) async fn destroy_guest<K: GuestSpec>(
+        &self,
+        ctx: &OpContext,
+        node: &str,
+        vmid: i64,
+        running: bool,
+    ) -> Result<(), ProviderError> {
+        let base = guest_path::<K>(node, vmid);
+        if running {
             self.post_wait(&format!("{base}/status/stop"), &Form::new(), ctx)
                 .await?;
         }
@@ -262,9 +275,7 @@ impl ProxmoxProvider {
                 Err(e) if e.kind == ErrorKind::NotFound => continue,
                 Err(e) => return Err(err(e)),
             };
-            let has_marker = normalize::text(&config, "description")
-                .is_some_and(|d| d.lines().any(|l| l.trim() == marker));
-            if has_marker {
+            if normalize::has_marker(&config, &marker) {
                 let running = r.status.as_deref() == Some("running");
                 let rb = Readback {
                     config: &config,

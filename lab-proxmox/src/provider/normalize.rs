@@ -89,6 +89,12 @@ pub(crate) fn description(notes: Option<&str>, marker: &str) -> String {
     }
 }
 
+/// Whether a guest config's description carries `marker` on a line of its
+/// own (the line [`description`] writes).
+pub(crate) fn has_marker(config: &Map<String, Json>, marker: &str) -> bool {
+    text(config, "description").is_some_and(|d| d.lines().any(|l| l.trim() == marker))
+}
+
 /// The storage id of a volume id (`local-lvm:vm-101-disk-0` -> `local-lvm`).
 pub(crate) fn volume_storage(volid: &str) -> &str {
     volid.split(':').next().unwrap_or(volid)

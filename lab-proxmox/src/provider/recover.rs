@@ -21,9 +21,9 @@ use lab_core::provider::{Claim, OpContext, RecoverCause, RecoverRequest};
 use lab_core::ProviderError;
 use serde_json::{Map, Value as Json};
 
-use super::guest::{guest_path, GuestSpec};
+use super::guest::GuestSpec;
 use super::normalize;
-use super::{err, gone_ok, ProxmoxProvider};
+use super::{err, ProxmoxProvider};
 use crate::api::{path, ErrorKind};
 
 /// The exit status PVE reports for a task whose worker died (node reboot).
@@ -158,8 +158,7 @@ impl ProxmoxProvider {
             Err(e) => return Err(err(e)),
         };
         let marker = req.owner.marker();
-        let has_marker = normalize::text(&config, "description")
-            .is_some_and(|d| d.lines().any(|l| l.trim() == marker));
+        let has_marker = normalize::has_marker(&config, &marker);
         let lock = normalize::text(&config, "lock");
         let tool = if K::API == "lxc" { "pct" } else { "qm" };
         if let Some(lock) = lock {
@@ -195,7 +194,9 @@ impl ProxmoxProvider {
             // Our task made it (the claim names the VMID and the task; PVE
             // refuses to create over an existing VMID) and died before the
             // marker was written; someone removed its lock since.
-            self.remove_half_made::<K>(&node, vmid).await?;
+            let running = res.status.as_deref() == Some("running");
+            self.destroy_guest::<K>(&OpContext::detached(), &node, vmid, running)
+                .await?;
             notes.push(format!(
                 "removed guest {vmid}, which the crashed task left half made"
             ));
@@ -214,45 +215,16 @@ impl ProxmoxProvider {
             ..Recovery::default()
         })
     }
-
-    /// Deletes a guest a crashed create left (stopping it first).
-    async fn remove_half_made<K: GuestSpec>(
-        &self,
-        node: &str,
-        vmid: i64,
-    ) -> Result<(), ProviderError> {
-        let base = guest_path::<K>(node, vmid);
-        let ctx = OpContext::detached();
-        let status: Json = self
-            .client
-            .get(&format!("{base}/status/current"), &[])
-            .await
-            .map_err(err)?;
-        if status.get("status").and_then(Json::as_str) == Some("running") {
-            self.post_wait(&format!("{base}/status/stop"), &Default::default(), &ctx)
-                .await?;
-        }
-        let query = vec![
-            ("purge", "1".to_string()),
-            ("destroy-unreferenced-disks", "1".to_string()),
-        ];
-        match gone_ok(self.client.delete(&base, &query).await)? {
-            Some(data) => self.wait_if_task(&data, &ctx).await,
-            None => Ok(()),
-        }
-    }
 }
 
-/// What a kind without a marker (storage, pool) recovers: by its
-/// deterministic id after a crash, never when the state is merely behind
-/// (a same-named object made by hand is not this lab's).
+/// What a kind without a marker (storage, pool) recovers after a crash:
+/// the objects its deterministic id found, less those already recorded.
+/// (Its callers adopt nothing, and call nothing, when the state is merely
+/// behind: a same-named object made by hand is not this lab's.)
 pub(crate) fn marker_less<K: lab_core::kind::Kind>(
     req: &RecoverRequest,
     found: Vec<Found<K>>,
 ) -> Recovery<K> {
-    if req.cause == RecoverCause::StateBehind {
-        return Recovery::default();
-    }
     Recovery {
         found: found
             .into_iter()
