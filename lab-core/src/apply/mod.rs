@@ -21,6 +21,7 @@ mod retry;
 pub use limiter::{Limiter, OpSlots, Permits};
 pub use retry::RetryPolicy;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -28,7 +29,7 @@ use tokio::task::JoinSet;
 
 use crate::engine::{Engine, EngineError};
 use crate::events::{Event, EventSink};
-use crate::plan::compute::{estimate_op, instance_for, move_entry, resolve_from_state};
+use crate::plan::compute::{estimate_op, instance_named, move_entry, resolve_from_state};
 use crate::plan::{Action, Plan, PlanStep};
 use crate::provider::{
     Claim, ClaimJournal, CreateRequest, DeleteRequest, Limit, LimitScope, Observed, OpContext,
@@ -288,28 +289,35 @@ pub(crate) async fn apply(
         store.save(&state)?;
     }
     let mut providers: Vec<StepProvider> = Vec::with_capacity(plan.steps.len());
+    // The identities each instance's pending creates hold, once per instance.
+    let mut held_by: HashMap<&str, Arc<Vec<Claim>>> = HashMap::new();
     for s in &plan.steps {
-        let instance = lab
-            .providers()
-            .get(&s.provider)
-            .filter(|i| i.serves(s.address.kind()))
-            .or_else(|| instance_for(lab, &s.address, &s.provider))
-            .ok_or_else(|| EngineError::NoProvider {
-                kind: s.address.kind().to_string(),
-                address: s.address.to_string(),
-                declared_at: s.declared_at.clone().unwrap_or_else(|| "the plan".into()),
+        let instance =
+            instance_named(lab, &s.address, &s.provider, &s.provider).ok_or_else(|| {
+                EngineError::NoProvider {
+                    kind: s.address.kind().to_string(),
+                    address: s.address.to_string(),
+                    declared_at: s.declared_at.clone().unwrap_or_else(|| "the plan".into()),
+                }
             })?;
-        let held: Vec<Claim> = state
-            .pending
-            .values()
-            .filter(|p| p.provider.is_empty() || p.provider == instance.name)
-            .map(|p| p.claim.clone())
-            .collect();
+        let held = held_by
+            .entry(instance.name.as_str())
+            .or_insert_with(|| {
+                Arc::new(
+                    state
+                        .pending
+                        .values()
+                        .filter(|p| p.provider.is_empty() || p.provider == instance.name)
+                        .map(|p| p.claim.clone())
+                        .collect(),
+                )
+            })
+            .clone();
         providers.push(StepProvider {
             name: instance.name.clone(),
             provider: instance.provider.clone(),
             rate: engine.rate_bucket(&instance.name),
-            held: Arc::new(held),
+            held,
         });
     }
     if !plan.moves.is_empty() {

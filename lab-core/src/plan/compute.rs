@@ -387,6 +387,20 @@ fn check_bindings(lab: &crate::Lab, state: &State) -> Result<(), EngineError> {
     Ok(())
 }
 
+/// The instance named `name` if it serves `address`'s kind (a plan step's
+/// or a journal intent's instance), else [`instance_for`] with `recorded`.
+pub(crate) fn instance_named<'a>(
+    lab: &'a crate::Lab,
+    address: &Address,
+    name: &str,
+    recorded: &str,
+) -> Option<&'a ProviderInstance> {
+    lab.providers()
+        .get(name)
+        .filter(|i| i.serves(address.kind()))
+        .or_else(|| instance_for(lab, address, recorded))
+}
+
 /// The provider instance for `address`: the code's binding when the
 /// resource is in the code, else the one the state recorded.
 pub(crate) fn instance_for<'a>(

@@ -22,7 +22,7 @@
 //! ([`super::PlanRecovery`]) and as an [`Event::Recovered`]: nothing is
 //! adopted, cleaned or left waiting silently.
 
-use super::compute::{instance_for, known_output};
+use super::compute::{instance_for, instance_named, known_output};
 use super::PlanRecovery;
 use crate::engine::{Engine, EngineError};
 use crate::events::Event;
@@ -270,13 +270,7 @@ async fn resolve_create(
         .or_else(|| state.deposed.get(address))
         .map_or(provider, |r| r.provider.as_str())
         .to_string();
-    let instance = engine
-        .lab
-        .providers()
-        .get(provider)
-        .filter(|i| i.serves(address.kind()))
-        .or_else(|| instance_for(&engine.lab, address, &recorded));
-    let Some(instance) = instance else {
+    let Some(instance) = instance_named(&engine.lab, address, provider, &recorded) else {
         report.push(PlanRecovery {
             address: address.clone(),
             outcome: format!(
