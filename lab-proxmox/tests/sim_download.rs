@@ -306,3 +306,54 @@ async fn failures_names_and_decompression() {
         "{log:?}"
     );
 }
+
+/// Deletes a volume as a client would: the answer may be a task (PVE runs
+/// `imgdel` workers) or `null` (finished within `delay`).
+async fn delete_volume(api: &Api, node: &str, volid: &str) {
+    let path = format!(
+        "/nodes/{node}/storage/local/content/{}",
+        volid.replace('/', "%2F")
+    );
+    let answer = api.delete(&path, &[]).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    if let Some(upid) = answer.data().as_str() {
+        assert_eq!(api.wait(upid).await["exitstatus"], "OK");
+    }
+}
+
+#[tokio::test]
+async fn a_volume_in_use_is_deleted_as_pve_does_and_recorded_as_dangling() {
+    let (sim, api) = sim(SimConfig::for_tests()).await;
+    let volid = "local:iso/talos.iso";
+    for node in ["pve1", "pve2"] {
+        api.ok(
+            "POST",
+            &format!("/nodes/{node}/storage/local/download-url"),
+            &[("content", "iso"), ("filename", "talos.iso"), ("url", ISO)],
+        )
+        .await;
+    }
+    // A VM on pve1 boots from pve1's copy.
+    api.ok(
+        "POST",
+        "/nodes/pve1/qemu",
+        &[("vmid", "100"), ("ide2", &format!("{volid},media=cdrom"))],
+    )
+    .await;
+
+    // pve2's copy of the same file name is another volume: no guest of
+    // pve2 uses it.
+    delete_volume(&api, "pve2", volid).await;
+    assert_eq!(sim.dangling_references(), Vec::<String>::new());
+
+    // pve1's copy is in use; PVE deletes it anyway (no in-use check in
+    // pve-storage's Content.pm), and the simulator records it.
+    delete_volume(&api, "pve1", volid).await;
+    assert_eq!(isos(&api).await, json!([]));
+    assert_eq!(
+        sim.dangling_references(),
+        vec![format!(
+            "{volid} on pve1 deleted while guest(s) [100] still use it"
+        )]
+    );
+}

@@ -614,6 +614,9 @@ fn a_new_talos_version_upgrades_every_node_one_at_a_time() {
             assert!(pair[1].ends_with("/Upgrade"), "{writes:#?}");
             assert_eq!(ip(&pair[0]), ip(&pair[1]), "{writes:#?}");
         }
+        // Each node's old ISO was deleted only after its VMs let go of it.
+        let sim = w.pve.simulator().unwrap();
+        assert_eq!(sim.dangling_references(), Vec::<String>::new());
         assert_quiet(&w, &shape).await;
     });
 }

@@ -873,6 +873,19 @@ impl SimHandle {
             .clone()
     }
 
+    /// Every volume deleted while a guest that can see it still used it
+    /// (`volid on node deleted while guest(s) [..] still use it`). Real PVE
+    /// deletes such a volume without a word and the guest fails at its next
+    /// start, so a client must let go of a volume first; tests assert this
+    /// stays empty.
+    pub fn dangling_references(&self) -> Vec<String> {
+        self.shared
+            .dangling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// The fault-injection controller.
     pub fn faults(&self) -> Faults {
         self.shared.faults.clone()

@@ -97,6 +97,9 @@ pub(crate) struct Shared {
     pub counter: Arc<AtomicU64>,
     pub requests: Mutex<Vec<RecordedRequest>>,
     pub violations: Mutex<Vec<String>>,
+    /// Volumes deleted while a guest that can see them still named them in
+    /// its config (real PVE allows it; see `storage::delete_volume`).
+    pub dangling: Mutex<Vec<String>>,
     /// Abort handles of running workers, by UPID (for `DELETE .../tasks/{upid}`).
     pub workers: Mutex<HashMap<String, tokio::task::AbortHandle>>,
     /// Set once the simulator shuts down: nothing is persisted any more.
@@ -121,6 +124,7 @@ impl Shared {
             counter,
             requests: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
+            dangling: Mutex::new(Vec::new()),
             workers: Mutex::new(HashMap::new()),
             stopped: AtomicBool::new(false),
             persisted: Mutex::new(stamp),

@@ -500,6 +500,15 @@ pub(crate) fn volume_attributes(
 /// `DELETE /nodes/{node}/storage/{storage}/content/{volume}`: frees the
 /// volume. Real PVE runs a worker and answers `null` when it finishes within
 /// `delay`; freeing a simulated volume is instant, so the answer is `null`.
+///
+/// Real PVE does not check whether a guest still uses the volume
+/// (pve-storage `API2/Storage/Content.pm`, `delete`: the worker calls
+/// `vdisk_free` and nothing else; the guest only fails at its next start),
+/// so neither does the simulator: it deletes, and records the guests that
+/// still named the volume in [`Shared::dangling`] for tests to assert that
+/// a client let go of a volume before deleting it
+/// ([`super::SimHandle::dangling_references`]). Only guests that can see the
+/// volume count: on the same node for a node-local storage.
 pub(crate) fn delete_volume(shared: &Arc<Shared>, node: &str, id: &str, volume: &str) -> ApiResult {
     let volid = if volume.contains(':') {
         volume.to_string()
@@ -507,14 +516,29 @@ pub(crate) fn delete_volume(shared: &Arc<Shared>, node: &str, id: &str, volume: 
         format!("{id}:{volume}")
     };
     shared.write(|w| {
-        if w.guests
-            .values()
-            .any(|g| g.config.values().any(|v| v.contains(&volid)))
-        {
-            return Err(ApiError::die(format!("volume '{volid}' is still in use")));
-        }
+        let storage_shared = w.storages.get(id).is_some_and(|s| s.shared);
+        let holders: Vec<u32> = w
+            .guests
+            .iter()
+            .filter(|(_, g)| storage_shared || g.node == node)
+            .filter(|(_, g)| {
+                g.config
+                    .values()
+                    .any(|v| v.split([',', '=']).any(|part| part == volid))
+            })
+            .map(|(vmid, _)| *vmid)
+            .collect();
         if !w.remove_volume(node, &volid) {
             return Err(ApiError::die(format!("volume '{volid}' does not exist")));
+        }
+        if !holders.is_empty() {
+            shared
+                .dangling
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(format!(
+                    "{volid} on {node} deleted while guest(s) {holders:?} still use it"
+                ));
         }
         Ok(Reply::data(Value::Null))
     })
