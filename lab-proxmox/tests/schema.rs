@@ -762,3 +762,40 @@ fn the_schema_is_shareable() {
     send_sync::<PveSchema>();
     send_sync::<Violation>();
 }
+
+#[test]
+fn volume_ids_keep_their_slash_below_storage_content() {
+    // pve-storage mounts `{storage}/content` with `fragmentDelimiter => ''`
+    // and pveproxy decodes the whole path first: a volume id reaches
+    // `{volume}` whole, encoded or not.
+    let s = schema();
+    for path in [
+        "/nodes/pve1/storage/local/content/local:vztmpl/debian-13.tar.zst",
+        "/nodes/pve1/storage/local/content/local%3Avztmpl%2Fdebian-13.tar.zst",
+        "/api2/json/nodes/pve1/storage/local/content/local:vztmpl//debian-13.tar.zst",
+    ] {
+        for method in ["GET", "DELETE", "PUT", "POST"] {
+            let r = s
+                .route(method, path)
+                .unwrap_or_else(|| panic!("{method} {path}"));
+            assert_eq!(
+                r.template(),
+                "/nodes/{node}/storage/{storage}/content/{volume}"
+            );
+            assert_eq!(
+                r.path_param("volume"),
+                Some("local:vztmpl/debian-13.tar.zst")
+            );
+        }
+    }
+    // Elsewhere an encoded slash separates segments, as in PVE.
+    assert_eq!(
+        s.route("GET", "/nodes/pve1/qemu/101%2Fconfig")
+            .unwrap()
+            .template(),
+        "/nodes/{node}/qemu/{vmid}/config"
+    );
+    assert!(s
+        .route("GET", "/nodes/pve1/qemu/101/config/extra")
+        .is_none());
+}

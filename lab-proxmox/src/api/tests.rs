@@ -473,3 +473,51 @@ fn config_validation() {
     let dbg = format!("{:?}", ok("https://pve1:8006"));
     assert!(!dbg.contains(SECRET) && dbg.contains(TOKEN_ID), "{dbg}");
 }
+
+#[tokio::test]
+async fn volume_delete_waits_for_its_task_and_accepts_null() {
+    // PVE 6+ forks `imgdel` and answers its UPID (pve-storage
+    // `API2/Storage/Content.pm` `delete`); PVE 5 answered `null`.
+    const UPID: &str = "UPID:pve1:00000001:00000002:665F0761:imgdel:101@local-lvm:root@pam:";
+    let server = start(Arc::new(|req: &Seen, _| {
+        if req.method == "DELETE" && req.target.contains("vm-101-disk-0") {
+            reply("200 OK", &format!(r#"{{"data":"{UPID}"}}"#))
+        } else if req.method == "DELETE" {
+            reply("200 OK", r#"{"data":null}"#)
+        } else {
+            reply(
+                "200 OK",
+                r#"{"data":{"status":"stopped","exitstatus":"OK","type":"imgdel"}}"#,
+            )
+        }
+    }))
+    .await;
+    let client = Client::new(config(&server).with_fingerprint(&server.fingerprint)).unwrap();
+    let ctx = OpContext::detached();
+    let task = path(&[
+        "nodes",
+        "pve1",
+        "storage",
+        "local-lvm",
+        "content",
+        "local-lvm:vm-101-disk-0",
+    ]);
+    let out = client.delete_task(&task, &[], &ctx).await.unwrap();
+    assert_eq!(out.upid.as_deref(), Some(UPID));
+    let old = path(&[
+        "nodes",
+        "pve1",
+        "storage",
+        "local",
+        "content",
+        "local:iso/x.iso",
+    ]);
+    let out = client.delete_task(&old, &[], &ctx).await.unwrap();
+    assert_eq!(out, TaskOutcome::default());
+    let seen = server.requests();
+    let methods: Vec<&str> = seen.iter().map(|s| s.method.as_str()).collect();
+    assert_eq!(methods, ["DELETE", "GET", "DELETE"], "{seen:#?}");
+    assert!(seen[1]
+        .target
+        .ends_with("imgdel%3A101%40local-lvm%3Aroot%40pam%3A/status"));
+}

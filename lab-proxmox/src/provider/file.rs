@@ -22,7 +22,7 @@ use lab_core::provider::{
 use lab_core::{Address, Attrs, ProviderError};
 use serde_json::{Map, Value as Json};
 
-use super::{diff, err, gone_ok, normalize, ProxmoxProvider, Snapshot};
+use super::{diff, err, normalize, ProxmoxProvider, Snapshot};
 use crate::api::{path, Form};
 use crate::kinds::{FileOutputs, FileSpec};
 
@@ -131,10 +131,7 @@ impl KindProvider<FileSpec> for ProxmoxProvider {
     async fn delete(&self, ctx: &OpContext, req: Delete<FileSpec>) -> Result<(), ProviderError> {
         let (node, storage) = (&req.prior.node, &req.prior.storage);
         let p = path(&["nodes", node, "storage", storage, "content", &req.id]);
-        match gone_ok(self.client.delete(&p, &[]).await)? {
-            Some(data) => self.wait_if_task(&data, ctx).await,
-            None => Ok(()),
-        }
+        self.delete_volume(&p, ctx).await
     }
 
     async fn recover(
@@ -185,9 +182,7 @@ impl KindProvider<FileSpec> for ProxmoxProvider {
                     "content",
                     &volid,
                 ]);
-                if let Some(data) = gone_ok(self.client.delete(&p, &[]).await)? {
-                    self.wait_if_task(&data, &OpContext::detached()).await?;
-                }
+                self.delete_volume(&p, &OpContext::detached()).await?;
                 notes.push(format!(
                     "removed {volid}, which the interrupted download left and which is not the \
                      file at the URL ({why}); it is downloaded again"

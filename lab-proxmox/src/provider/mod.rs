@@ -178,6 +178,19 @@ fn limits(calls_per_node: usize, op: OpKind, node: &str, clone_vmid: Option<i64>
 }
 
 impl ProxmoxProvider {
+    /// `DELETE .../storage/{storage}/content/{volume}` and the wait for its
+    /// `imgdel` task: PVE 6+ answers a UPID and frees the volume in the
+    /// task (pve-storage `API2/Storage/Content.pm` `delete`), older
+    /// releases answered `null` once it was gone ([`Client::delete_task`]
+    /// takes both). A volume already gone is success.
+    async fn delete_volume(&self, p: &str, ctx: &OpContext) -> Result<(), ProviderError> {
+        match self.client.delete_task(p, &[], ctx).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(err(e)),
+        }
+    }
+
     async fn wait_if_task(&self, data: &Json, ctx: &OpContext) -> Result<(), ProviderError> {
         if let Some(u) = upid(data) {
             self.client.wait_task(u, ctx).await.map_err(err)?;

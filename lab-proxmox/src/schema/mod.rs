@@ -25,8 +25,11 @@
 //! `net[n]` collapse, array normalisation). The messages are PVE's own texts:
 //!
 //! - **Routing** ([`PveSchema::route`]): a literal segment wins over a `{param}` segment.
-//!   Empty segments are skipped, as `find_handler` does. A path parameter matches any
-//!   segment without whitespace (`\S+`), and percent-escapes in it are decoded. A method
+//!   The whole path is percent-decoded first and then split on `/` ([`split_path`]), with
+//!   empty segments skipped, as pveproxy and `find_handler` do. A path parameter matches any
+//!   segment without whitespace (`\S+`). Below a mount listed in [`FRAGMENT_DELIMITED`]
+//!   (`.../storage/{storage}/content`) the rest of the path is one segment, so a volume id
+//!   may carry its `/` encoded or not. A method
 //!   that pveproxy does not know (`PATCH`) gives `method 'PATCH' not available`. An unknown
 //!   path, or a path without that method, gives `Method 'GET /nodes/pve1/foo' not
 //!   implemented`, with the concrete path.
@@ -394,7 +397,19 @@ struct TrieNode {
     literal: HashMap<String, usize>,
     param: Option<(String, usize)>,
     methods: Vec<Method>,
+    /// The remaining segments are joined back with `/` into one (a subclass registered
+    /// with `fragmentDelimiter => ''`, see [`FRAGMENT_DELIMITED`]).
+    joins_rest: bool,
 }
+
+/// The subclass mounts PVE registers with `fragmentDelimiter => ''`: below them the rest
+/// of the path is one segment, slashes included. The API viewer dump does not carry the
+/// flag, so it is listed here. pve-storage `src/PVE/API2/Storage/Status.pm` mounts
+/// `PVE::API2::Storage::Content` at `{storage}/content` with it "because volume IDs may
+/// contain a slash '/'"; pve-common `src/PVE/RESTHandler.pm map_path_to_methods` then
+/// does `$stack = [join('/', @$stack)] if scalar(@$stack) > 1`, so
+/// `.../content/local:vztmpl/x.tar.zst` reaches `{volume}` = `local:vztmpl/x.tar.zst`.
+pub const FRAGMENT_DELIMITED: &[&str] = &["/nodes/{node}/storage/{storage}/content"];
 
 /// The PVE API schema, compiled for routing and validation.
 ///
@@ -469,6 +484,11 @@ impl PveSchema {
                 stack.extend(children.iter().rev());
             }
         }
+        for template in FRAGMENT_DELIMITED {
+            if let Some(idx) = schema.find(template) {
+                schema.nodes[idx].joins_rest = true;
+            }
+        }
         Ok(schema)
     }
 
@@ -516,8 +536,8 @@ impl PveSchema {
         self.nodes.iter().flat_map(|n| n.methods.iter())
     }
 
-    /// Looks a method up by its template (`/nodes/{node}/qemu`) rather than a concrete path.
-    pub fn method(&self, http_method: &str, template: &str) -> Option<&Method> {
+    /// The trie node of a template, if the schema has it.
+    fn find(&self, template: &str) -> Option<usize> {
         let mut cur = 0;
         for seg in template.split('/').filter(|s| !s.is_empty()) {
             let node = &self.nodes[cur];
@@ -527,6 +547,12 @@ impl PveSchema {
                 *node.literal.get(seg)?
             };
         }
+        Some(cur)
+    }
+
+    /// Looks a method up by its template (`/nodes/{node}/qemu`) rather than a concrete path.
+    pub fn method(&self, http_method: &str, template: &str) -> Option<&Method> {
+        let cur = self.find(template)?;
         self.nodes[cur]
             .methods
             .iter()
@@ -551,21 +577,25 @@ impl PveSchema {
         };
         let mut cur = 0;
         let mut path_params = Vec::new();
-        for seg in rel.split('/').filter(|s| !s.is_empty()) {
+        let mut stack = split_path(rel);
+        stack.reverse();
+        while let Some(seg) = stack.pop() {
             let node = &self.nodes[cur];
-            if let Some(&next) = node.literal.get(seg) {
+            if let Some(&next) = node.literal.get(seg.as_str()) {
                 cur = next;
             } else if let Some((name, next)) = &node.param {
-                let value = percent_encoding::percent_decode_str(seg)
-                    .decode_utf8_lossy()
-                    .into_owned();
-                if value.is_empty() || value.chars().any(char::is_whitespace) {
+                if seg.chars().any(char::is_whitespace) {
                     return Err(not_implemented());
                 }
-                path_params.push((name.as_str(), value));
+                path_params.push((name.as_str(), seg));
                 cur = *next;
             } else {
                 return Err(not_implemented());
+            }
+            if self.nodes[cur].joins_rest && stack.len() > 1 {
+                stack.reverse();
+                let joined = stack.join("/");
+                stack = vec![joined];
             }
         }
         let m = self.nodes[cur]
@@ -589,6 +619,20 @@ impl PveSchema {
     ) -> Result<(), Violation> {
         self.route_or_violation(method, path)?.validate(params)
     }
+}
+
+/// The segments of a request path as pveproxy sees them: the whole path is
+/// percent-decoded first (pve-http-server `src/PVE/APIServer/AnyEvent.pm`:
+/// `my $path = uri_unescape($request->uri->path())`), then split on `/` with empty
+/// fragments skipped (pve-common `RESTHandler.pm find_handler`), so an encoded `%2F`
+/// separates segments like a `/` does.
+pub fn split_path(rel: &str) -> Vec<String> {
+    percent_encoding::percent_decode_str(rel)
+        .decode_utf8_lossy()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn strip_api_prefix(path: &str) -> &str {

@@ -18,20 +18,157 @@ use serde_json::{json, Map, Value};
 use super::guest;
 use super::rest::{ApiError, ApiResult, Params, Reply};
 use super::state::Shared;
-use super::world::{now, World};
+use super::world::{now, TaskState, World};
 
 const NODE_MAXMEM: u64 = 64 * 1024 * 1024 * 1024;
 const NODE_MAXCPU: u64 = 16;
 const NODE_DISK: u64 = 100 * 1024 * 1024 * 1024;
 
-/// `GET /version`.
+/// pve-manager's `PVE::pvecfg::version_info()` of the simulated node.
+fn version_info() -> Map<String, Value> {
+    let mut obj = Map::new();
+    obj.insert("version".into(), json!("9.1.2"));
+    obj.insert("release".into(), json!("9.1"));
+    obj.insert("repoid".into(), json!("5a1b2c3d4e5f6a7b"));
+    obj
+}
+
+/// The simulated `/etc/pve/datacenter.cfg`.
+const DATACENTER_CFG: &[(&str, &str)] = &[("console", "xtermjs"), ("keyboard", "en-us")];
+
+/// `GET /version`: `version_info()` plus the datacenter `console`
+/// (pve-manager `PVE/API2.pm`).
 pub(crate) fn version() -> ApiResult {
-    Ok(Reply::data(json!({
-        "version": "9.1.2",
-        "release": "9.1",
-        "repoid": "5a1b2c3d4e5f6a7b",
-        "console": "xtermjs",
-    })))
+    let mut obj = version_info();
+    for (k, v) in DATACENTER_CFG.iter().filter(|(k, _)| *k == "console") {
+        obj.insert((*k).into(), json!(v));
+    }
+    Ok(Reply::data(Value::Object(obj)))
+}
+
+/// `GET /nodes/{node}/version`: `version_info()` alone (pve-manager
+/// `PVE/API2/Nodes.pm`, method `version`).
+pub(crate) fn node_version() -> ApiResult {
+    Ok(Reply::data(Value::Object(version_info())))
+}
+
+/// `GET /cluster`: the index lists `{name}` items (pve-manager
+/// `PVE/API2/Cluster.pm`, method `index`; `sdn` only where SDN is
+/// installed, which it is on PVE 9).
+pub(crate) fn cluster_index() -> ApiResult {
+    let names = [
+        "acme",
+        "backup",
+        "backup-info",
+        "bulk-action",
+        "ceph",
+        "config",
+        "firewall",
+        "ha",
+        "jobs",
+        "log",
+        "mapping",
+        "metrics",
+        "notifications",
+        "nextid",
+        "options",
+        "qemu",
+        "replication",
+        "resources",
+        "status",
+        "tasks",
+        "sdn",
+    ];
+    Ok(Reply::data(Value::Array(
+        names.iter().map(|n| json!({"name": n})).collect(),
+    )))
+}
+
+/// `GET /cluster/options`: the datacenter config (the token has
+/// `Sys.Audit`) plus `allowed-tags`, the sorted tags of the guests it may
+/// see (pve-manager `PVE/API2/Cluster.pm` `get_options`,
+/// `PVE::GuestHelpers::get_allowed_tags`).
+pub(crate) fn cluster_options(shared: &Arc<Shared>) -> ApiResult {
+    let mut obj = Map::new();
+    for (k, v) in DATACENTER_CFG {
+        obj.insert((*k).into(), json!(v));
+    }
+    let tags: std::collections::BTreeSet<String> = shared.read(|w| {
+        w.guests
+            .values()
+            .filter_map(|g| g.config.get("tags"))
+            .flat_map(|t| {
+                t.split([';', ',', ' '])
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    });
+    obj.insert("allowed-tags".into(), json!(tags));
+    Ok(Reply::data(Value::Object(obj)))
+}
+
+/// `GET /cluster/tasks`: the tasks list every node broadcasts
+/// (pve-common `RESTEnvironment.pm active_workers`): its running tasks
+/// (with `pid`) and then its most recently finished ones (`endtime`,
+/// `status`, no `pid`), 25 items per node at most; `pstart` is dropped and
+/// a token's `user` is split into `user` and `tokenid` (pve-manager
+/// `PVE/API2/Cluster.pm` `tasks`).
+pub(crate) fn cluster_tasks(shared: &Arc<Shared>) -> ApiResult {
+    const MAX_FINISHED: usize = 25;
+    shared.read(|w| {
+        let mut items = Vec::new();
+        for node in &w.nodes {
+            let mut running: Vec<&super::world::Task> = w
+                .tasks
+                .iter()
+                .filter(|t| t.node == node.name && t.state == TaskState::Running)
+                .collect();
+            running.sort_by(|a, b| b.starttime.cmp(&a.starttime).then(b.pid.cmp(&a.pid)));
+            let mut finished: Vec<&super::world::Task> = w
+                .tasks
+                .iter()
+                .filter(|t| t.node == node.name && t.state == TaskState::Stopped)
+                .collect();
+            finished.sort_by(|a, b| b.starttime.cmp(&a.starttime).then(b.pid.cmp(&a.pid)));
+            let room = MAX_FINISHED.saturating_sub(running.len());
+            for t in running.iter().chain(finished.iter().take(room)) {
+                let mut obj = Map::new();
+                obj.insert("upid".into(), json!(t.upid));
+                obj.insert("node".into(), json!(t.node));
+                obj.insert("starttime".into(), json!(t.starttime));
+                obj.insert("type".into(), json!(t.wtype));
+                obj.insert("id".into(), json!(t.id));
+                match t.user.split_once('!') {
+                    Some((user, token)) => {
+                        obj.insert("user".into(), json!(user));
+                        obj.insert("tokenid".into(), json!(token));
+                    }
+                    None => {
+                        obj.insert("user".into(), json!(t.user));
+                    }
+                }
+                match t.state {
+                    TaskState::Running => {
+                        obj.insert("pid".into(), json!(t.pid));
+                        obj.insert("saved".into(), json!("0"));
+                    }
+                    TaskState::Stopped => {
+                        obj.insert("saved".into(), json!("1"));
+                        if let Some(end) = t.endtime {
+                            obj.insert("endtime".into(), json!(end));
+                        }
+                        if let Some(status) = &t.exitstatus {
+                            obj.insert("status".into(), json!(status));
+                        }
+                    }
+                }
+                items.push(Value::Object(obj));
+            }
+        }
+        Ok(Reply::data(Value::Array(items)))
+    })
 }
 
 fn node_mem(world: &World, node: &str) -> u64 {

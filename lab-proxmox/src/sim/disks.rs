@@ -141,6 +141,56 @@ pub(crate) fn alloc_image(
     Ok(volid)
 }
 
+/// Allocates a raw volume with a given name (`vm-<vmid>-state-<snap>`,
+/// `.raw` appended on file storages: `PVE::Storage::vdisk_alloc` with a
+/// name) and returns its volid.
+pub(crate) fn alloc_named(
+    world: &mut World,
+    node: &str,
+    storage_id: &str,
+    vmid: u32,
+    name: &str,
+    size: u64,
+    log: &mut Vec<String>,
+) -> Result<String, String> {
+    let storage = storage_on(world, node, storage_id)?.clone();
+    if !storage.allows("images") {
+        return Err(format!(
+            "storage '{storage_id}' does not support content-type 'images'"
+        ));
+    }
+    let volname = if storage.file_based() {
+        let volname = format!("{vmid}/{name}.raw");
+        let path = storage.path().unwrap_or("/var/lib/vz");
+        log.push(format!(
+            "Formatting '{path}/images/{volname}', fmt=raw size={size} preallocation=off"
+        ));
+        volname
+    } else {
+        if storage.kind.starts_with("lvm") {
+            log.push(format!("  Logical volume \"{name}\" created."));
+        }
+        name.to_string()
+    };
+    let volid = format!("{storage_id}:{volname}");
+    if world.volume(node, &volid).is_some() {
+        return Err(format!("volume '{volid}' already exists"));
+    }
+    world.volumes.push(Volume {
+        volid: volid.clone(),
+        storage: storage_id.to_string(),
+        node: node_of(&storage, node),
+        content: "images".to_string(),
+        format: "raw".to_string(),
+        size,
+        vmid: Some(vmid),
+        ctime: now(),
+        virtual_size: None,
+        download: None,
+    });
+    Ok(volid)
+}
+
 /// Allocates a cloud-init drive and returns its volid.
 pub(crate) fn alloc_cloudinit(
     world: &mut World,

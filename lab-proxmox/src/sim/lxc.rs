@@ -451,6 +451,19 @@ pub(crate) fn create_apply(
         "Detected container architecture: {}",
         config.get("arch").cloned().unwrap_or_default()
     ));
+    // "set some defaults" once the archive is extracted (pve-container
+    // `src/PVE/API2/LXC.pm` create_vm: `$conf->{hostname} ||= "CT$vmid";
+    // $conf->{memory} ||= 512; $conf->{swap} //= 512;`).
+    if config.get("hostname").is_none_or(|h| h.is_empty()) {
+        config.insert("hostname".into(), format!("CT{vmid}"));
+    }
+    if config
+        .get("memory")
+        .is_none_or(|m| m.is_empty() || m == "0")
+    {
+        config.insert("memory".into(), "512".into());
+    }
+    config.entry("swap".into()).or_insert_with(|| "512".into());
     let guest = guest::lookup_mut(world, KIND, &plan.node, vmid).map_err(fail)?;
     guest.config = config;
     if let Some(pool) = &plan.pool {
@@ -468,6 +481,13 @@ pub(crate) fn create_apply(
 /// `GET /nodes/{node}/lxc/{vmid}/config`.
 pub(crate) fn get_config(shared: &Arc<Shared>, node: &str, vmid: u32, p: &Params) -> ApiResult {
     let current = p.bool("current", false)?;
+    // pve-container `vm_config`: `snapshot` reads that section.
+    if let Some(snapname) = p.get("snapshot").filter(|s| !s.is_empty()) {
+        return shared.read(|w| {
+            let g = guest::lookup(w, KIND, node, vmid).map_err(ApiError::Die)?;
+            super::snapshots::section_json(g, snapname).map(Reply::data)
+        });
+    }
     shared.read(|w| {
         let g = guest::lookup(w, KIND, node, vmid).map_err(ApiError::Die)?;
         Ok(Reply::data(guest::render_config(g, current)))

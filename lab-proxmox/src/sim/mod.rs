@@ -62,6 +62,7 @@
 //! [`SimHandle::start_background`], which runs the simulator on its own
 //! thread and runtime. The `pve-sim` binary runs it standalone.
 
+mod aplinfo;
 mod cluster;
 mod disks;
 mod faults;
@@ -73,6 +74,7 @@ mod propstr;
 mod qemu;
 mod rest;
 mod server;
+mod snapshots;
 mod state;
 mod storage;
 mod tasks;
@@ -94,8 +96,8 @@ pub use faults::Faults;
 pub use urls::SimUrl;
 pub use validate::PveSchema;
 pub use world::{
-    Download, Guest, GuestKind, GuestStatus, GuestView, NodeState, Pool, Storage, Task, TaskState,
-    Volume, World,
+    Download, Guest, GuestKind, GuestStatus, GuestView, NodeState, Pool, Snapshot, Storage, Task,
+    TaskState, Volume, World,
 };
 
 use state::{Settings, Shared};

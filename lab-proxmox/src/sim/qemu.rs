@@ -673,11 +673,20 @@ pub(crate) fn create_apply(
 /// `GET /nodes/{node}/qemu/{vmid}/config`.
 pub(crate) fn get_config(shared: &Arc<Shared>, node: &str, vmid: u32, p: &Params) -> ApiResult {
     let current = p.bool("current", false)?;
-    if p.has("snapshot") {
-        return Err(ApiError::die(format!(
-            "snapshot '{}' does not exist",
-            p.get("snapshot").unwrap_or_default()
-        )));
+    // qemu-server `get_vm_config`: `snapshot` and `current` exclude each
+    // other; `snapshot` reads that section (`load_snapshot_config`).
+    if let Some(snapname) = p.get("snapshot").filter(|s| !s.is_empty()) {
+        if current {
+            let message = "cannot use 'snapshot' parameter with 'current'";
+            let mut errors = std::collections::BTreeMap::new();
+            errors.insert("snapshot".to_string(), message.to_string());
+            errors.insert("current".to_string(), message.to_string());
+            return Err(ApiError::Param(errors));
+        }
+        return shared.read(|w| {
+            let g = guest::lookup(w, KIND, node, vmid).map_err(ApiError::Die)?;
+            super::snapshots::section_json(g, snapname).map(Reply::data)
+        });
     }
     shared.read(|w| {
         let g = guest::lookup(w, KIND, node, vmid).map_err(ApiError::Die)?;
@@ -1482,19 +1491,70 @@ pub(crate) fn status_current(
     })
 }
 
-/// `POST /nodes/{node}/qemu/{vmid}/status/{action}`.
+/// `POST /nodes/{node}/qemu/{vmid}/status/{action}`: the checks each
+/// handler of qemu-server `API2/Qemu.pm` makes before it forks:
+/// `check_running` (`vm_reset`, `vm_reboot`, `vm_suspend`, `vm_resume`)
+/// fails a missing VM with `unable to find configuration file for VM <id>
+/// on node '<node>'` (`QemuConfig.pm assert_config_exists_on_node`) and a
+/// stopped one with `VM <id> not running`; a paused VM refuses `shutdown`
+/// (unless `forceStop`) and `reboot` with `VM is paused - cannot shutdown`;
+/// `resume` of a VM suspended to disk (lock `suspended`) starts it.
 pub(crate) fn power(
     shared: &Arc<Shared>,
     node: &str,
     vmid: u32,
-    action: Power,
+    mut action: Power,
     p: &Params,
 ) -> ApiResult {
     let skiplock = root_only_skiplock(p)?;
-    shared.read(|w| {
-        guest::lookup(w, KIND, node, vmid)
-            .map(|_| ())
-            .map_err(ApiError::Die)
+    if p.bool("nocheck", false)? {
+        return Err(ApiError::param("nocheck", "Only root may use this option."));
+    }
+    if let Power::Suspend {
+        todisk,
+        statestorage,
+    } = &mut action
+    {
+        *todisk = p.bool("todisk", false)?;
+        *statestorage = p.get("statestorage").map(str::to_string);
+    }
+    let force_stop = p.bool("forceStop", false)?;
+    shared.read(|w| -> Result<(), ApiError> {
+        let checks_running = matches!(
+            action,
+            Power::Reset | Power::Reboot | Power::Suspend { .. } | Power::Resume
+        );
+        let g = match guest::lookup(w, KIND, node, vmid) {
+            Ok(g) => g,
+            Err(_) if checks_running => {
+                return Err(ApiError::die(format!(
+                    "unable to find configuration file for VM {vmid} on node '{node}'"
+                )))
+            }
+            Err(e) => return Err(ApiError::Die(e)),
+        };
+        let paused = g.running() && g.paused;
+        match &action {
+            Power::Shutdown if paused && !force_stop => {
+                Err(ApiError::die("VM is paused - cannot shutdown"))
+            }
+            Power::Reboot if paused => Err(ApiError::die("VM is paused - cannot shutdown")),
+            Power::Resume if g.lock() == Some("suspended") => Ok(()),
+            Power::Reset | Power::Reboot | Power::Suspend { .. } | Power::Resume
+                if !g.running() =>
+            {
+                Err(ApiError::die(format!("VM {vmid} not running")))
+            }
+            Power::Suspend { todisk: true, .. } => {
+                if g.config.keys().any(|k| k.starts_with("hostpci")) {
+                    return Err(ApiError::die(
+                        "cannot suspend VM to disk due to passed-through PCI device(s), which lack the possibility to save/restore their internal state",
+                    ));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     })?;
     let spec = lock_spec(node, vmid, true, shared.lock_timeout());
     let upid = tasks::spawn(

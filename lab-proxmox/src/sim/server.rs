@@ -41,7 +41,9 @@ use super::guest::Power;
 use super::rest::{ApiError, ApiResult, Params, Reply};
 use super::state::Shared;
 use super::world::GuestKind;
-use super::{cluster, lxc, pools, qemu, storage, tasks, validate, RecordedRequest};
+use super::{
+    aplinfo, cluster, lxc, pools, qemu, snapshots, storage, tasks, validate, RecordedRequest,
+};
 
 /// How many requests the log keeps (the oldest half is dropped beyond it).
 const MAX_RECORDED: usize = 200_000;
@@ -348,12 +350,6 @@ async fn process(
     render(dispatch(app, shared, method, rel, pairs).await)
 }
 
-fn decode(segment: &str) -> String {
-    percent_encoding::percent_decode_str(segment)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
 /// Binds a path parameter, refusing a conflicting query/body value.
 fn bind(p: &mut Params, name: &str, value: &str) -> Result<(), ApiError> {
     if p.get(name).is_some_and(|v| v != value) {
@@ -393,11 +389,18 @@ async fn dispatch(
     rel: &str,
     pairs: &[(String, String)],
 ) -> ApiResult {
-    let segments: Vec<String> = rel
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(decode)
-        .collect();
+    let mut segments = crate::schema::split_path(rel);
+    // `.../storage/{storage}/content/<volume>`: the volume id is the rest
+    // of the path, slashes included (fragmentDelimiter, see
+    // `crate::schema::FRAGMENT_DELIMITED`).
+    if segments.len() > 6
+        && segments[0] == "nodes"
+        && segments[2] == "storage"
+        && segments[4] == "content"
+    {
+        let volume = segments.split_off(5).join("/");
+        segments.push(volume);
+    }
     let s: Vec<&str> = segments.iter().map(String::as_str).collect();
     let mut p = Params::new(pairs);
     let not_implemented =
@@ -406,7 +409,9 @@ async fn dispatch(
         ("GET", []) => subdirs(&["version", "cluster", "nodes", "storage", "access", "pools"]),
         ("GET", ["version"]) => cluster::version(),
         ("GET", ["nodes"]) => cluster::nodes(shared, &app.fingerprint),
-        ("GET", ["cluster"]) => subdirs(&["resources", "status", "nextid", "tasks", "options"]),
+        ("GET", ["cluster"]) => cluster::cluster_index(),
+        ("GET", ["cluster", "tasks"]) => cluster::cluster_tasks(shared),
+        ("GET", ["cluster", "options"]) => cluster::cluster_options(shared),
         ("GET", ["cluster", "resources"]) => cluster::resources(shared, &p),
         ("GET", ["cluster", "status"]) => cluster::cluster_status(shared),
         ("GET", ["cluster", "nextid"]) => cluster::nextid(shared, &p),
@@ -474,6 +479,9 @@ async fn node_dispatch(
         ("GET", ["network"]) => cluster::network(shared, node, &p),
         ("GET", ["tasks"]) => tasks::list(shared, node, &p),
         ("GET", ["query-url-metadata"]) => storage::query_url_metadata(shared, &p),
+        ("GET", ["version"]) => cluster::node_version(),
+        ("GET", ["aplinfo"]) => aplinfo::list(shared),
+        ("POST", ["aplinfo"]) => aplinfo::download(shared, node, &p),
         (_, ["tasks", upid, tail @ ..]) => {
             bind(&mut p, "upid", upid)?;
             match (method, tail) {
@@ -494,7 +502,9 @@ async fn node_dispatch(
                 ("GET", ["content", volume]) => {
                     storage::volume_attributes(shared, node, id, volume)
                 }
-                ("DELETE", ["content", volume]) => storage::delete_volume(shared, node, id, volume),
+                ("DELETE", ["content", volume]) => {
+                    storage::delete_volume(shared, node, id, volume, &p).await
+                }
                 ("POST", ["download-url"]) => storage::download_url(shared, node, id, &p),
                 _ => Err(unrouted()),
             }
@@ -514,6 +524,9 @@ async fn node_dispatch(
                 ("PUT", ["resize"]) => qemu::resize(shared, node, id, &p),
                 ("POST", ["clone"]) => qemu::clone(shared, node, id, &p).await,
                 ("POST", ["template"]) => qemu::template(shared, node, id).await,
+                (_, ["snapshot", ..]) => {
+                    snapshot_dispatch(shared, GuestKind::Qemu, method, node, id, &tail[1..], p)
+                }
                 ("GET", ["status"]) => subdirs(&[
                     "current", "start", "stop", "reset", "shutdown", "reboot", "suspend", "resume",
                 ]),
@@ -542,19 +555,54 @@ async fn node_dispatch(
                 ("PUT", ["config"]) => lxc::put_config(shared, node, id, &p).await,
                 ("GET", ["pending"]) => qemu::pending(shared, GuestKind::Lxc, node, id),
                 ("PUT", ["resize"]) => lxc::resize(shared, node, id, &p).await,
+                (_, ["snapshot", ..]) => {
+                    snapshot_dispatch(shared, GuestKind::Lxc, method, node, id, &tail[1..], p)
+                }
                 ("GET", ["status"]) => subdirs(&[
                     "current", "start", "stop", "shutdown", "reboot", "suspend", "resume",
                 ]),
                 ("GET", ["status", "current"]) => {
                     qemu::status_current(shared, GuestKind::Lxc, node, id)
                 }
+                // Container suspend/resume (CRIU, experimental) is not
+                // simulated.
                 ("POST", ["status", action]) => match Power::parse(action) {
-                    Some(action) => lxc::power(shared, node, id, action, &p),
-                    None => Err(unrouted()),
+                    Some(
+                        action @ (Power::Start | Power::Stop | Power::Shutdown | Power::Reboot),
+                    ) => lxc::power(shared, node, id, action, &p),
+                    _ => Err(unrouted()),
                 },
                 _ => Err(unrouted()),
             }
         }
         _ => Err(unrouted()),
+    }
+}
+
+/// `/nodes/{node}/{qemu|lxc}/{vmid}/snapshot/...`.
+fn snapshot_dispatch(
+    shared: &Arc<Shared>,
+    kind: GuestKind,
+    method: &str,
+    node: &str,
+    vmid: u32,
+    rest: &[&str],
+    mut p: Params,
+) -> ApiResult {
+    match (method, rest) {
+        ("GET", []) => snapshots::list(shared, kind, node, vmid),
+        ("POST", []) => snapshots::create(shared, kind, node, vmid, &p),
+        (_, [name, tail @ ..]) => {
+            bind(&mut p, "snapname", name)?;
+            match (method, tail) {
+                ("GET", []) => snapshots::index(),
+                ("DELETE", []) => snapshots::delete(shared, kind, node, vmid, name, &p),
+                ("GET", ["config"]) => snapshots::get_config(shared, kind, node, vmid, name),
+                ("PUT", ["config"]) => snapshots::put_config(shared, kind, node, vmid, name, &p),
+                ("POST", ["rollback"]) => snapshots::rollback(shared, kind, node, vmid, name, &p),
+                _ => Err(ApiError::NotImplemented(String::new())),
+            }
+        }
+        _ => Err(ApiError::NotImplemented(String::new())),
     }
 }

@@ -497,51 +497,183 @@ pub(crate) fn volume_attributes(
     })
 }
 
-/// `DELETE /nodes/{node}/storage/{storage}/content/{volume}`: frees the
-/// volume. Real PVE runs a worker and answers `null` when it finishes within
-/// `delay`; freeing a simulated volume is instant, so the answer is `null`.
+/// The owner VMID a volume name carries (`vm-101-disk-0`, `101/vm-101-disk-0.qcow2`,
+/// `base-9000-disk-0/vm-101-disk-0`: the last image's owner), as the plugins'
+/// `parse_volname` derive it; ISOs and templates have none.
+fn owner_from_name(name: &str) -> Option<u32> {
+    let last = name.rsplit('/').next().unwrap_or(name);
+    let rest = last
+        .strip_prefix("vm-")
+        .or_else(|| last.strip_prefix("base-"))?;
+    rest.split('-').next()?.parse().ok()
+}
+
+/// The `imgdel` plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct DeletePlan {
+    /// Node.
+    pub node: String,
+    /// Storage id.
+    pub storage: String,
+    /// The full volume id.
+    pub volid: String,
+}
+
+/// `DELETE /nodes/{node}/storage/{storage}/content/{volume}`: forks
+/// `imgdel` (worker id `<owner vmid>@<storage>` or `<storage>`) and answers
+/// its UPID; with `delay` (1-30 s) it waits for the task and answers `null`
+/// when it ended well, or fails with its exit status (pve-storage
+/// `src/PVE/API2/Storage/Content.pm`, method `delete`). A volume id with a
+/// `:` must name this storage (`storage ID mismatch (a != b)`, a 400 on
+/// `volume`); one without is taken relative to it.
 ///
-/// Real PVE does not check whether a guest still uses the volume
-/// (pve-storage `API2/Storage/Content.pm`, `delete`: the worker calls
-/// `vdisk_free` and nothing else; the guest only fails at its next start),
-/// so neither does the simulator: it deletes, and records the guests that
-/// still named the volume in [`Shared::dangling`] for tests to assert that
-/// a client let go of a volume before deleting it
-/// ([`super::SimHandle::dangling_references`]). Only guests that can see the
-/// volume count: on the same node for a node-local storage.
-pub(crate) fn delete_volume(shared: &Arc<Shared>, node: &str, id: &str, volume: &str) -> ApiResult {
-    let volid = if volume.contains(':') {
-        volume.to_string()
-    } else {
-        format!("{id}:{volume}")
-    };
-    shared.write(|w| {
-        let storage_shared = w.storages.get(id).is_some_and(|s| s.shared);
-        let holders: Vec<u32> = w
-            .guests
-            .iter()
-            .filter(|(_, g)| storage_shared || g.node == node)
-            .filter(|(_, g)| {
-                g.config
-                    .values()
-                    .any(|v| v.split([',', '=']).any(|part| part == volid))
-            })
-            .map(|(vmid, _)| *vmid)
-            .collect();
-        if !w.remove_volume(node, &volid) {
-            return Err(ApiError::die(format!("volume '{volid}' does not exist")));
-        }
-        if !holders.is_empty() {
-            shared
-                .dangling
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(format!(
-                    "{volid} on {node} deleted while guest(s) {holders:?} still use it"
+/// Real PVE does not check whether a guest still uses the volume (the
+/// worker calls `vdisk_free` and nothing else; the guest only fails at its
+/// next start), so neither does the simulator: it deletes, and records the
+/// guests that can see the volume (on the same node for a node-local
+/// storage) and still name it in [`Shared::dangling`], for tests to assert
+/// that a client let go of a volume before deleting it
+/// ([`super::SimHandle::dangling_references`]).
+pub(crate) async fn delete_volume(
+    shared: &Arc<Shared>,
+    node: &str,
+    id: &str,
+    volume: &str,
+    p: &Params,
+) -> ApiResult {
+    let delay = p.int("delay")?;
+    let (storage, volid) = match volume.split_once(':') {
+        Some((sid, _)) => {
+            if disks::split_volid(volume).is_none() {
+                return Err(ApiError::param(
+                    "volume",
+                    format!("unable to parse volume ID '{volume}'\n"),
                 ));
+            }
+            if sid != id {
+                return Err(ApiError::param(
+                    "volume",
+                    format!("storage ID mismatch ({sid} != {id})\n"),
+                ));
+            }
+            (sid.to_string(), volume.to_string())
         }
-        Ok(Reply::data(Value::Null))
-    })
+        None => (id.to_string(), format!("{id}:{volume}")),
+    };
+    let (owner, holders) = shared.read(|w| -> Result<(Option<u32>, Vec<u32>), ApiError> {
+        disks::storage_on(w, node, &storage).map_err(ApiError::Die)?;
+        let (_, name) = disks::split_volid(&volid).unwrap_or_default();
+        let owner = w
+            .volume(node, &volid)
+            .and_then(|v| v.vmid)
+            .or_else(|| owner_from_name(name));
+        // Guests that can see the volume and still name it: PVE deletes it
+        // anyway (no in-use check in `delete` or `vdisk_free`).
+        let storage_shared = w.storages.get(&storage).is_some_and(|s| s.shared);
+        let holders = if w.volume(node, &volid).is_some() {
+            w.guests
+                .iter()
+                .filter(|(_, g)| storage_shared || g.node == node)
+                .filter(|(_, g)| {
+                    g.config
+                        .values()
+                        .any(|v| v.split([',', '=']).any(|part| part == volid))
+                })
+                .map(|(vmid, _)| *vmid)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok((owner, holders))
+    })?;
+    if !holders.is_empty() {
+        shared
+            .dangling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(format!(
+                "{volid} on {node} deleted while guest(s) {holders:?} still use it"
+            ));
+    }
+    let worker_id = match owner {
+        Some(vmid) => format!("{vmid}@{storage}"),
+        None => storage.clone(),
+    };
+    let shared_storage = shared.storage_is_shared(&storage);
+    let plan = TaskPlan::new(
+        node,
+        "imgdel",
+        worker_id,
+        Effect::DeleteVolume(DeletePlan {
+            node: node.to_string(),
+            storage: storage.clone(),
+            volid,
+        }),
+    )
+    .lock(
+        super::locks::LockSpec::storage(node, &storage, shared_storage, shared.lock_timeout()),
+        "",
+    );
+    let upid = tasks::spawn(shared, plan);
+    if let Some(seconds) = delay.filter(|d| *d > 0) {
+        let waited = std::time::Duration::from_secs(seconds as u64);
+        if let Some(status) = tasks::wait(shared, &upid, waited).await {
+            return if tasks::status_is_ok(&status) {
+                Ok(Reply::null())
+            } else {
+                Err(ApiError::Die(status))
+            };
+        }
+    }
+    Ok(Reply::data(json!(upid)))
+}
+
+/// The `imgdel` worker: `PVE::Storage::vdisk_free` under the storage lock
+/// (a base volume linked clones still use is refused), then `Removed volume
+/// '<volid>'`. A file that is already gone is only a warning on file-based
+/// storages (`Plugin.pm free_image`: `disk image '<path>' does not exist`);
+/// LVM's `lvremove` fails.
+pub(crate) fn delete_apply(
+    world: &mut World,
+    plan: &DeletePlan,
+    cx: &mut Cx,
+) -> Result<u32, String> {
+    let log = &mut *cx.log;
+    let storage = world
+        .storages
+        .get(&plan.storage)
+        .cloned()
+        .ok_or_else(|| format!("storage '{}' does not exist", plan.storage))?;
+    let mut warnings = 0;
+    if world.volume(&plan.node, &plan.volid).is_none() {
+        let (_, name) = disks::split_volid(&plan.volid).unwrap_or_default();
+        if storage.file_based() {
+            let base = storage.path().unwrap_or("/var/lib/vz");
+            let path = match name.split_once('/') {
+                Some((c @ ("iso" | "vztmpl" | "import"), file)) => {
+                    format!("{base}/{}/{file}", subdir(c))
+                }
+                _ => format!("{base}/images/{name}"),
+            };
+            log.push(format!("disk image '{path}' does not exist"));
+            warnings += 1;
+        } else if storage.kind.starts_with("lvm") {
+            let vg = storage
+                .options
+                .get("vgname")
+                .map(String::as_str)
+                .unwrap_or("pve");
+            return Err(format!(
+                "lvremove '{vg}/{name}' error:   Failed to find logical volume \"{vg}/{name}\""
+            ));
+        } else {
+            return Err(format!("volume '{}' does not exist", plan.volid));
+        }
+    } else {
+        disks::free(world, &plan.node, &plan.volid, log)?;
+    }
+    log.push(format!("Removed volume '{}'", plan.volid));
+    Ok(warnings)
 }
 
 /// The `download` plan.

@@ -53,7 +53,7 @@ use super::locks::{Held, LockSpec};
 use super::rest::{ApiError, ApiResult, Params, Reply};
 use super::state::{Settings, Shared};
 use super::world::{now, GuestKind, Task, TaskState, World, UNEXPECTED_STATUS};
-use super::{lxc, qemu, storage};
+use super::{lxc, qemu, snapshots, storage};
 
 /// What a worker does.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -117,6 +117,10 @@ pub(crate) enum Effect {
     LxcCreate(lxc::CreatePlan),
     /// `download`.
     Download(storage::DownloadPlan),
+    /// `imgdel` (`DELETE .../storage/{storage}/content/{volume}`).
+    DeleteVolume(storage::DeletePlan),
+    /// `qmsnapshot`, `qmrollback`, `qmdelsnapshot` and their `vz` twins.
+    Snapshot(snapshots::SnapPlan),
 }
 
 /// What a running worker has done so far: its memory, kept in its task
@@ -175,6 +179,7 @@ impl Effect {
     fn begin(&self, world: &mut World, cx: &mut Cx) -> Result<(), String> {
         match self {
             Effect::QemuClone(plan) => qemu::clone_begin(world, plan, cx),
+            Effect::Snapshot(plan) => snapshots::begin(world, plan, cx),
             _ => Ok(()),
         }
     }
@@ -185,7 +190,7 @@ impl Effect {
         match self {
             Effect::QemuCreate(plan) => qemu::create_stages(plan),
             Effect::QemuClone(_) => progress.drives.len(),
-            Effect::LxcCreate(_) | Effect::Download(_) => 1,
+            Effect::LxcCreate(_) | Effect::Download(_) | Effect::Snapshot(_) => 1,
             _ => 0,
         }
     }
@@ -197,6 +202,7 @@ impl Effect {
             Effect::QemuClone(plan) => qemu::clone_stage(world, plan, i, cx).map(|()| None),
             Effect::LxcCreate(plan) => lxc::create_stage(world, plan, cx).map(|()| None),
             Effect::Download(plan) => storage::download_check(world, plan, cx),
+            Effect::Snapshot(plan) => snapshots::stage(world, plan, cx).map(|()| None),
             _ => Ok(None),
         }
     }
@@ -226,7 +232,7 @@ impl Effect {
                 vmid,
                 action,
                 skiplock,
-            } => guest::power_apply(world, *kind, node, *vmid, *action, *skiplock, log).map(|()| 0),
+            } => guest::power_apply(world, *kind, node, *vmid, action, *skiplock, log).map(|()| 0),
             Effect::Destroy {
                 kind,
                 node,
@@ -236,6 +242,8 @@ impl Effect {
             } => guest::destroy_apply(world, *kind, node, *vmid, *purge, *unreferenced, log),
             Effect::LxcCreate(plan) => lxc::create_apply(world, plan, cx),
             Effect::Download(plan) => storage::download_apply(world, plan, cx).map(|()| 0),
+            Effect::DeleteVolume(plan) => storage::delete_apply(world, plan, cx),
+            Effect::Snapshot(plan) => snapshots::apply(world, plan, cx),
         }
     }
 
@@ -247,6 +255,8 @@ impl Effect {
             Effect::QemuUpdate(p) => &p.node,
             Effect::LxcCreate(p) => &p.node,
             Effect::Download(p) => &p.node,
+            Effect::DeleteVolume(p) => &p.node,
+            Effect::Snapshot(p) => &p.node,
             Effect::QemuTemplate { node, .. }
             | Effect::Resize { node, .. }
             | Effect::Power { node, .. }
@@ -266,6 +276,7 @@ impl Effect {
             Effect::QemuClone(plan) if progress.begun => {
                 guest::remove_if_locked(world, plan.newid, "clone")
             }
+            Effect::Snapshot(plan) => snapshots::on_failure(world, plan, progress.begun),
             _ => {}
         }
     }
@@ -335,11 +346,14 @@ impl TaskPlan {
     }
 }
 
-/// Characters PVE's `encode_text` would escape in a worker id.
+/// A worker id made safe for the UPID: `fork_worker` puts the id in as it
+/// is (pve-common `RESTEnvironment.pm fork_worker`, `UPID.pm encode`), and
+/// `UPID.pm decode` only parses ids matching `[^:\s/]*`, so those characters
+/// are escaped as `\xNN` and everything else (`100@local-lvm`) stays.
 fn encode_worker_id(id: &str) -> String {
     id.chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+            if !(c == ':' || c == '/' || c == '\\' || c.is_whitespace() || c.is_control()) {
                 c.to_string()
             } else {
                 format!("\\x{:02x}", c as u32)
@@ -699,6 +713,15 @@ pub(crate) async fn wait(
     }
 }
 
+/// pve-common `PVE::Tools::upid_status_is_error`, negated: `OK` or
+/// `WARNINGS: n`.
+pub(crate) fn status_is_ok(status: &str) -> bool {
+    status == "OK"
+        || status
+            .strip_prefix("WARNINGS: ")
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+}
+
 fn no_such_task() -> ApiError {
     ApiError::param("upid", "no such task")
 }
@@ -892,5 +915,8 @@ mod tests {
         assert_eq!(parts[8], "");
         assert_eq!(encode_worker_id("debian-12.qcow2"), "debian-12.qcow2");
         assert_eq!(encode_worker_id("a:b"), "a\\x3ab");
+        assert_eq!(encode_worker_id("101@local-lvm"), "101@local-lvm");
+        assert!(status_is_ok("WARNINGS: 2") && status_is_ok("OK"));
+        assert!(!status_is_ok("WARNINGS: ") && !status_is_ok("unexpected status"));
     }
 }

@@ -236,6 +236,26 @@ pub struct Guest {
     pub started_at: Option<u64>,
     /// The fake QEMU/LXC process id, while running.
     pub pid: Option<u32>,
+    /// A running VM whose CPUs are stopped (`status/suspend` without
+    /// `todisk`): `qmpstatus` reads `paused`.
+    #[serde(default)]
+    pub paused: bool,
+    /// The snapshot sections of the config file (`[name]`), by name.
+    #[serde(default)]
+    pub snapshots: BTreeMap<String, Snapshot>,
+}
+
+/// One snapshot section of a guest config (`[name]` in the config file):
+/// the config as it was, plus `snaptime`, `description`, `vmstate` (QEMU,
+/// with RAM), `parent` and, while a worker is on it, `snapstate`
+/// (`prepare`, `delete`) (pve-guest-common `AbstractConfig.pm`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The config keys copied from the current config
+    /// (`__snapshot_copy_config`: all but `lock`, `digest`, `description`,
+    /// `unused[n]`, ...), plus `parent`, `snaptime`, `description`,
+    /// `vmstate`, `snapstate`.
+    pub config: BTreeMap<String, String>,
 }
 
 impl Guest {
@@ -251,6 +271,8 @@ impl Guest {
             status: GuestStatus::Stopped,
             started_at: None,
             pid: None,
+            paused: false,
+            snapshots: BTreeMap::new(),
         }
     }
 
@@ -285,19 +307,22 @@ impl Guest {
     /// The config file text PVE would write (description as `#` comments,
     /// keys sorted, `[PENDING]` section), used for the digest.
     pub fn file_text(&self) -> String {
+        fn section(text: &mut String, config: &BTreeMap<String, String>) {
+            if let Some(descr) = config.get("description") {
+                for line in descr.split('\n') {
+                    text.push('#');
+                    text.push_str(line);
+                    text.push('\n');
+                }
+            }
+            for (k, v) in config {
+                if k != "description" {
+                    text.push_str(&format!("{k}: {v}\n"));
+                }
+            }
+        }
         let mut text = String::new();
-        if let Some(descr) = self.config.get("description") {
-            for line in descr.split('\n') {
-                text.push('#');
-                text.push_str(line);
-                text.push('\n');
-            }
-        }
-        for (k, v) in &self.config {
-            if k != "description" {
-                text.push_str(&format!("{k}: {v}\n"));
-            }
-        }
+        section(&mut text, &self.config);
         if !self.pending.is_empty() || !self.pending_delete.is_empty() {
             text.push_str("\n[PENDING]\n");
             for (k, v) in &self.pending {
@@ -307,6 +332,10 @@ impl Guest {
                 let keys: Vec<&str> = self.pending_delete.iter().map(String::as_str).collect();
                 text.push_str(&format!("delete: {}\n", keys.join(",")));
             }
+        }
+        for (name, snap) in &self.snapshots {
+            text.push_str(&format!("\n[{name}]\n"));
+            section(&mut text, &snap.config);
         }
         text
     }
