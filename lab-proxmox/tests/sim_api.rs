@@ -5,6 +5,8 @@
 //! cluster and node reads (`/cluster/tasks`, `/cluster/options`,
 //! `/nodes/{node}/version`, `aplinfo`).
 
+#![cfg(feature = "sim")]
+
 mod sim_support;
 
 use std::time::Duration;

@@ -12,15 +12,16 @@
 //!
 //! | area | module | what is modelled |
 //! |---|---|---|
-//! | transport | `server` | token auth (`PVEAPIToken=<id>=<secret>`, split on the last `=`), failures delayed (3 s by default) then **401** with an empty body and PVE's reason (`No ticket`, `invalid token value!`, `no such token '<n>' for user '<u>'`); messages in the **reason phrase**; `{"data":null}` (+`errors`) error bodies; 501 for unknown paths and for bodies on GET/DELETE; schema validation of every request (notes §1-3) |
+//! | transport | `server` | token auth (`PVEAPIToken=<id>=<secret>`, split on the last `=`), failures delayed (3 s by default) then **401** with an empty body and PVE's reason (`No ticket`, `invalid token value!`, `no such token '<n>' for user '<u>'`); messages in the **reason phrase**; `{"data":null}` (+`errors`) error bodies; 501 for unknown paths and for bodies on GET/DELETE; schema validation of every request; routing like pveproxy (the whole path percent-decoded, then split; below `.../storage/{storage}/content` the rest is one volume id, `/` encoded or not: pve-storage's `fragmentDelimiter`) (notes §1-3) |
 //! | tasks | `tasks` | UPIDs, `running` → `stopped` after a per-type latency, workers that write in the stages the real ones do (log lines as they go), `OK` / `WARNINGS: n` / error exit statuses, cleanup on failure, task logs and lists with `total`, task stop (notes §4) |
 //! | restart | `tasks`, `state`, `tls` | a simulator started on its state file is the node after a crash or reboot: tasks that were running read `stopped` with `unexpected status` and no `TASK` line (pve-common `read_status`), and what their workers wrote stays (a clone's target `lock: clone` with the drives copied so far, a create's `lock: create` and its allocated disks, no file for a download); a simulator embedded in `lab` ([`crate::Connection::simulated`]) stops with `lab`, not with its node, so it resumes them instead ([`Restart::NodeKeptRunning`]); the certificate and the token secret are kept in `<state>.tls.json`; the state file is re-read when changed from outside; [`SimHandle::unlock`] / `pve-sim unlock` = `qm unlock` / `pct unlock` |
 //! | locks | `locks` | config and storage locks with timeouts taken where qemu-server/pve-container take them (before or inside the worker), `can't lock file '...' - got timeout`, the `lock` config key (`create`, `clone`) and `VM is locked (<lock>)`, `skiplock` refused for a token (`Only root may use this option.`) (notes §3, §15) |
-//! | QEMU | `qemu` | create (MACs, disk allocation drive by drive, `import-from`, cloud-init drive, `meta`/`vmgenid`/`smbios1`, default boot order, `start`, `pool`), config (pending on running VMs, `digest`, `current=1`, masked `cipassword`, urlencoded `sshkeys`, new MAC when a NIC is written without one), linked/full clone (placeholder `# qmclone temporary file`, the new config rewritten after each drive), template (`base-` volumes), resize, power, destroy (notes §6) |
-//! | LXC | `lxc` | create (`ostemplate`, rootfs/mount points, `hwaddr`), config, resize, power, destroy, the root-only checks a token hits (403) (notes §7) |
-//! | storage | `storage`, `urls` | `/storage` CRUD with synchronous NFS activation and fixed keys, per-node status and content, `download-url` with PVE's content and extension rules, file name normalisation, the existing-file and checksum checks inside the worker, `query-url-metadata`; each URL's simulated content (size, digests per algorithm, [`SimUrl`]) (notes §8) |
+//! | QEMU | `qemu` | create (MACs, disk allocation drive by drive, `import-from`, cloud-init drive, `meta`/`vmgenid`/`smbios1`, default boot order, `start`, `pool`), config (pending on running VMs, `digest`, `current=1`, `snapshot=`, masked `cipassword`, urlencoded `sshkeys`, new MAC when a NIC is written without one), linked/full clone (placeholder `# qmclone temporary file`, the new config rewritten after each drive), template (`base-` volumes), resize, power (start/stop/shutdown/reboot/reset, suspend to RAM (`paused`) or to disk (`lock: suspended`, a state volume), resume; `check_running` before the fork: `VM <id> not running`), destroy (notes §6) |
+//! | LXC | `lxc` | create (`ostemplate`, rootfs/mount points, `hwaddr`, the `hostname` `CT<id>`, `memory` 512 and `swap` 512 defaults), config, resize, power, destroy, the root-only checks a token hits (403) (notes §7) |
+//! | snapshots | `snapshots` | QEMU and LXC: list (+`current`), create (`lock: snapshot`, `snapstate: prepare`, RAM to `vm-<id>-state-<name>`, `snapshot feature is not available` on raw files), rollback (stops the guest, `lock: rollback`, unused disks, starts with RAM or `start=1`), delete (`lock: snapshot-delete`, parents relinked), section config read/update, all as tasks (`qmsnapshot`, `vzrollback`, ...) |
+//! | storage | `storage`, `urls`, `aplinfo` | `/storage` CRUD with synchronous NFS activation and fixed keys, per-node status and content, volume delete as an `imgdel` task (`delay=` waits), the appliance catalogue (`aplinfo`) and its downloads, `download-url` with PVE's content and extension rules, file name normalisation, the existing-file and checksum checks inside the worker, `query-url-metadata`; each URL's simulated content (size, digests per algorithm, [`SimUrl`]) (notes §8) |
 //! | pools | `pools` | `/pools` with `?poolid=` and the deprecated `/pools/{id}` (notes §12) |
-//! | cluster | `cluster` | `/version`, `/nodes`, `/nodes/{node}/status`, `/nodes/{node}/network`, `/cluster/resources`, `/cluster/status`, `/cluster/nextid`, `/access/permissions` (notes §5) |
+//! | cluster | `cluster` | `/version`, `/nodes`, `/nodes/{node}/status`, `/nodes/{node}/version`, `/nodes/{node}/network`, `/cluster/resources`, `/cluster/status`, `/cluster/nextid`, `/cluster/tasks`, `/cluster/options`, `/access/permissions` (notes §5) |
 //! | faults | [`Faults`] | failing requests, extra latency, 400 on the first task poll, 599 on polls, lock timeout at run time (notes §16) |
 //!
 //! ## Deliberate deviations
@@ -42,10 +43,14 @@
 //! - The API token has every privilege (no ACLs, no privilege separation);
 //!   only the checks PVE hard-codes for non-`root@pam` users are modelled
 //!   (`skiplock`, LXC feature flags other than `nesting`, bind mounts).
+//! - Snapshots keep no data per volume: a rollback restores each volume's
+//!   size from the snapshot's drive line, and any snapshot may be rolled
+//!   back to (ZFS would refuse all but the newest).
 //! - Not simulated (they answer 501 like an unknown path, or are accepted
-//!   and ignored when they are mere parameters): tickets/CSRF, snapshots,
-//!   backups and restores, migration, HA, SDN, firewall, node network
-//!   changes, `move_disk`, uploads, LXC clone/template, the guest agent.
+//!   and ignored when they are mere parameters): tickets/CSRF, backups and
+//!   restores, migration, HA, SDN, firewall, node network changes,
+//!   `move_disk`, uploads, LXC clone/template and suspend/resume, the guest
+//!   agent, `PUT /cluster/options`.
 //!
 //! ## Use
 //!
