@@ -182,7 +182,13 @@ fn guest_names(conn: &Connection) -> Vec<String> {
 #[test]
 fn create_update_replace_delete_round_trip() {
     let dir = tempfile::tempdir().unwrap();
-    let conn = connect(dir.path(), sim_config());
+    // A volume delete is an `imgdel` task: slow enough here that a
+    // provider not waiting for it would see its files still listed.
+    let mut config = sim_config();
+    config.task_latency = config
+        .task_latency
+        .with("imgdel", Duration::from_millis(200));
+    let conn = connect(dir.path(), config);
     runtime().block_on(async {
         let shape = Shape::default();
         let e = engine(&conn, dir.path(), &shape);
@@ -346,6 +352,29 @@ fn create_update_replace_delete_round_trip() {
         let report = e4.apply(&plan, &opts()).await.unwrap();
         assert!(report.is_success(), "{report:#?}");
         assert!(guest_names(&conn).is_empty());
+        // The files went through `imgdel` tasks the provider waited for.
+        let world = conn.simulator().unwrap().world();
+        let files: Vec<&str> = world
+            .volumes
+            .iter()
+            .filter(|v| matches!(v.content.as_str(), "import" | "vztmpl"))
+            .map(|v| v.volid.as_str())
+            .collect();
+        assert!(files.is_empty(), "files left: {files:?}");
+        let requests = conn.simulator().unwrap().requests();
+        let deletes = requests
+            .iter()
+            .filter(|r| r.method == "DELETE" && r.path.contains("/content/"))
+            .count();
+        assert!(deletes >= 2, "{deletes} volume deletes");
+        let polls = requests
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.contains("%3Aimgdel%3A"))
+            .count();
+        assert!(
+            polls >= deletes,
+            "{polls} imgdel polls for {deletes} deletes"
+        );
     });
     assert_schema_clean(&conn);
 }
