@@ -486,7 +486,7 @@ async fn download_import_template_and_linked_clone() {
         .collect();
     assert!(
         text.iter()
-            .any(|t| t.contains("base volume 'base-9000-disk-0' is still in use by linked cloned")),
+            .any(|t| t.contains("base volume 'base-9000-disk-0' is still in use by linked clones")),
         "{text:?}"
     );
     assert_eq!(text.last(), Some(&"TASK WARNINGS: 1"));

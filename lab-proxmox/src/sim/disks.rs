@@ -318,8 +318,9 @@ pub(crate) fn free(
             .iter()
             .any(|v| v.volid.starts_with(&prefix) && v.node.as_deref().is_none_or(|n| n == node));
         if used {
+            // pve-storage `src/PVE/Storage.pm vdisk_free`.
             return Err(format!(
-                "base volume '{name}' is still in use by linked cloned"
+                "base volume '{name}' is still in use by linked clones"
             ));
         }
     }
