@@ -69,12 +69,14 @@
 
 mod aplinfo;
 mod cluster;
+mod content;
 mod disks;
 mod faults;
 mod guest;
 mod locks;
 mod lxc;
 mod pools;
+mod power;
 mod propstr;
 mod qemu;
 mod rest;

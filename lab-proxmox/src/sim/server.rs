@@ -42,7 +42,8 @@ use super::rest::{ApiError, ApiResult, Params, Reply};
 use super::state::Shared;
 use super::world::GuestKind;
 use super::{
-    aplinfo, cluster, lxc, pools, qemu, snapshots, storage, tasks, validate, RecordedRequest,
+    aplinfo, cluster, content, lxc, pools, qemu, snapshots, storage, tasks, validate,
+    RecordedRequest,
 };
 
 /// How many requests the log keeps (the oldest half is dropped beyond it).
@@ -498,12 +499,12 @@ async fn node_dispatch(
             match (method, tail) {
                 ("GET", []) => storage::node_index(shared, node, id),
                 ("GET", ["status"]) => storage::node_status(shared, node, id),
-                ("GET", ["content"]) => storage::content(shared, node, id, &p),
+                ("GET", ["content"]) => content::content(shared, node, id, &p),
                 ("GET", ["content", volume]) => {
-                    storage::volume_attributes(shared, node, id, volume)
+                    content::volume_attributes(shared, node, id, volume)
                 }
                 ("DELETE", ["content", volume]) => {
-                    storage::delete_volume(shared, node, id, volume, &p).await
+                    content::delete_volume(shared, node, id, volume, &p).await
                 }
                 ("POST", ["download-url"]) => storage::download_url(shared, node, id, &p),
                 _ => Err(unrouted()),

@@ -98,7 +98,7 @@ pub(crate) struct Shared {
     pub requests: Mutex<Vec<RecordedRequest>>,
     pub violations: Mutex<Vec<String>>,
     /// Volumes deleted while a guest that can see them still named them in
-    /// its config (real PVE allows it; see `storage::delete_volume`).
+    /// its config (real PVE allows it; see `content::delete_volume`).
     pub dangling: Mutex<Vec<String>>,
     /// Abort handles of running workers, by UPID (for `DELETE .../tasks/{upid}`).
     pub workers: Mutex<HashMap<String, tokio::task::AbortHandle>>,

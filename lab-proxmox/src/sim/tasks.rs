@@ -53,7 +53,7 @@ use super::locks::{Held, LockSpec};
 use super::rest::{ApiError, ApiResult, Params, Reply};
 use super::state::{Settings, Shared};
 use super::world::{now, GuestKind, Task, TaskState, World, UNEXPECTED_STATUS};
-use super::{lxc, qemu, snapshots, storage};
+use super::{content, lxc, qemu, snapshots, storage};
 
 /// What a worker does.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -118,7 +118,7 @@ pub(crate) enum Effect {
     /// `download`.
     Download(storage::DownloadPlan),
     /// `imgdel` (`DELETE .../storage/{storage}/content/{volume}`).
-    DeleteVolume(storage::DeletePlan),
+    DeleteVolume(content::DeletePlan),
     /// `qmsnapshot`, `qmrollback`, `qmdelsnapshot` and their `vz` twins.
     Snapshot(snapshots::SnapPlan),
 }
@@ -242,7 +242,7 @@ impl Effect {
             } => guest::destroy_apply(world, *kind, node, *vmid, *purge, *unreferenced, log),
             Effect::LxcCreate(plan) => lxc::create_apply(world, plan, cx),
             Effect::Download(plan) => storage::download_apply(world, plan, cx).map(|()| 0),
-            Effect::DeleteVolume(plan) => storage::delete_apply(world, plan, cx),
+            Effect::DeleteVolume(plan) => content::delete_apply(world, plan, cx),
             Effect::Snapshot(plan) => snapshots::apply(world, plan, cx),
         }
     }
