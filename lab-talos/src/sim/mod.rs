@@ -241,8 +241,9 @@ pub(crate) struct World {
     state: Mutex<WorldState>,
     /// The state file the nodes' disks are kept in ([`persist`]).
     persist: Option<PathBuf>,
-    /// Orders writers of the state file.
-    saving: Mutex<()>,
+    /// Orders writers of the state file; holds what was last written (a
+    /// request that changed nothing, a Version poll, writes nothing).
+    saving: Mutex<Vec<u8>>,
 }
 
 impl World {
@@ -253,9 +254,17 @@ impl World {
         let Some(path) = &self.persist else {
             return;
         };
-        let _order = self.saving.lock().unwrap_or_else(|p| p.into_inner());
-        let saved = persist::Saved::of(self.lock().nodes.iter());
-        if let Err(e) = saved.write(path) {
+        let mut last = self.saving.lock().unwrap_or_else(|p| p.into_inner());
+        let written = persist::Saved::of(self.lock().nodes.iter())
+            .to_bytes()
+            .and_then(|bytes| {
+                if bytes != *last {
+                    persist::write_private(path, &bytes)?;
+                    *last = bytes;
+                }
+                Ok(())
+            });
+        if let Err(e) = written {
             tracing::warn!("talos-sim: cannot write {}: {e}", path.display());
         }
     }
@@ -457,7 +466,7 @@ impl TalosSim {
                         outcomes: Vec::new(),
                     }),
                     persist,
-                    saving: Mutex::new(()),
+                    saving: Mutex::new(Vec::new()),
                 }),
                 shutdown,
                 runtime,

@@ -212,26 +212,31 @@ impl Saved {
         Ok(Some(saved))
     }
 
-    /// Writes the file atomically with mode 0600.
-    pub(super) fn write(&self, path: &Path) -> io::Result<()> {
-        let text = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
-        let tmp = temp_path(path);
-        {
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options.open(&tmp)?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-            }
-            file.write_all(&text)?;
-            file.sync_all()?;
-        }
-        std::fs::rename(&tmp, path)
+    /// The file's bytes.
+    pub(super) fn to_bytes(&self) -> io::Result<Vec<u8>> {
+        serde_json::to_vec_pretty(self).map_err(io::Error::other)
     }
+}
+
+/// Writes `text` to `path` atomically (temporary file, fsync, rename) with
+/// mode 0600.
+pub(super) fn write_private(path: &Path, text: &[u8]) -> io::Result<()> {
+    let tmp = temp_path(path);
+    {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        file.write_all(text)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
 }
 
 fn temp_path(path: &Path) -> PathBuf {
