@@ -76,6 +76,12 @@ fn talos_config() -> SimConfig {
 
 /// Three Proxmox nodes, three control planes and two workers.
 fn lab(pve: &Connection, talos: TalosOptions) -> Lab {
+    lab_with(pve, talos, false)
+}
+
+/// The same, registering the schematic with the (official) Image Factory
+/// if `register`.
+fn lab_with(pve: &Connection, talos: TalosOptions, register: bool) -> Lab {
     let mut lab = Lab::new("home");
     lab.register_provider(pve.provider(ProxmoxOptions::default()));
     lab.register_provider(TalosProvider::shared(talos));
@@ -105,6 +111,9 @@ fn lab(pve: &Connection, talos: TalosOptions) -> Lab {
         .bridge("vmbr0")
         .vlan(10)
         .import_secrets(reference_bundle());
+    if register {
+        cluster = cluster.register_schematic();
+    }
     for (name, ip, control_plane, host) in NODES {
         let cidr = format!("{ip}/24");
         cluster = if control_plane {
@@ -251,4 +260,36 @@ fn a_machine_at_an_address_the_simulator_lacks_fails_at_once_without_a_request()
     // The other machines were made; the unknown address stayed unknown.
     assert!(!talos.has_node("10.0.10.22"));
     assert_eq!(talos.node_stage("10.0.10.21"), Some(Stage::Configured));
+}
+
+#[test]
+fn a_simulated_lab_never_registers_with_the_real_image_factory() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let pve = pve(dir.path());
+    let talos = simulated_on_proxmox_kept(
+        pve.simulator().unwrap(),
+        talos_config(),
+        dir.path().join("talos.json"),
+    )
+    .unwrap();
+    let engine = Engine::with_store(
+        lab_with(&pve, options(&talos), true),
+        Arc::new(FileStateStore::new(dir.path().join("state"))),
+    );
+    let report = rt.block_on(async {
+        let plan = engine.plan(&PlanOptions::default()).await.expect("plan");
+        engine
+            .apply(&plan, &ApplyOptions::default())
+            .await
+            .expect("apply")
+    });
+    assert!(!report.is_success());
+    let failure = format!("{report:?}");
+    assert!(
+        failure
+            .contains("a simulated lab registers schematics only with a simulated Image Factory")
+            && failure.contains("https://factory.talos.dev"),
+        "{failure}"
+    );
 }

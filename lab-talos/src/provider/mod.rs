@@ -79,6 +79,10 @@ pub struct TalosOptions {
     /// declares ([`TalosOptions::simulated_from_lab`]).
     #[cfg(feature = "sim")]
     pub(crate) learns: Option<crate::sim::TalosSim>,
+    /// A simulated lab: schematics are registered only with a factory on
+    /// loopback (a `FactorySim`), never the real one.
+    #[cfg(feature = "sim")]
+    pub(crate) simulated: bool,
 }
 
 impl TalosOptions {
@@ -94,6 +98,8 @@ impl TalosOptions {
             factory: None,
             #[cfg(feature = "sim")]
             learns: None,
+            #[cfg(feature = "sim")]
+            simulated: false,
         }
     }
 
@@ -121,6 +127,7 @@ impl TalosOptions {
             poll: Duration::from_millis(20),
             factory: None,
             learns: None,
+            simulated: true,
         }
     }
 
@@ -212,6 +219,15 @@ impl TalosProvider {
     fn factory_client(&self, url: &str) -> Result<FactoryClient, ProviderError> {
         let factory = ImageFactory::new(url)
             .map_err(|e| ProviderError::permanent(format!("the `factory` attribute: {e}")))?;
+        #[cfg(feature = "sim")]
+        if self.options.simulated && !is_loopback_url(factory.base_url()) {
+            return Err(ProviderError::permanent(format!(
+                "a simulated lab registers schematics only with a simulated Image Factory on \
+                 loopback, never {url}: give the cluster `.factory(..)` a `FactorySim`'s URL and \
+                 the options its client (`TalosOptions::with_factory`), or leave \
+                 `.register_schematic()` out"
+            )));
+        }
         match &self.options.factory {
             Some(client) => Ok(client.at(factory)),
             None => FactoryClient::new(factory)
@@ -237,6 +253,23 @@ fn parse_bundle_cached(
         .expect("bundle cache")
         .insert(key, bundle.clone());
     Ok(bundle)
+}
+
+/// Whether `url`'s host is a loopback address (`127.0.0.0/8`, `[::1]`,
+/// `localhost`).
+#[cfg(feature = "sim")]
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Where a simulated lab dials `address`: its node's loopback port.
@@ -380,6 +413,27 @@ mod tests {
         let p = TalosProvider::shared(TalosOptions::live());
         assert_eq!(p.name(), "talos");
         assert_eq!(p.kinds(), kinds::MANAGED.to_vec());
+    }
+
+    #[test]
+    #[cfg(feature = "sim")]
+    fn loopback_urls() {
+        for url in [
+            "https://127.0.0.1:4443",
+            "http://localhost/",
+            "https://[::1]:8443/schematics",
+            "https://127.0.0.2",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in [
+            "https://factory.talos.dev",
+            "https://10.0.0.1:443",
+            "https://127.0.0.1.example.com",
+            "https://user@factory.talos.dev",
+        ] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
     }
 
     #[test]
