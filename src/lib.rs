@@ -34,11 +34,14 @@
 //!   Kubernetes cluster.
 //!
 //! The feature `sim` adds the API-faithful simulators of the enabled
-//! providers (`lab::proxmox::sim`, `lab::talos::sim`):
+//! providers (`lab::proxmox::sim`, `lab::talos::sim`). Features compose,
+//! so one line gives a lab everything the examples use: `["proxmox",
+//! "sim"]` for a Proxmox VE lab, `["talos", "sim"]` for Talos on Proxmox
+//! VE with both simulators, `["full"]` for every provider and simulator:
 //!
 //! ```toml
 //! [dependencies]
-//! lab = { version = "0.1", features = ["proxmox", "sim"] }
+//! lab = { version = "0.1", features = ["talos", "sim"] }
 //! ```
 
 pub use lab_core as core;

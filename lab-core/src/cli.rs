@@ -23,6 +23,7 @@
 //! | `destroy [--auto-approve]` | destroys everything in the state |
 //! | `graph [--format dot\|mermaid]` | prints the dependency graph |
 //! | `state list`, `state show ADDR`, `state rm ADDR` | inspects or edits the state |
+//! | `output ADDR NAME [--out FILE]` | prints an output of an applied resource; a secret one (a kubeconfig) only into FILE, mode 0600 |
 //!
 //! Global options: `--state-dir DIR` (default `.lab`) and `--no-color`
 //! (color is used only when stdout is a terminal and `NO_COLOR` is unset).
@@ -173,6 +174,19 @@ enum Command {
     State {
         #[command(subcommand)]
         command: StateCommand,
+    },
+    /// Print an output of an applied resource (e.g. `talos.cluster.home kubeconfig`).
+    ///
+    /// A secret output (a kubeconfig, a secrets bundle) is never printed:
+    /// it is written, decrypted, into --out FILE with mode 0600.
+    Output {
+        /// The resource's address, e.g. `talos.cluster.home`.
+        address: String,
+        /// The output's name, e.g. `kubeconfig`.
+        name: String,
+        /// Write the value into FILE (mode 0600) instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -360,7 +374,62 @@ impl Session<'_> {
                 StateCommand::Show { address } => self.state_show(&address),
                 StateCommand::Rm { address } => self.state_rm(&address),
             },
+            Command::Output { address, name, out } => self.output(&address, &name, out.as_deref()),
         }
+    }
+
+    fn output(&mut self, address: &str, name: &str, to: Option<&Path>) -> Result<i32, CliError> {
+        let address = parse_address(address)?;
+        let store = self.engine.store().clone();
+        let state = store.load()?.ok_or_else(|| no_state(&*store))?;
+        let r = state
+            .resources
+            .get(&address)
+            .ok_or_else(|| not_in_state(&address))?;
+        let Some(value) = r.outputs.get(name) else {
+            let names: Vec<&str> = r.outputs.keys().map(String::as_str).collect();
+            return Err(CliError::msg(
+                format!("`{address}` has no output `{name}`"),
+                if names.is_empty() {
+                    "it has no outputs".to_string()
+                } else {
+                    format!("its outputs: {}", names.join(", "))
+                },
+            ));
+        };
+        let text = match value {
+            crate::Value::Secret(secret) => secret.expose().to_string(),
+            crate::Value::Str(text) => text.clone(),
+            other => other.to_redacted_json().to_string(),
+        };
+        match to {
+            Some(path) => {
+                crate::state::write_private(path, text.as_bytes()).map_err(|e| {
+                    CliError::msg(
+                        format!("cannot write {}: {e}", path.display()),
+                        "check that the directory exists and is writable, or pass another --out FILE",
+                    )
+                })?;
+                writeln!(
+                    self.err,
+                    "wrote {address} {name} to {} (mode 0600)",
+                    path.display()
+                )?;
+            }
+            None if matches!(value, crate::Value::Secret(_)) => {
+                return Err(CliError::msg(
+                    format!("`{address}` output `{name}` is secret and is not printed"),
+                    format!("write it to a private file: `output {address} {name} --out FILE`"),
+                ));
+            }
+            None => {
+                self.out.write_all(text.as_bytes())?;
+                if !text.ends_with('\n') {
+                    writeln!(self.out)?;
+                }
+            }
+        }
+        Ok(0)
     }
 
     fn check(&mut self) -> Result<i32, CliError> {
@@ -988,6 +1057,63 @@ mod tests {
 
     fn run(memory: &MemoryProvider, dir: &Path, args: &[&str]) -> Run {
         run_in(lab(memory), dir, args, PLAIN, "")
+    }
+
+    #[test]
+    fn output_prints_plain_values_and_writes_secrets_only_to_a_private_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let memory = MemoryProvider::new();
+        let r = run(&memory, dir.path(), &["output", "test.thing.db", "id"]);
+        assert_eq!(r.code, 1);
+        assert!(r.err.contains("no state yet"), "{}", r.err);
+        let r = run(&memory, dir.path(), &["apply", "--auto-approve"]);
+        assert_eq!(r.code, 0, "{}{}", r.out, r.err);
+
+        let id = memory.find_by_name("db")[0].id.clone();
+        let r = run(&memory, dir.path(), &["output", "test.thing.db", "id"]);
+        assert_eq!((r.code, r.out.as_str()), (0, format!("{id}\n").as_str()));
+        let r = run(&memory, dir.path(), &["output", "test.thing.db", "nope"]);
+        assert_eq!(r.code, 1);
+        assert!(
+            r.err.contains("has no output `nope`") && r.err.contains("its outputs: id"),
+            "{}",
+            r.err
+        );
+
+        // A secret output (as a kubeconfig is) in the state.
+        let store = FileStateStore::new(dir.path().join(".lab"));
+        let mut state = store.load().unwrap().unwrap();
+        let db = Address::parse("test.thing.db").unwrap();
+        state.resources.get_mut(&db).unwrap().outputs.insert(
+            "token".into(),
+            crate::Value::Secret(crate::Secret::new(PASSWORD)),
+        );
+        store.save(&state).unwrap();
+        // run_in asserts the secret is never in stdout or stderr.
+        let r = run(&memory, dir.path(), &["output", "test.thing.db", "token"]);
+        assert_eq!(r.code, 1);
+        assert!(r.err.contains("--out FILE"), "{}", r.err);
+        let file = dir.path().join("token");
+        let r = run(
+            &memory,
+            dir.path(),
+            &[
+                "output",
+                "test.thing.db",
+                "token",
+                "--out",
+                file.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(r.code, 0, "{}{}", r.out, r.err);
+        assert!(r.err.contains("mode 0600"), "{}", r.err);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), PASSWORD);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
     }
 
     #[test]

@@ -216,6 +216,12 @@ pub trait TypedProvider: Send + Sync + 'static {
     async fn probe(&self, _ctx: &OpContext) -> Result<(), ProviderError> {
         Ok(())
     }
+
+    /// Sees the lab's code before anything is read (see
+    /// [`Provider::prepare`]); nothing by default.
+    fn prepare(&self, _lab: &crate::Lab, _instance: &str) -> Result<(), ProviderError> {
+        Ok(())
+    }
 }
 
 /// A provider's typed operations on one kind. Implement it once per kind,
@@ -631,6 +637,10 @@ impl<P: TypedProvider> Provider for Typed<P> {
 
     async fn probe(&self, ctx: &OpContext) -> Result<(), ProviderError> {
         self.provider.probe(ctx).await
+    }
+
+    fn prepare(&self, lab: &crate::Lab, instance: &str) -> Result<(), ProviderError> {
+        self.provider.prepare(lab, instance)
     }
 
     fn validate(&self, kind: &str, attrs: &Attrs) -> Result<(), DecodeError> {

@@ -12,6 +12,22 @@
 //! | `PVE_TOKEN_ID` | `lab@pve!lab` |
 //! | `PVE_TOKEN_SECRET` | the token's secret (shown once when the token is created) |
 //! | `PVE_FINGERPRINT` | the node certificate's SHA-256, `AA:BB:...` (optional with a CA-signed certificate) |
+//!
+//! ## The simulated cluster takes its nodes from the lab
+//!
+//! The embedded simulator ([`Connection::simulated`] or
+//! [`Connection::from_env_or_simulated`] with [`SimConfig::default`](crate::sim::SimConfig::default))
+//! starts as `pve1` and `pve2`. A node the lab declares and the cluster
+//! lacks (`lab.add(Node::new("pve3"))`) joins it before the plan reads
+//! anything ([`lab_core::Provider::prepare`]), as a fresh install would:
+//! bridges `vmbr0` and `vmbr1`, storages `local` (dir: iso, vztmpl,
+//! backup, import, snippets) and `local-lvm` (lvmthin: images, rootdir);
+//! the state file keeps it. Nothing else grows: a live cluster is what it
+//! is, and a simulator given its node set (`SimConfig::with_nodes`, a
+//! `nodes` list other than the default, or `nodes_from_lab: false`, as in
+//! [`SimConfig::for_tests`](crate::sim::SimConfig::for_tests)) keeps
+//! exactly those nodes, so a lab naming another node is told the cluster
+//! lacks it.
 
 use std::sync::Arc;
 
@@ -26,6 +42,9 @@ pub struct Connection {
     describe: String,
     #[cfg(feature = "sim")]
     sim: Option<crate::sim::SimHandle>,
+    /// Whether the lab's nodes join the simulated cluster.
+    #[cfg(feature = "sim")]
+    nodes_from_lab: bool,
 }
 
 /// Why no connection could be made.
@@ -51,6 +70,8 @@ impl Connection {
             describe,
             #[cfg(feature = "sim")]
             sim: None,
+            #[cfg(feature = "sim")]
+            nodes_from_lab: false,
         })
     }
 
@@ -88,6 +109,7 @@ impl Connection {
             })?;
         }
         config.persist = Some(state_file.clone());
+        let nodes_from_lab = config.grows_from_lab();
         // The simulator stops with this process; a real node would not.
         config.restart = crate::sim::Restart::NodeKeptRunning;
         let sim = crate::sim::SimHandle::start_background(config)
@@ -104,6 +126,7 @@ impl Connection {
                 state_file.display()
             ),
             sim: Some(sim),
+            nodes_from_lab,
         })
     }
 
@@ -139,6 +162,12 @@ impl Connection {
     /// [`ProxmoxProvider`]); register a second cluster's with
     /// `lab.register_provider_as(name, ..)`.
     pub fn provider(&self, options: ProxmoxOptions) -> Arc<dyn Provider> {
-        ProxmoxProvider::new(self.client.clone(), options).shared()
+        let provider = ProxmoxProvider::new(self.client.clone(), options);
+        #[cfg(feature = "sim")]
+        let provider = match &self.sim {
+            Some(sim) if self.nodes_from_lab => provider.with_nodes_from_lab(sim.joiner()),
+            _ => provider,
+        };
+        provider.shared()
     }
 }

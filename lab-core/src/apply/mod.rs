@@ -270,6 +270,9 @@ pub(crate) async fn apply(
         }
         (Some(_), None) => return Err(stale("the state it was made against no longer exists")),
     }
+    // A saved plan applied by another process: the simulators that take
+    // their shape from the lab see it before the first call.
+    crate::plan::compute::prepare(engine)?;
     let mut report = ApplyReport {
         recovered: plan
             .recovered

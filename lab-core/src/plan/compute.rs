@@ -50,6 +50,7 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
             });
         }
     }
+    prepare(engine)?;
     let (mut state, existed, mut recovered) = recover(engine).await?;
     if opts.refresh {
         // Before the moves are applied in memory: the state saved here
@@ -415,6 +416,7 @@ pub(crate) fn instance_for<'a>(
 }
 
 pub(crate) async fn plan_destroy(engine: &Engine) -> Result<Plan, EngineError> {
+    prepare(engine)?;
     let (state, existed, recovered) = recover(engine).await?;
     let all: Vec<&Address> = state.resources.keys().collect();
     let mut steps = Vec::new();
@@ -620,6 +622,21 @@ pub(crate) fn estimate_op(
         OpKind::Update => e.update,
         OpKind::Delete => e.delete,
     }
+}
+
+/// Shows every provider instance the lab's code before anything is read
+/// ([`Provider::prepare`]: simulators that take their shape from the lab).
+pub(crate) fn prepare(engine: &Engine) -> Result<(), EngineError> {
+    for instance in engine.lab.providers().instances() {
+        instance
+            .provider
+            .prepare(&engine.lab, &instance.name)
+            .map_err(|error| EngineError::Refresh {
+                provider: instance.name.clone(),
+                error,
+            })?;
+    }
+    Ok(())
 }
 
 /// Reads every recorded resource: one bulk call per provider, providers in parallel.

@@ -28,7 +28,7 @@ pub use registry::{ProviderHandle, ProviderInstance, ProviderRegistry};
 
 use crate::checks::Check;
 use crate::value::{Attrs, DecodeError, Value};
-use crate::Address;
+use crate::{Address, Lab};
 
 /// Who owns an object: stamped by providers on everything they create
 /// (a Proxmox tag and notes line, a Cloudflare comment, ...).
@@ -529,6 +529,18 @@ pub trait Provider: Send + Sync + 'static {
     /// [`OpContext::throttle`]. `None` (the default): no rate limit.
     fn rate_limit(&self) -> Option<RateLimit> {
         None
+    }
+
+    /// Sees the lab's code before anything is read: called once per plan
+    /// (and destroy plan, and before a saved plan is applied) for every
+    /// registered instance, with its `instance` name, before recovery and
+    /// refresh. A provider for a live service has nothing to do here (the
+    /// default). A simulator that takes its shape from the lab does: the
+    /// embedded Proxmox VE simulator joins the nodes the lab declares, the
+    /// Talos simulator makes a node for each declared machine address.
+    /// Without I/O beyond the simulator's own; an error stops the plan.
+    fn prepare(&self, _lab: &Lab, _instance: &str) -> Result<(), ProviderError> {
+        Ok(())
     }
 
     /// Checks, with one cheap call, that the service answers and accepts

@@ -82,6 +82,10 @@ pub struct ProxmoxProvider {
     options: ProxmoxOptions,
     /// VMIDs handed out by this process and not yet visible in the cluster.
     reserved: Mutex<BTreeSet<i64>>,
+    /// The embedded simulator the lab's nodes join (see
+    /// [`crate::sim::SimConfig::nodes_from_lab`]).
+    #[cfg(feature = "sim")]
+    joiner: Option<crate::sim::NodeJoiner>,
 }
 
 /// What one refresh lists for every kind: the guests of
@@ -102,7 +106,19 @@ impl ProxmoxProvider {
             client,
             options,
             reserved: Mutex::new(BTreeSet::new()),
+            #[cfg(feature = "sim")]
+            joiner: None,
         }
+    }
+
+    /// The same provider; before each plan, every `proxmox.node` the lab
+    /// declares (bound to this provider instance, or to none) joins the
+    /// simulated cluster `joiner` adds to if it lacks it. Only the embedded
+    /// default simulator is given one ([`crate::Connection::simulated`]).
+    #[cfg(feature = "sim")]
+    pub fn with_nodes_from_lab(mut self, joiner: crate::sim::NodeJoiner) -> Self {
+        self.joiner = Some(joiner);
+        self
     }
 
     /// The provider as the engine takes it: the [`Typed`] adapter serving
@@ -383,6 +399,24 @@ impl TypedProvider for ProxmoxProvider {
 
     fn checks(&self) -> Vec<Check> {
         crate::checks::all()
+    }
+
+    fn prepare(&self, lab: &lab_core::Lab, instance: &str) -> Result<(), ProviderError> {
+        #[cfg(feature = "sim")]
+        if let Some(joiner) = &self.joiner {
+            for spec in lab.resources().filter(|s| s.kind() == kinds::NODE) {
+                if spec.provider.as_ref().is_some_and(|b| b.name != instance) {
+                    continue;
+                }
+                let name = spec.address.name();
+                if joiner.join(&crate::sim::SimNode::new(name)) {
+                    tracing::info!("pve-sim: node {name}, declared in the lab, joined the cluster");
+                }
+            }
+        }
+        #[cfg(not(feature = "sim"))]
+        let _ = (lab, instance);
+        Ok(())
     }
 
     async fn probe(&self, _ctx: &OpContext) -> Result<(), ProviderError> {

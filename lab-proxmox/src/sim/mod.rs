@@ -404,6 +404,16 @@ pub struct SimConfig {
     pub restart: Restart,
     /// Address to listen on (default `127.0.0.1:0`, a free port).
     pub listen: Option<SocketAddr>,
+    /// Whether the lab's code shapes the cluster: a node the lab declares
+    /// (`Node::new("pve3")`) and the cluster lacks joins it, with a fresh
+    /// install's bridges and storages ([`SimNode::new`]), before the plan
+    /// reads anything. Only for the embedded simulator of
+    /// [`crate::Connection::simulated`] with the default node set: `true`
+    /// in [`SimConfig::default`]; [`SimConfig::for_tests`] and
+    /// [`SimConfig::with_nodes`] turn it off, and a connection whose
+    /// `nodes` are not the default ones never grows (a lab that names a
+    /// node such a cluster lacks is told so).
+    pub nodes_from_lab: bool,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -453,6 +463,7 @@ impl Default for SimConfig {
             clone_source_lock: CloneSourceLock::default(),
             restart: Restart::default(),
             listen: None,
+            nodes_from_lab: true,
         }
     }
 }
@@ -465,14 +476,30 @@ impl SimConfig {
             auth_failure_delay: Duration::ZERO,
             task_latency: TaskLatency::instant(),
             lock_timeout: Duration::from_secs(1),
+            nodes_from_lab: false,
             ..SimConfig::default()
         }
     }
 
-    /// Nodes with the default bridges and storages, by name.
+    /// Nodes with the default bridges and storages, by name (exactly
+    /// these: [`SimConfig::nodes_from_lab`] is turned off).
     pub fn with_nodes(mut self, names: &[&str]) -> Self {
         self.nodes = names.iter().map(|n| SimNode::new(n)).collect();
+        self.nodes_from_lab = false;
         self
+    }
+
+    /// Whether a connection to this simulator takes nodes from the lab:
+    /// [`SimConfig::nodes_from_lab`] and the default node names.
+    pub(crate) fn grows_from_lab(&self) -> bool {
+        let default = SimConfig::default();
+        self.nodes_from_lab
+            && self.nodes.len() == default.nodes.len()
+            && self
+                .nodes
+                .iter()
+                .zip(&default.nodes)
+                .all(|(a, b)| a.name == b.name)
     }
 
     /// Sets the simulated content behind `url`.
@@ -562,6 +589,78 @@ impl WorldObserver {
     pub fn read<R>(&self, f: impl FnOnce(&World) -> R) -> R {
         self.shared.read(f)
     }
+}
+
+/// Adds nodes to a running simulator: what makes a node the lab declares
+/// a node of the embedded simulated cluster (see
+/// [`SimConfig::nodes_from_lab`]). Cheap to clone.
+#[derive(Clone)]
+pub struct NodeJoiner {
+    shared: Arc<Shared>,
+}
+
+impl NodeJoiner {
+    /// Makes `node` a member of the cluster, as `pvecm add` on a fresh
+    /// install would: its bridges, and its storages in `storage.cfg` (an
+    /// entry without `nodes=` covers it already, a restricted one the node
+    /// has names it too, a new one is restricted to it). Persisted like
+    /// any change. Returns false (and changes nothing) if the cluster has a
+    /// node of that name.
+    pub fn join(&self, node: &SimNode) -> bool {
+        self.shared.write(|w| join_node(w, node))
+    }
+
+    /// The cluster's node names now.
+    pub fn nodes(&self) -> Vec<String> {
+        self.shared
+            .read(|w| w.nodes.iter().map(|n| n.name.clone()).collect())
+    }
+}
+
+fn join_node(w: &mut World, node: &SimNode) -> bool {
+    if w.nodes.iter().any(|n| n.name == node.name) {
+        return false;
+    }
+    let boot_time = w
+        .nodes
+        .first()
+        .map(|n| n.boot_time)
+        .unwrap_or_else(|| world::now().saturating_sub(3 * 24 * 3600));
+    w.nodes.push(NodeState {
+        name: node.name.clone(),
+        bridges: node.bridges.clone(),
+        boot_time,
+    });
+    // `storage.cfg` is cluster-wide: an entry without `nodes=` covers the
+    // new node too; a restricted one names it if the node has it.
+    for storage in w.storages.values_mut() {
+        if let Some(list) = &mut storage.nodes {
+            if node.storages.iter().any(|s| s.id == storage.id) {
+                list.push(node.name.clone());
+            }
+        }
+    }
+    for s in &node.storages {
+        if w.storages.contains_key(&s.id) {
+            continue;
+        }
+        let mut content = s.content.clone();
+        content.sort();
+        content.dedup();
+        w.storages.insert(
+            s.id.clone(),
+            Storage {
+                id: s.id.clone(),
+                kind: s.kind.clone(),
+                content,
+                shared: false,
+                nodes: Some(vec![node.name.clone()]),
+                options: s.options.clone(),
+                total: storage::default_total(&s.kind),
+            },
+        );
+    }
+    true
 }
 
 /// A running simulator.
@@ -949,6 +1048,13 @@ impl SimHandle {
     /// (lab-talos's nodes answer only while their VM runs).
     pub fn observer(&self) -> WorldObserver {
         WorldObserver {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// What adds nodes to this simulator while it runs.
+    pub fn joiner(&self) -> NodeJoiner {
+        NodeJoiner {
             shared: self.shared.clone(),
         }
     }

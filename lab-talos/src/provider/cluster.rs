@@ -144,7 +144,7 @@ async fn converge(
     let (control_planes, workers) = (&spec.control_planes, &spec.workers);
     let bundle = provider.bundle(&spec.secrets)?;
     let creds: Credentials = provider.credentials(&bundle)?;
-    let dial = provider.dial(first);
+    let dial = provider.dial(first)?;
     let opts = &provider.options;
     let connect = || async { TalosClient::mtls(&dial, first, &creds).await };
 

@@ -81,7 +81,7 @@ async fn reach(
     timeout: Duration,
     waiting_for: &str,
 ) -> Result<(NodeMode, TalosClient), ProviderError> {
-    let dial = provider.dial(address);
+    let dial = provider.dial(address)?;
     let deadline = Instant::now() + timeout;
     loop {
         match TalosClient::probe(&dial, address, Some(creds)).await {
@@ -117,7 +117,7 @@ async fn until_configured(
     creds: &Credentials,
     timeout: Duration,
 ) -> Result<String, ProviderError> {
-    let dial = provider.dial(address);
+    let dial = provider.dial(address)?;
     let deadline = Instant::now() + timeout;
     loop {
         let attempt = async {
@@ -196,7 +196,7 @@ async fn update(
     let bundle = provider.bundle(&spec.secrets)?;
     let creds = provider.credentials(&bundle)?;
     let config = config_for(provider, &spec)?;
-    let dial = provider.dial(address);
+    let dial = provider.dial(address)?;
     let mut client = TalosClient::mtls(&dial, address, &creds)
         .await
         .map_err(|e| api_error(&format!("connecting to {address}"), e))?;
@@ -255,7 +255,7 @@ async fn upgrade(
         )));
     }
     tracing::info!(node = address, image = %image, "upgrading Talos");
-    let dial = provider.dial(address);
+    let dial = provider.dial(address)?;
     let mut client = TalosClient::mtls(&dial, address, creds)
         .await
         .map_err(|e| api_error(&format!("connecting to {address}"), e))?;
@@ -289,7 +289,7 @@ async fn delete(provider: &TalosProvider, req: Delete<MachineSpec>) -> Result<()
         return Ok(());
     };
     let creds = provider.credentials(&bundle)?;
-    let dial = provider.dial(address);
+    let dial = provider.dial(address)?;
     let mut client = match TalosClient::mtls(&dial, address, &creds).await {
         Ok(c) => c,
         Err(e) => {
@@ -326,7 +326,7 @@ async fn read_one(
         return Ok(Some(keep()));
     };
     let creds = provider.credentials(&bundle)?;
-    let dial = provider.dial(address);
+    let dial = provider.dial(address)?;
     // mTLS first: a configured node (the usual case) answers the one
     // Version call, and the version it gives is what it runs.
     let mtls = async {

@@ -51,8 +51,10 @@ use crate::sha256_hex;
 /// The port apid listens on.
 pub const TALOS_API_PORT: u16 = 50000;
 
-/// Maps a node address to the `host:port` the client dials.
-pub type Dialer = Arc<dyn Fn(&str) -> String + Send + Sync>;
+/// Maps a node address to the `host:port` the client dials, or says why
+/// it must not be dialled (a simulated lab and an address its simulator
+/// does not have).
+pub type Dialer = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
 
 /// How the provider reaches nodes and how long it waits for them.
 #[derive(Clone)]
@@ -73,6 +75,14 @@ pub struct TalosOptions {
     /// trusted roots and timeout apply. `None`: a client trusting the
     /// platform's roots, made when a schematic is registered.
     pub factory: Option<FactoryClient>,
+    /// The simulator that makes a node for every machine address the lab
+    /// declares ([`TalosOptions::simulated_from_lab`]).
+    #[cfg(feature = "sim")]
+    pub(crate) learns: Option<crate::sim::TalosSim>,
+    /// A simulated lab: schematics are registered only with a factory on
+    /// loopback (a `FactorySim`), never the real one.
+    #[cfg(feature = "sim")]
+    pub(crate) simulated: bool,
 }
 
 impl TalosOptions {
@@ -80,12 +90,16 @@ impl TalosOptions {
     /// timeouts (an install downloads the installer image).
     pub fn live() -> TalosOptions {
         TalosOptions {
-            dial: Arc::new(|address: &str| format!("{address}:{TALOS_API_PORT}")),
+            dial: Arc::new(|address: &str| Ok(format!("{address}:{TALOS_API_PORT}"))),
             boot_timeout: Duration::from_secs(600),
             install_timeout: Duration::from_secs(900),
             health_timeout: Duration::from_secs(900),
             poll: Duration::from_secs(3),
             factory: None,
+            #[cfg(feature = "sim")]
+            learns: None,
+            #[cfg(feature = "sim")]
+            simulated: false,
         }
     }
 
@@ -98,20 +112,36 @@ impl TalosOptions {
     }
 
     /// Nodes of a [`crate::sim::TalosSim`]: each node address dials the
-    /// simulator's loopback port for it; short polls.
+    /// simulator's loopback port for it; short polls. A simulated lab
+    /// never dials anything else: an address the simulator has no node for
+    /// is an error naming it (never the real address, which may be a real
+    /// machine on the LAN), and so is an endpoint that is not loopback.
     #[cfg(feature = "sim")]
     pub fn simulated(sim: &crate::sim::TalosSim) -> TalosOptions {
         let sim = sim.clone();
         TalosOptions {
-            dial: Arc::new(move |address: &str| {
-                sim.endpoint(address)
-                    .unwrap_or_else(|| format!("{address}:{TALOS_API_PORT}"))
-            }),
+            dial: Arc::new(move |address: &str| simulated_endpoint(&sim, address)),
             boot_timeout: Duration::from_secs(60),
             install_timeout: Duration::from_secs(60),
             health_timeout: Duration::from_secs(60),
             poll: Duration::from_millis(20),
             factory: None,
+            learns: None,
+            simulated: true,
+        }
+    }
+
+    /// Like [`TalosOptions::simulated`], and the simulator takes its nodes
+    /// from the lab: before each plan, every `talos.machine` address the
+    /// lab declares (for this provider instance) becomes a node of `sim`
+    /// if it is not one yet (in maintenance mode once a VM runs there, see
+    /// [`crate::connect`]). Addresses the lab does not declare stay
+    /// unknown, and dialling one is an error.
+    #[cfg(feature = "sim")]
+    pub fn simulated_from_lab(sim: &crate::sim::TalosSim) -> TalosOptions {
+        TalosOptions {
+            learns: Some(sim.clone()),
+            ..TalosOptions::simulated(sim)
         }
     }
 }
@@ -180,8 +210,8 @@ impl TalosProvider {
         Credentials::admin(bundle).map_err(|e| api_error("issue the admin certificate", e))
     }
 
-    fn dial(&self, address: &str) -> String {
-        (self.options.dial)(address)
+    fn dial(&self, address: &str) -> Result<String, ProviderError> {
+        (self.options.dial)(address).map_err(ProviderError::permanent)
     }
 
     /// The factory client for base URL `url`: the configured one pointed
@@ -189,6 +219,15 @@ impl TalosProvider {
     fn factory_client(&self, url: &str) -> Result<FactoryClient, ProviderError> {
         let factory = ImageFactory::new(url)
             .map_err(|e| ProviderError::permanent(format!("the `factory` attribute: {e}")))?;
+        #[cfg(feature = "sim")]
+        if self.options.simulated && !is_loopback_url(factory.base_url()) {
+            return Err(ProviderError::permanent(format!(
+                "a simulated lab registers schematics only with a simulated Image Factory on \
+                 loopback, never {url}: give the cluster `.factory(..)` a `FactorySim`'s URL and \
+                 the options its client (`TalosOptions::with_factory`), or leave \
+                 `.register_schematic()` out"
+            )));
+        }
         match &self.options.factory {
             Some(client) => Ok(client.at(factory)),
             None => FactoryClient::new(factory)
@@ -214,6 +253,48 @@ fn parse_bundle_cached(
         .expect("bundle cache")
         .insert(key, bundle.clone());
     Ok(bundle)
+}
+
+/// Whether `url`'s host is a loopback address (`127.0.0.0/8`, `[::1]`,
+/// `localhost`).
+#[cfg(feature = "sim")]
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Where a simulated lab dials `address`: its node's loopback port.
+#[cfg(feature = "sim")]
+fn simulated_endpoint(sim: &crate::sim::TalosSim, address: &str) -> Result<String, String> {
+    let Some(endpoint) = sim.endpoint(address) else {
+        let known = sim.addresses();
+        return Err(format!(
+            "{address} is not a node of the Talos simulator (it has {}): a simulated lab never \
+             dials a real address. Declare the machine in the lab (its simulator then makes the \
+             node) or add it with `TalosSim::add_node`",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        ));
+    };
+    match endpoint.parse::<std::net::SocketAddr>() {
+        Ok(addr) if addr.ip().is_loopback() => Ok(endpoint),
+        _ => Err(format!(
+            "the Talos simulator's node {address} listens on {endpoint}, not on loopback: a \
+             simulated lab dials only loopback addresses"
+        )),
+    }
 }
 
 /// The cluster's secrets bundle as talosctl's `secrets.yaml` text, read
@@ -254,6 +335,32 @@ impl TypedProvider for TalosProvider {
 
     fn checks(&self) -> Vec<Check> {
         crate::checks::checks()
+    }
+
+    /// A simulator that takes its nodes from the lab
+    /// ([`TalosOptions::simulated_from_lab`]) gets one for every machine
+    /// address this instance applies.
+    fn prepare(&self, lab: &lab_core::Lab, instance: &str) -> Result<(), ProviderError> {
+        #[cfg(feature = "sim")]
+        if let Some(sim) = &self.options.learns {
+            for spec in lab.resources().filter(|s| s.kind() == kinds::MACHINE) {
+                if lab.provider_of(spec).map(|i| i.name.as_str()) != Ok(instance) {
+                    continue;
+                }
+                let Some(lab_core::Value::Str(address)) = spec.attrs.get("address") else {
+                    continue;
+                };
+                sim.ensure_node(address).map_err(|e| {
+                    ProviderError::permanent(format!(
+                        "the Talos simulator cannot make node {address} ({}): {e}",
+                        spec.address
+                    ))
+                })?;
+            }
+        }
+        #[cfg(not(feature = "sim"))]
+        let _ = (lab, instance);
+        Ok(())
     }
 
     async fn snapshot(
@@ -309,8 +416,29 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "sim")]
+    fn loopback_urls() {
+        for url in [
+            "https://127.0.0.1:4443",
+            "http://localhost/",
+            "https://[::1]:8443/schematics",
+            "https://127.0.0.2",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in [
+            "https://factory.talos.dev",
+            "https://10.0.0.1:443",
+            "https://127.0.0.1.example.com",
+            "https://user@factory.talos.dev",
+        ] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
+    }
+
+    #[test]
     fn live_options_dial_port_50000() {
         let o = TalosOptions::live();
-        assert_eq!((o.dial)("10.0.10.11"), "10.0.10.11:50000");
+        assert_eq!((o.dial)("10.0.10.11").unwrap(), "10.0.10.11:50000");
     }
 }

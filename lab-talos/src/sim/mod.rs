@@ -55,11 +55,22 @@
 //! the last clone of the [`TalosSim`] is dropped, or on
 //! [`TalosSim::shutdown`].
 //!
+//! ## Between processes
+//!
+//! [`TalosSim::start_background`] runs the servers on the simulator's own
+//! thread (for a synchronous `main.rs`) and keeps the nodes' disks in a
+//! state file ([`persist`]: stage, configs, version, etcd, boot counter),
+//! so `apply` in one process and `plan` in the next talk to the same
+//! installed, bootstrapped nodes. Nodes only listen on `127.0.0.1`; a
+//! provider given [`crate::provider::TalosOptions::simulated`] refuses to
+//! dial an address the simulator has no node for.
+//!
 //! [`factory::FactorySim`] simulates the Image Factory's schematic
 //! endpoints (HTTPS with axum), for schematic registration.
 
 pub mod factory;
 mod machine_config;
+pub mod persist;
 mod server;
 mod service;
 mod tls;
@@ -68,11 +79,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
+use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use machine_config::{MachineType, ParsedConfig};
@@ -226,9 +239,36 @@ struct WorldState {
 pub(crate) struct World {
     config: SimConfig,
     state: Mutex<WorldState>,
+    /// The state file the nodes' disks are kept in ([`persist`]).
+    persist: Option<PathBuf>,
+    /// Orders writers of the state file; holds what was last written (a
+    /// request that changed nothing, a Version poll, writes nothing).
+    saving: Mutex<Vec<u8>>,
 }
 
 impl World {
+    /// Writes the nodes' disks to the state file, if there is one. A
+    /// failure is logged (the simulated nodes keep running, as a node
+    /// whose client lost its disk would not notice).
+    pub(crate) fn save(&self) {
+        let Some(path) = &self.persist else {
+            return;
+        };
+        let mut last = self.saving.lock().unwrap_or_else(|p| p.into_inner());
+        let written = persist::Saved::of(self.lock().nodes.iter())
+            .to_bytes()
+            .and_then(|bytes| {
+                if bytes != *last {
+                    persist::write_private(path, &bytes)?;
+                    *last = bytes;
+                }
+                Ok(())
+            });
+        if let Err(e) = written {
+            tracing::warn!("talos-sim: cannot write {}: {e}", path.display());
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, WorldState> {
         // A panicking test thread must not wedge every other node.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -372,6 +412,9 @@ impl World {
 struct Inner {
     world: Arc<World>,
     shutdown: watch::Sender<bool>,
+    /// The runtime the servers run on when the simulator has its own
+    /// ([`TalosSim::start_background`]); else the caller's.
+    runtime: Option<Handle>,
 }
 
 impl Drop for Inner {
@@ -402,6 +445,15 @@ impl TalosSim {
     /// until [`TalosSim::set_presence`] says otherwise.
     pub fn new(config: SimConfig) -> TalosSim {
         let (shutdown, _) = watch::channel(false);
+        TalosSim::make(config, None, shutdown, None)
+    }
+
+    fn make(
+        config: SimConfig,
+        persist: Option<PathBuf>,
+        shutdown: watch::Sender<bool>,
+        runtime: Option<Handle>,
+    ) -> TalosSim {
         let presence: Presence = Arc::new(|ip: &str| Some(format!("machine-{ip}")));
         TalosSim {
             inner: Arc::new(Inner {
@@ -413,9 +465,85 @@ impl TalosSim {
                         requests: Vec::new(),
                         outcomes: Vec::new(),
                     }),
+                    persist,
+                    saving: Mutex::new(Vec::new()),
                 }),
                 shutdown,
+                runtime,
             }),
+        }
+    }
+
+    /// A simulator on its own thread and Tokio runtime (for synchronous
+    /// callers: a `main.rs` before `lab::cli::run` builds its runtime),
+    /// whose nodes' disks are kept in `state_file` ([`persist`]): the
+    /// nodes it recorded are back, with their configs, versions and etcd,
+    /// and every change is written there. The directory is created; a file
+    /// that does not parse is an error, never an empty world.
+    pub fn start_background(
+        config: SimConfig,
+        state_file: impl Into<PathBuf>,
+    ) -> io::Result<TalosSim> {
+        let state_file = state_file.into();
+        if let Some(dir) = state_file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let saved = persist::Saved::load(&state_file)?;
+        let (shutdown, mut stop) = watch::channel(false);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("talos-sim".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = tx.send(Ok(runtime.handle().clone()));
+                runtime.block_on(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                });
+            })?;
+        let handle = rx
+            .recv()
+            .map_err(|_| io::Error::other("the Talos simulator thread stopped"))??;
+        let sim = TalosSim::make(config, Some(state_file.clone()), shutdown, Some(handle));
+        if let Some(saved) = saved {
+            for (ip, node) in saved.nodes {
+                sim.spawn_node(&ip, Some(node))?;
+            }
+        }
+        Ok(sim)
+    }
+
+    /// The state file the nodes' disks are kept in, if any.
+    pub fn state_file(&self) -> Option<&Path> {
+        self.inner.world.persist.as_deref()
+    }
+
+    /// Whether the simulator has a node at `ip`.
+    pub fn has_node(&self, ip: &str) -> bool {
+        self.inner.world.lock().nodes.contains_key(ip)
+    }
+
+    /// Adds a node at `ip` unless there is one (what a lab's declared
+    /// machine addresses do to a simulator that takes its nodes from the
+    /// lab). Needs the simulator's own runtime
+    /// ([`TalosSim::start_background`]) or to be called inside a Tokio
+    /// runtime.
+    pub fn ensure_node(&self, ip: &str) -> io::Result<()> {
+        if self.has_node(ip) {
+            return Ok(());
+        }
+        match self.spawn_node(ip, None) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+            other => other.map(|_| ()),
         }
     }
 
@@ -424,14 +552,31 @@ impl TalosSim {
     /// API listens on `127.0.0.1:<free port>` (returned). Must be called
     /// inside a Tokio runtime.
     pub async fn add_node(&self, ip: &str) -> io::Result<SocketAddr> {
+        self.spawn_node(ip, None)
+    }
+
+    /// Makes node `ip` (with a saved disk, when restoring) and starts its
+    /// server on the simulator's runtime (else the caller's).
+    fn spawn_node(&self, ip: &str, saved: Option<persist::SavedNode>) -> io::Result<SocketAddr> {
         if ip.parse::<std::net::IpAddr>().is_err() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("`{ip}` is not an IP address"),
             ));
         }
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
+        let runtime = match &self.inner.runtime {
+            Some(handle) => handle.clone(),
+            None => Handle::try_current().map_err(|_| {
+                io::Error::other("the Talos simulator adds nodes inside a Tokio runtime")
+            })?,
+        };
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        std_listener.set_nonblocking(true)?;
+        let addr = std_listener.local_addr()?;
+        let listener = {
+            let _entered = runtime.enter();
+            TcpListener::from_std(std_listener)?
+        };
         {
             let mut state = self.inner.world.lock();
             if state.nodes.contains_key(ip) {
@@ -441,32 +586,39 @@ impl TalosSim {
                 ));
             }
             let (epoch, _) = watch::channel(0);
-            state.nodes.insert(
-                ip.to_owned(),
-                NodeState {
-                    addr,
-                    identity: None,
-                    powered: false,
-                    config: None,
-                    staged: None,
-                    bootstrapped: false,
-                    down: None,
-                    applying: false,
-                    version: None,
-                    upgrade: None,
-                    epoch,
-                    maintenance_tls: None,
-                    configured_tls: None,
-                },
-            );
+            let mut node = NodeState {
+                addr,
+                identity: None,
+                powered: false,
+                config: None,
+                staged: None,
+                bootstrapped: false,
+                down: None,
+                applying: false,
+                version: None,
+                upgrade: None,
+                epoch,
+                maintenance_tls: None,
+                configured_tls: None,
+            };
+            if let Some(saved) = saved {
+                saved.restore(ip, &mut node)?;
+            }
+            state.nodes.insert(ip.to_owned(), node);
         }
-        tokio::spawn(server::accept_loop(
+        runtime.spawn(server::accept_loop(
             self.inner.world.clone(),
             ip.to_owned(),
             listener,
             self.inner.shutdown.subscribe(),
         ));
+        self.inner.world.save();
         Ok(addr)
+    }
+
+    /// The addresses of the simulator's nodes.
+    pub fn addresses(&self) -> Vec<String> {
+        self.inner.world.lock().nodes.keys().cloned().collect()
     }
 
     /// Where the node's API listens: `127.0.0.1:<port>`.

@@ -144,6 +144,8 @@ async fn dispatch(
     } else {
         return reject(Status::unimplemented(format!("unknown service {path}")));
     };
+    // The node's disk as the call left it (the state file, if any).
+    world.save();
     match result {
         Ok(response) => response,
         Err(never) => match never {},
