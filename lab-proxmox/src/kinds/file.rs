@@ -51,4 +51,10 @@ impl FileSpec {
 impl Kind for FileSpec {
     const KIND: &'static str = super::FILE;
     type Outputs = FileOutputs;
+
+    /// Its volume id (`local:iso/x.iso`): a renamed file with the same
+    /// file name is the same volume, so the old one is deleted first.
+    fn identity(&self) -> Option<String> {
+        Some(self.volid())
+    }
 }
