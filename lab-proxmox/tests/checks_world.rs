@@ -390,3 +390,26 @@ fn proxmox_checks_run_without_a_provider() {
     let d = only(&diags, VMID_RANGE);
     assert_eq!(d.file_line(), Some((file!(), line)));
 }
+
+#[test]
+fn the_cli_stops_at_the_finding_and_applies_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connect(dir.path());
+    let mut f = frame(&conn);
+    f.lab
+        .add(Vm::new("web", &f.pve3).disk("scsi0", &f.lvm, "8G"));
+    let state = dir.path().join(".lab");
+    let code = lab_core::cli::run_with_args(
+        f.lab,
+        [
+            "lab",
+            "--no-color",
+            "--state-dir",
+            state.to_str().unwrap(),
+            "apply",
+            "--auto-approve",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(conn.simulator().unwrap().world().guests().is_empty());
+}
