@@ -14,7 +14,8 @@ use lab_core::plan::PlanOptions;
 use lab_core::prelude::*;
 use lab_core::{EngineError, FileStateStore};
 use lab_proxmox::checks::{
-    CLONE_ACROSS_NODES, CLUSTER_CONTENT, NODE_MISSING, STORAGE_FULL, STORAGE_MISSING, VMID_RANGE,
+    CLONE_ACROSS_NODES, CLUSTER_CONTENT, DUPLICATE_VOLUME, NODE_MISSING, STORAGE_FULL,
+    STORAGE_MISSING, VMID_RANGE,
 };
 use lab_proxmox::model::*;
 use lab_proxmox::sim::{SimConfig, SimNode, SimStorage};
@@ -412,4 +413,54 @@ fn the_cli_stops_at_the_finding_and_applies_nothing() {
     );
     assert_eq!(code, 1);
     assert!(conn.simulator().unwrap().world().guests().is_empty());
+}
+
+#[test]
+fn one_iso_per_node_on_local_storage_is_no_collision_but_twice_on_one_node_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connect(dir.path());
+    let url = "https://example.org/talos.iso";
+    // The same file name on each node's own `local` (as a Talos cluster
+    // over two nodes lowers it): two volumes, both made.
+    let mut f = frame(&conn);
+    f.lab.add(File::download(
+        "iso-1",
+        &f.pve1,
+        &f.local,
+        Content::Iso,
+        url,
+    ));
+    f.lab.add(File::download(
+        "iso-2",
+        &f.pve2,
+        &f.local,
+        Content::Iso,
+        url,
+    ));
+    assert!(f.lab.check().iter().all(|d| !d.is_blocking()));
+    apply(&conn, dir.path(), f.lab);
+
+    // Twice on one node: the code already shows it.
+    let mut f = frame(&conn);
+    let first = line!() + 1;
+    f.lab.add(File::download(
+        "iso-a",
+        &f.pve1,
+        &f.local,
+        Content::Iso,
+        url,
+    ));
+    let second = line!() + 1;
+    f.lab.add(File::download(
+        "iso-b",
+        &f.pve1,
+        &f.local,
+        Content::Iso,
+        url,
+    ));
+    let lab = f.lab;
+    let diags = lab.check();
+    let d = only(&diags, DUPLICATE_VOLUME);
+    let lines: Vec<_> = d.labels.iter().map(|l| l.loc.line()).collect();
+    assert_eq!(lines, vec![second, first]);
 }

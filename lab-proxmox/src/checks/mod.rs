@@ -68,6 +68,9 @@ pub const STORAGE_NOT_ON_NODE: &str = "proxmox::storage-not-on-node";
 pub const FILE_CONTENT: &str = "proxmox::file-content";
 /// An NFS storage whose NAS pool does not say its server or export.
 pub const NFS_EXPORT: &str = "proxmox::nfs-export";
+/// Two files with one volume id on one node (same storage, content type
+/// and file name): both downloads would make the same volume.
+pub const DUPLICATE_VOLUME: &str = "proxmox::duplicate-volume";
 
 /// (Plan time) a guest, template, file or storage on a node the cluster
 /// does not have.
@@ -107,6 +110,7 @@ pub fn all() -> Vec<Check> {
         Check::new(STORAGE_NOT_ON_NODE, Severity::Error, storage_not_on_node),
         Check::new(FILE_CONTENT, Severity::Error, file_content),
         Check::new(NFS_EXPORT, Severity::Error, nfs_export),
+        Check::new(DUPLICATE_VOLUME, Severity::Error, duplicate_volume),
         Check::at_plan(NODE_MISSING, Severity::Error),
         Check::at_plan(STORAGE_MISSING, Severity::Error),
         Check::at_plan(CLUSTER_CONTENT, Severity::Error),

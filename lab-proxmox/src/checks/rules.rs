@@ -320,3 +320,41 @@ pub(super) fn nfs_export(lab: &Lab, out: &mut Vec<Diagnostic>) {
         }
     }
 }
+
+pub(super) fn duplicate_volume(lab: &Lab, out: &mut Vec<Diagnostic>) {
+    // Per cluster and node: a local storage is one per node.
+    let mut first: IndexMap<(Option<&str>, &str, String), &ResourceSpec> = IndexMap::new();
+    for spec in lab.resources().filter(|s| s.kind() == kinds::FILE) {
+        let (Some(on), Some(id), Some(content), Some(name)) = (
+            text(spec, "node"),
+            text(spec, "storage"),
+            text(spec, "content"),
+            text(spec, "filename"),
+        ) else {
+            continue;
+        };
+        let volid = format!("{id}:{content}/{name}");
+        let key = (cluster_of(lab, spec), on, volid.clone());
+        match first.get(&key) {
+            None => {
+                first.insert(key, spec);
+            }
+            Some(earlier) => out.push(
+                Diagnostic::error(
+                    DUPLICATE_VOLUME,
+                    format!(
+                        "`{}` and `{}` are both `{volid}` on `{on}`: one volume, downloaded twice",
+                        spec.address, earlier.address
+                    ),
+                )
+                .for_resource(&spec.address)
+                .with_label(spec.loc_of("filename"), format!("`{volid}` again here"))
+                .with_label(earlier.loc_of("filename"), format!("first `{volid}` here"))
+                .with_help(
+                    "keep one of them and use its handle in both places, or store the second \
+                     under another name: .filename(\"other.iso\")",
+                ),
+            ),
+        }
+    }
+}
