@@ -464,3 +464,40 @@ fn one_iso_per_node_on_local_storage_is_no_collision_but_twice_on_one_node_is() 
     let lines: Vec<_> = d.labels.iter().map(|l| l.loc.line()).collect();
     assert_eq!(lines, vec![second, first]);
 }
+
+#[test]
+fn the_world_is_read_once_per_plan_with_changes_and_not_at_all_without() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connect(dir.path());
+    let sim = conn.simulator().unwrap();
+    let world_reads = || {
+        sim.requests()
+            .iter()
+            .filter(|r| r.path == "/nodes" || r.path.ends_with("/storage"))
+            .count()
+    };
+    let build = || {
+        let mut f = frame(&conn);
+        f.lab
+            .add(Vm::new("web", &f.pve1).disk("scsi0", &f.lvm, "8G"));
+        f.lab
+            .add(Vm::new("db", &f.pve2).disk("scsi0", &f.lvm, "8G"));
+        f.lab
+    };
+    sim.reset_requests();
+    let engine = Engine::new(build(), FileStateStore::new(dir.path().join(".lab")));
+    runtime().block_on(async {
+        let plan = engine.plan(&PlanOptions::default()).await.expect("plan");
+        // `GET /nodes` and one storage listing per node, for two guests.
+        assert_eq!(world_reads(), 3, "{:#?}", sim.requests());
+        assert!(engine
+            .apply(&plan, &opts())
+            .await
+            .expect("apply")
+            .is_success());
+        sim.reset_requests();
+        let again = engine.plan(&PlanOptions::default()).await.expect("plan");
+        assert!(!again.has_changes());
+        assert_eq!(world_reads(), 0, "{:#?}", sim.requests());
+    });
+}
