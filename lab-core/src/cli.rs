@@ -837,7 +837,9 @@ impl Session<'_> {
 
     fn print_error(&mut self, e: &CliError) {
         match e {
-            CliError::Engine(inner @ EngineError::Check(diags)) => {
+            CliError::Engine(
+                inner @ (EngineError::Check(diags) | EngineError::PlanCheck(diags)),
+            ) => {
                 for d in diags {
                     self.print_diagnostic(d);
                 }
@@ -1779,5 +1781,33 @@ mod tests {
         let r = run(&memory, dir.path(), &["apply", file_arg]);
         assert_eq!(r.code, 0, "{}{}", r.out, r.err);
         assert_eq!(memory.objects().len(), 3);
+    }
+
+    /// A provider's plan-time finding is rendered like a check's: a report
+    /// at the user's line, exit code 1, nothing applied.
+    #[test]
+    fn plan_check_findings_render_at_the_line_and_stop_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let memory = MemoryProvider::new().check_plan_with(|plan, _| {
+            plan.steps
+                .iter()
+                .filter_map(|s| plan.spec(s))
+                .filter(|spec| spec.attrs.get("size_gb") == Some(&crate::Value::Int(100)))
+                .map(|spec| {
+                    Diagnostic::error("memory::too-big", "no room for 100 GiB")
+                        .for_resource(&spec.address)
+                        .with_label(spec.loc_of("size_gb"), "100 GiB asked here")
+                })
+                .collect()
+        });
+        let line = line!() + 2;
+        let mut lab = lab(&memory);
+        lab.add(Thing::new("big").attr("size_gb", 100));
+        let r = run_in(lab, dir.path(), &["apply", "--auto-approve"], PLAIN, "");
+        assert_eq!(r.code, 1, "{}{}", r.out, r.err);
+        assert!(r.err.contains("memory::too-big"), "{}", r.err);
+        assert!(r.err.contains("lab::plan_check_failed"), "{}", r.err);
+        assert!(r.err.contains(&format!("{}:{line}", file!())), "{}", r.err);
+        assert_eq!(memory.counts().mutating(), 0, "nothing applied");
     }
 }

@@ -22,6 +22,17 @@ pub enum EngineError {
         help("run `check` to see each one at its line")
     )]
     Check(Vec<Diagnostic>),
+    /// The plan's world checks found what the service would refuse
+    /// (`Provider::check_plan`): nothing was applied.
+    #[error("the plan found {} problem(s) the service would refuse; nothing was applied", .0.iter().filter(|d| d.is_blocking()).count())]
+    #[diagnostic(
+        code(lab::plan_check_failed),
+        help(
+            "each is shown above at its line, against what the service reports now; fix the \
+             code (or waive a finding with .waive(code, reason)) and plan again"
+        )
+    )]
+    PlanCheck(Vec<Diagnostic>),
     /// The state could not be read or written.
     #[error(transparent)]
     #[diagnostic(transparent)]

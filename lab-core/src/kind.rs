@@ -67,10 +67,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::checks::Check;
+use crate::diag::Diagnostic;
 use crate::provider::{
     generic_diff, Claim, CreateRequest, DeleteRequest, FieldChange, KindSchema, Limit, Observed,
-    OpContext, OpInfo, OpKind, Ownership, Provider, ProviderError, ReadRequest, RecoverRequest,
-    Recovered, StepReview, UpdateRequest,
+    OpContext, OpInfo, OpKind, Ownership, PlanCheck, Provider, ProviderError, ReadRequest,
+    RecoverRequest, Recovered, StepReview, UpdateRequest,
 };
 use crate::value::{decode, encode, validate, Attrs, DecodeError};
 use crate::Address;
@@ -86,6 +87,16 @@ pub trait Kind: Serialize + DeserializeOwned + Send + Sync + 'static {
     const KIND: &'static str;
     /// What applying it produces for other resources (`vmid`, `macs`).
     type Outputs: Serialize + DeserializeOwned + Default + Send + Sync + 'static;
+
+    /// The identity the object made from this spec takes from the spec
+    /// alone, when the service derives it so (a volume id, a storage id, a
+    /// VMID given in code); `None` when the service allocates it. See
+    /// [`Provider::identity`]: the plan never lets an old and a new object
+    /// with one identity race. Called on the known part of the spec
+    /// (fields that are references not resolved yet are left out).
+    fn identity(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What a typed operation returns: the object as the service has it now.
@@ -221,6 +232,16 @@ pub trait TypedProvider: Send + Sync + 'static {
     /// [`Provider::prepare`]); nothing by default.
     fn prepare(&self, _lab: &crate::Lab, _instance: &str) -> Result<(), ProviderError> {
         Ok(())
+    }
+
+    /// Checks the planned steps against the world after the refresh (see
+    /// [`Provider::check_plan`]). The default finds nothing.
+    async fn check_plan(
+        &self,
+        _ctx: &OpContext,
+        _plan: &PlanCheck<'_>,
+    ) -> Result<Vec<Diagnostic>, ProviderError> {
+        Ok(Vec::new())
     }
 }
 
@@ -397,6 +418,7 @@ trait ErasedKind<P: TypedProvider>: Send + Sync {
     fn diff(&self, p: &P, desired: &Attrs, observed: &Attrs) -> Vec<FieldChange>;
     fn limits(&self, p: &P, op: &OpInfo<'_>) -> Vec<Limit>;
     fn review(&self, p: &P, review: &StepReview<'_>) -> Result<Vec<String>, String>;
+    fn identity(&self, attrs: &Attrs) -> Option<String>;
     async fn read(
         &self,
         p: &P,
@@ -478,6 +500,10 @@ impl<P: KindProvider<K>, K: Kind> ErasedKind<P> for Entry<K> {
 
     fn review(&self, p: &P, review: &StepReview<'_>) -> Result<Vec<String>, String> {
         KindProvider::<K>::review(p, review)
+    }
+
+    fn identity(&self, attrs: &Attrs) -> Option<String> {
+        known_spec::<K>(attrs)?.identity()
     }
 
     async fn read(
@@ -641,6 +667,18 @@ impl<P: TypedProvider> Provider for Typed<P> {
 
     fn prepare(&self, lab: &crate::Lab, instance: &str) -> Result<(), ProviderError> {
         self.provider.prepare(lab, instance)
+    }
+
+    async fn check_plan(
+        &self,
+        ctx: &OpContext,
+        plan: &PlanCheck<'_>,
+    ) -> Result<Vec<Diagnostic>, ProviderError> {
+        self.provider.check_plan(ctx, plan).await
+    }
+
+    fn identity(&self, kind: &str, attrs: &Attrs) -> Option<String> {
+        self.entry(kind).ok()?.identity(attrs)
     }
 
     fn validate(&self, kind: &str, attrs: &Attrs) -> Result<(), DecodeError> {

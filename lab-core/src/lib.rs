@@ -43,7 +43,7 @@ pub mod value;
 
 pub use address::Address;
 pub use apply::{ApplyOptions, ApplyReport, RetryPolicy};
-pub use checks::{Check, CheckRegistry};
+pub use checks::{Check, CheckRegistry, CheckSet};
 pub use diag::{Diagnostic, Loc, Severity};
 pub use engine::{Engine, EngineError};
 pub use events::{Event, EventSink};
@@ -53,8 +53,8 @@ pub use model::{
 };
 pub use plan::{Action, Plan, PlanMove, PlanStep};
 pub use provider::{
-    ErrorClass, FieldChange, KindSchema, Limit, OpContext, Ownership, Provider, ProviderError,
-    ProviderHandle, RateLimit, StepReview,
+    ErrorClass, FieldChange, KindSchema, Limit, OpContext, Ownership, PlanCheck, Provider,
+    ProviderError, ProviderHandle, RateLimit, StepReview,
 };
 pub use secret::Secret;
 pub use state::{FileStateStore, MemoryStateStore, State, StateStore};

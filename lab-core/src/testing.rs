@@ -101,10 +101,11 @@ use tokio::sync::Notify;
 use crate::model::{Handle, Input, Output, Resource, ResourceSpec};
 use crate::provider::{
     CreateRequest, DeleteRequest, Estimates, KindSchema, Limit, LimitScope, Observed, OpContext,
-    OpInfo, OpKind, Ownership, Provider, ProviderError, RateLimit, ReadRequest, StepReview,
-    UpdateRequest,
+    OpInfo, OpKind, Ownership, PlanCheck, Provider, ProviderError, RateLimit, ReadRequest,
+    StepReview, UpdateRequest,
 };
 use crate::value::{attrs_from_json, attrs_to_json, Attrs, Value};
+use crate::Diagnostic;
 use crate::{Address, Secret};
 
 // ---------------------------------------------------------------------------
@@ -691,11 +692,14 @@ pub struct MemoryProvider {
     attr_limits: Vec<AttrLimit>,
     force_new: Vec<&'static str>,
     reviewer: Option<Arc<Reviewer>>,
+    world_check: Option<Arc<WorldCheck>>,
+    identity: Option<&'static str>,
     rate: Option<RateLimit>,
     world: Arc<World>,
 }
 
 type Reviewer = dyn Fn(&StepReview<'_>) -> Result<Vec<String>, String> + Send + Sync;
+type WorldCheck = dyn Fn(&PlanCheck<'_>, &[MemoryObject]) -> Vec<Diagnostic> + Send + Sync;
 
 impl Default for MemoryProvider {
     fn default() -> Self {
@@ -716,6 +720,8 @@ impl MemoryProvider {
             attr_limits: Vec::new(),
             force_new: vec!["image"],
             reviewer: None,
+            world_check: None,
+            identity: None,
             rate: None,
             world: Arc::new(World {
                 clock: AtomicU64::new(0),
@@ -798,6 +804,25 @@ impl MemoryProvider {
         f: impl Fn(&StepReview<'_>) -> Result<Vec<String>, String> + Send + Sync + 'static,
     ) -> Self {
         self.reviewer = Some(Arc::new(f));
+        self
+    }
+
+    /// Answers [`Provider::check_plan`] with `f`, given the plan's steps
+    /// and the objects the world holds now: findings that stop the plan
+    /// (errors) or show under their steps.
+    pub fn check_plan_with(
+        mut self,
+        f: impl Fn(&PlanCheck<'_>, &[MemoryObject]) -> Vec<Diagnostic> + Send + Sync + 'static,
+    ) -> Self {
+        self.world_check = Some(Arc::new(f));
+        self
+    }
+
+    /// Objects take their identity from `field` ([`Provider::identity`]
+    /// is `field=value`), like a volume id: a create whose `field` another
+    /// object already has fails, as the service would refuse it.
+    pub fn identity_by(mut self, field: &'static str) -> Self {
+        self.identity = Some(field);
         self
     }
 
@@ -1194,6 +1219,19 @@ impl Provider for MemoryProvider {
     ) -> Result<Observed, ProviderError> {
         self.mutate(ctx, OpKind::Create, &req.address, &req.attrs, |st| {
             check_resolved(&req.address, &req.attrs)?;
+            if let Some(field) = self.identity {
+                let taken = req.attrs.get(field).and_then(|want| {
+                    st.objects
+                        .values()
+                        .find(|o| o.attrs.get(field) == Some(want))
+                });
+                if let Some(other) = taken {
+                    return Err(ProviderError::permanent(format!(
+                        "create of `{}`: `{field}={}` already exists (object `{}`)",
+                        req.address, req.attrs[field], other.id
+                    )));
+                }
+            }
             st.next_id += 1;
             let obj = MemoryObject {
                 id: format!("mem-{}", st.next_id),
@@ -1263,6 +1301,27 @@ impl Provider for MemoryProvider {
         match &self.reviewer {
             Some(f) => f(review),
             None => Ok(Vec::new()),
+        }
+    }
+
+    async fn check_plan(
+        &self,
+        _ctx: &OpContext,
+        plan: &PlanCheck<'_>,
+    ) -> Result<Vec<Diagnostic>, ProviderError> {
+        let Some(f) = &self.world_check else {
+            return Ok(Vec::new());
+        };
+        let objects: Vec<MemoryObject> = self.world.lock().objects.values().cloned().collect();
+        Ok(f(plan, &objects))
+    }
+
+    fn identity(&self, _kind: &str, attrs: &Attrs) -> Option<String> {
+        let field = self.identity?;
+        let value = attrs.get(field).filter(|v| !v.contains_ref())?;
+        match value.as_str() {
+            Some(text) => Some(format!("{field}={text}")),
+            None => Some(format!("{field}={value}")),
         }
     }
 

@@ -22,8 +22,8 @@
 //! use lab_proxmox::model::*;
 //! use lab_talos::model::*;
 //!
+//! // No provider and no `register`: the Talos and Proxmox kinds bring their checks.
 //! let mut lab = Lab::new("home");
-//! lab_talos::checks::register(&mut lab);
 //! let pve1 = lab.add(Node::new("pve1").bridge("vmbr0"));
 //! let local = lab.add(Storage::existing("local").content(&[Content::Iso]));
 //! let lvm = lab.add(Storage::existing("local-lvm").content(&[Content::Images]));
@@ -37,7 +37,9 @@
 //! ```
 
 use indexmap::IndexMap;
-use lab_core::{Address, Check, Diagnostic, Lab, Loc, ResourceSpec, Secret, Severity, Value};
+use lab_core::{
+    Address, Check, CheckSet, Diagnostic, Lab, Loc, ResourceSpec, Secret, Severity, Value,
+};
 
 use crate::config::{
     generate, ClusterInput, ConfigError, ConfigSecrets, NodeInput, PatchErrorKind, PatchLayer, Role,
@@ -83,8 +85,16 @@ pub fn checks() -> Vec<Check> {
     ]
 }
 
-/// Registers every Talos check on `lab` (the provider does this when it is
-/// registered; use it in tests that have no provider).
+/// What this crate's builders put on every spec they make: the lab
+/// registers [`checks`] when the first of them is added, so the Talos
+/// checks run with or without a registered provider.
+pub const SET: CheckSet = CheckSet {
+    name: "talos",
+    checks,
+};
+
+/// Registers every Talos check on `lab`. Adding any resource of this crate
+/// does it already; this is for labs whose specs are built by hand.
 pub fn register(lab: &mut Lab) {
     for c in checks() {
         lab.register_check(c);

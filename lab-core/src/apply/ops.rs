@@ -7,7 +7,9 @@
 //!   resources that stop needing it;
 //! - a replace's create waits for its delete (or, with create-before-destroy,
 //!   the old object's delete waits for the create and for the dependents that
-//!   move over to the new object).
+//!   move over to the new object);
+//! - a create waits for the deletes its step names in `after_delete` (old
+//!   objects of other resources with the identity its object takes).
 //!
 //! Priority is the bottom level: the longest estimated path from the
 //! operation to the end, so the critical path starts first.
@@ -121,6 +123,15 @@ impl OpGraph {
                 for d in &s.deps {
                     if let Some(&du) = up.get(d) {
                         edge(&mut g, du, u);
+                    }
+                }
+            }
+            // A create waits for the deletes of old objects that hold the
+            // identity its object takes (a renamed file's volume id).
+            if let Some(&u) = up.get(&s.address) {
+                for a in &s.after_delete {
+                    if let Some(&d) = down.get(a) {
+                        edge(&mut g, d, u);
                     }
                 }
             }

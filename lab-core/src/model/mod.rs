@@ -233,6 +233,9 @@ impl Lab {
     pub fn add<R: Resource>(&mut self, resource: R) -> Handle<R> {
         let mut spec = resource.into_spec();
         spec.added_at = Location::caller();
+        if let Some(set) = spec.check_set {
+            self.checks.register_set(set);
+        }
         let address = spec.address.clone();
         if self.resources.contains_key(&address) {
             self.duplicates.push(spec);
@@ -327,10 +330,11 @@ impl Lab {
             provider: provider.clone(),
             declared_at: loc,
         });
-        // A provider's checks are the same for every instance: register them once.
+        // A provider's checks are the same for every instance: register them
+        // once, never over a check the user registered under the same code.
         if registered && first_of_its_kind {
             for check in provider.checks() {
-                self.checks.register(check);
+                self.checks.register_default(check);
             }
         }
         ProviderHandle { name, lab: self.id }

@@ -6,6 +6,7 @@ use std::panic::Location;
 use indexmap::IndexMap;
 
 use super::{Handle, LabId, Output};
+use crate::checks::CheckSet;
 use crate::diag::Loc;
 use crate::provider::ProviderHandle;
 use crate::value::{Attrs, OutputRef, Value};
@@ -74,6 +75,9 @@ pub struct ResourceSpec {
     /// The provider instance it is bound to (`.provider(&handle)`); `None`:
     /// the one instance that applies its kind.
     pub provider: Option<ProviderBinding>,
+    /// The checks of the crate whose builder made it: `Lab::add` registers
+    /// them, so they run whenever the crate's kinds are in the lab.
+    pub check_set: Option<CheckSet>,
 }
 
 /// A resource's binding to a provider instance, from a [`ProviderHandle`].
@@ -104,6 +108,7 @@ impl ResourceSpec {
             problems: Vec::new(),
             managed: true,
             provider: None,
+            check_set: None,
         }
     }
 

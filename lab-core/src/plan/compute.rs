@@ -1,4 +1,6 @@
-//! Computing a plan: check, recover, refresh in bulk, diff.
+//! Computing a plan: check, recover, refresh in bulk, diff, then the
+//! identity collisions ([`super::collide`]) and the world checks
+//! ([`super::world`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -6,7 +8,9 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
+use super::collide::order_collisions;
 use super::recover::{adopt_unrecorded, recover};
+use super::world::check_world;
 use super::{Action, Drift, Plan, PlanMove, PlanStep};
 use crate::apply::ops::OpGraph;
 use crate::diag::loc_string;
@@ -150,6 +154,7 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
                 estimate: Duration::ZERO,
                 notes: Vec::new(),
                 provider: instance.name.clone(),
+                after_delete: Vec::new(),
             }),
             (Some(rs), None) => {
                 drift.push(Drift {
@@ -170,6 +175,7 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
                     estimate: Duration::ZERO,
                     notes: Vec::new(),
                     provider: instance.name.clone(),
+                    after_delete: Vec::new(),
                 })
             }
             (Some(rs), Some(obs)) => {
@@ -222,6 +228,7 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
                         estimate: Duration::ZERO,
                         notes: Vec::new(),
                         provider: instance.name.clone(),
+                        after_delete: Vec::new(),
                     })
                 }
             }
@@ -272,6 +279,7 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
         steps.push(deposed_step(address, rs));
     }
     force_cbd_on_replaced_dependencies(&mut steps);
+    order_collisions(lab, &mut steps)?;
     // A create whose earlier try left something only a person can fix is
     // planned (the resource is still wanted) but marked: apply does not
     // attempt it until recovery finds the way clear.
@@ -287,6 +295,10 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
                     .into(),
             );
         }
+    }
+    if opts.refresh {
+        // Without a refresh the plan reads nothing, the world included.
+        check_world(engine, &mut steps).await?;
     }
     let mut plan = finish(engine, &state, existed, steps, drift, unchanged, false)?;
     plan.recovered = recovered;
@@ -469,6 +481,7 @@ fn delete_step(address: &Address, rs: &crate::state::ResourceState, reason: &str
         declared_at: None,
         estimate: Duration::ZERO,
         notes: Vec::new(),
+        after_delete: Vec::new(),
     }
 }
 

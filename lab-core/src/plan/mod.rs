@@ -9,10 +9,12 @@
 //! the file was changed after it was saved (an HMAC seal keyed from the
 //! lab's key: [`Plan::to_sealed_json`], [`Plan::from_sealed_json`]).
 
+mod collide;
 pub(crate) mod compute;
 mod recover;
 pub mod render;
 mod seal;
+mod world;
 
 pub use compute::PlanOptions;
 pub(crate) use compute::{plan, plan_destroy};
@@ -101,6 +103,10 @@ pub struct PlanStep {
     /// The provider instance that applies it (for a delete: the one
     /// recorded in the state).
     pub provider: String,
+    /// Resources whose old object this step's create waits to see deleted:
+    /// they hold the identity the new object takes (a renamed file with
+    /// the same volume id; see [`crate::Provider::identity`]).
+    pub after_delete: Vec<Address>,
 }
 
 /// A state entry that moves to a new address (`Lab::moved`): no call, no
@@ -213,7 +219,7 @@ impl Plan {
             .steps
             .iter()
             .map(|s| {
-                json!({
+                let mut step = json!({
                     "address": s.address,
                     "action": s.action,
                     "changes": s.changes.iter().map(|c| change(c, seal)).collect::<Vec<_>>(),
@@ -233,7 +239,11 @@ impl Plan {
                     "notes": s.notes,
                     "estimate_ms": s.estimate.as_millis() as u64,
                     "provider": s.provider,
-                })
+                });
+                if !s.after_delete.is_empty() {
+                    step["after_delete"] = json!(s.after_delete);
+                }
+                step
             })
             .collect();
         let drift: Vec<Json> = self
@@ -342,6 +352,7 @@ impl Plan {
                 notes: field::<Option<Vec<String>>>(s, "notes")?.unwrap_or_default(),
                 estimate: Duration::from_millis(field(s, "estimate_ms")?),
                 provider: field::<Option<String>>(s, "provider")?.unwrap_or_default(),
+                after_delete: field::<Option<Vec<Address>>>(s, "after_delete")?.unwrap_or_default(),
             });
         }
         let mut moves = Vec::new();

@@ -311,6 +311,7 @@ mod tests {
             notes: Vec::new(),
             estimate: Duration::from_secs(2),
             provider: "memory".into(),
+            after_delete: Vec::new(),
         }
     }
 

@@ -27,6 +27,9 @@ pub use recover::{Claim, RecoverCause, RecoverRequest, Recovered};
 pub use registry::{ProviderHandle, ProviderInstance, ProviderRegistry};
 
 use crate::checks::Check;
+use crate::diag::Diagnostic;
+use crate::model::{Lab, ResourceSpec};
+use crate::plan::PlanStep;
 use crate::value::{Attrs, DecodeError, Value};
 use crate::{Address, Lab};
 
@@ -631,6 +634,77 @@ pub trait Provider: Send + Sync + 'static {
     /// not known yet are still `Value::Ref`).
     fn review(&self, _review: &StepReview<'_>) -> Result<Vec<String>, String> {
         Ok(Vec::new())
+    }
+
+    /// Checks the planned steps against the world as the service shows it
+    /// now, after the refresh: what the code alone cannot tell and the
+    /// service would refuse halfway through an apply (a node the cluster
+    /// does not have, a storage without room for the new disks). Returns
+    /// findings at the user's lines; blocking ones stop the plan
+    /// (`lab::plan_check_failed`) before anything is applied, the others
+    /// are shown under their steps. Waivers apply as they do to `check`
+    /// (declare the codes with [`Check::at_plan`] in [`Provider::checks`]
+    /// so waivers naming them are known).
+    ///
+    /// Runs once per plan and instance, after the refresh, and may read
+    /// what it needs from the service (nothing is written). The default
+    /// finds nothing.
+    async fn check_plan(
+        &self,
+        _ctx: &OpContext,
+        _plan: &PlanCheck<'_>,
+    ) -> Result<Vec<Diagnostic>, ProviderError> {
+        Ok(Vec::new())
+    }
+
+    /// The identity an object of `kind` made from `attrs` takes from those
+    /// attributes alone, when the service derives it so and two objects
+    /// cannot share it: a Proxmox volume id (`local:iso/x.iso`), a storage
+    /// or pool id, a VMID given in code. `None` when the service allocates
+    /// it (so two objects never collide) or it is not known yet.
+    ///
+    /// The plan uses it so that an old and a new object with one identity
+    /// never race: a create waits for the delete of another resource's old
+    /// object with its identity (a renamed file), and a create-before-destroy
+    /// replacement whose new object would take the old one's identity is
+    /// refused with the reason. The default: no such identity.
+    fn identity(&self, _kind: &str, _attrs: &Attrs) -> Option<String> {
+        None
+    }
+}
+
+/// What a plan is about to do through one provider instance, as
+/// [`Provider::check_plan`] sees it.
+pub struct PlanCheck<'a> {
+    /// The instance's name.
+    pub instance: &'a str,
+    /// The lab: every resource's spec, with the lines that declared its
+    /// fields (the findings' labels).
+    pub lab: &'a Lab,
+    /// This instance's create, update and replace steps, in creation
+    /// order (references to outputs of resources being created are still
+    /// `Value::Ref`).
+    pub steps: Vec<&'a PlanStep>,
+}
+
+impl fmt::Debug for PlanCheck<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlanCheck")
+            .field("instance", &self.instance)
+            .field("lab", &self.lab.name())
+            .field(
+                "steps",
+                &self.steps.iter().map(|s| &s.address).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl PlanCheck<'_> {
+    /// The spec of a step's resource (every step of a [`PlanCheck`] is in
+    /// the code).
+    pub fn spec(&self, step: &PlanStep) -> Option<&ResourceSpec> {
+        self.lab.resource(&step.address)
     }
 }
 

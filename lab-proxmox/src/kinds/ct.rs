@@ -118,4 +118,10 @@ pub struct CtNic {
 impl Kind for CtSpec {
     const KIND: &'static str = super::CT;
     type Outputs = GuestOutputs;
+
+    /// A VMID given in code names one guest in the cluster: a replacement
+    /// with the same one cannot be made beside the old guest.
+    fn identity(&self) -> Option<String> {
+        self.vmid.map(|v| format!("VMID {v}"))
+    }
 }

@@ -51,4 +51,14 @@ impl FileSpec {
 impl Kind for FileSpec {
     const KIND: &'static str = super::FILE;
     type Outputs = FileOutputs;
+
+    /// Its volume id on its node (`local:iso/x.iso on pve1`): a renamed
+    /// file with the same file name is the same volume, so the old one is
+    /// deleted first. The node is part of it because a local storage is
+    /// one per node (the same ISO on `local` of every node is one file per
+    /// node); so two files of one shared storage on two nodes are not told
+    /// apart.
+    fn identity(&self) -> Option<String> {
+        Some(format!("{} on {}", self.volid(), self.node))
+    }
 }

@@ -30,4 +30,9 @@ pub struct PoolOutputs {
 impl Kind for PoolSpec {
     const KIND: &'static str = super::POOL;
     type Outputs = PoolOutputs;
+
+    /// The pool id, cluster-wide.
+    fn identity(&self) -> Option<String> {
+        Some(format!("pool {}", self.poolid))
+    }
 }

@@ -51,4 +51,9 @@ pub struct StorageOutputs {
 impl Kind for StorageSpec {
     const KIND: &'static str = super::STORAGE;
     type Outputs = StorageOutputs;
+
+    /// The storage id, cluster-wide.
+    fn identity(&self) -> Option<String> {
+        Some(format!("storage {}", self.storage))
+    }
 }

@@ -82,4 +82,10 @@ pub struct TemplateSpec {
 impl Kind for TemplateSpec {
     const KIND: &'static str = super::TEMPLATE;
     type Outputs = GuestOutputs;
+
+    /// A VMID given in code names one guest in the cluster: a replacement
+    /// with the same one cannot be made beside the old guest.
+    fn identity(&self) -> Option<String> {
+        self.vmid.map(|v| format!("VMID {v}"))
+    }
 }

@@ -149,4 +149,10 @@ pub struct GuestOutputs {
 impl Kind for VmSpec {
     const KIND: &'static str = super::VM;
     type Outputs = GuestOutputs;
+
+    /// A VMID given in code names one guest in the cluster: a replacement
+    /// with the same one cannot be made beside the old guest.
+    fn identity(&self) -> Option<String> {
+        self.vmid.map(|v| format!("VMID {v}"))
+    }
 }

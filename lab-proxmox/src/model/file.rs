@@ -64,6 +64,7 @@ impl File {
         url: &str,
     ) -> Self {
         let mut spec = ResourceSpec::new(Self::KIND, name.as_ref());
+        spec.check_set = Some(crate::checks::SET);
         spec.set("node", node.address().name());
         spec.depend_on(node, "node");
         spec.set("storage", storage.address().name());

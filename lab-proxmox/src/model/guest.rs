@@ -46,6 +46,7 @@ impl Guest {
         memory_mb: u32,
     ) -> Self {
         let mut spec = ResourceSpec::new(kind, name);
+        spec.check_set = Some(crate::checks::SET);
         spec.set("node", node.address().name());
         spec.depend_on(node, "node");
         spec.set(name_field, name);

@@ -32,6 +32,7 @@ impl NasPool {
     #[track_caller]
     pub fn new(name: impl AsRef<str>) -> Self {
         let mut spec = ResourceSpec::new(Self::KIND, name.as_ref());
+        spec.check_set = Some(crate::checks::SET);
         spec.managed = false;
         NasPool { spec }
     }

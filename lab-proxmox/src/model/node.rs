@@ -38,6 +38,7 @@ impl Node {
     pub fn new(name: impl AsRef<str>) -> Self {
         let name = name.as_ref();
         let mut spec = ResourceSpec::new(Self::KIND, name);
+        spec.check_set = Some(crate::checks::SET);
         spec.managed = false;
         if let Some(p) = dns_label_problem(name) {
             spec.invalid(

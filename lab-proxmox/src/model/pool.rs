@@ -29,6 +29,7 @@ impl Pool {
     #[track_caller]
     pub fn new(id: impl AsRef<str>) -> Self {
         let mut spec = ResourceSpec::new(Self::KIND, id.as_ref());
+        spec.check_set = Some(crate::checks::SET);
         spec.set("poolid", id.as_ref());
         Pool { spec }
     }

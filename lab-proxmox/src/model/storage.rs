@@ -114,6 +114,7 @@ impl Storage {
     #[track_caller]
     fn base(id: &str, nfs: bool) -> Self {
         let mut spec = ResourceSpec::new(Self::KIND, id);
+        spec.check_set = Some(crate::checks::SET);
         if let Some(p) = storage_id_problem(id) {
             spec.invalid(
                 "storage",

@@ -57,6 +57,7 @@ impl Template {
     pub fn cloud_image(name: impl AsRef<str>, node: &Handle<Node>, image: &Handle<File>) -> Self {
         let name = name.as_ref();
         let mut spec = ResourceSpec::new(Self::KIND, name);
+        spec.check_set = Some(crate::checks::SET);
         spec.set("node", node.address().name());
         spec.depend_on(node, "node");
         if let Some(p) = dns_name_problem(name) {
@@ -82,6 +83,7 @@ impl Template {
     #[track_caller]
     pub fn existing(name: impl AsRef<str>, node: &Handle<Node>, vmid: u32) -> Self {
         let mut spec = ResourceSpec::new(Self::KIND, name.as_ref());
+        spec.check_set = Some(crate::checks::SET);
         spec.managed = false;
         spec.set("node", node.address().name());
         spec.depend_on(node, "node");

@@ -37,6 +37,7 @@ mod storage;
 mod template;
 mod vm;
 mod vm_drives;
+mod world;
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
@@ -50,7 +51,7 @@ use lab_core::provider::{
     Claim, Estimates, KindSchema, Limit, OpContext, OpKind, Provider, ProviderError, ReadRequest,
 };
 use lab_core::value::decode;
-use lab_core::Check;
+use lab_core::{Check, Diagnostic, PlanCheck};
 use serde_json::{Map, Value as Json};
 
 use crate::api::{ApiError, Client, ClusterResource, ErrorKind, Form};
@@ -421,6 +422,17 @@ impl TypedProvider for ProxmoxProvider {
 
     async fn probe(&self, _ctx: &OpContext) -> Result<(), ProviderError> {
         self.client.version().await.map(|_| ()).map_err(err)
+    }
+
+    /// The plan-time rules of [`crate::checks::world`], against the nodes
+    /// and storages the cluster reports now.
+    async fn check_plan(
+        &self,
+        ctx: &OpContext,
+        plan: &PlanCheck<'_>,
+    ) -> Result<Vec<Diagnostic>, ProviderError> {
+        let world = self.world(ctx, plan).await?;
+        Ok(crate::checks::world::check(plan, &world))
     }
 
     async fn snapshot(

@@ -63,6 +63,7 @@ impl Secrets {
     #[track_caller]
     pub fn new(cluster: impl AsRef<str>) -> Self {
         let mut spec = ResourceSpec::new(Self::KIND, cluster.as_ref());
+        spec.check_set = Some(crate::checks::SET);
         spec.set("contract", VersionContract::V1_13.to_string());
         spec.lifecycle.prevent_destroy = true;
         spec.field_locs
@@ -167,6 +168,7 @@ impl Machine {
         let name = name.as_ref();
         let here = Location::caller();
         let mut spec = ResourceSpec::new(Self::KIND, name);
+        spec.check_set = Some(crate::checks::SET);
         if let Some(p) = dns_label_problem(name) {
             spec.invalid(
                 "name",
@@ -290,6 +292,7 @@ impl Cluster {
     pub fn new(name: impl AsRef<str>, endpoint: &str, secrets: &Handle<Secrets>) -> Self {
         let name = name.as_ref();
         let mut spec = ResourceSpec::new(Self::KIND, name);
+        spec.check_set = Some(crate::checks::SET);
         if let Some(p) = dns_label_problem(name) {
             spec.invalid(
                 "name",
@@ -429,6 +432,7 @@ impl SchematicRegistration {
     pub fn new(cluster: impl AsRef<str>, factory: &ImageFactory, schematic: &Schematic) -> Self {
         let name = cluster.as_ref();
         let mut spec = ResourceSpec::new(Self::KIND, name);
+        spec.check_set = Some(crate::checks::SET);
         if let Some(p) = dns_label_problem(name) {
             spec.invalid(
                 "name",

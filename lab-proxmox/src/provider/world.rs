@@ -1,0 +1,119 @@
+//! Reading the world the plan-time checks compare the plan with
+//! ([`crate::checks::world`]): the cluster's nodes, what each online node
+//! reports of its storages (content, shared, enabled and active, free
+//! space), and where existing templates cloned across nodes keep their
+//! disks. A handful of reads, once per plan, only when the plan changes
+//! something of this provider's.
+
+use lab_core::plan::Action;
+use lab_core::{OpContext, PlanCheck, ProviderError};
+use serde_json::{Map, Value as Json};
+
+use super::normalize::{is_disk_slot, text, volume_storage};
+use super::{err, ProxmoxProvider};
+use crate::checks::world::{World, WorldNode, WorldStorage};
+use crate::kinds;
+
+fn number(m: &Map<String, Json>, key: &str) -> Option<u64> {
+    text(m, key)?.trim().parse::<f64>().ok().map(|v| v as u64)
+}
+
+fn flag(m: &Map<String, Json>, key: &str, default: bool) -> bool {
+    text(m, key).map_or(default, |v| matches!(v.trim(), "1" | "true"))
+}
+
+fn storage(m: &Map<String, Json>) -> Option<WorldStorage> {
+    Some(WorldStorage {
+        id: text(m, "storage")?,
+        content: text(m, "content")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect(),
+        shared: flag(m, "shared", false),
+        usable: flag(m, "enabled", true) && flag(m, "active", true),
+        avail: number(m, "avail"),
+    })
+}
+
+impl ProxmoxProvider {
+    /// Reads the [`World`] `plan` is checked against.
+    pub(super) async fn world(
+        &self,
+        ctx: &OpContext,
+        plan: &PlanCheck<'_>,
+    ) -> Result<World, ProviderError> {
+        ctx.throttle().await;
+        let nodes: Vec<Map<String, Json>> = self.client.get("/nodes", &[]).await.map_err(err)?;
+        let mut world = World::default();
+        for n in &nodes {
+            let Some(name) = text(n, "node") else {
+                continue;
+            };
+            let storages = if text(n, "status").as_deref() == Some("online") {
+                ctx.throttle().await;
+                let list: Vec<Map<String, Json>> = self
+                    .client
+                    .get(&crate::api::path(&["nodes", &name, "storage"]), &[])
+                    .await
+                    .map_err(err)?;
+                Some(list.iter().filter_map(storage).collect())
+            } else {
+                None
+            };
+            world.nodes.push(WorldNode { name, storages });
+        }
+        // Existing templates cloned onto another node: where are their disks?
+        for step in &plan.steps {
+            if step.address.kind() != kinds::VM
+                || !matches!(step.action, Action::Create | Action::Replace)
+            {
+                continue;
+            }
+            let Some(vm) = plan.spec(step) else { continue };
+            let template = vm
+                .attrs
+                .get("clone_from")
+                .and_then(|v| v.as_str())
+                .and_then(lab_core::Address::parse)
+                .and_then(|a| plan.lab.resource(&a))
+                .filter(|t| !t.managed);
+            let Some(template) = template else { continue };
+            let at = |s: &lab_core::ResourceSpec, k: &str| {
+                s.attrs.get(k).and_then(|v| v.as_str()).map(String::from)
+            };
+            let (Some(from), Some(on), Some(vmid)) = (
+                at(template, "node"),
+                at(vm, "node"),
+                template.attrs.get("vmid").and_then(|v| v.as_i64()),
+            ) else {
+                continue;
+            };
+            if from == on || world.template_storages.contains_key(&(from.clone(), vmid)) {
+                continue;
+            }
+            ctx.throttle().await;
+            let config: Result<Map<String, Json>, _> = self
+                .client
+                .get(
+                    &crate::api::path(&["nodes", &from, "qemu", &vmid.to_string(), "config"]),
+                    &[],
+                )
+                .await;
+            // A template that is not there is for the clone to report.
+            let Ok(config) = config else { continue };
+            let storages: Vec<String> = config
+                .iter()
+                .filter(|(k, _)| is_disk_slot(k))
+                .filter_map(|(_, v)| v.as_str())
+                .filter(|v| !v.contains("media=cdrom"))
+                .filter_map(|v| v.split(',').next())
+                .map(|volid| volume_storage(volid).to_string())
+                .collect();
+            world.template_storages.insert((from, vmid), storages);
+        }
+        Ok(world)
+    }
+}
