@@ -1,7 +1,8 @@
 //! Clones as parallel as PVE allows, through the real client and provider
 //! against the simulator: clones of one template overlap (no per-template
 //! limit: qemu-server locks a stopped source shared), the per-storage copy
-//! knob serialises full clones onto a slow storage, and linked clones are
+//! knob serialises full clones onto a slow storage, the per-template knob
+//! serialises clones of a template, and linked clones are
 //! made with `full=0`, stay on the template's storage and plan clean.
 //!
 //! Overlap is read from the simulator's world (how many `qmclone` tasks
@@ -152,6 +153,20 @@ fn the_storage_copy_knob_serialises_full_clones() {
     let options = ProxmoxOptions::default().copies_on("local-lvm", 1);
     let peak = apply_watching(&conn, dir.path(), options, false);
     assert_eq!(peak, 1, "one copy at a time onto local-lvm");
+}
+
+#[test]
+fn the_per_template_knob_serialises_clones_of_a_template() {
+    // For a node whose clones lock the source exclusively (older
+    // qemu-server): one clone of a template at a time, linked ones too.
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connect(dir.path());
+    let options = ProxmoxOptions {
+        clones_per_template: Some(1),
+        ..ProxmoxOptions::default()
+    };
+    let peak = apply_watching(&conn, dir.path(), options, true);
+    assert_eq!(peak, 1, "one clone of the template at a time");
 }
 
 #[test]

@@ -38,6 +38,10 @@ pub(crate) trait GuestSpec: Kind<Outputs = GuestOutputs> + Clone {
     fn set_node(&mut self, node: &str);
     /// The NIC slots the spec declares (an update deletes the others).
     fn nic_slots(&self) -> Vec<&str>;
+    /// The template a create clones.
+    fn clone_source(&self) -> Option<i64> {
+        None
+    }
     /// The storage a create copies disks onto, when it copies (a full
     /// clone): its copies count against
     /// [`crate::ProxmoxOptions::copies_per_storage`].
@@ -545,7 +549,13 @@ macro_rules! guest_kind_provider {
                 spec: &$spec,
             ) -> Vec<lab_core::provider::Limit> {
                 use $crate::provider::guest::GuestSpec;
-                $crate::provider::limits(&self.options, op, spec.listed().node, spec.copies_onto())
+                $crate::provider::limits(
+                    &self.options,
+                    op,
+                    spec.listed().node,
+                    spec.clone_source(),
+                    spec.copies_onto(),
+                )
             }
 
             async fn read(

@@ -70,6 +70,13 @@ pub struct ProxmoxOptions {
     /// not listed takes every clone the lab runs at once, as PVE does (the
     /// copies share its bandwidth).
     pub copies_per_storage: BTreeMap<String, usize>,
+    /// Clones of one template running at once. `None` (the default): no
+    /// limit, as qemu-server since PVE 7 locks a stopped source shared.
+    /// `Some(1)`: one at a time, for a node whose clones lock their source
+    /// exclusively (older qemu-server; pve-sim's
+    /// `CloneSourceLock::ExclusiveInRequest`), and what this provider did
+    /// before.
+    pub clones_per_template: Option<usize>,
 }
 
 impl ProxmoxOptions {
@@ -86,6 +93,7 @@ impl Default for ProxmoxOptions {
             calls_per_node: 3,
             vmid_range: 1000..=99_999,
             copies_per_storage: BTreeMap::new(),
+            clones_per_template: None,
         }
     }
 }
@@ -182,13 +190,14 @@ fn schema(
     }
 }
 
-/// The limits of an operation on `node`: the per-node call limit, and for
-/// a create that copies disks onto `copies_onto` (a full clone) the
+/// The limits of an operation on `node`: the per-node call limit; for a
+/// create that copies disks onto `copies_onto` (a full clone) the
 /// storage's copy limit when [`ProxmoxOptions::copies_per_storage`] sets
-/// one.
+/// one; for a clone of template `clone_of`, the per-template limit when
+/// [`ProxmoxOptions::clones_per_template`] sets one.
 ///
-/// There is no limit per template: PVE lets clones of one template run at
-/// once. qemu-server's `clone_vm` (API2/Qemu.pm) takes the source's config
+/// By default there is no limit per template: PVE lets clones of one
+/// template run at once. qemu-server's `clone_vm` (API2/Qemu.pm) takes the source's config
 /// lock *shared* when the source is not running (a template never runs)
 /// and only the new VMID's exclusively; pve-storage's `vdisk_alloc` /
 /// `vdisk_clone` hold the storage lock just around each allocation, and
@@ -199,12 +208,17 @@ fn limits(
     options: &ProxmoxOptions,
     op: OpKind,
     node: &str,
+    clone_of: Option<i64>,
     copies_onto: Option<&str>,
 ) -> Vec<Limit> {
     let mut out = vec![Limit::calls(
         format!("proxmox:node:{node}"),
         options.calls_per_node,
     )];
+    if let (OpKind::Create, Some(src), Some(n)) = (op, clone_of, options.clones_per_template) {
+        // The template's lock is held for the whole clone task.
+        out.push(Limit::operation(format!("proxmox:clone:{src}"), n.max(1)));
+    }
     if let (OpKind::Create, Some(storage)) = (op, copies_onto) {
         if let Some(&n) = options.copies_per_storage.get(storage) {
             // The copy is the whole clone task: held to the end.

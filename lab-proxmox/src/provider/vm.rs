@@ -37,6 +37,10 @@ impl GuestSpec for VmSpec {
         self.nics.iter().map(|n| n.slot.as_str()).collect()
     }
 
+    fn clone_source(&self) -> Option<i64> {
+        self.clone_vmid
+    }
+
     fn copies_onto(&self) -> Option<&str> {
         // A full clone copies its disks onto the first disk's storage
         // (`storage` below); a linked clone copies nothing.
