@@ -17,6 +17,7 @@ use std::time::Duration;
 use lab_core::plan::PlanOptions;
 use lab_core::prelude::*;
 use lab_core::FileStateStore;
+use lab_proxmox::api::Form;
 use lab_proxmox::model::*;
 use lab_proxmox::sim::{TaskLatency, TaskState};
 use lab_proxmox::{Connection, ProxmoxOptions};
@@ -28,6 +29,11 @@ const CLONES: usize = 4;
 /// A template from a cloud image and `CLONES` VMs cloned from it onto
 /// `local-lvm`, linked or full.
 fn lab(conn: &Connection, options: ProxmoxOptions, linked: bool) -> Lab {
+    lab_with(conn, options, linked, CLONES)
+}
+
+/// The template and `clones` clones of it on `local-lvm`.
+fn lab_with(conn: &Connection, options: ProxmoxOptions, linked: bool, clones: usize) -> Lab {
     let mut lab = Lab::new("clones");
     lab.register_provider(conn.provider(options));
     let pve1 = lab.add(Node::new("pve1").bridge("vmbr0"));
@@ -55,7 +61,7 @@ fn lab(conn: &Connection, options: ProxmoxOptions, linked: bool) -> Lab {
         .filename("debian-13-genericcloud-amd64.qcow2"),
     );
     let tmpl = lab.add(Template::cloud_image("debian-13", &pve1, &image).storage(&lvm));
-    for n in 0..CLONES {
+    for n in 0..clones {
         let vm = Vm::new(format!("app{n}"), &pve1);
         let vm = if linked {
             vm.linked_clone_from(&tmpl)
@@ -74,19 +80,27 @@ fn lab(conn: &Connection, options: ProxmoxOptions, linked: bool) -> Lab {
 }
 
 fn connect(dir: &Path) -> Connection {
+    connect_with(dir, |_| {})
+}
+
+fn connect_with(dir: &Path, tweak: impl FnOnce(&mut lab_proxmox::sim::SimConfig)) -> Connection {
     let mut config = sim_config();
     // Long enough that clones fired together are seen running together.
     config.task_latency = TaskLatency::instant().with("qmclone", Duration::from_millis(400));
+    tweak(&mut config);
     Connection::simulated(config, dir.join("pve.json")).expect("simulator starts")
 }
 
 /// Applies the lab while watching the simulator; returns the most `qmclone`
 /// tasks it saw running at once.
 fn apply_watching(conn: &Connection, dir: &Path, options: ProxmoxOptions, linked: bool) -> usize {
-    let engine = Engine::new(
-        lab(conn, options, linked),
-        FileStateStore::new(dir.join(".lab")),
-    );
+    apply_lab(conn, dir, lab(conn, options, linked))
+}
+
+/// Applies `lab` (then plans it: no changes) while watching the simulator;
+/// returns the most `qmclone` tasks it saw running at once.
+fn apply_lab(conn: &Connection, dir: &Path, lab: Lab) -> usize {
+    let engine = Engine::new(lab, FileStateStore::new(dir.join(".lab")));
     let sim = conn.simulator().expect("simulated");
     let peak = AtomicUsize::new(0);
     let done = AtomicBool::new(false);
@@ -201,5 +215,62 @@ fn linked_clones_copy_nothing_and_plan_clean() {
             "{}: {scsi0}",
             g.name
         );
+    }
+}
+
+#[test]
+fn a_storage_lock_timeout_in_a_clone_is_retried() {
+    // A VM create holds local-lvm's lock for its whole task in the
+    // simulator (its deliberate deviation), here 600 ms, longer than the
+    // 100 ms lock timeout: the clones allocating there meanwhile fail
+    // `clone failed: can't lock file
+    // '/var/lock/pve-manager/pve-storage-local-lvm' - got timeout`, a
+    // transient error the engine retries until the lock is free.
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connect_with(dir.path(), |c| {
+        c.task_latency = TaskLatency::instant()
+            .with("qmclone", Duration::from_millis(50))
+            .with("qmcreate", Duration::from_millis(600));
+        c.lock_timeout = Duration::from_millis(100);
+    });
+    // The template first (its own create waits for nothing).
+    apply_lab(
+        &conn,
+        dir.path(),
+        lab_with(&conn, ProxmoxOptions::default(), false, 0),
+    );
+    let engine = Engine::new(
+        lab_with(&conn, ProxmoxOptions::default(), false, 3),
+        FileStateStore::new(dir.path().join(".lab")),
+    );
+    runtime().block_on(async {
+        let plan = engine.plan(&PlanOptions::default()).await.expect("plan");
+        // Another client's create takes the storage lock just before.
+        let mut form = Form::new();
+        form.push_int("vmid", 500);
+        form.push_str("scsi0", "local-lvm:4");
+        let upid = conn
+            .client()
+            .post("/nodes/pve1/qemu", &form)
+            .await
+            .expect("create");
+        assert!(upid.as_str().is_some_and(|u| u.starts_with("UPID:")));
+        let report = engine.apply(&plan, &opts()).await.expect("apply");
+        assert!(report.is_success(), "{report:#?}");
+    });
+    let world = conn.simulator().unwrap().world();
+    let timed_out = world
+        .tasks
+        .iter()
+        .filter(|t| t.wtype == "qmclone")
+        .filter_map(|t| t.exitstatus.as_deref())
+        .filter(|e| {
+            *e == "clone failed: can't lock file '/var/lock/pve-manager/pve-storage-local-lvm' - got timeout"
+        })
+        .count();
+    assert!(timed_out > 0, "no clone met the storage lock");
+    let names: Vec<String> = world.guests().into_iter().map(|g| g.name).collect();
+    for name in ["app0", "app1", "app2"] {
+        assert!(names.iter().any(|n| n == name), "{name} missing: {names:?}");
     }
 }
