@@ -16,7 +16,7 @@
 //!   declares ([`diff`]); the MAC moves to outputs, disk sizes are parsed.
 //! - **Clones as parallel as PVE allows, no `can't lock file` failures.**
 //!   Clones of one template run at once (qemu-server locks a template
-//!   shared, see [`limits`]); a slow storage can be capped
+//!   shared, see `limits`); a slow storage can be capped
 //!   ([`ProxmoxOptions::copies_per_storage`]); calls per node are capped at
 //!   3 (pvedaemon's workers), and lock errors are transient, so the engine
 //!   retries them with backoff.
