@@ -493,41 +493,44 @@ async fn download_import_template_and_linked_clone() {
 }
 
 #[tokio::test]
-async fn concurrent_clones_contend_on_the_storage_lock() {
+async fn clones_of_a_template_run_concurrently() {
     let mut config = SimConfig::for_tests();
     config.task_latency = TaskLatency {
         qmclone: Duration::from_millis(1000),
         ..TaskLatency::instant()
     };
     config.lock_timeout = Duration::from_millis(300);
-    let (_sim, api) = sim(config).await;
+    let (sim, api) = sim(config).await;
     make_template(&api).await;
-    // While a clone runs, its target config is locked (`lock: clone`) and
-    // its config lock is held: a synchronous update waits for the lock and
-    // fails with HTTP 500 (the bpg #995 symptom).
-    let first = api
-        .post("/nodes/pve1/qemu/9000/clone", &[("newid", "201")])
-        .await
-        .upid();
-    // The worker writes the placeholder right after taking its locks.
-    let deadline = Instant::now() + Duration::from_millis(500);
+    // Two clones of the template at once, each longer than every lock
+    // timeout: the template's config lock is shared and the storage lock is
+    // held only around each allocation (qemu-server `clone_vm`, pve-storage
+    // `vdisk_alloc`), so both run side by side and both succeed.
+    let (a, b) = tokio::join!(
+        api.post("/nodes/pve1/qemu/9000/clone", &[("newid", "201")]),
+        api.post(
+            "/nodes/pve1/qemu/9000/clone",
+            &[("newid", "202"), ("full", "1")]
+        ),
+    );
+    let (a, b) = (a.upid(), b.upid());
+    // Both targets are `lock: clone` at the same moment: they overlap.
+    let deadline = Instant::now() + Duration::from_millis(900);
     loop {
-        let res = api
-            .get("/cluster/resources", &[("type", "vm")])
-            .await
-            .data();
-        let lock = res
-            .as_array()
-            .unwrap()
+        let locked = sim
+            .world()
+            .guests()
             .iter()
-            .find(|r| r["vmid"] == 201)
-            .map(|t| t["lock"].clone());
-        if lock == Some("clone".into()) {
+            .filter(|g| g.config.get("lock").map(String::as_str) == Some("clone"))
+            .count();
+        if locked == 2 {
             break;
         }
-        assert!(Instant::now() < deadline, "no locked clone target: {res}");
+        assert!(Instant::now() < deadline, "the two clones never overlapped");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    // While a clone runs its target config lock is held: a synchronous
+    // update waits for it and fails with HTTP 500 (the bpg #995 symptom).
     let upd = api
         .put("/nodes/pve1/qemu/201/config", &[("cores", "2")])
         .await;
@@ -539,26 +542,10 @@ async fn concurrent_clones_contend_on_the_storage_lock() {
         )
     );
     assert_eq!(upd.json(), serde_json::json!({"data": null}));
-    assert_eq!(api.wait(&first).await["exitstatus"], "OK");
-    // Two clones at once contend on the target storage's lock: the loser's
-    // task fails after the lock timeout and its placeholder is removed.
-    let (a, b) = tokio::join!(
-        api.post("/nodes/pve1/qemu/9000/clone", &[("newid", "202")]),
-        api.post("/nodes/pve1/qemu/9000/clone", &[("newid", "203")]),
-    );
-    let (a, b) = (a.upid(), b.upid());
     let (sa, sb) = tokio::join!(api.wait(&a), api.wait(&b));
-    let mut statuses = vec![
-        sa["exitstatus"].as_str().unwrap().to_string(),
-        sb["exitstatus"].as_str().unwrap().to_string(),
-    ];
-    statuses.sort();
     assert_eq!(
-        statuses,
-        [
-            "OK",
-            "clone failed: can't lock file '/var/lock/pve-manager/pve-storage-local-lvm' - got timeout"
-        ]
+        (sa["exitstatus"].as_str(), sb["exitstatus"].as_str()),
+        (Some("OK"), Some("OK"))
     );
     let res = api
         .get("/cluster/resources", &[("type", "vm")])
@@ -572,6 +559,203 @@ async fn concurrent_clones_contend_on_the_storage_lock() {
             .all(|r| r.get("lock").is_none()),
         "{res}"
     );
+    let linked = api.get("/nodes/pve1/qemu/201/config", &[]).await.data();
+    assert_eq!(
+        linked["scsi0"],
+        "local-lvm:base-9000-disk-0/vm-201-disk-0,size=3G"
+    );
+    let full = api.get("/nodes/pve1/qemu/202/config", &[]).await.data();
+    assert_eq!(full["scsi0"], "local-lvm:vm-202-disk-0,size=3G");
+}
+
+#[tokio::test]
+async fn a_full_clone_copies_outside_the_storage_lock() {
+    // A slow disk: the full clone's 3 GiB copy takes 2 s alone. The storage
+    // lock is held only while the volume is allocated, so a linked clone
+    // allocating on the same storage meanwhile does not wait for the copy
+    // (with the lock held through the copy it would time out after 300 ms).
+    let mut config = SimConfig::for_tests();
+    config.task_latency = TaskLatency {
+        copy_bandwidth: 3 * (1 << 30) / 2,
+        ..TaskLatency::instant()
+    };
+    config.lock_timeout = Duration::from_millis(300);
+    let (handle, api) = sim(config).await;
+    make_template(&api).await;
+    let full = api
+        .post(
+            "/nodes/pve1/qemu/9000/clone",
+            &[("newid", "201"), ("full", "1")],
+        )
+        .await
+        .upid();
+    // Wait until the copy runs: the full clone's volume is allocated.
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    while !handle
+        .world()
+        .volumes
+        .iter()
+        .any(|v| v.volid == "local-lvm:vm-201-disk-0")
+    {
+        assert!(Instant::now() < deadline, "the full clone never allocated");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let linked = api
+        .post("/nodes/pve1/qemu/9000/clone", &[("newid", "202")])
+        .await
+        .upid();
+    assert_eq!(api.wait(&linked).await["exitstatus"], "OK");
+    let status = api
+        .get(&format!("/nodes/pve1/tasks/{full}/status"), &[])
+        .await
+        .data();
+    assert_eq!(status["status"], "running", "the full clone still copies");
+    assert_eq!(api.wait(&full).await["exitstatus"], "OK");
+}
+
+#[tokio::test]
+async fn a_clone_onto_a_locked_vmid_fails_like_pve() {
+    let mut config = SimConfig::for_tests();
+    config.task_latency = TaskLatency {
+        qmclone: Duration::from_millis(1000),
+        ..TaskLatency::instant()
+    };
+    config.lock_timeout = Duration::from_millis(300);
+    let (handle, api) = sim(config).await;
+    make_template(&api).await;
+    // While a clone onto 201 runs, 201 is `lock: clone`: a second clone onto
+    // it is refused before the fork (`$load_and_check`).
+    let first = api
+        .post("/nodes/pve1/qemu/9000/clone", &[("newid", "201")])
+        .await
+        .upid();
+    let deadline = Instant::now() + Duration::from_millis(900);
+    while handle
+        .world()
+        .guest(201)
+        .and_then(|g| g.config.get("lock").cloned())
+        .as_deref()
+        != Some("clone")
+    {
+        assert!(Instant::now() < deadline, "no locked clone target");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let second = api
+        .post("/nodes/pve1/qemu/9000/clone", &[("newid", "201")])
+        .await;
+    assert_eq!(
+        (second.status, second.reason.as_str()),
+        (500, "unable to create VM 201: config file already exists")
+    );
+    assert_eq!(api.wait(&first).await["exitstatus"], "OK");
+
+    // Two clones onto one new VMID fired together both pass the early
+    // checks; their workers exclude each other on the target's config lock
+    // (`lock_config_full($newid, 1, ..)`, 1 s, here the 300 ms lock
+    // timeout): the loser waits and fails with the lock's message, or, if
+    // it came after the winner's placeholder, is refused before the fork.
+    let (a, b) = tokio::join!(
+        api.post("/nodes/pve1/qemu/9000/clone", &[("newid", "202")]),
+        api.post("/nodes/pve1/qemu/9000/clone", &[("newid", "202")]),
+    );
+    let mut outcomes = Vec::new();
+    for answer in [a, b] {
+        if answer.status == 200 {
+            let status = api.wait(&answer.upid()).await;
+            outcomes.push(status["exitstatus"].as_str().unwrap().to_string());
+        } else {
+            outcomes.push(format!("HTTP {} {}", answer.status, answer.reason));
+        }
+    }
+    let ok = outcomes.iter().filter(|o| *o == "OK").count();
+    assert_eq!(ok, 1, "{outcomes:?}");
+    let loser = outcomes.iter().find(|o| *o != "OK").unwrap();
+    assert!(
+        loser == "can't lock file '/var/lock/qemu-server/lock-202.conf' - got timeout"
+            || loser == "HTTP 500 unable to create VM 202: config file already exists",
+        "{outcomes:?}"
+    );
+    // The loser left the winner's clone alone.
+    let c = api.get("/nodes/pve1/qemu/202/config", &[]).await.data();
+    assert!(c.get("lock").is_none(), "{c}");
+    assert_eq!(
+        c["scsi0"],
+        "local-lvm:base-9000-disk-0/vm-202-disk-0,size=3G"
+    );
+
+    // A target lock freed before the loser's wait times out: the worker
+    // gets it, re-checks and finds the winner's config.
+    let mut config = SimConfig::for_tests();
+    config.task_latency = TaskLatency {
+        qmclone: Duration::from_millis(50),
+        ..TaskLatency::instant()
+    };
+    config.lock_timeout = Duration::from_millis(1000);
+    let (_sim, api) = sim(config).await;
+    make_template(&api).await;
+    let (a, b) = tokio::join!(
+        api.post("/nodes/pve1/qemu/9000/clone", &[("newid", "201")]),
+        api.post("/nodes/pve1/qemu/9000/clone", &[("newid", "201")]),
+    );
+    let mut outcomes = Vec::new();
+    for answer in [a, b] {
+        if answer.status == 200 {
+            let status = api.wait(&answer.upid()).await;
+            outcomes.push(status["exitstatus"].as_str().unwrap().to_string());
+        } else {
+            outcomes.push(answer.reason.clone());
+        }
+    }
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        ["OK", "unable to create VM 201: config file already exists"]
+    );
+}
+
+#[tokio::test]
+async fn a_clone_of_a_template_gets_a_new_mac_printed_model_first() {
+    let (_sim, api) = sim(SimConfig::for_tests()).await;
+    make_template(&api).await;
+    let t = api.get("/nodes/pve1/qemu/9000/config", &[]).await.data();
+    let template_net = t["net0"].as_str().unwrap().to_string();
+    let template_mac = mac_of(&template_net);
+    for (newid, full) in [("301", "0"), ("302", "1")] {
+        api.ok(
+            "POST",
+            "/nodes/pve1/qemu/9000/clone",
+            &[("newid", newid), ("full", full)],
+        )
+        .await;
+        let c = api
+            .get(&format!("/nodes/pve1/qemu/{newid}/config"), &[])
+            .await
+            .data();
+        let net = c["net0"].as_str().unwrap();
+        // qemu-server `print_net`: the model with the MAC first, then the
+        // other keys sorted.
+        let mac = mac_of(net);
+        assert_eq!(net, format!("virtio={mac},bridge=vmbr0"), "full={full}");
+        assert!(mac.starts_with("BC:24:11:"), "{mac}");
+        assert_ne!(
+            mac, template_mac,
+            "full={full}: the clone kept the template's MAC"
+        );
+    }
+    let a = api.get("/nodes/pve1/qemu/301/config", &[]).await.data();
+    let b = api.get("/nodes/pve1/qemu/302/config", &[]).await.data();
+    assert_ne!(
+        mac_of(a["net0"].as_str().unwrap()),
+        mac_of(b["net0"].as_str().unwrap())
+    );
+}
+
+/// The MAC of a `net[n]` value (`virtio=<MAC>,...`).
+fn mac_of(net: &str) -> String {
+    let head = net.split(',').next().unwrap();
+    let (model, mac) = head.split_once('=').unwrap_or_else(|| panic!("{net}"));
+    assert_eq!(model, "virtio", "{net}");
+    mac.to_string()
 }
 
 #[tokio::test]

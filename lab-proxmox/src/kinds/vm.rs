@@ -8,6 +8,7 @@
 //! | `cores`, `sockets?`, `memory_mb`, `cpu?` | | |
 //! | `clone_from?` | `Str` | the template's address; forces replacement |
 //! | `clone_vmid?` | `Ref(template#vmid) \| Int` | used at create only; ignored by the diff |
+//! | `linked_clone?` | `Bool` | a linked clone (`full=0`: a thin copy of the template's base volumes, on the template's storage); absent or false: a full clone; used at create only; ignored by the diff |
 //! | `disks` | `[{slot: "scsi0", storage, size_gb?, ssd?, discard?, iothread?}]` | growing is in place, shrinking or another storage replaces |
 //! | `nics` | `[{slot: "net0", model: "virtio", bridge, tag?, firewall?}]` | the MAC is an output, never an attribute |
 //! | `cloud_init?` | `{storage, user?, password?: Secret, ssh_keys?, ipconfig?, nameserver?, searchdomain?}` | `ipconfig` (`ip=10.0.0.5/24,gw=10.0.0.1`): index = NIC index |
@@ -46,6 +47,8 @@ pub struct VmSpec {
     pub clone_from: Option<String>,
     /// The template's VMID (create only).
     pub clone_vmid: Option<i64>,
+    /// A linked clone of the template rather than a full one (create only).
+    pub linked_clone: Option<bool>,
     /// The SCSI controller.
     pub scsihw: Option<String>,
     /// The machine type.

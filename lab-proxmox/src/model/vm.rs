@@ -161,6 +161,17 @@ impl Vm {
         self
     }
 
+    /// Creates the VM as a linked clone of `template` (`full=0`): its disks
+    /// are thin copies of the template's base volumes, made without copying
+    /// data, on the template's storage (declare them there). A full clone
+    /// ([`Vm::clone_from`]) copies every disk and may go to another storage.
+    #[track_caller]
+    pub fn linked_clone_from(mut self, template: &Handle<Template>) -> Self {
+        self = self.clone_from(template);
+        self.spec().set("linked_clone", true);
+        self
+    }
+
     /// A disk in `slot` (`scsi0`..`scsi30`, `virtio0`..`virtio15`,
     /// `sata0`..`sata5`, `ide0`..`ide3`) on `storage`, of `size` (`"32G"`).
     #[track_caller]

@@ -68,7 +68,7 @@ impl KindProvider<FileSpec> for ProxmoxProvider {
     }
 
     fn limits(&self, op: OpKind, _address: &Address, spec: &FileSpec) -> Vec<Limit> {
-        super::limits(self.options.calls_per_node, op, &spec.node, None)
+        super::limits(&self.options, op, &spec.node, None, None)
     }
 
     async fn read(

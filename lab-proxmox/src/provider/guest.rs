@@ -38,8 +38,14 @@ pub(crate) trait GuestSpec: Kind<Outputs = GuestOutputs> + Clone {
     fn set_node(&mut self, node: &str);
     /// The NIC slots the spec declares (an update deletes the others).
     fn nic_slots(&self) -> Vec<&str>;
-    /// The template a create clones (locked for the whole clone).
+    /// The template a create clones.
     fn clone_source(&self) -> Option<i64> {
+        None
+    }
+    /// The storage a create copies disks onto, when it copies (a full
+    /// clone): its copies count against
+    /// [`crate::ProxmoxOptions::copies_per_storage`].
+    fn copies_onto(&self) -> Option<&str> {
         None
     }
     /// Reads a config back into the spec; `prior` gives what Proxmox does
@@ -544,10 +550,11 @@ macro_rules! guest_kind_provider {
             ) -> Vec<lab_core::provider::Limit> {
                 use $crate::provider::guest::GuestSpec;
                 $crate::provider::limits(
-                    self.options.calls_per_node,
+                    &self.options,
                     op,
                     spec.listed().node,
                     spec.clone_source(),
+                    spec.copies_onto(),
                 )
             }
 

@@ -14,8 +14,10 @@
 //! - **No re-creation from readback noise.** Configs are normalised back to
 //!   the lab's shapes ([`normalize`]) and compared only on what the lab
 //!   declares ([`diff`]); the MAC moves to outputs, disk sizes are parsed.
-//! - **No `can't lock file` failures.** Clones from one template are
-//!   serialised by an operation-scoped limit, calls per node are capped at
+//! - **Clones as parallel as PVE allows, no `can't lock file` failures.**
+//!   Clones of one template run at once (qemu-server locks a template
+//!   shared, see `limits`); a slow storage can be capped
+//!   ([`ProxmoxOptions::copies_per_storage`]); calls per node are capped at
 //!   3 (pvedaemon's workers), and lock errors are transient, so the engine
 //!   retries them with backoff.
 //! - **Tasks awaited correctly**, holding no engine slot while waiting.
@@ -40,7 +42,7 @@ mod vm_drives;
 mod world;
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::RangeInclusive;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -64,6 +66,26 @@ pub struct ProxmoxOptions {
     pub calls_per_node: usize,
     /// Where VMIDs are allocated for guests that do not declare one.
     pub vmid_range: RangeInclusive<i64>,
+    /// Full clones copying onto a storage of one node at once, by storage
+    /// id, for slow disks (e.g. `1` for a single spinning disk). A storage
+    /// not listed takes every clone the lab runs at once, as PVE does (the
+    /// copies share its bandwidth).
+    pub copies_per_storage: BTreeMap<String, usize>,
+    /// Clones of one template running at once. `None` (the default): no
+    /// limit, as qemu-server since PVE 7 locks a stopped source shared.
+    /// `Some(1)`: one at a time, for a node whose clones lock their source
+    /// exclusively (older qemu-server; pve-sim's
+    /// `CloneSourceLock::ExclusiveInRequest`), and what this provider did
+    /// before.
+    pub clones_per_template: Option<usize>,
+}
+
+impl ProxmoxOptions {
+    /// At most `n` full clones copy onto `storage` of one node at once.
+    pub fn copies_on(mut self, storage: &str, n: usize) -> Self {
+        self.copies_per_storage.insert(storage.to_string(), n);
+        self
+    }
 }
 
 impl Default for ProxmoxOptions {
@@ -71,6 +93,8 @@ impl Default for ProxmoxOptions {
         ProxmoxOptions {
             calls_per_node: 3,
             vmid_range: 1000..=99_999,
+            copies_per_storage: BTreeMap::new(),
+            clones_per_template: None,
         }
     }
 }
@@ -183,13 +207,43 @@ fn schema(
     }
 }
 
-/// The per-node call limit of an operation on `node`, and the clone lock
-/// of a create from template `clone_vmid`.
-fn limits(calls_per_node: usize, op: OpKind, node: &str, clone_vmid: Option<i64>) -> Vec<Limit> {
-    let mut out = vec![Limit::calls(format!("proxmox:node:{node}"), calls_per_node)];
-    if let (OpKind::Create, Some(src)) = (op, clone_vmid) {
-        // The template stays locked for the whole clone task.
-        out.push(Limit::operation(format!("proxmox:clone:{src}"), 1));
+/// The limits of an operation on `node`: the per-node call limit; for a
+/// create that copies disks onto `copies_onto` (a full clone) the
+/// storage's copy limit when [`ProxmoxOptions::copies_per_storage`] sets
+/// one; for a clone of template `clone_of`, the per-template limit when
+/// [`ProxmoxOptions::clones_per_template`] sets one.
+///
+/// By default there is no limit per template: PVE lets clones of one
+/// template run at once. qemu-server's `clone_vm` (API2/Qemu.pm) takes the source's config
+/// lock *shared* when the source is not running (a template never runs)
+/// and only the new VMID's exclusively; pve-storage's `vdisk_alloc` /
+/// `vdisk_clone` hold the storage lock just around each allocation, and
+/// the copy runs outside every lock. What remains are short waits on those
+/// locks (10 s timeout): a `can't lock file ... got timeout` is transient
+/// ([`crate::api::ErrorKind::Locked`]), so the engine retries it.
+fn limits(
+    options: &ProxmoxOptions,
+    op: OpKind,
+    node: &str,
+    clone_of: Option<i64>,
+    copies_onto: Option<&str>,
+) -> Vec<Limit> {
+    let mut out = vec![Limit::calls(
+        format!("proxmox:node:{node}"),
+        options.calls_per_node,
+    )];
+    if let (OpKind::Create, Some(src), Some(n)) = (op, clone_of, options.clones_per_template) {
+        // The template's lock is held for the whole clone task.
+        out.push(Limit::operation(format!("proxmox:clone:{src}"), n.max(1)));
+    }
+    if let (OpKind::Create, Some(storage)) = (op, copies_onto) {
+        if let Some(&n) = options.copies_per_storage.get(storage) {
+            // The copy is the whole clone task: held to the end.
+            out.push(Limit::operation(
+                format!("proxmox:copies:{node}:{storage}"),
+                n.max(1),
+            ));
+        }
     }
     out
 }

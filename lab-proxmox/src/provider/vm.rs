@@ -1,4 +1,4 @@
-//! `proxmox.vm`: create (fresh or a full clone of a template, then its
+//! `proxmox.vm`: create (fresh or a full or linked clone of a template, then its
 //! settings and disks), update in place, delete, adopt.
 
 use lab_core::kind::{Found, Update};
@@ -39,6 +39,15 @@ impl GuestSpec for VmSpec {
 
     fn clone_source(&self) -> Option<i64> {
         self.clone_vmid
+    }
+
+    fn copies_onto(&self) -> Option<&str> {
+        // A full clone copies its disks onto the first disk's storage
+        // (`storage` below); a linked clone copies nothing.
+        if self.clone_vmid.is_none() || self.linked_clone == Some(true) {
+            return None;
+        }
+        self.disks.first().map(|d| d.storage.as_str())
     }
 
     fn observe(rb: &Readback<'_>, prior: Option<&Self>) -> (Self, GuestOutputs) {
@@ -86,8 +95,11 @@ impl ProxmoxProvider {
                     "description",
                     &normalize::description(spec.notes.as_deref(), marker),
                 );
-                form.push_bool("full", true);
-                if let Some(first) = spec.disks.first() {
+                // A linked clone stays on the template's storage (PVE
+                // refuses `storage` with `full=0`).
+                let linked = spec.linked_clone == Some(true);
+                form.push_bool("full", !linked);
+                if let (false, Some(first)) = (linked, spec.disks.first()) {
                     form.push_str("storage", &first.storage);
                 }
                 if let Some(p) = &spec.pool {
@@ -183,7 +195,7 @@ impl ProxmoxProvider {
 fn schema() -> KindSchema {
     super::schema(
         vec!["node", "vmid", "clone_from"],
-        vec!["clone_vmid"],
+        vec!["clone_vmid", "linked_clone"],
         [60, 5, 15],
     )
 }

@@ -16,7 +16,7 @@
 //! | tasks | `tasks` | UPIDs, `running` → `stopped` after a per-type latency, workers that write in the stages the real ones do (log lines as they go), `OK` / `WARNINGS: n` / error exit statuses, cleanup on failure, task logs and lists with `total`, task stop (notes §4) |
 //! | restart | `tasks`, `state`, `tls` | a simulator started on its state file is the node after a crash or reboot: tasks that were running read `stopped` with `unexpected status` and no `TASK` line (pve-common `read_status`), and what their workers wrote stays (a clone's target `lock: clone` with the drives copied so far, a create's `lock: create` and its allocated disks, no file for a download); a simulator embedded in `lab` ([`crate::Connection::simulated`]) stops with `lab`, not with its node, so it resumes them instead ([`Restart::NodeKeptRunning`]); the certificate and the token secret are kept in `<state>.tls.json`; the state file is re-read when changed from outside; [`SimHandle::unlock`] / `pve-sim unlock` = `qm unlock` / `pct unlock` |
 //! | locks | `locks` | config and storage locks with timeouts taken where qemu-server/pve-container take them (before or inside the worker), `can't lock file '...' - got timeout`, the `lock` config key (`create`, `clone`) and `VM is locked (<lock>)`, `skiplock` refused for a token (`Only root may use this option.`) (notes §3, §15) |
-//! | QEMU | `qemu`, `power` | create (MACs, disk allocation drive by drive, `import-from`, cloud-init drive, `meta`/`vmgenid`/`smbios1`, default boot order, `start`, `pool`), config (pending on running VMs, `digest`, `current=1`, `snapshot=`, masked `cipassword`, urlencoded `sshkeys`, new MAC when a NIC is written without one), linked/full clone (placeholder `# qmclone temporary file`, the new config rewritten after each drive), template (`base-` volumes), resize, power (start/stop/shutdown/reboot/reset, suspend to RAM (`paused`) or to disk (`lock: suspended`, a state volume), resume; `check_running` before the fork: `VM <id> not running`), destroy (notes §6) |
+//! | QEMU | `qemu`, `power` | create (MACs, disk allocation drive by drive, `import-from`, cloud-init drive, `meta`/`vmgenid`/`smbios1`, default boot order, `start`, `pool`), config (pending on running VMs, `digest`, `current=1`, `snapshot=`, masked `cipassword`, urlencoded `sshkeys`, new MAC when a NIC is written without one), linked/full clone (source locked shared, new VMID exclusive, the storage lock only around each drive's allocation, a full clone's copy sharing the storage's bandwidth (`copies`), new MACs, placeholder `# qmclone temporary file`, the new config rewritten after each drive), template (`base-` volumes), resize, power (start/stop/shutdown/reboot/reset, suspend to RAM (`paused`) or to disk (`lock: suspended`, a state volume), resume; `check_running` before the fork: `VM <id> not running`), destroy (notes §6) |
 //! | LXC | `lxc` | create (`ostemplate`, rootfs/mount points, `hwaddr`, the `hostname` `CT<id>`, `memory` 512 and `swap` 512 defaults), config, resize, power, destroy, the root-only checks a token hits (403) (notes §7) |
 //! | snapshots | `snapshots` | QEMU and LXC: list (+`current`), create (`lock: snapshot`, `snapstate: prepare`, RAM to `vm-<id>-state-<name>`, `snapshot feature is not available` on raw files), rollback (stops the guest, `lock: rollback`, unused disks, starts with RAM or `start=1`), delete (`lock: snapshot-delete`, parents relinked), section config read/update, all as tasks (`qmsnapshot`, `vzrollback`, ...) |
 //! | storage | `storage`, `content`, `urls`, `aplinfo` | `/storage` CRUD with synchronous NFS activation and fixed keys, per-node status and content, volume delete as an `imgdel` task (`delay=` waits), the appliance catalogue (`aplinfo`) and its downloads, `download-url` with PVE's content and extension rules, file name normalisation, the existing-file and checksum checks inside the worker, `query-url-metadata`; each URL's simulated content (size, digests per algorithm, [`SimUrl`]) (notes §8) |
@@ -26,12 +26,14 @@
 //!
 //! ## Deliberate deviations
 //!
-//! - Lock contention is made deterministic: a create or clone task holds
+//! - Lock contention is made deterministic for creates: a create task holds
 //!   its target storage's lock for its whole latency (on a real node only
 //!   the allocation itself runs under that lock, which takes long only under
-//!   load). Parallel creates and clones onto one storage therefore
-//!   serialise, and fail with PVE's exact text once the queue is longer than
-//!   the lock timeout.
+//!   load). Parallel creates onto one storage therefore serialise, and fail
+//!   with PVE's exact text once the queue is longer than the lock timeout.
+//!   Clones hold it only around each drive's allocation, as qemu-server
+//!   does, and a full clone's copy shares the storage's
+//!   [`TaskLatency::copy_bandwidth`] with the other copies running there.
 //! - Clones follow current qemu-server by default (locks taken inside the
 //!   worker, shared source lock); [`CloneSourceLock::ExclusiveInRequest`]
 //!   opts into a stricter model where a second clone of one source fails
@@ -70,6 +72,7 @@
 mod aplinfo;
 mod cluster;
 mod content;
+mod copies;
 mod disks;
 mod faults;
 mod guest;
@@ -152,7 +155,17 @@ pub struct TaskLatency {
     pub vzdestroy: Duration,
     /// Any other worker type.
     pub other: Duration,
+    /// A storage's copy throughput in bytes per second, shared between the
+    /// full clones copying onto it at once: a full clone's disk of `size`
+    /// bytes takes `size / (copy_bandwidth / concurrent copies)` on top of
+    /// `qmclone`; a linked clone copies nothing. `u64::MAX`: copies are
+    /// instant. Default: 4 GiB/s, scaled for demos like the latencies
+    /// (a 3 GiB cloud image copies in 0.75 s alone).
+    pub copy_bandwidth: u64,
 }
+
+/// 1 GiB in bytes.
+const GIB: u64 = 1 << 30;
 
 impl Default for TaskLatency {
     fn default() -> Self {
@@ -176,12 +189,13 @@ impl Default for TaskLatency {
             vzreboot: ms(300),
             vzdestroy: ms(200),
             other: ms(100),
+            copy_bandwidth: 4 * GIB,
         }
     }
 }
 
 impl TaskLatency {
-    /// Every task completes after `d`.
+    /// Every task completes after `d` (copies are instant).
     pub fn uniform(d: Duration) -> Self {
         TaskLatency {
             qmcreate: d,
@@ -202,6 +216,7 @@ impl TaskLatency {
             vzreboot: d,
             vzdestroy: d,
             other: d,
+            copy_bandwidth: u64::MAX,
         }
     }
 

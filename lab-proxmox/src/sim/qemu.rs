@@ -25,21 +25,29 @@
 //!   memory is refused (`balloon value too large`). A `net[n]`
 //!   written without a MAC gets a **new** random MAC (`parse_net`
 //!   autogenerates one), so clients must send the MAC back on updates;
-//! - **clone** follows current qemu-server: early checks before the fork
-//!   (pool, storage, source lock, linked/full support, target VMID), then
-//!   the worker takes the source config lock **shared** (exclusive if the
+//! - **clone** follows current qemu-server (`clone_vm` in API2/Qemu.pm,
+//!   `clone_disk` in QemuServer.pm): early checks before the fork (pool,
+//!   storage, source lock, linked/full support, target VMID), then the
+//!   worker takes the source config lock **shared** (exclusive if the
 //!   source runs) and the target lock exclusively, each with qemu-server's
-//!   1 s timeout, writes a `lock: clone` placeholder, and allocates the
-//!   disks under the storage lock. Concurrent clones onto one storage
-//!   therefore contend on `/var/lock/pve-manager/pve-storage-<id>`, and a
-//!   loser's task fails with `clone failed: can't lock file ... - got
-//!   timeout`; a synchronous `PUT .../config` on the target while the clone
-//!   runs waits for its config lock and fails with HTTP 500 `can't lock file
-//!   '/var/lock/qemu-server/lock-<newid>.conf' - got timeout` (bpg #995,
-//!   #1521; capmox #389). [`super::CloneSourceLock::ExclusiveInRequest`]
-//!   instead reproduces the older behaviour where the source lock is taken
-//!   exclusively before the fork, so a second clone of the same source gets
-//!   the HTTP 500 itself;
+//!   1 s timeout, writes a `lock: clone` placeholder (a new MAC for every
+//!   NIC, printed `virtio=<MAC>,bridge=...`), and for each drive holds the
+//!   storage lock only around its allocation (`vdisk_alloc` /
+//!   `vdisk_clone`, 10 s timeout); a full clone then copies the drive
+//!   outside the lock, sharing the storage's bandwidth with every other
+//!   copy running onto it ([`super::copies`]); a linked clone copies
+//!   nothing. Clones of one template therefore run concurrently; two
+//!   clones onto one new VMID exclude each other (the second waits 1 s for
+//!   the target lock and fails with `can't lock file
+//!   '/var/lock/qemu-server/lock-<newid>.conf' - got timeout`, or, once
+//!   the first wrote its placeholder, with `unable to create VM <newid>:
+//!   config file already exists`); a synchronous `PUT .../config` on the
+//!   target while the clone runs waits for its config lock and fails with
+//!   HTTP 500 `can't lock file '/var/lock/qemu-server/lock-<newid>.conf' -
+//!   got timeout` (bpg #995, #1521; capmox #389).
+//!   [`super::CloneSourceLock::ExclusiveInRequest`] instead reproduces the
+//!   older behaviour where the source lock is taken exclusively before the
+//!   fork, so a second clone of the same source gets the HTTP 500 itself;
 //! - **template** renames disks to `base-<id>-disk-<n>`; linked clones of a
 //!   template get `base-<tid>-disk-<n>/vm-<id>-disk-<m>`;
 //! - **resize** forks `resize`; shrinking fails the task with `shrinking
@@ -53,10 +61,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::copies::StageIo;
 use super::disks;
 use super::guest::{self, Power};
 use super::locks::LockSpec;
@@ -1122,34 +1132,15 @@ pub(crate) async fn clone(shared: &Arc<Shared>, node: &str, vmid: u32, p: &Param
     plan.full = full;
     let timeout = shared.lock_timeout();
     let clone_timeout = shared.clone_lock_timeout();
-    let target_storages: Vec<(String, bool)> = shared.read(|w| {
-        let mut out: Vec<(String, bool)> = Vec::new();
-        if let Some(src) = w.guest(vmid) {
-            for (key, value) in &src.config {
-                if !guest::is_disk_key(key)
-                    || (guest::is_cdrom(value) && !value.contains("cloudinit"))
-                {
-                    continue;
-                }
-                let Some(volid) = guest::drive_volid(value) else {
-                    continue;
-                };
-                let Some((sid, _)) = disks::split_volid(&volid) else {
-                    continue;
-                };
-                let sid = if full {
-                    plan.storage.clone().unwrap_or_else(|| sid.to_string())
-                } else {
-                    sid.to_string()
-                };
-                let is_shared = w.storage_is_shared(&sid);
-                if !out.iter().any(|(s, _)| *s == sid) {
-                    out.push((sid, is_shared));
-                }
-            }
-        }
-        out
-    });
+    // qemu-server `clone_vm` (API2/Qemu.pm): `$lock_source_vm` takes the
+    // source's config lock with `lock_config_shared($vmid, 1, ..)` unless
+    // the source runs (then `lock_config_full`), and `$lock_target_vm`
+    // takes `lock_config_full($newid, 1, ..)`, both inside the forked
+    // worker. Clones of one stopped source (every template) thus run side
+    // by side; two clones onto one new VMID exclude each other. The
+    // storage lock is not taken here: each drive's `vdisk_alloc` /
+    // `vdisk_clone` (pve-storage `Storage.pm`) holds it around the
+    // allocation alone ([`clone_stage_io`]), and the copy runs after it.
     let mut task = TaskPlan::new(node, "qmclone", vmid.to_string(), Effect::QemuClone(plan));
     match shared.settings.clone_source_lock {
         CloneSourceLock::SharedInWorker => {
@@ -1165,12 +1156,6 @@ pub(crate) async fn clone(shared: &Arc<Shared>, node: &str, vmid: u32, p: &Param
         }
     }
     task = task.lock(lock_spec(node, newid, true, clone_timeout), "");
-    for (sid, is_shared) in target_storages {
-        task = task.lock_after_begin(
-            LockSpec::storage(node, &sid, is_shared, timeout),
-            "clone failed: ",
-        );
-    }
     Ok(Reply::data(json!(tasks::spawn(shared, task))))
 }
 
@@ -1312,6 +1297,50 @@ pub(crate) fn clone_stage(
     let value = result.map_err(|e| format!("clone failed: {e}"))?;
     cx.progress.config.insert(key, value);
     Ok(())
+}
+
+/// What `qmclone` stage `i` does outside the world: the storage lock its
+/// allocation takes and the bytes it copies afterwards.
+///
+/// qemu-server `clone_disk` (QemuServer.pm): a linked clone calls
+/// `PVE::Storage::vdisk_clone` on the source's storage and copies nothing;
+/// a full clone calls `vdisk_alloc` on the target storage (`storage`, else
+/// the source's) and then copies the source's data
+/// (`clone_disk_copy_data`); a cloud-init drive is allocated anew and
+/// copies nothing. `vdisk_alloc` and `vdisk_clone` (pve-storage
+/// Storage.pm) run their allocation inside
+/// `$plugin->cluster_lock_storage($storeid, $scfg->{shared}, undef, ..)`:
+/// `lock_file("/var/lock/pve-manager/pve-storage-<id>")` on a local
+/// storage, `cfs_lock_storage` on a shared one, each with the 10 s default
+/// timeout, released when the allocation returns.
+pub(crate) fn clone_stage_io(
+    world: &World,
+    plan: &ClonePlan,
+    drives: &[String],
+    i: usize,
+    timeout: Duration,
+) -> Option<StageIo> {
+    let key = drives.get(i)?;
+    let src = guest::lookup(world, KIND, &plan.node, plan.src).ok()?;
+    let value = src.config.get(key)?;
+    let volid = guest::drive_volid(value)?;
+    let (source_sid, _) = disks::split_volid(&volid)?;
+    let cloudinit = value.contains("cloudinit");
+    let sid = if plan.full || cloudinit {
+        plan.storage.as_deref().unwrap_or(source_sid)
+    } else {
+        source_sid
+    };
+    let copy_bytes = if plan.full && !cloudinit {
+        world.volume(&plan.node, &volid).map_or(0, |v| v.size)
+    } else {
+        0
+    };
+    Some(StageIo {
+        lock: LockSpec::storage(&plan.node, sid, world.storage_is_shared(sid), timeout),
+        prefix: "clone failed: ",
+        copy_bytes,
+    })
 }
 
 /// Copies one drive of the source: a cloud-init drive is allocated anew, a

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use super::copies::Copies;
 use super::faults::Faults;
 use super::locks::Locks;
 use super::urls::Urls;
@@ -93,6 +94,8 @@ pub(crate) struct Shared {
     pub schema: Arc<PveSchema>,
     world: Mutex<World>,
     pub locks: Locks,
+    /// The copies running onto each storage (full clones).
+    pub copies: Copies,
     pub faults: Faults,
     pub counter: Arc<AtomicU64>,
     pub requests: Mutex<Vec<RecordedRequest>>,
@@ -120,6 +123,7 @@ impl Shared {
             schema,
             world: Mutex::new(world),
             locks: Locks::default(),
+            copies: Copies::default(),
             faults,
             counter,
             requests: Mutex::new(Vec::new()),

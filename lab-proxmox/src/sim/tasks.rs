@@ -48,6 +48,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::copies::StageIo;
 use super::guest::{self, Power};
 use super::locks::{Held, LockSpec};
 use super::rest::{ApiError, ApiResult, Params, Reply};
@@ -195,6 +196,23 @@ impl Effect {
         }
     }
 
+    /// What stage `i` does outside the world (see [`StageIo`]): a lock
+    /// held around the stage alone, bytes copied after it.
+    fn stage_io(
+        &self,
+        world: &World,
+        progress: &Progress,
+        i: usize,
+        lock_timeout: Duration,
+    ) -> Option<StageIo> {
+        match self {
+            Effect::QemuClone(plan) => {
+                qemu::clone_stage_io(world, plan, &progress.drives, i, lock_timeout)
+            }
+            _ => None,
+        }
+    }
+
     /// Runs stage `i`; `Some(warnings)` ends the task early with success.
     fn stage(&self, world: &mut World, i: usize, cx: &mut Cx) -> Result<Option<u32>, String> {
         match self {
@@ -307,8 +325,6 @@ pub(crate) struct TaskPlan {
     /// Locks the worker takes first; a timeout fails the task with
     /// `prefix + message`.
     pub locks: Vec<(LockSpec, String)>,
-    /// Locks taken after [`Effect::begin`].
-    pub locks_after_begin: Vec<(LockSpec, String)>,
     /// The effect.
     pub effect: Effect,
 }
@@ -322,7 +338,6 @@ impl TaskPlan {
             id: id.into(),
             held: Vec::new(),
             locks: Vec::new(),
-            locks_after_begin: Vec::new(),
             effect,
         }
     }
@@ -330,12 +345,6 @@ impl TaskPlan {
     /// Adds a lock taken first by the worker.
     pub fn lock(mut self, spec: LockSpec, prefix: impl Into<String>) -> Self {
         self.locks.push((spec, prefix.into()));
-        self
-    }
-
-    /// Adds a lock taken after `begin`.
-    pub fn lock_after_begin(mut self, spec: LockSpec, prefix: impl Into<String>) -> Self {
-        self.locks_after_begin.push((spec, prefix.into()));
         self
     }
 
@@ -506,16 +515,7 @@ pub(crate) fn resume_running(shared: &Arc<Shared>) -> usize {
             let upid = upid.clone();
             async move {
                 let mut guards = Vec::new();
-                run(
-                    &shared,
-                    &upid,
-                    &effect,
-                    vec![],
-                    vec![],
-                    latency,
-                    &mut guards,
-                )
-                .await;
+                run(&shared, &upid, &effect, vec![], latency, &mut guards).await;
                 shared
                     .workers
                     .lock()
@@ -609,21 +609,11 @@ pub(crate) fn spawn(shared: &Arc<Shared>, plan: TaskPlan) -> String {
             let TaskPlan {
                 held,
                 locks,
-                locks_after_begin,
                 effect,
                 ..
             } = plan;
             let mut guards = held;
-            run(
-                &shared,
-                &upid,
-                &effect,
-                locks,
-                locks_after_begin,
-                latency,
-                &mut guards,
-            )
-            .await;
+            run(&shared, &upid, &effect, locks, latency, &mut guards).await;
             drop(guards);
             shared
                 .workers
@@ -641,13 +631,13 @@ pub(crate) fn spawn(shared: &Arc<Shared>, plan: TaskPlan) -> String {
     upid
 }
 
-/// The worker: locks, `begin`, the timed stages, `apply`.
+/// The worker: locks, `begin`, the timed stages (each with the lock and
+/// the copy of its [`StageIo`]), `apply`.
 async fn run(
     shared: &Shared,
     upid: &str,
     effect: &Effect,
     locks: Vec<(LockSpec, String)>,
-    locks_after_begin: Vec<(LockSpec, String)>,
     latency: Duration,
     guards: &mut Vec<Held>,
 ) {
@@ -668,12 +658,6 @@ async fn run(
     if let Flow::Stop = begun {
         return;
     }
-    for (spec, prefix) in locks_after_begin {
-        match shared.locks.acquire(&spec).await {
-            Ok(guard) => guards.push(guard),
-            Err(message) => return fail(format!("{prefix}{message}")),
-        }
-    }
     let stages = shared.read(|w| {
         w.task(upid)
             .and_then(|t| t.progress.as_ref())
@@ -685,10 +669,28 @@ async fn run(
     }
     let slice = latency / stages.max(1) as u32;
     for i in 0..stages {
+        let io = shared.read(|w| {
+            let progress = w.task(upid).and_then(|t| t.progress.as_ref())?;
+            effect.stage_io(w, progress, i, shared.lock_timeout())
+        });
+        let held = match &io {
+            Some(io) => match shared.locks.acquire(&io.lock).await {
+                Ok(guard) => Some(guard),
+                Err(message) => return fail(format!("{}{message}", io.prefix)),
+            },
+            None => None,
+        };
         if let Flow::Stop = step(shared, upid, effect, |w, cx| effect.stage(w, i, cx)) {
             return;
         }
+        drop(held);
         tokio::time::sleep(slice).await;
+        if let Some(io) = io.filter(|io| io.copy_bytes > 0) {
+            let bandwidth = shared.settings.task_latency.copy_bandwidth;
+            (shared.copies)
+                .transfer(&io.lock.key, io.copy_bytes, bandwidth)
+                .await;
+        }
     }
     step(shared, upid, effect, |w, cx| effect.apply(w, cx).map(Some));
 }
