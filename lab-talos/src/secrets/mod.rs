@@ -13,7 +13,7 @@
 //! `talosctl gen config --with-secrets` and lab interoperate, and it
 //! generates bundles the way `talosctl gen secrets` does for a version
 //! contract ([`SecretsBundle::generate`]). Keys and certificates are
-//! generated with rcgen/ring (RSA with the `rsa` crate) and re-encoded in
+//! generated with rcgen/ring (RSA with AWS-LC, see `keys`) and re-encoded in
 //! Go's exact formats (see the `keys` module: `ED25519 PRIVATE KEY` PKCS#8
 //! v1, SEC1 `EC PRIVATE KEY` with the curve and public key, PKCS#1
 //! `RSA PRIVATE KEY`). Every private value is a [`Secret`]; the public CA
