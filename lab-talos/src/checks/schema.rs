@@ -66,7 +66,10 @@ fn issues(
 /// Every patch of a machine in the order `generate` applies them.
 fn steps(m: &MachineView<'_>) -> Vec<(PatchLayer, usize)> {
     let role = match m.node.role {
-        Role::ControlPlane => (PatchLayer::ControlPlane, m.cluster.control_plane_patches.len()),
+        Role::ControlPlane => (
+            PatchLayer::ControlPlane,
+            m.cluster.control_plane_patches.len(),
+        ),
         Role::Worker => (PatchLayer::Worker, m.cluster.worker_patches.len()),
     };
     [

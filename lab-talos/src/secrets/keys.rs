@@ -392,7 +392,10 @@ mod tests {
         assert!(pem.lines().skip(1).take(3).all(|l| l.len() == 64));
         assert!(pem.ends_with("-----END RSA PRIVATE KEY-----\n"));
         // Two keys differ.
-        assert_ne!(generate_rsa_pem(2048).unwrap(), generate_rsa_pem(2048).unwrap());
+        assert_ne!(
+            generate_rsa_pem(2048).unwrap(),
+            generate_rsa_pem(2048).unwrap()
+        );
         assert!(generate_rsa_pem(1024).is_err());
     }
 
