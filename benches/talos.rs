@@ -3,6 +3,13 @@
 //! - `talos/generate`: one control-plane machine config from the reference
 //!   bundle (Talos's own `secrets.yaml`), patches applied and rendered, as
 //!   checks and plan reviews do per node.
+//! - `talos/secrets_generate`: a fresh secrets bundle for the v1.13
+//!   contract (its RSA-4096 service-account key from AWS-LC dominates).
+//!   This is the optimised build; `benches/user_crate.sh` measures the same
+//!   step in a user crate's unoptimised debug build.
+//! - `talos/check`: `Lab::check` of the 3+2 cluster with a patch, which
+//!   validates every node's generated config against the Talos schema
+//!   (`talos::patch-schema`).
 //! - `talos/plan_no_change`: a no-change plan of 3 control planes and 2
 //!   workers on the Proxmox and Talos simulators (real clients, real TLS):
 //!   one bulk Proxmox read and one mTLS `Version` call per node.
@@ -24,7 +31,7 @@ use lab::talos::config::{self, ClusterInput, ConfigSecrets, NodeInput, Role, Sta
 use lab::talos::connect::simulated_on_proxmox;
 use lab::talos::model::TalosCluster;
 use lab::talos::provider::{TalosOptions, TalosProvider};
-use lab::talos::secrets::SecretsBundle;
+use lab::talos::secrets::{SecretsBundle, VersionContract};
 
 /// Talos's public test bundle, an unmodified copy in lab-talos (see
 /// `lab-talos/reference/SOURCES.md`).
@@ -63,6 +70,37 @@ fn generate(c: &mut Criterion) {
             config::render(&docs).len()
         })
     });
+}
+
+fn secrets_generate(c: &mut Criterion) {
+    c.bench_function("talos/secrets_generate", |b| {
+        b.iter(|| SecretsBundle::generate(VersionContract::V1_13).expect("bundle"))
+    });
+}
+
+fn check(c: &mut Criterion) {
+    let mut lab = Lab::new("bench");
+    lab::talos::checks::register(&mut lab);
+    let pve1 = lab.add(Node::new("pve1").bridge("vmbr0"));
+    let local = lab.add(Storage::existing("local").content(&[Content::Iso]));
+    let lvm = lab.add(Storage::existing("local-lvm").content(&[Content::Images]));
+    let mut cluster = TalosCluster::new("home", "https://10.0.10.5:6443")
+        .vip("10.0.10.5")
+        .link("ens18")
+        .vm_storage(&lvm)
+        .iso_storage(&local)
+        .patch("machine:\n  sysctls:\n    vm.max_map_count: \"262144\"\n");
+    for (name, ip, control_plane) in NODES {
+        let cidr = format!("{ip}/24");
+        cluster = if control_plane {
+            cluster.control_plane(name, &cidr, &pve1)
+        } else {
+            cluster.worker(name, &cidr, &pve1)
+        };
+    }
+    cluster.add_to(&mut lab);
+    assert!(lab.check().is_empty(), "{:#?}", lab.check());
+    c.bench_function("talos/check", |b| b.iter(|| lab.check().len()));
 }
 
 fn lab(pve: &Connection, talos: Arc<dyn Provider>, bundle: &str) -> Lab {
@@ -169,4 +207,9 @@ criterion_group! {
     config = Criterion::default().sample_size(20).measurement_time(Duration::from_secs(5));
     targets = generate, plan_no_change
 }
-criterion_main!(benches);
+criterion_group! {
+    name = slow;
+    config = Criterion::default().sample_size(10).measurement_time(Duration::from_secs(10));
+    targets = secrets_generate, check
+}
+criterion_main!(benches, slow);

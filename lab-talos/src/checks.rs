@@ -15,7 +15,10 @@
 //!
 //! Patches are checked by generating every node's machine config with
 //! placeholder secrets (fixed strings, no key generation), so `lab check`
-//! stays fast and needs no secrets bundle.
+//! stays fast and needs no secrets bundle; with the crate's `schema`
+//! feature (which the `lab` facade's `talos` feature turns on) every
+//! generated config is also validated against the Talos schema, each
+//! problem reported at the patch that brought it (`talos::patch-schema`).
 //!
 //! ```
 //! use lab_core::prelude::*;
@@ -48,6 +51,9 @@ use crate::factory::{TalosVersion, KNOWN_VERSIONS, NEWEST_STABLE};
 use crate::kinds;
 use crate::model::net::{endpoint_problem, parse_ip, Cidr};
 
+#[cfg(feature = "schema")]
+mod schema;
+
 /// An even number of control planes: etcd gains no fault tolerance from
 /// the extra member (warning).
 pub const EVEN_CONTROL_PLANES: &str = "talos::even-control-planes";
@@ -59,6 +65,10 @@ pub const ENDPOINT: &str = "talos::endpoint";
 pub const UNKNOWN_VERSION: &str = "talos::unknown-version";
 /// A machine-config patch that does not parse or targets nothing.
 pub const PATCH: &str = "talos::patch";
+/// A patch that makes a machine config the Talos schema rejects: an
+/// unknown key, a value of the wrong type. Registered with the crate's
+/// `schema` feature, which the `lab` facade's `talos` feature turns on.
+pub const PATCH_SCHEMA: &str = "talos::patch-schema";
 /// Two Talos nodes with one address.
 pub const DUPLICATE_ADDRESS: &str = "talos::duplicate-address";
 /// A node whose address is not in its gateway's subnet.
@@ -79,6 +89,8 @@ pub fn checks() -> Vec<Check> {
         Check::new(ENDPOINT, Severity::Error, endpoint),
         Check::new(UNKNOWN_VERSION, Severity::Error, unknown_version),
         Check::new(PATCH, Severity::Error, patches),
+        #[cfg(feature = "schema")]
+        Check::new(PATCH_SCHEMA, Severity::Error, schema::patch_schema),
         Check::new(DUPLICATE_ADDRESS, Severity::Error, duplicate_address),
         Check::new(GATEWAY_SUBNET, Severity::Error, gateway_subnet),
         Check::new(MEMORY, Severity::Warning, memory),

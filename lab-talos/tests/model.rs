@@ -498,6 +498,7 @@ fn the_talos_checks_are_registered_by_code() {
             ENDPOINT,
             UNKNOWN_VERSION,
             PATCH,
+            PATCH_SCHEMA,
             DUPLICATE_ADDRESS,
             GATEWAY_SUBNET,
             MEMORY
@@ -726,6 +727,69 @@ fn worker_patches_point_at_their_line_too() {
     assert_eq!(lines(d), [line]);
     assert!(d.message.contains("worker patches[0]"), "{}", d.message);
     assert!(d.message.contains("(on w1)"), "{}", d.message);
+}
+
+#[test]
+fn a_patch_with_an_unknown_key_is_a_schema_error_at_its_line() {
+    let mut b = base();
+    let c = full(&b);
+    let line = line!() + 1;
+    let c = c.patch("machine:\n  sysctl:\n    vm.max_map_count: \"262144\"\n");
+    c.add_to(&mut b.lab);
+    let diags = b.lab.check();
+    // The patch merges, so only the schema check sees it.
+    assert!(find(&diags, PATCH).is_empty(), "{diags:#?}");
+    let d = one(&diags, PATCH_SCHEMA);
+    assert_eq!(d.severity, Severity::Error);
+    assert_eq!(lines(d), [line]);
+    assert_eq!(d.resource, Some(Address::new(kinds::CLUSTER, "home")));
+    // The second cluster patch (the first is `full`'s valid `sysctls`).
+    assert!(d.message.contains("cluster patches[1]"), "{}", d.message);
+    assert!(d.message.contains("at machine:"), "{}", d.message);
+    assert!(d.message.contains("'sysctl'"), "{}", d.message);
+    assert!(d.message.contains("cp1, cp2, cp3, w1"), "{}", d.message);
+    assert!(d.help.as_deref().unwrap().contains("machine.sysctls"));
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+}
+
+#[test]
+fn a_patch_value_of_the_wrong_type_is_a_schema_error_at_its_line() {
+    let mut b = base();
+    let c = full(&b).worker_patch("machine:\n  nodeLabels:\n    tier: worker\n");
+    let line = line!() + 1;
+    let c = c.worker_patch("machine:\n  install:\n    wipe: sometimes\n");
+    c.add_to(&mut b.lab);
+    let diags = b.lab.check();
+    let d = one(&diags, PATCH_SCHEMA);
+    assert_eq!(lines(d), [line]);
+    assert!(d.message.contains("worker patches[1]"), "{}", d.message);
+    assert!(
+        d.message.contains("at machine.install.wipe"),
+        "{}",
+        d.message
+    );
+    assert!(d.message.contains("boolean"), "{}", d.message);
+    assert!(d.message.contains("(on w1)"), "{}", d.message);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+}
+
+#[test]
+fn a_node_patch_schema_error_is_reported_against_its_machine() {
+    let mut b = base();
+    let c = full(&b).worker("w2", "10.0.10.22/24", &b.pve1);
+    let line = line!() + 1;
+    let c = c.node_patch("machine:\n  kubelet:\n    extraArgs: [--v=2]\n");
+    c.add_to(&mut b.lab);
+    let diags = b.lab.check();
+    let d = one(&diags, PATCH_SCHEMA);
+    assert_eq!(lines(d), [line]);
+    assert_eq!(d.resource, Some(Address::new(kinds::MACHINE, "w2")));
+    assert!(d.message.contains("node `w2`"), "{}", d.message);
+    assert!(
+        d.message.contains("at machine.kubelet.extraArgs"),
+        "{}",
+        d.message
+    );
 }
 
 #[test]

@@ -135,7 +135,7 @@ async fn install(sim: &TalosSim, ip: &str, config: &Secret) {
         .apply_configuration(config, ApplyMode::Auto, false)
         .await
         .expect("apply in maintenance mode");
-    assert_eq!(outcome.mode, ApplyMode::Reboot);
+    assert_eq!(outcome.mode, ApplyMode::NoReboot);
     assert!(
         sim.wait_for_stage(ip, Stage::Configured, WAIT).await,
         "{ip} never came up configured: {:?}",
@@ -176,7 +176,13 @@ async fn maintenance_apply_installs_then_only_mtls_works() {
         .apply_configuration(&cp_config, ApplyMode::Auto, false)
         .await
         .unwrap();
-    assert_eq!(outcome.mode, ApplyMode::Reboot);
+    // Talos answers an AUTO apply in maintenance mode as a live one; the
+    // boot sequence that waited for the config installs and reboots.
+    assert_eq!(outcome.mode, ApplyMode::NoReboot);
+    assert_eq!(
+        outcome.mode_details,
+        "Applied configuration without a reboot"
+    );
     assert_eq!(sim.node_stage(CP), Some(Stage::Installing));
     // While installing the node drops connections.
     let err = insecure_version(&a).await.unwrap_err();
@@ -266,9 +272,21 @@ async fn bootstrap_is_idempotent_and_control_plane_only() {
         ]
     );
 
+    // A worker has no Bootstrap (Talos's `CheckControlplane`): not a
+    // condition to wait out.
     let mut worker = mtls(&sim, WORKER).await;
     let err = worker.bootstrap().await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::FailedPrecondition, "{err}");
+    assert_eq!(err.kind, ErrorKind::Unimplemented, "{err}");
+    assert!(!err.is_transient(), "{err}");
+    assert!(
+        err.message
+            .contains("bootstrap is only available on control plane nodes"),
+        "{err}"
+    );
+    assert!(
+        err.message.contains("call it on a control-plane node"),
+        "{err}"
+    );
     assert_eq!(sim.node_stage(WORKER), Some(Stage::Configured));
 }
 
@@ -290,7 +308,12 @@ async fn kubeconfig_round_trip() {
 
     let mut worker = mtls(&sim, WORKER).await;
     let err = worker.kubeconfig().await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::FailedPrecondition, "{err}");
+    assert_eq!(err.kind, ErrorKind::Unimplemented, "{err}");
+    assert!(!err.is_transient(), "{err}");
+    assert!(
+        err.message.contains("call it on a control-plane node"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -408,7 +431,7 @@ async fn only_one_apply_at_a_time() {
         (Ok(won), Err(lost)) | (Err(lost), Ok(won)) => (won, lost),
         other => panic!("expected one apply to win and one to fail: {other:?}"),
     };
-    assert_eq!(won.mode, ApplyMode::Reboot);
+    assert_eq!(won.mode, ApplyMode::NoReboot);
     assert_eq!(lost.kind, ErrorKind::FailedPrecondition, "{lost}");
     assert!(lost.is_transient());
 }

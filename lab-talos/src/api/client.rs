@@ -367,7 +367,9 @@ impl TalosClient {
 
     /// `MachineService.ApplyConfiguration`: sends the whole machine config
     /// (multi-document YAML). In maintenance mode any mode installs and
-    /// reboots. `dry_run` changes nothing and describes the changes in
+    /// reboots, though Talos answers `NoReboot` for `Auto` and `Reboot`
+    /// (the apply itself is live; the boot sequence that waited for a
+    /// config then installs). `dry_run` changes nothing and describes the changes in
     /// [`ApplyOutcome::mode_details`]. A bad config is
     /// [`ErrorKind::InvalidArgument`]; another apply in progress is
     /// [`ErrorKind::FailedPrecondition`].
@@ -419,7 +421,8 @@ impl TalosClient {
     /// to repeat: the node's "etcd data directory is not empty"
     /// (`AlreadyExists`) counts as success. Before bootstrap is possible
     /// the node answers [`ErrorKind::FailedPrecondition`] (retry); a worker
-    /// answers it too; a node in maintenance mode [`ErrorKind::Unimplemented`].
+    /// and a node in maintenance mode answer [`ErrorKind::Unimplemented`]
+    /// (not transient: call a control plane).
     pub async fn bootstrap(&mut self) -> Result<(), ApiError> {
         const OP: &str = "Bootstrap";
         let limit = self.call_timeout;
@@ -706,6 +709,23 @@ mod tests {
                 "{ip} /machine.MachineService/Upgrade Unimplemented"
             )]
         );
+    }
+
+    /// Talos's `Version` reports the platform's own mode (nocloud:
+    /// `cloud`) in maintenance mode too, and no features before a config.
+    #[cfg(feature = "sim")]
+    #[tokio::test]
+    async fn maintenance_version_reports_the_platform_mode_and_no_features() {
+        use crate::sim::{SimConfig, TalosSim};
+        let sim = TalosSim::new(SimConfig::default());
+        let addr = sim.add_node("10.0.10.11").await.unwrap().to_string();
+        let mut client = TalosClient::insecure(&addr).await.unwrap();
+        let answer = client.machine.version(()).await.unwrap().into_inner();
+        let version = &answer.messages[0];
+        let platform = version.platform.as_ref().unwrap();
+        assert_eq!(platform.name, "nocloud");
+        assert_eq!(platform.mode, "cloud");
+        assert_eq!(version.features, None);
     }
 
     #[tokio::test]

@@ -194,6 +194,11 @@ pub(crate) fn from_status(op: &str, node: &str, status: &Status) -> ApiError {
         }
     }
     let hint = match kind {
+        // Talos's `CheckControlplane`: "<api> is only available on control
+        // plane nodes" (Bootstrap, Kubeconfig on a worker).
+        ErrorKind::Unimplemented if status.message().contains("control plane nodes") => {
+            " (the node is a worker: call it on a control-plane node)"
+        }
         ErrorKind::Unimplemented => {
             " (a node in maintenance mode serves only ApplyConfiguration and Version)"
         }

@@ -288,17 +288,50 @@ pub(crate) fn generate_p256() -> Result<GeneratedKey, String> {
     })
 }
 
-/// Generates an RSA key (`RSA PRIVATE KEY`, PKCS#1). Slow for 4096 bits
-/// without optimisation; the workspace builds `rsa` at opt-level 3.
+/// Generates an RSA key (`RSA PRIVATE KEY`, PKCS#1) of 2048, 3072 or 4096
+/// bits.
+///
+/// AWS-LC (C and assembly) generates it: a pure-Rust bignum is minutes for
+/// 4096 bits in a user's unoptimised debug build, and a library cannot set
+/// its dependencies' opt-level for its users. AWS-LC writes PKCS#8; the
+/// PKCS#1 `RSAPrivateKey` is its inner octet string, re-wrapped in Go's PEM
+/// layout.
 pub(crate) fn generate_rsa_pem(bits: usize) -> Result<String, String> {
-    use rsa::pkcs1::EncodeRsaPrivateKey as _;
-    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits)
-        .map_err(|e| format!("RSA key generation failed: {e}"))?;
-    let der = key
-        .to_pkcs1_der()
-        .map_err(|e| format!("encoding the RSA key failed: {e}"))?;
-    // Our own PEM encoder, not the rsa crate's, so the layout is Go's.
-    Ok(pem_encode(label::RSA, der.as_bytes()))
+    use aws_lc_rs::encoding::AsDer as _;
+    use aws_lc_rs::rsa::{KeyPair, KeySize};
+    let size = match bits {
+        2048 => KeySize::Rsa2048,
+        3072 => KeySize::Rsa3072,
+        4096 => KeySize::Rsa4096,
+        other => return Err(format!("RSA keys of {other} bits are not generated")),
+    };
+    let pair = KeyPair::generate(size).map_err(|_| "RSA key generation failed".to_string())?;
+    let pkcs8 = pair
+        .as_der()
+        .map_err(|_| "encoding the RSA key failed".to_string())?;
+    let pkcs1 = rsa_pkcs8_to_pkcs1(pkcs8.as_ref())
+        .map_err(|e| format!("re-encoding the RSA key failed: {e}"))?;
+    Ok(pem_encode(label::RSA, pkcs1))
+}
+
+/// The PKCS#1 `RSAPrivateKey` inside a PKCS#8 `PrivateKeyInfo` (version,
+/// `rsaEncryption` algorithm, the key as an octet string).
+fn rsa_pkcs8_to_pkcs1(pkcs8: &[u8]) -> Result<&[u8], DerError> {
+    let outer = der::parse_single(pkcs8, tag::SEQUENCE, "expected a PKCS#8 sequence")?;
+    let mut r = outer.reader();
+    r.expect(tag::INTEGER, "expected a version")?;
+    let alg = r.expect(tag::SEQUENCE, "expected an algorithm identifier")?;
+    if alg
+        .reader()
+        .expect(tag::OID, "expected an algorithm OID")?
+        .value
+        != oid::RSA_ENCRYPTION
+    {
+        return Err(DerError("not an RSA key"));
+    }
+    let key = r.expect(tag::OCTET_STRING, "expected the private key")?;
+    der::parse_single(key.value, tag::SEQUENCE, "expected an RSAPrivateKey")?;
+    Ok(key.value)
 }
 
 #[cfg(test)]
@@ -340,6 +373,30 @@ mod tests {
         assert_eq!(loaded.algorithm, KeyAlgorithm::Ed25519);
         use rcgen::PublicKeyData as _;
         assert_eq!(loaded.pair.der_bytes(), key.pair.der_bytes());
+    }
+
+    #[test]
+    fn generated_rsa_key_is_pkcs1_4096_bits_and_reloads() {
+        let pem = generate_rsa_pem(4096).unwrap();
+        let (label, der) = pem_decode(&pem).unwrap();
+        assert_eq!(label, label::RSA);
+        // PKCS#1 RSAPrivateKey: SEQUENCE (long form, two length bytes),
+        // version 0, then the modulus INTEGER.
+        assert_eq!(&der[..2], &[0x30, 0x82]);
+        assert_eq!(&der[4..7], &[0x02, 0x01, 0x00]);
+        assert_eq!(rsa_pkcs1_bits(&der).unwrap(), 4096);
+        // ring (behind rcgen) checks the key's consistency as it loads it.
+        let loaded = load_private_key(&pem).unwrap();
+        assert_eq!(loaded.algorithm, KeyAlgorithm::Rsa { bits: 4096 });
+        // Go's layout: 64-column lines, LF, a final newline.
+        assert!(pem.lines().skip(1).take(3).all(|l| l.len() == 64));
+        assert!(pem.ends_with("-----END RSA PRIVATE KEY-----\n"));
+        // Two keys differ.
+        assert_ne!(
+            generate_rsa_pem(2048).unwrap(),
+            generate_rsa_pem(2048).unwrap()
+        );
+        assert!(generate_rsa_pem(1024).is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! `talosctl gen config --with-secrets` and lab interoperate, and it
 //! generates bundles the way `talosctl gen secrets` does for a version
 //! contract ([`SecretsBundle::generate`]). Keys and certificates are
-//! generated with rcgen/ring (RSA with the `rsa` crate) and re-encoded in
+//! generated with rcgen/ring (RSA with AWS-LC, see `keys`) and re-encoded in
 //! Go's exact formats (see the `keys` module: `ED25519 PRIVATE KEY` PKCS#8
 //! v1, SEC1 `EC PRIVATE KEY` with the curve and public key, PKCS#1
 //! `RSA PRIVATE KEY`). Every private value is a [`Secret`]; the public CA
@@ -541,8 +541,9 @@ impl SecretsBundle {
     /// an Ed25519 OS CA (`O=talos`), ECDSA P-256 Kubernetes
     /// (`O=kubernetes`), aggregator (empty subject) and etcd (`O=etcd`)
     /// CAs valid for [`CA_VALIDITY`] from now, and an RSA-4096
-    /// service-account key (ECDSA P-256 before 1.7). The RSA key takes
-    /// about a second in an optimised build.
+    /// service-account key (ECDSA P-256 before 1.7). The RSA key (AWS-LC)
+    /// dominates: a few seconds even in a user's unoptimised debug build
+    /// (`benches/user_crate.sh`).
     pub fn generate(contract: VersionContract) -> Result<SecretsBundle, SecretsError> {
         if contract < VersionContract::new(1, 0) {
             return Err(SecretsError::UnsupportedContract { contract });

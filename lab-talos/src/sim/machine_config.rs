@@ -11,6 +11,8 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use lab_core::Secret;
+use sha2::Digest as _;
+use std::net::IpAddr;
 
 use crate::config::{DocId, Document};
 use crate::secrets::SecretsBundle;
@@ -125,6 +127,104 @@ pub(crate) fn image_tag(image: &str) -> Option<&str> {
     (first_ok && rest_ok && tag.len() <= 128).then_some(tag)
 }
 
+/// The names a configured node's apid server certificate carries, as
+/// Talos gathers them (siderolabs/talos v1.13.9
+/// `internal/app/machined/pkg/controllers/secrets/api_cert_sans.go`): the
+/// IPs of `machine.certSANs`, the node's addresses and 127.0.0.1; the DNS
+/// names of `machine.certSANs`, the hostname and the FQDN; both sorted. The
+/// subject is the FQDN alone (`CommonName(certSANs.FQDN)` in
+/// `controllers/secrets/api.go`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ServerNames {
+    /// The certificate's common name: the node's FQDN.
+    pub fqdn: String,
+    /// DNS SANs.
+    pub dns_names: Vec<String>,
+    /// IP SANs.
+    pub ips: Vec<IpAddr>,
+}
+
+/// The [`ServerNames`] of node `ip` running `config`.
+pub(crate) fn server_names(config: &ParsedConfig, ip: &str) -> ServerNames {
+    let fqdn = hostname(&config.docs, ip);
+    let host = fqdn.split('.').next().unwrap_or(&fqdn).to_owned();
+    let mut ips: Vec<IpAddr> = Vec::new();
+    let mut dns_names: Vec<String> = Vec::new();
+    let cert_sans = v1alpha1(&config.docs)
+        .and_then(|b| b.get_path(&["machine", "certSANs"]))
+        .and_then(Node::as_seq)
+        .into_iter()
+        .flatten()
+        .filter_map(Node::scalar_text);
+    for san in cert_sans {
+        match san.parse::<IpAddr>() {
+            Ok(addr) => ips.push(addr),
+            Err(_) => dns_names.push(san),
+        }
+    }
+    ips.extend(ip.parse::<IpAddr>().ok());
+    ips.push(IpAddr::from([127, 0, 0, 1]));
+    dns_names.push(host);
+    dns_names.push(fqdn.clone());
+    ips.sort();
+    ips.dedup();
+    dns_names.sort();
+    dns_names.dedup();
+    ServerNames {
+        fqdn,
+        dns_names,
+        ips,
+    }
+}
+
+/// The node's hostname (an FQDN when it has a domain), by Talos's
+/// precedence (siderolabs/talos v1.13.9
+/// `internal/app/machined/pkg/controllers/network/hostname_config.go`): a
+/// hostname the config names (`HostnameConfig.hostname`, or the legacy
+/// `machine.network.hostname`) over the `auto` default. `auto: stable`
+/// derives `talos-xxx-yyy` from the node's identity (`getStableDefault`:
+/// base36 of the first 8 bytes of sha256(node ID)); the simulator has no
+/// node ID and uses the node's address in its place. `auto: addr`, and
+/// configs that say nothing, give `talos-<address with dashes>`
+/// (`getDefault`).
+pub(crate) fn hostname(docs: &[Document], ip: &str) -> String {
+    let hostname_doc = docs
+        .iter()
+        .find(|d| d.id().kind() == "HostnameConfig")
+        .map(|d| &d.body);
+    let named = hostname_doc
+        .and_then(|b| str_at(b, &["hostname"]))
+        .or_else(|| v1alpha1(docs).and_then(|b| str_at(b, &["machine", "network", "hostname"])));
+    if let Some(name) = named {
+        return name.trim().to_owned();
+    }
+    match hostname_doc.and_then(|b| str_at(b, &["auto"])) {
+        Some("stable") => {
+            let hash = sha2::Sha256::digest(ip.as_bytes());
+            let b36 = base36_lower(&hash[..8]);
+            let part = |r: std::ops::Range<usize>| b36.get(r).unwrap_or_default().to_owned();
+            format!("talos-{}-{}", part(1..4), part(4..7))
+        }
+        _ => format!("talos-{}", ip.replace([':'], "").replace('.', "-")),
+    }
+}
+
+/// Base36 of a big-endian number, lower case, one `0` per leading zero
+/// byte (github.com/martinlindhe/base36 `EncodeBytes`, which Talos uses,
+/// lower-cased as Talos does).
+fn base36_lower(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut n = bytes.iter().fold(0u128, |n, &b| (n << 8) | u128::from(b));
+    let mut out = Vec::new();
+    while n > 0 {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+    }
+    out.extend(bytes.iter().take_while(|&&b| b == 0).map(|_| b'0'));
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// The admin kubeconfig a control plane issues from its config (cluster
 /// name, control-plane endpoint, Kubernetes CA).
 pub(crate) fn admin_kubeconfig(config: &ParsedConfig) -> Result<Secret, String> {
@@ -195,7 +295,34 @@ pub(crate) fn admin_kubeconfig(config: &ParsedConfig) -> Result<Secret, String> 
 
 #[cfg(test)]
 mod tests {
-    use super::image_tag;
+    use super::*;
+
+    fn docs(text: &str) -> Vec<Document> {
+        Document::parse_all(text).unwrap()
+    }
+
+    #[test]
+    fn hostnames_follow_talos_precedence() {
+        let v1 = "version: v1alpha1\nmachine:\n  type: worker\n";
+        assert_eq!(hostname(&docs(v1), "10.0.10.21"), "talos-10-0-10-21");
+        let named = format!("{v1}---\napiVersion: v1alpha1\nkind: HostnameConfig\nhostname: cp1\n");
+        assert_eq!(hostname(&docs(&named), "10.0.10.21"), "cp1");
+        let legacy = "version: v1alpha1\nmachine:\n  network:\n    hostname: w1.lab.home\n";
+        assert_eq!(hostname(&docs(legacy), "10.0.10.21"), "w1.lab.home");
+        let stable = format!("{v1}---\napiVersion: v1alpha1\nkind: HostnameConfig\nauto: stable\n");
+        let name = hostname(&docs(&stable), "10.0.10.21");
+        assert_eq!(name.len(), "talos-xxx-yyy".len(), "{name}");
+        assert!(name.starts_with("talos-"), "{name}");
+        assert_ne!(name, hostname(&docs(&stable), "10.0.10.22"));
+    }
+
+    #[test]
+    fn base36_is_martinlindhes() {
+        // 36^2 + 1 = 1297 = 0x0511 -> "101"; a leading zero byte adds "0".
+        assert_eq!(base36_lower(&[0x05, 0x11]), "101");
+        assert_eq!(base36_lower(&[0x00, 0x05, 0x11]), "0101");
+        assert_eq!(base36_lower(&[0xff; 8]), "3w5e11264sgsf");
+    }
 
     #[test]
     fn tags_of_installer_images() {

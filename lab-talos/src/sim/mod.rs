@@ -350,12 +350,13 @@ impl World {
                 Some((config, *node.epoch.borrow(), stage))
             }
             Stage::Configured | Stage::Bootstrapped => {
-                let (ca_crt, ca_pem, own_key) = {
+                let (ca_crt, ca_pem, own_key, names) = {
                     let config = state.nodes.get(ip)?.config.as_ref()?;
                     (
                         config.os_ca_crt_b64.clone(),
                         config.os_ca_pem.clone(),
                         config.os_ca_key_pem.clone(),
+                        machine_config::server_names(config, ip),
                     )
                 };
                 let cached = state
@@ -378,7 +379,7 @@ impl World {
                                 .find(|c| c.os_ca_crt_b64 == ca_crt && c.os_ca_key_pem.is_some())
                                 .and_then(|c| c.os_ca_key_pem.clone())
                         })?;
-                        let made = tls::configured(ip, &ca_pem, key.expose()).ok()?;
+                        let made = tls::configured(&names, &ca_pem, key.expose()).ok()?;
                         state.nodes.get_mut(ip)?.configured_tls = Some((ca_crt, made.clone()));
                         made
                     }

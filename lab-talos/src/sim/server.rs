@@ -103,11 +103,15 @@ async fn serve_connection(
     tokio::select! {
         _ = conn.as_mut() => return,
         _ = shutdown.wait_for(|stop| *stop) => return,
-        _ = epoch_rx.wait_for(|e| *e != epoch) => {
-            // The node rebooted: finish in-flight answers, then GOAWAY.
-            conn.as_mut().graceful_shutdown();
-        }
+        _ = epoch_rx.wait_for(|e| *e != epoch) => {}
     }
+    // The node rebooted (a real one takes seconds to stop its services):
+    // serve on briefly, so the answer that started the reboot ends with its
+    // trailers (hyper's graceful shutdown cuts an in-flight response's
+    // `grpc-status` trailer, which strict gRPC clients and curl need; new
+    // calls are refused by `dispatch`), then GOAWAY.
+    let _ = tokio::time::timeout(Duration::from_millis(300), conn.as_mut()).await;
+    conn.as_mut().graceful_shutdown();
     let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
 }
 

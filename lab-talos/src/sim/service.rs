@@ -159,14 +159,28 @@ impl Handler {
         };
         match stage {
             Stage::Maintenance => {
+                // machined serves maintenance mode itself and answers like
+                // a live apply: REBOOT and AUTO become NO_REBOOT, TRY and
+                // STAGED stay (siderolabs/talos v1.13.9
+                // `internal/app/machined/internal/server/v1alpha1/v1alpha1_server.go`,
+                // `ApplyConfiguration`: `inMaintenance`). The boot sequence
+                // waiting for a config then installs and reboots.
+                let (effective, details) = match mode {
+                    Mode::Staged => (
+                        Mode::Staged,
+                        "Staged configuration to be applied after the next reboot",
+                    ),
+                    Mode::Try => (Mode::Try, "Applied configuration without a reboot"),
+                    _ => (Mode::NoReboot, "Applied configuration without a reboot"),
+                };
                 if req.dry_run {
                     return Ok(answer(
-                        Mode::Reboot,
-                        "Dry run summary:\nthe node is in maintenance mode: applying installs Talos and reboots".into(),
+                        effective,
+                        format!("Dry run summary:\n{details} (skipped in dry-run).\nthe node is in maintenance mode: the config installs Talos"),
                     ));
                 }
-                // Any mode installs and reboots from maintenance mode, with
-                // the config's installer (the ISO's Talos without one).
+                // The install uses the config's installer (the ISO's Talos
+                // without one).
                 node.version = Some(
                     new.install_image
                         .as_deref()
@@ -177,10 +191,7 @@ impl Handler {
                 node.staged = None;
                 node.bootstrapped = false;
                 node.reboot(Stage::Installing, reboot_time);
-                Ok(answer(
-                    Mode::Reboot,
-                    "Applied configuration: Talos installs to disk and the node reboots".into(),
-                ))
+                Ok(answer(effective, details.into()))
             }
             Stage::Configured | Stage::Bootstrapped => {
                 let old = node
@@ -271,9 +282,11 @@ impl Handler {
             .get(&self.ip)
             .and_then(|n| n.config.clone())
             .ok_or_else(|| Status::unavailable("the node has no config"))?;
+        // siderolabs/talos v1.13.9 `internal/app/internal/machinehelper/machinehelper.go`,
+        // `CheckControlplane`.
         if config.machine_type != MachineType::ControlPlane {
-            return Err(Status::failed_precondition(
-                "bootstrap is not available on worker nodes: call it on one control plane",
+            return Err(Status::unimplemented(
+                "bootstrap is only available on control plane nodes",
             ));
         }
         let already = state
@@ -296,8 +309,9 @@ impl Handler {
     fn kubeconfig(&self) -> Result<Vec<Data>, Status> {
         self.require_admin()?;
         let config = self.config()?;
+        // `CheckControlplane`, as for Bootstrap.
         if !is_control_plane(&config) {
-            return Err(Status::failed_precondition(
+            return Err(Status::unimplemented(
                 "kubeconfig is only available on control plane nodes",
             ));
         }
@@ -420,11 +434,15 @@ impl Handler {
                     os: "linux".into(),
                     arch: "amd64".into(),
                 }),
+                // siderolabs/talos v1.13.9 `v1alpha1_server.go`, `Version`:
+                // the platform's own mode (nocloud's is `cloud`,
+                // `platform/nocloud/nocloud.go`) in every stage; features
+                // only once a machine config is loaded.
                 platform: Some(PlatformInfo {
                     name: "nocloud".into(),
-                    mode: if maintenance { "maintenance" } else { "cloud" }.into(),
+                    mode: "cloud".into(),
                 }),
-                features: Some(FeaturesInfo { rbac: true }),
+                features: (!maintenance).then_some(FeaturesInfo { rbac: true }),
             }],
         })
     }
