@@ -31,7 +31,7 @@ use crate::diag::Diagnostic;
 use crate::model::{Lab, ResourceSpec};
 use crate::plan::PlanStep;
 use crate::value::{Attrs, DecodeError, Value};
-use crate::{Address, Lab};
+use crate::Address;
 
 /// Who owns an object: stamped by providers on everything they create
 /// (a Proxmox tag and notes line, a Cloudflare comment, ...).

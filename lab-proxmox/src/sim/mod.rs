@@ -315,7 +315,7 @@ pub enum CloneSourceLock {
 }
 
 /// One storage on a simulated node.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimStorage {
     /// Storage id (`local`).
     pub id: String,
@@ -357,7 +357,7 @@ impl SimStorage {
 }
 
 /// One simulated node.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimNode {
     /// Node name.
     pub name: String,
@@ -505,16 +505,11 @@ impl SimConfig {
     }
 
     /// Whether a connection to this simulator takes nodes from the lab:
-    /// [`SimConfig::nodes_from_lab`] and the default node names.
+    /// [`SimConfig::nodes_from_lab`] and the default nodes, as they are by
+    /// default (a node set shaped by hand, even one storage more, is kept
+    /// as given).
     pub(crate) fn grows_from_lab(&self) -> bool {
-        let default = SimConfig::default();
-        self.nodes_from_lab
-            && self.nodes.len() == default.nodes.len()
-            && self
-                .nodes
-                .iter()
-                .zip(&default.nodes)
-                .all(|(a, b)| a.name == b.name)
+        self.nodes_from_lab && self.nodes == SimConfig::default().nodes
     }
 
     /// Sets the simulated content behind `url`.
