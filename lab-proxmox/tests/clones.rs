@@ -274,3 +274,62 @@ fn a_storage_lock_timeout_in_a_clone_is_retried() {
         assert!(names.iter().any(|n| n == name), "{name} missing: {names:?}");
     }
 }
+
+#[test]
+fn a_template_on_another_node_is_cloned_there_onto_the_vm_node() {
+    // qemu-server loads the source's config where the call runs, so a
+    // template on pve1 cloned onto pve2 is asked of pve1 with `target`;
+    // both the template's disk and the clone's are on shared NFS storage.
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connect(dir.path());
+    let mut lab = Lab::new("clones");
+    lab.register_provider(conn.provider(ProxmoxOptions::default()));
+    let pve1 = lab.add(Node::new("pve1").bridge("vmbr0"));
+    let pve2 = lab.add(Node::new("pve2").bridge("vmbr0"));
+    let nas = lab.add(Appliance::new("nas").kind(ApplianceKind::Nas));
+    let tank = lab.add(
+        NasPool::new("tank")
+            .server("10.0.0.5")
+            .export("/mnt/tank/pve")
+            .on(&nas),
+    );
+    let nfs = lab.add(Storage::nfs("tank-nfs", &tank).content(&[Content::Images, Content::Import]));
+    let image = lab.add(File::download(
+        "debian-13",
+        &pve1,
+        &nfs,
+        Content::Import,
+        "https://cloud.debian.org/images/cloud/trixie/latest/debian-13-genericcloud-amd64.qcow2",
+    ));
+    let tmpl = lab.add(Template::cloud_image("debian-13", &pve1, &image).storage(&nfs));
+    lab.add(
+        Vm::new("web", &pve2)
+            .clone_from(&tmpl)
+            .disk("scsi0", &nfs, "8G")
+            .started(false),
+    );
+    assert!(lab.check().iter().all(|d| !d.is_blocking()));
+    apply_lab(&conn, dir.path(), lab);
+
+    let sim = conn.simulator().unwrap();
+    let clone = sim
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path.ends_with("/clone"))
+        .expect("a clone request");
+    assert!(clone.path.starts_with("/nodes/pve1/qemu/"), "{clone:?}");
+    assert!(
+        clone
+            .params
+            .iter()
+            .any(|(k, v)| k == "target" && v == "pve2"),
+        "{clone:?}"
+    );
+    let world = sim.world();
+    let web = world
+        .guests()
+        .into_iter()
+        .find(|g| g.config.get("name").map(String::as_str) == Some("web"))
+        .expect("the clone");
+    assert_eq!(web.node, "pve2");
+}

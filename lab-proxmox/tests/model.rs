@@ -363,6 +363,10 @@ fn the_example_lab_lowers_to_the_kinds_contract_and_is_clean() {
                 reference("proxmox.template.debian-13", "vmid")
             ),
             (
+                "clone_node",
+                reference("proxmox.template.debian-13", "node")
+            ),
+            (
                 "cloud_init",
                 map(vec![
                     ("storage", "local-lvm".into()),
@@ -415,6 +419,10 @@ fn the_example_lab_lowers_to_the_kinds_contract_and_is_clean() {
             (
                 "proxmox.template.debian-13".to_string(),
                 "clone_vmid".to_string()
+            ),
+            (
+                "proxmox.template.debian-13".to_string(),
+                "clone_node".to_string()
             ),
             ("proxmox.storage.local-lvm".to_string(), "disks".to_string()),
             ("proxmox.storage.tank-nfs".to_string(), "disks".to_string()),

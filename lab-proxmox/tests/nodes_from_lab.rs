@@ -71,6 +71,13 @@ fn a_node_declared_in_the_lab_joins_the_embedded_simulator() {
         let world = pve.simulator().unwrap().world();
         assert!(world.guests.values().any(|g| g.node == "pve3"));
     }
+    // The state file holds the guests' configs: its owner's only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
     // The node is part of the cluster's state file: a simulator started on
     // it has pve3 before any lab says so.
     let pve = Connection::simulated(sim_config(), &file).unwrap();

@@ -8,6 +8,7 @@
 //! | `cores`, `sockets?`, `memory_mb`, `cpu?` | | |
 //! | `clone_from?` | `Str` | the template's address; forces replacement |
 //! | `clone_vmid?` | `Ref(template#vmid) \| Int` | used at create only; ignored by the diff |
+//! | `clone_node?` | `Ref(template#node) \| Str` | the template's node: a clone of a template on another node is asked of that node with `target` (qemu-server loads the source's config where the call runs); absent: `node`; used at create only; ignored by the diff |
 //! | `linked_clone?` | `Bool` | a linked clone (`full=0`: a thin copy of the template's base volumes, on the template's storage); absent or false: a full clone; used at create only; ignored by the diff |
 //! | `disks` | `[{slot: "scsi0", storage, size_gb?, ssd?, discard?, iothread?}]` | growing is in place, shrinking or another storage replaces |
 //! | `nics` | `[{slot: "net0", model: "virtio", bridge, tag?, firewall?}]` | the MAC is an output, never an attribute |
@@ -47,6 +48,8 @@ pub struct VmSpec {
     pub clone_from: Option<String>,
     /// The template's VMID (create only).
     pub clone_vmid: Option<i64>,
+    /// The template's node, when it is not `node` (create only).
+    pub clone_node: Option<String>,
     /// A linked clone of the template rather than a full one (create only).
     pub linked_clone: Option<bool>,
     /// The SCSI controller.

@@ -153,11 +153,17 @@ impl Vm {
     }
 
     /// Creates the VM as a clone of `template`: `clone_from` is the
-    /// template's address and `clone_vmid` its `vmid` output.
+    /// template's address, `clone_vmid` and `clone_node` its `vmid` and
+    /// `node` outputs. A template on another node is cloned there onto
+    /// this VM's node (PVE's `target`), which needs shared storage for
+    /// the template's disks and the clone's (the `clone-across-nodes`
+    /// check says so at `plan`).
     #[track_caller]
     pub fn clone_from(mut self, template: &Handle<Template>) -> Self {
         self.spec().set_ref("clone_from", template);
         self.spec().set_input::<i64>("clone_vmid", template.vmid());
+        self.spec()
+            .set_input::<String>("clone_node", template.node());
         self
     }
 

@@ -155,6 +155,7 @@ pub(crate) struct VmKept {
     pub tags: bool,
     pub clone_from: Option<String>,
     pub clone_vmid: Option<i64>,
+    pub clone_node: Option<String>,
     pub linked_clone: Option<bool>,
     pub cdrom_file: Option<String>,
     /// `cipassword` reads back masked: keep what was set.
@@ -168,6 +169,7 @@ impl VmKept {
             tags: prior.tags.is_some(),
             clone_from: prior.clone_from.clone(),
             clone_vmid: prior.clone_vmid,
+            clone_node: prior.clone_node.clone(),
             linked_clone: prior.linked_clone,
             cdrom_file: prior.cdrom_file.clone(),
             ci_password: prior.cloud_init.as_ref().and_then(|c| c.password.clone()),
@@ -308,6 +310,7 @@ pub(crate) fn vm(rb: &Readback<'_>, kept: VmKept) -> (VmSpec, GuestOutputs) {
         cpu: text(config, "cpu"),
         clone_from: kept.clone_from,
         clone_vmid: kept.clone_vmid,
+        clone_node: kept.clone_node,
         linked_clone: kept.linked_clone,
         scsihw: text(config, "scsihw"),
         machine: text(config, "machine"),

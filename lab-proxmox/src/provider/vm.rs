@@ -105,8 +105,15 @@ impl ProxmoxProvider {
                 if let Some(p) = &spec.pool {
                     form.push_str("pool", p);
                 }
+                // qemu-server loads the source's config on the node the
+                // call runs on: a template elsewhere is cloned there, onto
+                // this node.
+                let from = spec.clone_node.as_deref().unwrap_or(node);
+                if from != node {
+                    form.push_str("target", node);
+                }
                 self.post_claim_wait(
-                    &format!("{}/clone", guest_path::<VmSpec>(node, src)),
+                    &format!("{}/clone", guest_path::<VmSpec>(from, src)),
                     &form,
                     ctx,
                 )
@@ -195,7 +202,7 @@ impl ProxmoxProvider {
 fn schema() -> KindSchema {
     super::schema(
         vec!["node", "vmid", "clone_from"],
-        vec!["clone_vmid", "linked_clone"],
+        vec!["clone_vmid", "clone_node", "linked_clone"],
         [60, 5, 15],
     )
 }

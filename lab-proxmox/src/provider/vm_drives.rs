@@ -110,6 +110,7 @@ mod tests {
             cpu: None,
             clone_from: None,
             clone_vmid: None,
+            clone_node: None,
             linked_clone: None,
             scsihw: None,
             machine: None,

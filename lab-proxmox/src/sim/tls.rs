@@ -173,8 +173,10 @@ pub(crate) fn load_or_generate(
     })
 }
 
-/// Writes a file only its owner can read, atomically.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+/// Writes a file only its owner can read, atomically (a temporary file
+/// renamed over it, synced first). The world's state file uses it too: a
+/// simulated node's configs hold what its guests were given.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
     use std::io::Write;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");

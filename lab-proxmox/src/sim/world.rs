@@ -645,13 +645,9 @@ impl World {
         }
     }
 
-    /// Writes serialised world bytes atomically (temporary file + rename).
+    /// Writes serialised world bytes atomically, readable by the owner
+    /// only (0600, as the certificate and token file beside it).
     pub(crate) fn save_bytes(path: &Path, bytes: &[u8]) -> Result<(), String> {
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = std::path::PathBuf::from(tmp);
-        std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, path)
-            .map_err(|e| format!("cannot rename {} to {}: {e}", tmp.display(), path.display()))
+        super::tls::write_private(path, bytes)
     }
 }
