@@ -13,7 +13,10 @@ use std::panic::Location;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use miette::{LabeledSpan, MietteDiagnostic, NamedSource, Report, SourceSpan};
+use miette::{
+    LabeledSpan, MietteDiagnostic, MietteError, MietteSpanContents, Report, SourceCode, SourceSpan,
+    SpanContents,
+};
 
 use crate::Address;
 
@@ -186,7 +189,10 @@ impl Diagnostic {
                 .iter()
                 .map(|l| LabeledSpan::new_with_span(Some(l.text.clone()), span_of(&text, l.loc))),
         );
-        let mut report = Report::new(main).with_source_code(NamedSource::new(*file, text));
+        let mut report = Report::new(main).with_source_code(UserSource {
+            name: file.to_string(),
+            text,
+        });
         // Places in other files: name them in a note (miette shows one source per report).
         if groups.len() > 1 {
             let others: Vec<String> = groups[1..]
@@ -243,6 +249,41 @@ fn find_source(file: &str) -> Option<PathBuf> {
         .ancestors()
         .map(|a| a.join(path))
         .find(|p| p.is_file())
+}
+
+/// The user's file as miette reads it, with one correction: miette 7
+/// reports a snippet's `line_count` as the lines from the top of the file
+/// to the snippet's end and merges two labels' snippets when
+/// `line + line_count` reaches the next one, so labels at lines 66 and 127
+/// printed every line between them. Here `line_count` is the snippet's own
+/// number of lines, so only snippets that touch are merged.
+struct UserSource {
+    name: String,
+    text: String,
+}
+
+impl SourceCode for UserSource {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let inner = self
+            .text
+            .read_span(span, context_lines_before, context_lines_after)?;
+        let data = inner.data();
+        let lines = data.iter().filter(|b| **b == b'\n').count()
+            + usize::from(!data.is_empty() && !data.ends_with(b"\n"));
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            data,
+            *inner.span(),
+            inner.line(),
+            inner.column(),
+            lines,
+        )))
+    }
 }
 
 /// Maps a 1-based line and 1-based column counted in chars to a byte span

@@ -185,3 +185,31 @@ fn a_bad_value_met_by_a_builder_points_at_its_line() {
     assert_eq!(d.file_line(), Some((file!(), line)));
     assert_eq!(d.help.as_deref(), Some("write it like `32G`"));
 }
+
+#[test]
+fn labels_far_apart_render_as_two_snippets_whatever_their_order() {
+    #[track_caller]
+    fn here() -> &'static std::panic::Location<'static> {
+        std::panic::Location::caller()
+    }
+    let early = here();
+    // Lines between the two labels, which the report must not print.
+    let _filler_one = 1;
+    let _filler_two = 2;
+    let _filler_three = 3;
+    let _filler_four = 4;
+    let _filler_five = 5;
+    let late = here();
+    // The later label first, as checks often add them (the finding, then
+    // where its storage was declared).
+    let d = Diagnostic::error("t::x", "boom")
+        .with_label(late, "the finding")
+        .with_label(early, "declared here");
+    let out = render(&d);
+    assert!(
+        out.contains("the finding") && out.contains("declared here"),
+        "{out}"
+    );
+    assert!(!out.contains("_filler_three"), "{out}");
+    assert_eq!(out.matches("╭─[").count(), 2, "{out}");
+}
