@@ -165,7 +165,7 @@ pub(crate) fn load_or_generate(
             "token_id": token_id,
             "token_secret": token_secret,
         });
-        write_private(path, record.to_string().as_bytes())?;
+        write_private(path, record.to_string().as_bytes(), true)?;
     }
     Ok(Identity {
         tls: material(cert_der, key_der)?,
@@ -174,9 +174,10 @@ pub(crate) fn load_or_generate(
 }
 
 /// Writes a file only its owner can read, atomically (a temporary file
-/// renamed over it, synced first). The world's state file uses it too: a
+/// renamed over it), synced first when `sync` is set. The world's state
+/// file uses it too, unsynced (it is written after every change): a
 /// simulated node's configs hold what its guests were given.
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8], sync: bool) -> Result<(), String> {
     use std::io::Write;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
@@ -188,7 +189,9 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let write = |options: &std::fs::OpenOptions| -> std::io::Result<()> {
         let mut file = options.open(&tmp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        if sync {
+            file.sync_all()?;
+        }
         std::fs::rename(&tmp, path)
     };
     write(&options).map_err(|e| format!("cannot write {}: {e}", path.display()))

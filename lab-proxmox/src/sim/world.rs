@@ -648,6 +648,6 @@ impl World {
     /// Writes serialised world bytes atomically, readable by the owner
     /// only (0600, as the certificate and token file beside it).
     pub(crate) fn save_bytes(path: &Path, bytes: &[u8]) -> Result<(), String> {
-        super::tls::write_private(path, bytes)
+        super::tls::write_private(path, bytes, false)
     }
 }
