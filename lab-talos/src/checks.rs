@@ -414,64 +414,86 @@ fn patch_help(kind: &PatchErrorKind) -> &'static str {
     }
 }
 
+/// Failing patches, one finding per patch and message whichever nodes it
+/// fails on: a cluster-wide patch is reported against the cluster, a node
+/// patch against its machine. Shared by `talos::patch` (a patch that does
+/// not apply) and `talos::patch-schema` (a config Talos rejects).
+#[derive(Default)]
+struct PatchFindings {
+    /// By (owner, patch key, message).
+    found: IndexMap<(Address, String, String), PatchFinding>,
+}
+
 /// One failing patch: where it was given, what to do, the nodes it fails on.
 struct PatchFinding {
     loc: Loc,
-    help: &'static str,
+    help: String,
     nodes: Vec<String>,
 }
 
-fn patches(lab: &Lab, out: &mut Vec<Diagnostic>) {
-    let secrets = placeholder_secrets();
-    // One finding per patch and error, whichever nodes it fails on; keyed
-    // by (owner, patch key, message).
-    let mut found: IndexMap<(Address, String, String), PatchFinding> = IndexMap::new();
-    let all = machines(lab);
-    for m in &all {
-        let Err(ConfigError::Patch { layer, error }) = generate(&m.cluster, &m.node, &secrets)
-        else {
-            continue;
-        };
-        let key = patch_key(layer, error.index);
-        let loc = m.spec.loc_of(&key);
-        // A cluster-wide patch is reported against the cluster; a node
-        // patch against its machine.
+impl PatchFindings {
+    /// Records that patch `index` of `layer` fails on machine `m`.
+    fn add(
+        &mut self,
+        m: &MachineView<'_>,
+        layer: PatchLayer,
+        index: usize,
+        message: String,
+        help: impl FnOnce() -> String,
+    ) {
+        let key = patch_key(layer, index);
         let owner = match layer {
             PatchLayer::Node => m.spec.address.clone(),
             _ => Address::new(kinds::CLUSTER, &m.cluster.name),
         };
-        let message = format!("{layer} {error}");
-        found
+        let loc = m.spec.loc_of(&key);
+        self.found
             .entry((owner, key, message))
             .or_insert_with(|| PatchFinding {
                 loc,
-                help: patch_help(&error.kind),
+                help: help(),
                 nodes: Vec::new(),
             })
             .nodes
             .push(m.spec.name().to_owned());
     }
-    for ((owner, _, message), f) in found {
-        let target = if owner.kind() == kinds::MACHINE {
-            format!("node `{}`", owner.name())
-        } else {
-            format!("cluster `{}` (on {})", owner.name(), f.nodes.join(", "))
-        };
-        let resource = if lab.resource(&owner).is_some() {
-            owner
-        } else {
-            Address::new(kinds::MACHINE, &f.nodes[0])
-        };
-        out.push(
-            Diagnostic::error(
-                PATCH,
-                format!("a patch of {target} does not apply: {message}"),
-            )
-            .for_resource(&resource)
-            .with_label(f.loc, "patch given here")
-            .with_help(f.help),
-        );
+
+    /// One diagnostic per finding: `a patch of <target> <says>: <message>`.
+    fn report(self, lab: &Lab, code: &str, says: &str, out: &mut Vec<Diagnostic>) {
+        for ((owner, _, message), PatchFinding { loc, help, nodes }) in self.found {
+            let target = if owner.kind() == kinds::MACHINE {
+                format!("node `{}`", owner.name())
+            } else {
+                format!("cluster `{}` (on {})", owner.name(), nodes.join(", "))
+            };
+            let resource = if lab.resource(&owner).is_some() {
+                owner
+            } else {
+                Address::new(kinds::MACHINE, &nodes[0])
+            };
+            out.push(
+                Diagnostic::error(code, format!("a patch of {target} {says}: {message}"))
+                    .for_resource(&resource)
+                    .with_label(loc, "patch given here")
+                    .with_help(help),
+            );
+        }
     }
+}
+
+fn patches(lab: &Lab, out: &mut Vec<Diagnostic>) {
+    let secrets = placeholder_secrets();
+    let mut found = PatchFindings::default();
+    for m in &machines(lab) {
+        let Err(ConfigError::Patch { layer, error }) = generate(&m.cluster, &m.node, &secrets)
+        else {
+            continue;
+        };
+        found.add(m, layer, error.index, format!("{layer} {error}"), || {
+            patch_help(&error.kind).to_string()
+        });
+    }
+    found.report(lab, PATCH, "does not apply", out);
 }
 
 fn duplicate_address(lab: &Lab, out: &mut Vec<Diagnostic>) {

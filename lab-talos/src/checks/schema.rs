@@ -21,15 +21,13 @@
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
-use indexmap::IndexMap;
-use lab_core::{Address, Diagnostic, Lab, Loc};
+use lab_core::{Diagnostic, Lab};
 
-use super::{machines, patch_key, placeholder_secrets, MachineView, PATCH_SCHEMA};
+use super::{machines, placeholder_secrets, MachineView, PatchFindings, PATCH_SCHEMA};
 use crate::config::{
     default_schema, generate, ClusterInput, ConfigSecrets, NodeInput, PatchLayer, Role, Schema,
     ValidationIssue,
 };
-use crate::kinds;
 
 /// The embedded schema, indexed once per process (its validators compile
 /// on first use and are cached inside).
@@ -185,61 +183,20 @@ fn help(issue: &ValidationIssue) -> String {
     }
 }
 
-/// One finding: where the patch was given, what to do, the nodes it
-/// appears on.
-struct Finding {
-    loc: Loc,
-    help: String,
-    nodes: Vec<String>,
-}
-
 /// The `talos::patch-schema` rule.
 pub(super) fn patch_schema(lab: &Lab, out: &mut Vec<Diagnostic>) {
     let Some(schema) = schema() else {
         return;
     };
     let secrets = placeholder_secrets();
-    let mut found: IndexMap<(Address, String, String), Finding> = IndexMap::new();
+    let mut found = PatchFindings::default();
     for m in &machines(lab) {
         for (layer, index, issue) in blame(schema, m, &secrets) {
-            let key = patch_key(layer, index);
-            let owner = match layer {
-                PatchLayer::Node => m.spec.address.clone(),
-                _ => Address::new(kinds::CLUSTER, &m.cluster.name),
-            };
             let message = format!("{layer} patches[{index}]: {}", describe(&issue));
-            found
-                .entry((owner, key.clone(), message))
-                .or_insert_with(|| Finding {
-                    loc: m.spec.loc_of(&key),
-                    help: help(&issue),
-                    nodes: Vec::new(),
-                })
-                .nodes
-                .push(m.spec.name().to_owned());
+            found.add(m, layer, index, message, || help(&issue));
         }
     }
-    for ((owner, _, message), f) in found {
-        let target = if owner.kind() == kinds::MACHINE {
-            format!("node `{}`", owner.name())
-        } else {
-            format!("cluster `{}` (on {})", owner.name(), f.nodes.join(", "))
-        };
-        let resource = if lab.resource(&owner).is_some() {
-            owner
-        } else {
-            Address::new(kinds::MACHINE, &f.nodes[0])
-        };
-        out.push(
-            Diagnostic::error(
-                PATCH_SCHEMA,
-                format!("a patch of {target} makes a config Talos rejects: {message}"),
-            )
-            .for_resource(&resource)
-            .with_label(f.loc, "patch given here")
-            .with_help(f.help),
-        );
-    }
+    found.report(lab, PATCH_SCHEMA, "makes a config Talos rejects", out);
 }
 
 #[cfg(test)]

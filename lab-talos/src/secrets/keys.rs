@@ -211,9 +211,14 @@ pub(crate) fn ec_pkcs8_to_sec1(pkcs8: &[u8]) -> Result<Vec<u8>, DerError> {
     ]))
 }
 
-/// Re-encodes ring's PKCS#8 v2 Ed25519 key as Go's PKCS#8 v1 (version 0,
-/// algorithm, seed; no public key).
-pub(crate) fn ed25519_pkcs8_v1(pkcs8: &[u8]) -> Result<Vec<u8>, DerError> {
+/// The private key octet string of a PKCS#8 `PrivateKeyInfo` (version,
+/// algorithm, key) whose algorithm is `algorithm`; `other` says what it is
+/// not.
+fn pkcs8_private_key<'a>(
+    pkcs8: &'a [u8],
+    algorithm: &[u8],
+    other: &'static str,
+) -> Result<der::Tlv<'a>, DerError> {
     let outer = der::parse_single(pkcs8, tag::SEQUENCE, "expected a PKCS#8 sequence")?;
     let mut r = outer.reader();
     r.expect(tag::INTEGER, "expected a version")?;
@@ -222,11 +227,17 @@ pub(crate) fn ed25519_pkcs8_v1(pkcs8: &[u8]) -> Result<Vec<u8>, DerError> {
         .reader()
         .expect(tag::OID, "expected an algorithm OID")?
         .value
-        != oid::ED25519
+        != algorithm
     {
-        return Err(DerError("not an Ed25519 key"));
+        return Err(DerError(other));
     }
-    let key = r.expect(tag::OCTET_STRING, "expected the private key")?;
+    r.expect(tag::OCTET_STRING, "expected the private key")
+}
+
+/// Re-encodes ring's PKCS#8 v2 Ed25519 key as Go's PKCS#8 v1 (version 0,
+/// algorithm, seed; no public key).
+pub(crate) fn ed25519_pkcs8_v1(pkcs8: &[u8]) -> Result<Vec<u8>, DerError> {
+    let key = pkcs8_private_key(pkcs8, oid::ED25519, "not an Ed25519 key")?;
     Ok(der::sequence(&[
         &der::uint(&[0]),
         &der::sequence(&[&der::oid(oid::ED25519)]),
@@ -317,19 +328,7 @@ pub(crate) fn generate_rsa_pem(bits: usize) -> Result<String, String> {
 /// The PKCS#1 `RSAPrivateKey` inside a PKCS#8 `PrivateKeyInfo` (version,
 /// `rsaEncryption` algorithm, the key as an octet string).
 fn rsa_pkcs8_to_pkcs1(pkcs8: &[u8]) -> Result<&[u8], DerError> {
-    let outer = der::parse_single(pkcs8, tag::SEQUENCE, "expected a PKCS#8 sequence")?;
-    let mut r = outer.reader();
-    r.expect(tag::INTEGER, "expected a version")?;
-    let alg = r.expect(tag::SEQUENCE, "expected an algorithm identifier")?;
-    if alg
-        .reader()
-        .expect(tag::OID, "expected an algorithm OID")?
-        .value
-        != oid::RSA_ENCRYPTION
-    {
-        return Err(DerError("not an RSA key"));
-    }
-    let key = r.expect(tag::OCTET_STRING, "expected the private key")?;
+    let key = pkcs8_private_key(pkcs8, oid::RSA_ENCRYPTION, "not an RSA key")?;
     der::parse_single(key.value, tag::SEQUENCE, "expected an RSAPrivateKey")?;
     Ok(key.value)
 }
