@@ -5,14 +5,14 @@
 //!
 //! Each rule reads the attributes the builders lowered (see
 //! [`crate::kinds`]), follows storage ids and node names to the resources
-//! that declare them, and reports a [`Diagnostic`] with the code
+//! that declare them, and reports a [`Diagnostic`](lab_core::Diagnostic) with the code
 //! `proxmox::<rule>`, labels at the user's lines and a help line saying
 //! what to write instead. Values a builder can judge on its own (a size
 //! that does not parse, a slot out of range) are not here: they are
 //! reported by `core::invalid-value` at the line that gave them.
 //!
 //! Two kinds of rules, one module each:
-//! - [`rules`]: offline, over the code alone (`lab check`);
+//! - `rules`: offline, over the code alone (`lab check`);
 //! - [`world`]: at plan time, against what the cluster reports after the
 //!   refresh (its nodes, its storages with their content types and free
 //!   space, where an existing template's disks are), through

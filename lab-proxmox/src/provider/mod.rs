@@ -12,8 +12,8 @@
 //!   read only when the lab has some. All of it is one [`Snapshot`] per
 //!   refresh, shared by the kinds.
 //! - **No re-creation from readback noise.** Configs are normalised back to
-//!   the lab's shapes ([`normalize`]) and compared only on what the lab
-//!   declares ([`diff`]); the MAC moves to outputs, disk sizes are parsed.
+//!   the lab's shapes (`normalize`) and compared only on what the lab
+//!   declares (`diff`); the MAC moves to outputs, disk sizes are parsed.
 //! - **Clones as parallel as PVE allows, no `can't lock file` failures.**
 //!   Clones of one template run at once (qemu-server locks a template
 //!   shared, see `limits`); a slow storage can be capped

@@ -67,7 +67,7 @@ impl TalosCluster {
     /// - a `proxmox.file` per Proxmox node hosting a Talos VM (one in all
     ///   if the ISO storage is shared): the schematic's nocloud ISO,
     ///   `talos-<version>-<id8>-nocloud-amd64.iso`;
-    /// - a `proxmox.vm` per node (see the [module docs](super));
+    /// - a `proxmox.vm` per node (see [`TalosCluster`]'s docs);
     /// - a `talos.machine` per node, its config inputs using the installer
     ///   image of the ISO's schematic;
     /// - `talos.cluster.<cluster>`, after every machine.
