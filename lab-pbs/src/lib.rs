@@ -11,3 +11,9 @@
 //! - `checks`: the failure-domain analysis: proof that no single appliance
 //!   loss takes out both the data and the means to restore it;
 //! - `sim` (feature `sim`): an API-faithful PBS simulator on 127.0.0.1.
+//!
+//! What exists so far: [`schema`], the official PBS API schema, embedded and
+//! checked with lab-proxmox's validator (the simulator and the client's
+//! conformance tests build on it).
+
+pub mod schema;
