@@ -14,6 +14,8 @@
 //!
 //! What exists so far: [`schema`], the official PBS API schema, embedded and
 //! checked with lab-proxmox's validator (the simulator and the client's
-//! conformance tests build on it).
+//! conformance tests build on it), and [`schedule`], PBS's calendar events
+//! parsed as PBS parses them, with their next runs.
 
+pub mod schedule;
 pub mod schema;
