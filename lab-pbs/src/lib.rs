@@ -14,8 +14,10 @@
 //!
 //! What exists so far: [`schema`], the official PBS API schema, embedded and
 //! checked with lab-proxmox's validator (the simulator and the client's
-//! conformance tests build on it), and [`schedule`], PBS's calendar events
-//! parsed as PBS parses them, with their next runs.
+//! conformance tests build on it), [`schedule`], PBS's calendar events
+//! parsed as PBS parses them, with their next runs, and the first [`api`]
+//! pieces PBS does its own way (token header, UPIDs).
 
+pub mod api;
 pub mod schedule;
 pub mod schema;
