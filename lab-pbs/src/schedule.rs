@@ -346,10 +346,7 @@ impl Parser<'_> {
     ) -> Result<Vec<FieldValue>, PartError> {
         if self.eat("*") {
             if self.eat("/") {
-                let step = self.number()?;
-                if step == 0 {
-                    return Err(self.invalid(format!("a {what} repetition needs a step above 0")));
-                }
+                let step = self.step(what)?;
                 return Ok(vec![FieldValue::Repeat { start: first, step }]);
             }
             return Ok(Vec::new());
@@ -364,10 +361,7 @@ impl Parser<'_> {
                 }
                 values.push(FieldValue::Range(v, end));
             } else if self.eat("/") {
-                let step = self.number()?;
-                if step == 0 {
-                    return Err(self.invalid(format!("a {what} repetition needs a step above 0")));
-                }
+                let step = self.step(what)?;
                 values.push(FieldValue::Repeat { start: v, step });
             } else {
                 values.push(FieldValue::Single(v));
@@ -375,6 +369,14 @@ impl Parser<'_> {
             if !self.eat(",") {
                 return Ok(values);
             }
+        }
+    }
+
+    /// A repetition's step: a number above 0 (a step of 0 never advances).
+    fn step(&mut self, what: &str) -> Result<u32, PartError> {
+        match self.number()? {
+            0 => Err(self.invalid(format!("a {what} repetition needs a step above 0"))),
+            step => Ok(step),
         }
     }
 
@@ -482,21 +484,18 @@ impl CalendarEvent {
         let t = t.replace_nanosecond(0).ok()? + Duration::SECOND;
         let mut date = t.date();
         let mut clock = t.time();
-        loop {
-            if date.year() >= YEAR_LIMIT as i32 {
-                return None;
-            }
-            if !self.date_matches(date) {
-                date = date.next_day()?;
-                clock = Time::MIDNIGHT;
-                continue;
-            }
-            if let Some(clock) = self.first_time_from(clock) {
-                return Some(date.with_time(clock).assume_offset(t.offset()));
+        // Day by day; on a day the date fields allow, the first time the
+        // time fields allow from `clock` on.
+        while date.year() < YEAR_LIMIT as i32 {
+            if self.date_matches(date) {
+                if let Some(clock) = self.first_time_from(clock) {
+                    return Some(date.with_time(clock).assume_offset(t.offset()));
+                }
             }
             date = date.next_day()?;
             clock = Time::MIDNIGHT;
         }
+        None
     }
 
     /// The first time of day at or after `from` that the time fields allow.

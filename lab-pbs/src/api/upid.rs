@@ -73,11 +73,7 @@ impl Upid {
             ));
         }
         let node = fields[1];
-        let node_ok = !node.is_empty()
-            && node.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && node.ends_with(|c: char| c.is_ascii_alphanumeric())
-            && node.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if !node_ok {
+        if !lab_proxmox::api::is_node_name(node) {
             return Err(bad("node name"));
         }
         let hex = |f: &str, min: usize, max: usize| {

@@ -46,7 +46,7 @@ pub use error::{ApiError, ErrorKind};
 pub use propstr::{
     format_property_string, parse_property_string, parse_size_bytes, parse_size_gib,
 };
-pub use task::{TaskOutcome, Upid};
+pub use task::{is_node_name, TaskOutcome, Upid};
 pub use types::{
     config_str, split_tags, ClusterResource, NetworkIface, NodeInfo, StorageContent, StorageStatus,
     TaskLogLine, TaskStatus, Version,

@@ -62,7 +62,7 @@ impl Upid {
             return Err(bad("expected UPID:node:pid:pstart:starttime:type:id:user:"));
         }
         let node = fields[1];
-        if !valid_node(node) {
+        if !is_node_name(node) {
             return Err(bad("node name"));
         }
         let hex = |f: &str, min: usize, max: usize| -> Option<u64> {
@@ -96,7 +96,9 @@ impl Upid {
     }
 }
 
-fn valid_node(n: &str) -> bool {
+/// A node name as the UPID formats of PVE and PBS allow it: letters and
+/// digits, with `-` inside (`[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?`).
+pub fn is_node_name(n: &str) -> bool {
     let b = n.as_bytes();
     !b.is_empty()
         && b[0].is_ascii_alphanumeric()
