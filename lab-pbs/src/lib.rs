@@ -19,5 +19,7 @@
 //! pieces PBS does its own way (token header, UPIDs).
 
 pub mod api;
-pub mod schedule;
+/// PBS calendar events (shared with PVE's backup jobs, so they live in
+/// lab-proxmox).
+pub use lab_proxmox::schedule;
 pub mod schema;

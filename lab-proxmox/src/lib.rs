@@ -16,6 +16,8 @@
 //!   delete, adoption by ownership tag and notes line, per-node and
 //!   per-template limits;
 //! - [`checks`]: the Proxmox policy checks, run before any call;
+//! - [`schedule`]: calendar events (`/cluster/backup` schedules, and PBS's
+//!   jobs) parsed as Proxmox parses them, with their next runs;
 //! - [`schema`]: validation of requests against the official API schema
 //!   (`pve-apidoc.json` of PVE 9.1, embedded from `reference/`), used by the
 //!   simulator and the conformance tests;
@@ -27,6 +29,7 @@ pub mod connect;
 pub mod kinds;
 pub mod model;
 pub mod provider;
+pub mod schedule;
 pub mod schema;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -1,7 +1,7 @@
 //! PBS calendar events: what PBS accepts and refuses, and next runs
 //! checked by hand and against a brute-force walk over every minute.
 
-use lab_pbs::schedule::CalendarEvent;
+use lab_proxmox::schedule::CalendarEvent;
 use proptest::prelude::*;
 use time::{Date, Duration, Month, OffsetDateTime, Time};
 

@@ -1,6 +1,8 @@
-//! # PBS calendar events: the schedules of sync, prune, verify and GC jobs
+//! # Calendar events: the schedules of PVE backup jobs and PBS sync, prune, verify and GC jobs
 //!
-//! Proxmox Backup Server schedules its jobs with *calendar events*, a
+//! Proxmox Backup Server schedules its jobs with *calendar events*, and so
+//! does Proxmox VE's `/cluster/backup` (both parse them with the Rust
+//! `proxmox-time` crate; this module lives here so both crates share it), a
 //! format after systemd's (`systemd.time(7)`):
 //!
 //! ```text
@@ -32,7 +34,7 @@
 //! server's own time zone; the computation here treats them as UTC.
 //!
 //! ```
-//! use lab_pbs::schedule::CalendarEvent;
+//! use lab_proxmox::schedule::CalendarEvent;
 //! use time::{Date, Month, Time};
 //!
 //! let at = |day, h, m| {
