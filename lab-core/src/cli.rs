@@ -25,6 +25,10 @@
 //! | `state list`, `state show ADDR`, `state rm ADDR` | inspects or edits the state |
 //! | `output ADDR NAME [--out FILE]` | prints an output of an applied resource; a secret one (a kubeconfig) only into FILE, mode 0600 |
 //!
+//! A crate adds its own commands beside these (lab-pbs: `failures`,
+//! `restore-drill`), carried by its kinds' specs: see [`crate::command`];
+//! [`run_captured`] runs any of them inside a test.
+//!
 //! Global options: `--state-dir DIR` (default `.lab`) and `--no-color`
 //! (color is used only when stdout is a terminal and `NO_COLOR` is unset).
 //!
@@ -49,6 +53,7 @@ use serde_json::{json, Value as Json};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 use crate::apply::{ApplyOptions, ApplyReport};
+use crate::command::{CommandContext, CommandError, LabCommand};
 use crate::graph::LabGraph;
 use crate::plan::render::render;
 use crate::plan::{fmt_duration, Action, Plan, PlanOptions, SavedPlanError};
@@ -79,6 +84,24 @@ where
     let mut err = stderr.lock();
     let mut input = stdin.lock();
     run_io(lab, args, &mut out, &mut err, &mut input, term)
+}
+
+/// Runs the command in `args` (with the program name first) with its
+/// standard output and error written into `out` and `err`, no terminal
+/// (no color, no questions): for testing a lab's CLI in `cargo test`.
+pub fn run_captured<I, T>(lab: Lab, args: I, out: &mut dyn Write, err: &mut dyn Write) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let mut input = io::empty();
+    let term = Term {
+        color: false,
+        live: false,
+        interactive: false,
+    };
+    run_io(lab, args, out, err, &mut input, term)
 }
 
 /// What the terminal allows.
@@ -121,6 +144,18 @@ struct Cli {
 
     #[command(subcommand)]
     command: Command,
+}
+
+/// What the arguments asked for: one of the engine's commands, or one a
+/// crate added ([`crate::command`]).
+enum Parsed {
+    Builtin(Cli),
+    Extension {
+        state_dir: PathBuf,
+        no_color: bool,
+        command: Arc<dyn LabCommand>,
+        args: clap::ArgMatches,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -262,12 +297,34 @@ fn run_io(
     term: Term,
 ) -> i32 {
     let wants_no_color = args.iter().any(|a| a == "--no-color");
-    let command = Cli::command().about(format!("Check, plan and apply the lab `{}`.", lab.name()));
-    let parsed = command
-        .try_get_matches_from(args)
-        .and_then(|m| Cli::from_arg_matches(&m));
-    let cli = match parsed {
-        Ok(cli) => cli,
+    let extensions = lab.commands().clone();
+    let mut command =
+        Cli::command().about(format!("Check, plan and apply the lab `{}`.", lab.name()));
+    for (name, ext) in extensions.iter() {
+        // The engine's own commands win over a crate's of the same name.
+        if command.find_subcommand(name).is_none() {
+            command = command.subcommand(ext.command());
+        }
+    }
+    let parsed = command.try_get_matches_from(args).and_then(|m| {
+        let extension = m
+            .subcommand()
+            .and_then(|(name, sub)| Some((extensions.get(name)?.clone(), sub.clone())));
+        match extension {
+            Some((ext, sub)) => Ok(Parsed::Extension {
+                state_dir: m
+                    .get_one::<PathBuf>("state_dir")
+                    .cloned()
+                    .unwrap_or_else(|| PathBuf::from(".lab")),
+                no_color: m.get_flag("no_color"),
+                command: ext,
+                args: sub,
+            }),
+            None => Cli::from_arg_matches(&m).map(Parsed::Builtin),
+        }
+    });
+    let parsed = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             let text = e.render();
             let text = if term.color && !wants_no_color {
@@ -281,8 +338,16 @@ fn run_io(
             return code;
         }
     };
+    let (state_dir, no_color) = match &parsed {
+        Parsed::Builtin(cli) => (cli.state_dir.clone(), cli.no_color),
+        Parsed::Extension {
+            state_dir,
+            no_color,
+            ..
+        } => (state_dir.clone(), *no_color),
+    };
     let term = Term {
-        color: term.color && !cli.no_color,
+        color: term.color && !no_color,
         ..term
     };
 
@@ -298,7 +363,7 @@ fn run_io(
         }
     };
 
-    let store = Arc::new(FileStateStore::new(cli.state_dir.clone()));
+    let store = Arc::new(FileStateStore::new(state_dir));
     let (tx, events) = unbounded_channel();
     let engine = Engine::with_store(lab, store.clone() as Arc<dyn StateStore>).on_event(move |e| {
         let _ = tx.send(e.clone());
@@ -311,7 +376,12 @@ fn run_io(
         input,
         term,
     };
-    let result = runtime.block_on(session.execute(cli.command));
+    let result = match parsed {
+        Parsed::Builtin(cli) => runtime.block_on(session.execute(cli.command)),
+        Parsed::Extension { command, args, .. } => {
+            runtime.block_on(session.extension(command.as_ref(), &args))
+        }
+    };
     let code = match result {
         Ok(code) => code,
         Err(e) => {
@@ -341,6 +411,37 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
+    /// Runs a command a crate added; its errors printed like the engine's.
+    async fn extension(
+        &mut self,
+        command: &dyn LabCommand,
+        args: &clap::ArgMatches,
+    ) -> Result<i32, CliError> {
+        let mut ctx = CommandContext {
+            engine: &self.engine,
+            args,
+            out: &mut *self.out,
+            err: &mut *self.err,
+            color: self.term.color,
+        };
+        match command.run(&mut ctx).await {
+            Ok(code) => Ok(code),
+            Err(CommandError::Diagnostics(diags)) => {
+                for d in &diags {
+                    self.print_diagnostic(d);
+                }
+                let blocking = diags.iter().filter(|d| d.is_blocking()).count();
+                Err(CliError::msg(
+                    format!("{blocking} error(s) found"),
+                    "fix the lines named above, or waive a finding for one resource with `.waive(code, reason)`",
+                ))
+            }
+            Err(CommandError::Engine(e)) => Err(CliError::Engine(e)),
+            Err(CommandError::Io(e)) => Err(CliError::Io(e)),
+            Err(CommandError::Message { message, help }) => Err(CliError::msg(message, help)),
+        }
+    }
+
     async fn execute(&mut self, command: Command) -> Result<i32, CliError> {
         match command {
             Command::Check => self.check(),

@@ -647,6 +647,10 @@ impl<P: TypedProvider> Provider for Typed<P> {
         self.provider.name()
     }
 
+    fn as_any(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
+        Some(&*self.provider)
+    }
+
     fn kinds(&self) -> Vec<&'static str> {
         self.kinds.iter().map(|k| k.kind()).collect()
     }

@@ -28,6 +28,7 @@ pub mod address;
 pub mod apply;
 pub mod checks;
 pub mod cli;
+pub mod command;
 pub mod diag;
 mod engine;
 pub mod events;

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use crate::checks::{Check, CheckRegistry};
+use crate::command::{CommandRegistry, LabCommand};
 use crate::diag::Loc;
 use crate::provider::{Provider, ProviderHandle, ProviderInstance, ProviderRegistry};
 use crate::Address;
@@ -155,6 +156,7 @@ pub struct Lab {
     duplicates: Vec<ResourceSpec>,
     stray_edges: Vec<Dependency>,
     checks: CheckRegistry,
+    commands: CommandRegistry,
     providers: ProviderRegistry,
     moves: Vec<Move>,
 }
@@ -205,6 +207,7 @@ impl Lab {
             duplicates: Vec::new(),
             stray_edges: Vec::new(),
             checks: CheckRegistry::with_builtins(),
+            commands: CommandRegistry::default(),
             providers: ProviderRegistry::default(),
             moves: Vec::new(),
         }
@@ -235,6 +238,9 @@ impl Lab {
         spec.added_at = Location::caller();
         if let Some(set) = spec.check_set {
             self.checks.register_set(set);
+        }
+        if let Some(set) = spec.command_set {
+            self.commands.register_set(set);
         }
         let address = spec.address.clone();
         if self.resources.contains_key(&address) {
@@ -481,5 +487,18 @@ impl Lab {
     /// The registered checks.
     pub fn checks(&self) -> &CheckRegistry {
         &self.checks
+    }
+
+    /// The CLI commands this lab adds beside the engine's own: those its
+    /// crates' kinds carry ([`crate::command::CommandSet`]) and those
+    /// registered with [`Lab::register_command`].
+    pub fn commands(&self) -> &CommandRegistry {
+        &self.commands
+    }
+
+    /// Adds a CLI command (see [`crate::command`]); one with the same name
+    /// is replaced.
+    pub fn register_command(&mut self, command: Arc<dyn LabCommand>) {
+        self.commands.register(command);
     }
 }

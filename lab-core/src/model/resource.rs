@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 
 use super::{Handle, LabId, Output};
 use crate::checks::CheckSet;
+use crate::command::CommandSet;
 use crate::diag::Loc;
 use crate::provider::ProviderHandle;
 use crate::value::{Attrs, OutputRef, Value};
@@ -78,6 +79,9 @@ pub struct ResourceSpec {
     /// The checks of the crate whose builder made it: `Lab::add` registers
     /// them, so they run whenever the crate's kinds are in the lab.
     pub check_set: Option<CheckSet>,
+    /// The CLI commands of the crate whose builder made it (lab-pbs's
+    /// `failures`): `Lab::add` registers them, as it does `check_set`.
+    pub command_set: Option<CommandSet>,
 }
 
 /// A resource's binding to a provider instance, from a [`ProviderHandle`].
@@ -109,6 +113,7 @@ impl ResourceSpec {
             managed: true,
             provider: None,
             check_set: None,
+            command_set: None,
         }
     }
 

@@ -508,6 +508,13 @@ pub trait Provider: Send + Sync + 'static {
     /// The resource kinds this provider applies, e.g. `["proxmox.vm"]`.
     fn kinds(&self) -> Vec<&'static str>;
 
+    /// The concrete provider behind this one, for a crate's own CLI
+    /// commands (lab-pbs's `restore-drill` reaches the Proxmox client
+    /// through it): `Typed<P>` gives its `P`. `None` by default.
+    fn as_any(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
+        None
+    }
+
     /// How the kind's fields behave and how long its operations take.
     fn schema(&self, _kind: &str) -> KindSchema {
         KindSchema::default()
