@@ -1023,3 +1023,38 @@ fn bad_iso_boot_settings_are_reported_at_their_line() {
     assert_eq!(d.file_line(), Some((file!(), line)));
     assert!(d.message.contains("`iso`"), "{}", d.message);
 }
+
+#[test]
+fn nodes_and_pools_say_what_they_carry_for_the_capacity_analysis() {
+    let mut lab = Lab::new("home");
+    let pve1 = lab.add(Node::new("pve1").cores(16).memory_gb(64));
+    let nas = lab.add(Appliance::new("nas").kind(ApplianceKind::Nas));
+    let tank = lab.add(
+        NasPool::new("tank")
+            .server("10.0.0.5")
+            .export("/mnt/tank")
+            .capacity("8T")
+            .data("2T")
+            .on(&nas),
+    );
+    let node = spec(&lab, &pve1);
+    assert_eq!(node.attrs["cores"], Value::from(16));
+    assert_eq!(node.attrs["memory_mb"], Value::from(65536));
+    let pool = spec(&lab, &tank);
+    assert_eq!(pool.attrs["capacity_gb"], Value::from(8192));
+    assert_eq!(pool.attrs["data_gb"], Value::from(2048));
+    assert!(lab.check().iter().all(|d| !d.is_blocking()));
+
+    let mut lab = Lab::new("home");
+    lab.add(Node::new("pve1").cores(0).memory_gb(0));
+    lab.add(NasPool::new("tank").capacity("8 bananas"));
+    let diags = lab.check();
+    let invalid: Vec<_> = diags
+        .iter()
+        .filter(|d| d.code == "core::invalid-value")
+        .collect();
+    assert_eq!(invalid.len(), 3, "{diags:#?}");
+    assert!(invalid
+        .iter()
+        .all(|d| d.location().is_some_and(|l| l.contains("model.rs"))));
+}

@@ -2,7 +2,7 @@
 
 use lab_core::{Handle, Output, Resource, ResourceSpec};
 
-use super::common::ip_problem;
+use super::common::{ip_problem, parse_size_gb, SIZE_HELP};
 use crate::kinds;
 
 /// A pool on a NAS that exports a directory over NFS
@@ -63,6 +63,29 @@ impl NasPool {
             );
         }
         self.spec.set("export", path);
+        self
+    }
+
+    /// The pool's usable size (`8T`), for the capacity-on-loss analysis:
+    /// can the surviving pools hold a restore of what lived on a lost NAS?
+    #[track_caller]
+    pub fn capacity(mut self, size: &str) -> Self {
+        match parse_size_gb(size) {
+            Ok(gib) => self.spec.set("capacity_gb", gib),
+            Err(e) => self.spec.invalid("capacity_gb", e, SIZE_HELP),
+        }
+        self
+    }
+
+    /// How much data lives on the pool outside any guest's disk (photos,
+    /// media, documents shared over NFS/SMB): the data the failure-domain
+    /// analysis must find a copy of.
+    #[track_caller]
+    pub fn data(mut self, size: &str) -> Self {
+        match parse_size_gb(size) {
+            Ok(gib) => self.spec.set("data_gb", gib),
+            Err(e) => self.spec.invalid("data_gb", e, SIZE_HELP),
+        }
         self
     }
 

@@ -23,6 +23,10 @@ use crate::kinds;
 /// assert_eq!(spec.attrs["appliance"], Value::from("appliance.pve1-disk"));
 /// assert!(!spec.managed);
 /// ```
+///
+/// With `.cores(16).memory_gb(64)` it also says what it can carry, so the
+/// failure-domain analysis can tell whether the other nodes take its guests
+/// when it fails.
 #[derive(Clone, Debug)]
 pub struct Node {
     spec: ResourceSpec,
@@ -66,6 +70,35 @@ impl Node {
             self.bridges.push(name.to_string());
         }
         self.spec.set("bridges", self.bridges.clone());
+        self
+    }
+
+    /// The node's CPU cores, for the capacity-on-loss analysis (can the
+    /// other nodes carry this node's guests when it fails?).
+    #[track_caller]
+    pub fn cores(mut self, cores: u32) -> Self {
+        if cores == 0 {
+            self.spec.invalid(
+                "cores",
+                "a node has no cores",
+                "write the node's core count (threads), like `.cores(16)`",
+            );
+        }
+        self.spec.set("cores", cores);
+        self
+    }
+
+    /// The node's memory, in GiB, for the capacity-on-loss analysis.
+    #[track_caller]
+    pub fn memory_gb(mut self, gib: u32) -> Self {
+        if gib == 0 {
+            self.spec.invalid(
+                "memory_mb",
+                "a node has no memory",
+                "write the node's memory in GiB, like `.memory_gb(64)`",
+            );
+        }
+        self.spec.set("memory_mb", u64::from(gib) * 1024);
         self
     }
 
