@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use lab_core::plan::PlanOptions;
 use lab_core::prelude::*;
+use lab_core::provider::{Claim, OpContext, OpKind, Ownership, RecoverCause, RecoverRequest};
 use lab_core::{Action, Address, FileStateStore};
+use lab_proxmox::api::Form;
 use lab_proxmox::model::*;
 use lab_proxmox::sim::{SimConfig, TaskLatency};
 use lab_proxmox::{Connection, ProxmoxOptions};
@@ -202,4 +204,56 @@ fn a_state_restored_from_prev_adopts_what_carries_the_marker() {
         assert!(!plan.has_changes(), "{:?}", plan.steps);
     });
     assert_eq!(named(&conn, "b"), 1);
+}
+
+/// The narrow window of the test above, made certain: lab's download call
+/// reached PVE, then lab died before it journaled the task's UPID (only the
+/// volume id was claimed). Recovery finds the running `download` task by
+/// its file name, waits for it, and adopts the file.
+#[test]
+fn a_download_whose_task_id_was_never_journaled_is_found_waited_for_and_adopted() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let conn = Connection::simulated(slow_sim(), dir.path().join("pve.json")).unwrap();
+    let lab = lab(&conn, &[]);
+    let address = Address::new("proxmox.file", "debian-13");
+    let desired = lab.resource(&address).unwrap().attrs.clone();
+    let url = desired["url"].as_str().unwrap().to_string();
+    rt.block_on(async {
+        let form = Form::new()
+            .str("url", url)
+            .str("content", "import")
+            .str("filename", "debian-13-genericcloud-amd64.qcow2");
+        let upid = conn
+            .client()
+            .post("/nodes/pve1/storage/local/download-url", &form)
+            .await
+            .unwrap();
+        assert!(upid.as_str().unwrap().starts_with("UPID:"));
+        assert!(running(&conn, "download"));
+        let provider = conn.provider(ProxmoxOptions::default());
+        let req = RecoverRequest {
+            address: address.clone(),
+            action: OpKind::Create,
+            cause: RecoverCause::Interrupted,
+            owner: Ownership {
+                lab: "home".into(),
+                lineage: "test".into(),
+                address,
+            },
+            desired,
+            claim: Claim::new().with("volid", "local:import/debian-13-genericcloud-amd64.qcow2"),
+            known_ids: Vec::new(),
+        };
+        let recovered = provider
+            .recover(&OpContext::detached(), &req)
+            .await
+            .unwrap();
+        assert_eq!(recovered.found.len(), 1, "{recovered:?}");
+        assert!(
+            recovered.notes.iter().any(|n| n.contains("waited")),
+            "{recovered:?}"
+        );
+        assert!(!running(&conn, "download"));
+    });
 }

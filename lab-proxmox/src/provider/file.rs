@@ -148,8 +148,15 @@ impl KindProvider<FileSpec> for ProxmoxProvider {
             return Ok(Recovery::default());
         };
         let mut notes = Vec::new();
-        if let Some(upid) = req.claim.text("upid") {
-            if let Some(exit) = self.settle_upid(upid, &mut notes).await? {
+        // The claimed task; or, when lab died between the call and the
+        // claim of its UPID, a `download` task still running on the node
+        // for this file (PVE's worker id is the file name).
+        let upid = match req.claim.text("upid") {
+            Some(upid) => Some(upid.to_string()),
+            None => self.running_download(spec).await?,
+        };
+        if let Some(upid) = upid {
+            if let Some(exit) = self.settle_upid(&upid, &mut notes).await? {
                 if exit != "OK" && !exit.starts_with("WARNINGS") {
                     notes.push(format!("the download task ended with: {exit}"));
                 }
@@ -215,6 +222,26 @@ impl KindProvider<FileSpec> for ProxmoxProvider {
 }
 
 impl ProxmoxProvider {
+    /// The UPID of a `download` task still running on the file's node for
+    /// its file name, if any.
+    async fn running_download(&self, spec: &FileSpec) -> Result<Option<String>, ProviderError> {
+        let active: Vec<Map<String, Json>> = self
+            .client
+            .get(
+                &path(&["nodes", &spec.node, "tasks"]),
+                &[("source", "active".to_string())],
+            )
+            .await
+            .map_err(err)?;
+        Ok(active
+            .iter()
+            .filter(|t| {
+                normalize::text(t, "type").as_deref() == Some("download")
+                    && normalize::text(t, "id").as_deref() == Some(spec.filename.as_str())
+            })
+            .find_map(|t| normalize::text(t, "upid")))
+    }
+
     /// `download-url` of `spec`, claiming its task. With `claim` false the
     /// task is not journaled (a re-check of an existing file).
     async fn download(

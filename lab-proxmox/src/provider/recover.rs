@@ -14,7 +14,7 @@
 //! | a guest with the lab's marker | adopts it (a plan then fixes what the create did not finish) |
 //! | an unlocked guest without the marker that a crashed task of ours made | removes the half-made guest, keeps the VMID |
 //! | a guest that is not provably ours | leaves it alone, drops the claim |
-//! | a file left by a download (same `volid`) | adopts it if its size matches the URL's (`query-url-metadata`) and, with a checksum, if PVE confirms it (`download-url` on an existing file with a checksum re-checks it); else deletes and downloads again |
+//! | a file left by a download (same `volid`; its task is the claimed UPID, or the `download` task running for the file name when the UPID was never journaled) | adopts it if its size matches the URL's (`query-url-metadata`) and, with a checksum, if PVE confirms it (`download-url` on an existing file with a checksum re-checks it); else deletes and downloads again |
 
 use lab_core::kind::{Found, Recovery};
 use lab_core::provider::{Claim, OpContext, RecoverCause, RecoverRequest};
