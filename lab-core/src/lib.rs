@@ -32,6 +32,7 @@ pub mod command;
 pub mod diag;
 mod engine;
 pub mod events;
+pub mod files;
 pub mod graph;
 pub mod kind;
 pub mod model;

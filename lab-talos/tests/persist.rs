@@ -293,3 +293,72 @@ fn a_simulated_lab_never_registers_with_the_real_image_factory() {
         "{failure}"
     );
 }
+
+/// A `plan` started while another process applies waits for the lab's lock
+/// and then refreshes: its simulators, started before the apply, must
+/// answer with the nodes as the apply left them, not as they were when it
+/// started (and must not write their stale copy back).
+#[test]
+fn a_plan_started_before_another_process_applied_sees_what_it_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let talos_file = dir.path().join("talos.json");
+    let store =
+        || -> Arc<dyn StateStore> { Arc::new(FileStateStore::new(dir.path().join("state"))) };
+
+    // The waiting process: its simulators start first and plan once.
+    let rt_b = runtime();
+    let pve_b = pve(dir.path());
+    let talos_b =
+        simulated_on_proxmox_kept(pve_b.simulator().unwrap(), talos_config(), &talos_file)
+            .expect("the Talos simulator starts");
+    let first = rt_b
+        .block_on(
+            Engine::with_store(lab(&pve_b, options(&talos_b)), store())
+                .plan(&PlanOptions::default()),
+        )
+        .expect("plan");
+    assert!(first.has_changes());
+
+    // The applying process, on the same files.
+    {
+        let rt = runtime();
+        let pve = pve(dir.path());
+        let talos =
+            simulated_on_proxmox_kept(pve.simulator().unwrap(), talos_config(), &talos_file)
+                .expect("the Talos simulator starts");
+        let engine = Engine::with_store(lab(&pve, options(&talos)), store());
+        rt.block_on(async {
+            let plan = engine.plan(&PlanOptions::default()).await.expect("plan");
+            let report = engine
+                .apply(&plan, &ApplyOptions::default())
+                .await
+                .expect("apply");
+            assert!(report.is_success(), "{report:#?}");
+        });
+    }
+
+    // The waiting process plans again with the simulators it started before.
+    let again = rt_b
+        .block_on(
+            Engine::with_store(lab(&pve_b, options(&talos_b)), store())
+                .plan(&PlanOptions::default()),
+        )
+        .expect("plan");
+    assert!(!again.has_changes(), "{:#?}", again.steps);
+    assert_eq!(talos_b.node_stage("10.0.10.11"), Some(Stage::Bootstrapped));
+    // Its refresh wrote nothing stale back: a third process still finds
+    // the nodes bootstrapped.
+    drop(talos_b);
+    let rt_c = runtime();
+    let pve_c = pve(dir.path());
+    let talos_c =
+        simulated_on_proxmox_kept(pve_c.simulator().unwrap(), talos_config(), &talos_file)
+            .expect("the Talos simulator starts");
+    let third = rt_c
+        .block_on(
+            Engine::with_store(lab(&pve_c, options(&talos_c)), store())
+                .plan(&PlanOptions::default()),
+        )
+        .expect("plan");
+    assert!(!third.has_changes(), "{:#?}", third.steps);
+}

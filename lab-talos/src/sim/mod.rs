@@ -83,6 +83,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use lab_core::files::FileLock;
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
 use tokio::runtime::Handle;
@@ -241,32 +242,67 @@ pub(crate) struct World {
     state: Mutex<WorldState>,
     /// The state file the nodes' disks are kept in ([`persist`]).
     persist: Option<PathBuf>,
-    /// Orders writers of the state file; holds what was last written (a
-    /// request that changed nothing, a Version poll, writes nothing).
-    saving: Mutex<Vec<u8>>,
+    /// What this process last read from or wrote to the state file; also
+    /// orders this process's writers.
+    synced: Mutex<persist::Synced>,
 }
 
 impl World {
-    /// Writes the nodes' disks to the state file, if there is one. A
-    /// failure is logged (the simulated nodes keep running, as a node
-    /// whose client lost its disk would not notice).
+    /// Writes the nodes' disks to the state file, if there is one, on top
+    /// of its latest version: under the file's lock, a node another process
+    /// changed since this one last synced (and this one did not) is taken
+    /// from the file first, and nodes only the file has are kept. A failure
+    /// is logged (the simulated nodes keep running, as a node whose client
+    /// lost its disk would not notice).
     pub(crate) fn save(&self) {
         let Some(path) = &self.persist else {
             return;
         };
-        let mut last = self.saving.lock().unwrap_or_else(|p| p.into_inner());
-        let written = persist::Saved::of(self.lock().nodes.iter())
-            .to_bytes()
-            .and_then(|bytes| {
-                if bytes != *last {
-                    persist::write_private(path, &bytes)?;
-                    *last = bytes;
-                }
-                Ok(())
-            });
+        let mut synced = self.synced.lock().unwrap_or_else(|p| p.into_inner());
+        let written = (|| -> io::Result<()> {
+            let _file = FileLock::exclusive(path)?;
+            let mut state = self.lock();
+            let file = synced.take_theirs(path, &mut state.nodes)?;
+            let mut saved = persist::Saved::of(state.nodes.iter());
+            drop(state);
+            saved.keep_others(file);
+            synced.write(path, &saved)
+        })();
         if let Err(e) = written {
             tracing::warn!("talos-sim: cannot write {}: {e}", path.display());
         }
+    }
+
+    /// Reads back what another process wrote to the state file since this
+    /// one last synced (one `stat` when nothing changed): a `plan` that
+    /// waited for an `apply` in another process sees the nodes as that
+    /// apply left them.
+    pub(crate) fn sync_external(&self) {
+        let Some(path) = &self.persist else {
+            return;
+        };
+        let mut synced = self.synced.lock().unwrap_or_else(|p| p.into_inner());
+        if !synced.changed_on_disk(path) {
+            return;
+        }
+        let read = (|| -> io::Result<()> {
+            let _file = FileLock::exclusive(path)?;
+            synced.take_theirs(path, &mut self.lock().nodes)?;
+            Ok(())
+        })();
+        if let Err(e) = read {
+            tracing::warn!("talos-sim: cannot read {} back: {e}", path.display());
+        }
+    }
+
+    /// The saved disk of node `ip` in the state file, if the file has one
+    /// (a node another process made, met again by this one).
+    fn saved_node(&self, ip: &str) -> io::Result<Option<persist::SavedNode>> {
+        let Some(path) = &self.persist else {
+            return Ok(None);
+        };
+        let _file = FileLock::exclusive(path)?;
+        Ok(persist::Saved::load(path)?.and_then(|mut saved| saved.nodes.remove(ip)))
     }
 
     fn lock(&self) -> MutexGuard<'_, WorldState> {
@@ -338,6 +374,7 @@ impl World {
     /// The TLS config for a new connection to `ip`, its epoch and whether
     /// it is maintenance mode; `None` drops the connection (node down).
     fn accept_config(&self, ip: &str) -> Option<(Arc<ServerConfig>, u64, Stage)> {
+        self.sync_external();
         let mut state = self.lock();
         let stage = World::refresh(&mut state, ip)?;
         match stage {
@@ -467,7 +504,7 @@ impl TalosSim {
                         outcomes: Vec::new(),
                     }),
                     persist,
-                    saving: Mutex::new(Vec::new()),
+                    synced: Mutex::new(persist::Synced::default()),
                 }),
                 shutdown,
                 runtime,
@@ -565,6 +602,10 @@ impl TalosSim {
                 format!("`{ip}` is not an IP address"),
             ));
         }
+        let saved = match saved {
+            Some(saved) => Some(saved),
+            None => self.inner.world.saved_node(ip)?,
+        };
         let runtime = match &self.inner.runtime {
             Some(handle) => handle.clone(),
             None => Handle::try_current().map_err(|_| {

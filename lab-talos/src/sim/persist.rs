@@ -18,15 +18,22 @@
 //! logs. Time is wall-clock in the file: a node that was installing when
 //! the last process ended is up once its reboot time has passed.
 //!
+//! Two processes may share the file (a `plan` started while an `apply`
+//! runs waits for the lab's lock, then refreshes): every request first
+//! reads back what another process wrote ([`Synced`]), and every write
+//! happens under the file's lock on top of its latest version
+//! (`lab_core::files`, as pve-sim does).
+//!
 //! The file holds the applied machine configs, which carry the cluster's
 //! secrets as a node's STATE partition does: it is written with mode 0600
 //! (temporary file, fsync, rename) and never printed.
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use lab_core::files::FileStamp;
 use serde::{Deserialize, Serialize};
 
 use super::machine_config::{self, ParsedConfig};
@@ -36,7 +43,7 @@ use super::{NodeState, PendingUpgrade, Stage};
 const FORMAT: u32 = 1;
 
 /// The whole file.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Saved {
     format: u32,
@@ -44,7 +51,7 @@ pub(super) struct Saved {
 }
 
 /// One node's disk and power.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SavedNode {
     identity: Option<String>,
@@ -59,7 +66,7 @@ pub(super) struct SavedNode {
     boots: u64,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SavedUpgrade {
     version: String,
@@ -212,35 +219,107 @@ impl Saved {
         Ok(Some(saved))
     }
 
+    /// Adds the nodes only `file` has (made by another process).
+    pub(super) fn keep_others(&mut self, file: Option<Saved>) {
+        for (ip, node) in file.into_iter().flat_map(|f| f.nodes) {
+            self.nodes.entry(ip).or_insert(node);
+        }
+    }
+
     /// The file's bytes.
     pub(super) fn to_bytes(&self) -> io::Result<Vec<u8>> {
         serde_json::to_vec_pretty(self).map_err(io::Error::other)
     }
 }
 
-/// Writes `text` to `path` atomically (temporary file, fsync, rename) with
-/// mode 0600.
+/// Writes the file atomically (temporary file, fsync, rename), mode 0600.
 pub(super) fn write_private(path: &Path, text: &[u8]) -> io::Result<()> {
-    let tmp = temp_path(path);
-    {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        }
-        file.write_all(text)?;
-        file.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
+    lab_core::files::write_private_atomic(path, text, true)
 }
 
-fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".tmp");
-    PathBuf::from(name)
+/// What this process last read from or wrote to the state file, so that
+/// two processes on one file (an `apply`, and a `plan` waiting for it) see
+/// each other's nodes and never write back a stale copy of one.
+#[derive(Default)]
+pub(super) struct Synced {
+    /// The file's version as last synced.
+    stamp: Option<FileStamp>,
+    /// The file's bytes as last synced (re-serialised, to compare).
+    bytes: Vec<u8>,
+    /// Each node's disk (its JSON) as last synced.
+    base: BTreeMap<String, String>,
+}
+
+fn node_json(node: &SavedNode) -> String {
+    serde_json::to_string(node).unwrap_or_default()
+}
+
+impl Synced {
+    /// Whether someone wrote the file since this process last synced.
+    pub(super) fn changed_on_disk(&self, path: &Path) -> bool {
+        FileStamp::of(path) != self.stamp
+    }
+
+    /// Takes what another process changed. The caller holds the file's
+    /// lock. If the file changed since the last sync, each node that
+    /// another process changed since (its disk differs from the last
+    /// synced one) and this process did not is restored from the file; a
+    /// node both changed keeps this process's disk (the lab's lock keeps
+    /// two applies apart, so this is a plan's refresh against an apply).
+    /// Returns the file's contents, if read.
+    pub(super) fn take_theirs(
+        &mut self,
+        path: &Path,
+        nodes: &mut BTreeMap<String, NodeState>,
+    ) -> io::Result<Option<Saved>> {
+        let stamp = FileStamp::of(path);
+        if stamp == self.stamp {
+            return Ok(None);
+        }
+        let Some(file) = Saved::load(path)? else {
+            self.stamp = stamp;
+            return Ok(None);
+        };
+        for (ip, theirs) in &file.nodes {
+            let their_json = node_json(theirs);
+            let base = self.base.get(ip);
+            if base == Some(&their_json) {
+                continue;
+            }
+            let Some(node) = nodes.get_mut(ip) else {
+                continue;
+            };
+            if base.is_some_and(|b| *b != node_json(&SavedNode::of(node))) {
+                tracing::warn!(
+                    "talos-sim: node {ip} changed in this process and in {}; keeping this one",
+                    path.display()
+                );
+                continue;
+            }
+            theirs.clone().restore(ip, node)?;
+            node.maintenance_tls = None;
+            node.configured_tls = None;
+            self.base.insert(ip.clone(), their_json);
+        }
+        self.stamp = stamp;
+        self.bytes = file.to_bytes()?;
+        Ok(Some(file))
+    }
+
+    /// Writes `saved` unless the file holds exactly that already. The
+    /// caller holds the file's lock.
+    pub(super) fn write(&mut self, path: &Path, saved: &Saved) -> io::Result<()> {
+        let bytes = saved.to_bytes()?;
+        if bytes != self.bytes || FileStamp::of(path).is_none() {
+            write_private(path, &bytes)?;
+            self.stamp = FileStamp::of(path);
+            self.bytes = bytes;
+        }
+        self.base = saved
+            .nodes
+            .iter()
+            .map(|(ip, n)| (ip.clone(), node_json(n)))
+            .collect();
+        Ok(())
+    }
 }

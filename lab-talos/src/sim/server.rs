@@ -125,6 +125,8 @@ async fn dispatch(
     let path = req.uri().path().to_owned();
     let world = handler.world.clone();
     let ip = handler.ip.clone();
+    // What another process (an apply this plan waited for) wrote meanwhile.
+    world.sync_external();
     world.log_request(&ip, &path);
     let reject = |status: Status| {
         world.log_outcome(&ip, &path, status.code());
