@@ -414,8 +414,8 @@ pub(super) fn sync_token_acl(lab: &Lab, out: &mut Vec<Diagnostic>) {
                 .with_label(job.loc_of("source"), "source given here")
                 .with_label(who.declared_at, "declared here")
                 .with_help(format!(
-                    "grant it: `Acl::new(&{}, Role::{}, &source_store)` (a token's rights are \
-                     those its user has too)",
+                    "grant it: `Acl::new(&{}, Role::{}, &source_store)` (a token has only the rights \
+                     both it and its user have)",
                     if who.kind() == kinds::TOKEN {
                         "token"
                     } else {
