@@ -250,6 +250,30 @@ fn two_datastores_at_one_path() {
 }
 
 #[test]
+fn server_names_that_would_blur_addresses() {
+    for bad in ["a--b", "primary-", "a-very-long-server-name-xy"] {
+        let s = PbsServer::new(bad, "10.0.0.20");
+        assert_eq!(s.spec().problems.len(), 1, "{bad}");
+        assert_eq!(s.spec().problems[0].field, "name");
+    }
+    assert!(PbsServer::new("pbs-offsite_2", "10.0.0.20")
+        .spec()
+        .problems
+        .is_empty());
+}
+
+#[test]
+fn a_token_id_too_long_for_an_auth_id() {
+    let (mut lab, primary, _, _) = base();
+    let user = lab.add(User::new(&primary, "synchronisation-of-archives@pbs"));
+    lab.add(Token::new(&user, "short"));
+    assert!(found(&lab, checks::TOKEN_ID_LENGTH).is_empty());
+    let line = line!() + 1;
+    lab.add(Token::new(&user, "a-token-name-that-is-far-too-long-x"));
+    one_at(&lab, checks::TOKEN_ID_LENGTH, line);
+}
+
+#[test]
 fn bad_values_are_reported_where_they_were_written() {
     let (mut lab, primary, daily, _) = base();
     let line = line!() + 1;

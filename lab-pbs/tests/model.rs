@@ -413,3 +413,44 @@ fn failure_domains_are_followed() {
         .collect();
     assert_eq!(on_primary, ["primary--daily", "primary--scratch"]);
 }
+
+mod names {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the names, a resource's binding and `server` attribute
+        /// are its server's, and a namespace's parent edge is the address of
+        /// the parent namespace as its own builder makes it.
+        #[test]
+        fn the_server_survives_every_address(
+            server in "[a-z][a-z0-9_-]{0,23}",
+            store in "[A-Za-z0-9_][A-Za-z0-9_-]{2,31}",
+            ns in proptest::collection::vec("[A-Za-z0-9_][A-Za-z0-9._-]{0,31}", 2..=7),
+            user in "[a-z][a-z0-9.@_-]{0,30}",
+        ) {
+            prop_assume!(!server.contains("--") && !server.ends_with('-'));
+            let mut lab = Lab::new("names");
+            let s = PbsServer::new(&server, "10.0.0.20");
+            prop_assert!(s.spec().problems.is_empty());
+            let s = lab.add(s);
+            let d = lab.add(Datastore::new(&s, &store, "/mnt/x"));
+            let path = ns.join("/");
+            let parent = lab.add(Namespace::new(&d, &ns[..ns.len() - 1].join("/")));
+            let child = lab.add(Namespace::new(&d, &path));
+            let u = lab.add(User::new(&s, &format!("{user}@pbs")));
+            let t = lab.add(Token::new(&u, "token"));
+            let acl = lab.add(Acl::new(&t, Role::DatastoreReader, &child));
+            for a in [d.address(), parent.address(), child.address(), u.address(), t.address(), acl.address()] {
+                let spec = lab.resource(a).unwrap();
+                prop_assert_eq!(&spec.provider.as_ref().unwrap().name, &server);
+                let want = format!("pbs.server.{server}");
+                prop_assert_eq!(spec.attrs["server"].as_str(), Some(want.as_str()));
+                prop_assert!(lab_core::address::name_problem(a.name()).is_none(), "{}", a);
+            }
+            let child_spec = lab.resource(child.address()).unwrap();
+            prop_assert!(child_spec.deps.iter().any(|e| &e.on == parent.address() && e.via == "parent"));
+            prop_assert_eq!(lab.resource(d.address()).unwrap().attrs["name"].as_str(), Some(store.as_str()));
+        }
+    }
+}

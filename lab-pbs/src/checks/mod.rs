@@ -73,6 +73,9 @@ pub const DATASTORE_PLACEMENT: &str = "pbs::datastore-placement";
 pub const SERVER_PLACEMENT: &str = "pbs::server-placement";
 /// Two datastores of one server at one path.
 pub const DATASTORE_PATH: &str = "pbs::datastore-path";
+/// A token id (`user@realm!name`) longer than the 64 characters PBS
+/// takes as an `auth-id` (ACL entries and remotes could not name it).
+pub const TOKEN_ID_LENGTH: &str = "pbs::token-id-length";
 
 /// What this crate's builders put on every spec they make: the lab
 /// registers [`all`] when the first of them is added.
@@ -97,6 +100,7 @@ pub fn all() -> Vec<Check> {
         Check::new(DATASTORE_PLACEMENT, Severity::Warning, datastore_placement),
         Check::new(SERVER_PLACEMENT, Severity::Warning, server_placement),
         Check::new(DATASTORE_PATH, Severity::Error, datastore_path),
+        Check::new(TOKEN_ID_LENGTH, Severity::Error, token_id_length),
     ]
 }
 

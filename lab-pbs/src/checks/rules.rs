@@ -501,3 +501,33 @@ pub(super) fn datastore_path(lab: &Lab, out: &mut Vec<Diagnostic>) {
         }
     }
 }
+
+pub(super) fn token_id_length(lab: &Lab, out: &mut Vec<Diagnostic>) {
+    for token in of_kind(lab, kinds::TOKEN) {
+        let (Some(user), Some(name)) = (named(lab, token, "user"), text(token, "token-name"))
+        else {
+            continue;
+        };
+        let Some(userid) = text(user, "userid") else {
+            continue;
+        };
+        let tokenid = format!("{userid}!{name}");
+        if tokenid.len() > 64 {
+            out.push(
+                Diagnostic::error(
+                    TOKEN_ID_LENGTH,
+                    format!(
+                        "token id `{tokenid}` is {} characters long; PBS takes auth ids of at most 64",
+                        tokenid.len()
+                    ),
+                )
+                .for_resource(&token.address)
+                .with_label(token.loc_of("token-name"), "token name given here")
+                .with_help(format!(
+                    "shorten the token name to {} characters or fewer",
+                    64usize.saturating_sub(userid.len() + 1)
+                )),
+            );
+        }
+    }
+}

@@ -14,7 +14,7 @@ use crate::kinds;
 use crate::schedule::CalendarEvent;
 
 /// Separates the server's name from the rest of an address name
-/// (`primary--backup`). Server names may not contain it.
+/// (`primary--backup`). Server names may not contain it, nor end in `-`.
 pub(crate) const SEP: &str = "--";
 
 /// Longest server name: the server part must survive [`fit`].

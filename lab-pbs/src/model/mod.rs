@@ -46,7 +46,8 @@
 //!   binds the resource to the instance named like the server
 //!   ([`lab_core::model::ProviderBinding`]), so nothing is bound by hand and
 //!   `core::provider-binding` catches a server whose instance is missing.
-//!   Server names are at most 24 characters without `--`, so the server
+//!   Server names are at most 24 characters, without `--` and not ending
+//!   in `-`, so the server
 //!   part of any address is unambiguous.
 //! - **PBS names ride in addresses where they can.** A datastore's,
 //!   remote's or job's address ends with its PBS name, so a builder given

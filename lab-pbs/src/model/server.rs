@@ -50,20 +50,20 @@ impl PbsServer {
     pub const KIND: &'static str = kinds::SERVER;
 
     /// The server called `name` (the name of its provider instance; at
-    /// most 24 characters, no `--`), whose API is at `host` (a DNS name or
-    /// an IP address), port 8007.
+    /// most 24 characters, no `--`, not ending in `-`), whose API is at
+    /// `host` (a DNS name or an IP address), port 8007.
     #[track_caller]
     pub fn new(name: impl AsRef<str>, host: &str) -> Self {
         let name = name.as_ref();
         let mut spec = ResourceSpec::new(Self::KIND, name);
         spec.check_set = Some(crate::checks::SET);
-        if name.contains(SEP) || name.len() > MAX_SERVER_NAME {
+        if name.contains(SEP) || name.ends_with('-') || name.len() > MAX_SERVER_NAME {
             spec.invalid(
                 "name",
                 format!(
                     "`{name}` cannot name a PBS server: server names are at most \
-                     {MAX_SERVER_NAME} characters without `{SEP}` (the addresses of its \
-                     resources begin `<server>{SEP}`)"
+                     {MAX_SERVER_NAME} characters, without `{SEP}` and not ending in `-` \
+                     (the addresses of its resources begin `<server>{SEP}`)"
                 ),
                 "name the server like `primary` or `pbs-offsite`",
             );
