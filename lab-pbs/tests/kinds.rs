@@ -375,3 +375,20 @@ fn outputs_are_the_documented_ones() {
     );
     assert_eq!(SyncJobSpec::KIND, "pbs.sync_job");
 }
+
+#[test]
+fn the_roles_are_pbs_4s() {
+    let props = params_of("/access/acl", "PUT");
+    let apidoc: Vec<&str> = props["role"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let ours: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!(ours, apidoc);
+    // The serde name is PBS's name.
+    for r in Role::ALL {
+        assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+    }
+}
