@@ -12,13 +12,20 @@
 //!   loss takes out both the data and the means to restore it;
 //! - `sim` (feature `sim`): an API-faithful PBS simulator on 127.0.0.1.
 //!
-//! What exists so far: [`schema`], the official PBS API schema, embedded and
-//! checked with lab-proxmox's validator (the simulator and the client's
-//! conformance tests build on it), [`schedule`], PBS's calendar events
-//! parsed as PBS parses them, with their next runs, and the first [`api`]
-//! pieces PBS does its own way (token header, UPIDs).
+//! What exists so far: [`kinds`], the typed contract of every PBS resource
+//! (servers, datastores, namespaces, users, tokens, ACLs, remotes, sync,
+//! prune and verify jobs) with the request each create sends; [`model`],
+//! their builders (each PBS server its own provider instance, every
+//! resource bound to its server's); [`checks`], the offline rules over
+//! them; [`schema`], the official PBS API schema, embedded and checked with
+//! lab-proxmox's validator; [`schedule`], PBS's calendar events parsed as
+//! PBS parses them, with their next runs; and the first [`api`] pieces PBS
+//! does its own way (token header, UPIDs).
 
 pub mod api;
+pub mod checks;
+pub mod kinds;
+pub mod model;
 /// PBS calendar events (shared with PVE's backup jobs, so they live in
 /// lab-proxmox).
 pub use lab_proxmox::schedule;
