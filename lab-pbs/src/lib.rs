@@ -15,10 +15,13 @@
 //! What exists so far: [`schema`], the official PBS API schema, embedded and
 //! checked with lab-proxmox's validator (the simulator and the client's
 //! conformance tests build on it), [`schedule`], PBS's calendar events
-//! parsed as PBS parses them, with their next runs, and the first [`api`]
-//! pieces PBS does its own way (token header, UPIDs).
+//! parsed as PBS parses them, with their next runs, the first [`api`]
+//! pieces PBS does its own way (token header, UPIDs), and [`failures`],
+//! the failure-domain analysis as pure code over a [`failures::Topology`]
+//! (the lowering from a `Lab` fills it).
 
 pub mod api;
+pub mod failures;
 /// PBS calendar events (shared with PVE's backup jobs, so they live in
 /// lab-proxmox).
 pub use lab_proxmox::schedule;
