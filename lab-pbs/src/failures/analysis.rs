@@ -703,7 +703,7 @@ impl Topology {
             lost_ix: lost.to_vec(),
         };
         scenario.node_capacity = base.nodes(self, r, &node_up, &scenario);
-        scenario.nas_capacity = base.nas(self, lost, r, &scenario);
+        scenario.nas_capacity = base.nas(self, lost, r, data, &scenario);
         scenario
     }
 }

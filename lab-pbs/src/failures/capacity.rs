@@ -13,11 +13,12 @@
 //! Room on a surviving node is its memory and cores less those of every
 //! guest already placed on it (cores are counted one for one, without
 //! overcommit). Room on a surviving pool is its capacity less its used
-//! bytes; a pool whose sizes are unknown offers none.
+//! bytes; a pool whose sizes are unknown offers none. A pool restored from
+//! a replica on a surviving pool needs no room: the replica holds it.
 
 use lab_core::Address;
 
-use super::analysis::{Outcome, Resolved, Scenario};
+use super::analysis::{DataReport, Outcome, PlaceKind, Resolved, Scenario};
 use super::topology::Topology;
 
 /// Whether the surviving nodes carry the guests that must keep running.
@@ -49,6 +50,9 @@ pub struct NasCapacity {
     pub unplaced: Vec<Address>,
     /// Lost pools whose used bytes are unknown (not checked).
     pub unknown_size: Vec<Address>,
+    /// Lost pools whose freshest surviving copy is a replica on a surviving
+    /// pool: it already holds them, nothing needs room.
+    pub served_by_replica: Vec<Address>,
     /// Bytes to restore (of the pools of known size).
     pub needed_bytes: u64,
     /// Bytes free on the surviving pools before the restore.
@@ -155,6 +159,7 @@ impl Base {
         t: &Topology,
         lost: &[usize],
         r: &Resolved,
+        data: &[DataReport],
         s: &Scenario,
     ) -> Option<NasCapacity> {
         let gone = |p: usize| lost.contains(&r.pool_appliance[p]);
@@ -165,15 +170,24 @@ impl Base {
             placed: Vec::new(),
             unplaced: Vec::new(),
             unknown_size: Vec::new(),
+            served_by_replica: Vec::new(),
             needed_bytes: 0,
             free_bytes: 0,
         };
         let mut restoring = Vec::new();
         for p in (0..t.pools.len()).filter(|p| gone(*p)) {
             let item = t.guests.len() + p;
-            // Nothing left to restore: the loss itself is the finding.
-            if s.outcome(item) == Outcome::Lost {
-                continue;
+            match s.outcome(item) {
+                // Nothing left to restore: the loss itself is the finding.
+                Outcome::Lost | Outcome::Live => continue,
+                // A replica on a surviving pool already holds it.
+                Outcome::Restorable { copy, .. }
+                    if data[item].copies[copy].place_kind == PlaceKind::Pool =>
+                {
+                    out.served_by_replica.push(t.pools[p].address.clone());
+                    continue;
+                }
+                Outcome::Restorable { .. } => {}
             }
             match t.pools[p].used_bytes {
                 Some(b) => {

@@ -46,6 +46,18 @@ pub const CODES: [&str; 9] = [
     TOPOLOGY,
 ];
 
+impl super::topology::Topology {
+    /// Every failure-domain finding over single losses, with a topology
+    /// that does not hold together reported as one `pbs::topology` error:
+    /// what a check registered on a lab runs after lowering it.
+    pub fn check(&self) -> Vec<Diagnostic> {
+        match self.analyze(&super::analysis::AnalysisOptions::default()) {
+            Ok(report) => report.diagnostics(),
+            Err(e) => vec![e.diagnostic()],
+        }
+    }
+}
+
 /// The line of every addressed item of the topology.
 struct Locs(HashMap<Address, Option<Loc>>);
 

@@ -147,6 +147,12 @@ impl FailureReport<'_> {
                         count(c.unplaced.len(), "pool")
                     )
                 });
+                if !c.served_by_replica.is_empty() {
+                    capacity.push(format!(
+                        "{} served by a replica",
+                        count(c.served_by_replica.len(), "pool")
+                    ));
+                }
                 if !c.unknown_size.is_empty() {
                     capacity.push(format!(
                         "{} of unknown size",
