@@ -20,10 +20,12 @@
 //! them; [`schema`], the official PBS API schema, embedded and checked with
 //! lab-proxmox's validator; [`schedule`], PBS's calendar events parsed as
 //! PBS parses them, with their next runs; and the first [`api`] pieces PBS
-//! does its own way (token header, UPIDs).
+//! does its own way (token header, UPIDs); and [`failures`], the
+//! failure-domain analysis as pure code over a [`failures::Topology`].
 
 pub mod api;
 pub mod checks;
+pub mod failures;
 pub mod kinds;
 pub mod model;
 /// PBS calendar events (shared with PVE's backup jobs, so they live in
