@@ -53,7 +53,7 @@ fn the_seed_design_loses_nothing_to_any_single_loss() {
     // comes back from the archive, 1 day (backup) + 7 days (sync) old at worst.
     let nas2 = report.scenario(&[&a("appliance.nas2")]).unwrap();
     let (media, media_report) = report.data_item(&a("proxmox.nas_pool.media")).unwrap();
-    let Outcome::Restorable { copy, rpo } = nas2.outcome(media) else {
+    let Outcome::Restorable { copy, rpo, .. } = nas2.outcome(media) else {
         panic!("media restorable");
     };
     assert_eq!(media_report.copies[copy].place, a("pbs.datastore.archive"));
@@ -67,38 +67,65 @@ fn the_seed_design_loses_nothing_to_any_single_loss() {
 }
 
 #[test]
-fn the_archive_on_the_primary_nas_read_by_the_same_server_is_an_error() {
+fn the_archive_beside_the_daily_copy_and_the_data_is_an_error_at_its_line() {
     // The variant: the archive is a local sync on the main PBS into a
-    // datastore on the primary NAS.
+    // datastore on nas2, which holds the daily copy and the media pool.
     let mut t = seed();
     let archive = &mut t.datastores[1];
     archive.server = a("pbs.server.main");
-    archive.appliance = a("appliance.nas1");
+    archive.appliance = a("appliance.nas2");
     let archive_line = archive.loc.unwrap().line();
     let report = analyze(&t);
     let diags = report.diagnostics();
 
-    // Losing the PBS box takes the server that reads both copies.
-    let together = of(&diags, SERVER_AND_COPIES_TOGETHER);
-    assert_eq!(together.len(), 1, "{diags:#?}");
-    let d = together[0];
+    // Losing nas2 takes the media, its daily copy and its archive.
+    let lost = of(&diags, NO_RESTORABLE_COPY);
+    assert_eq!(lost.len(), 1, "{diags:#?}");
+    let d = lost[0];
     assert!(d.is_blocking());
-    assert_eq!(d.resource, Some(a("pbs.server.main")));
+    assert_eq!(d.resource, Some(a("proxmox.nas_pool.media")));
     assert!(
-        d.message.contains("losing appliance.pbs takes the backup server pbs.server.main and every copy of 4 data items together"),
+        d.message
+            .starts_with("losing appliance.nas2 loses proxmox.nas_pool.media"),
         "{}",
         d.message
     );
     assert!(d.labels.iter().any(|l| l.loc.line() == archive_line));
 
-    // And the archive shares the primary NAS with the data it copies.
+    // And the archive shares nas2 with the daily copy and the data.
     let shares = of(&diags, ARCHIVE_SHARES_APPLIANCE);
-    assert_eq!(shares.len(), 1);
-    assert_eq!(shares[0].resource, Some(a("pbs.datastore.archive")));
+    assert!(!shares.is_empty());
+    assert!(shares
+        .iter()
+        .all(|d| d.resource == Some(a("pbs.datastore.archive"))));
     assert_eq!(shares[0].file_line().unwrap().1, archive_line);
-    assert!(shares[0].message.contains(
-        "the archive copy pbs.datastore.archive is on appliance.nas1, with the live data of 2 items: proxmox.vm.immich, proxmox.nas_pool.photos"
-    ));
+}
+
+#[test]
+fn a_copy_outlives_its_server_and_is_restored_once_the_server_is_rebuilt() {
+    // The main PBS runs in a guest on pve1; losing pve1's disk takes the
+    // server, but the daily copy on nas2 is still there.
+    let mut t = seed();
+    t.servers[0].fails_with = vec![a("appliance.pve1-disk")];
+    t.guests[0].disks[0].appliance = a("appliance.pve1-disk");
+    let report = analyze(&t);
+    let pve1 = report.scenario(&[&a("appliance.pve1-disk")]).unwrap();
+    assert_eq!(pve1.servers_down, vec![a("pbs.server.main")]);
+    let (immich, _) = report.data_item(&a("proxmox.vm.immich")).unwrap();
+    let Outcome::Restorable {
+        copy,
+        rebuild_server,
+        ..
+    } = pve1.outcome(immich)
+    else {
+        panic!("{:?}", pve1.outcome(immich));
+    };
+    assert!(rebuild_server);
+    assert_eq!(
+        report.data[immich].copies[copy].place,
+        a("pbs.datastore.daily")
+    );
+    assert!(of(&report.diagnostics(), NO_RESTORABLE_COPY).is_empty());
 }
 
 #[test]
@@ -139,7 +166,7 @@ fn no_restorable_copy_fires_when_the_copies_share_the_data_appliance() {
 }
 
 #[test]
-fn no_restorable_copy_fires_when_the_server_or_every_node_goes_down_with_the_data() {
+fn no_restorable_copy_fires_when_every_node_goes_down_with_the_data() {
     // One node, whose disk holds the app and the PBS guest; no archive.
     let mut t = small();
     t.nodes.pop();
@@ -150,11 +177,11 @@ fn no_restorable_copy_fires_when_the_server_or_every_node_goes_down_with_the_dat
     let diags = analyze(&t).diagnostics();
     let d = of(&diags, NO_RESTORABLE_COPY);
     assert_eq!(d.len(), 1, "{diags:#?}");
-    assert!(d[0].message.contains(
-        "pbs.server.main, which reads the copy on pbs.datastore.daily, goes down with it"
-    ));
-    // And that is also the server taking every copy.
-    assert_eq!(of(&diags, SERVER_AND_COPIES_TOGETHER).len(), 1);
+    assert!(d[0]
+        .message
+        .contains("no compute node is left to restore the copy on pbs.datastore.daily onto"));
+    // The live data goes too, so this is not also `server-and-copies`.
+    assert!(of(&diags, SERVER_AND_COPIES_TOGETHER).is_empty());
 
     // With both copies read by servers elsewhere, the one node is still the
     // only place to restore onto.
@@ -178,10 +205,11 @@ fn no_restorable_copy_fires_when_the_server_or_every_node_goes_down_with_the_dat
 }
 
 #[test]
-fn server_and_copies_together_fires_without_a_copy_read_elsewhere() {
-    // No off-site pull: the main PBS reads the only copy.
+fn server_and_copies_together_fires_when_the_only_copy_is_on_the_server_box() {
+    // No off-site pull, and the daily copy on the PBS box's own disks.
     let mut t = small();
     t.sync_jobs.clear();
+    t.datastores[0].appliance = a("appliance.pbs");
     let diags = analyze(&t).diagnostics();
     assert_eq!(codes(&diags), vec![SERVER_AND_COPIES_TOGETHER]);
     let d = &diags[0];
@@ -195,13 +223,20 @@ fn server_and_copies_together_fires_without_a_copy_read_elsewhere() {
     );
     assert!(d.help.as_ref().unwrap().contains("off-site PBS"));
 
-    // A local sync on the same server does not help.
+    // A local sync into another datastore on the same box does not help.
     let mut t = small();
+    t.datastores[0].appliance = a("appliance.pbs");
     t.datastores[1].server = a("pbs.server.main");
+    t.datastores[1].appliance = a("appliance.pbs");
     assert_eq!(
         codes(&analyze(&t).diagnostics()),
-        vec![SERVER_AND_COPIES_TOGETHER]
+        vec![SERVER_AND_COPIES_TOGETHER, ARCHIVE_SHARES_APPLIANCE]
     );
+
+    // Without a server going down, losing every copy alone is not this.
+    let mut t = small();
+    t.sync_jobs.clear();
+    assert!(analyze(&t).diagnostics().is_empty());
 }
 
 #[test]
@@ -349,6 +384,7 @@ fn topology_check_is_the_single_loss_findings_or_one_topology_error() {
     assert!(seed().check().is_empty());
     let mut t = small();
     t.sync_jobs.clear();
+    t.datastores[0].appliance = a("appliance.pbs");
     assert_eq!(codes(&t.check()), vec![SERVER_AND_COPIES_TOGETHER]);
     t.datastores[0].server = a("pbs.server.gone");
     let diags = t.check();

@@ -269,7 +269,6 @@ fn brute(shape: &Shape, lost: &[usize]) -> Vec<Option<Option<u64>>> {
     let gone = |a: &usize| lost.contains(a);
     let node_up: Vec<bool> = shape.nodes.iter().map(|a| !gone(a)).collect();
     let any_node = node_up.iter().any(|u| *u);
-    let server_up: Vec<bool> = shape.servers.iter().map(|f| !f.iter().any(gone)).collect();
     let n_items = shape.guests.len() + shape.pools.len();
     (0..n_items)
         .map(|i| {
@@ -290,10 +289,9 @@ fn brute(shape: &Shape, lost: &[usize]) -> Vec<Option<Option<u64>>> {
             let best = chains(shape, i)
                 .into_iter()
                 .filter(|(place, _)| match place {
-                    Place::Ds(d) => {
-                        let (server, a) = shape.datastores[*d];
-                        !gone(&a) && server_up[server]
-                    }
+                    // A datastore outlives its server: a PBS rebuilt from
+                    // the lab's code takes it back.
+                    Place::Ds(d) => !gone(&shape.datastores[*d].1),
                     Place::Pool(p) => !gone(&shape.pools[*p]),
                 })
                 .filter(|_| any_node || !is_guest)

@@ -310,15 +310,36 @@ fn pairs_are_analysed_when_asked() {
         .scenario(&[&a("appliance.pbs"), &a("appliance.offsite")])
         .unwrap();
     assert!(s.affected.is_empty());
-    // The primary NAS and the PBS box: immich restores from the archive.
+    // The primary NAS and the PBS box: immich restores from the daily copy
+    // (fresher than the archive) once the main PBS is rebuilt.
     let s = report
         .scenario(&[&a("appliance.nas1"), &a("appliance.pbs")])
         .unwrap();
     let (immich, r) = report.data_item(&a("proxmox.vm.immich")).unwrap();
-    let Outcome::Restorable { copy, .. } = s.outcome(immich) else {
+    let Outcome::Restorable {
+        copy,
+        rebuild_server,
+        ..
+    } = s.outcome(immich)
+    else {
+        panic!()
+    };
+    assert_eq!(r.copies[copy].place, a("pbs.datastore.daily"));
+    assert!(rebuild_server);
+    // With nas2 gone too, only the archive is left, its server up.
+    let s = report
+        .scenario(&[&a("appliance.nas1"), &a("appliance.nas2")])
+        .unwrap();
+    let Outcome::Restorable {
+        copy,
+        rebuild_server,
+        ..
+    } = s.outcome(immich)
+    else {
         panic!()
     };
     assert_eq!(r.copies[copy].place, a("pbs.datastore.archive"));
+    assert!(!rebuild_server);
     // Pairs never add findings: the checks are about single losses.
     assert!(report.diagnostics().is_empty());
 }

@@ -11,9 +11,14 @@
 //! two chains reach one place, the fresher one counts (the place holds the
 //! newest snapshot either brings).
 //!
-//! A copy is restorable after a loss when its place's appliance survives,
-//! the server that reads a datastore survives (pool replicas need no
-//! server), and, for a guest, some compute node survives to restore onto.
+//! A copy is restorable after a loss when its place's appliance survives
+//! and, for a guest, some compute node survives to restore onto. A
+//! datastore whose server went down with the loss still holds its
+//! snapshots: a PBS reinstalled from the lab's code takes the datastore
+//! back (`reuse-datastore`) and restores from it, so the copy counts, with
+//! [`Outcome::Restorable::rebuild_server`] saying the restore waits for
+//! that. Copies the server can serve at once are preferred among equally
+//! fresh ones.
 
 use std::time::Duration;
 
@@ -170,6 +175,10 @@ pub enum Outcome {
         copy: usize,
         /// Its worst age.
         rpo: Rpo,
+        /// The datastore's server went down with the loss: the restore
+        /// waits until a PBS rebuilt from the lab's code takes the
+        /// datastore back (no data is lost meanwhile).
+        rebuild_server: bool,
     },
     /// Neither the live data nor any restorable copy is left.
     Lost,
@@ -664,21 +673,20 @@ impl Topology {
             if !hit(&r.live[item]) {
                 continue;
             }
-            let restorable = |(a, s): &(usize, Option<usize>)| {
-                !lost.contains(a) && s.is_none_or(|s| server_up[s])
-            };
             let needs_node = d.kind == DataKind::Guest;
-            // Copies are sorted freshest first.
-            let outcome = match r.copies[item]
+            let server_down = |s: &Option<usize>| s.is_some_and(|s| !server_up[s]);
+            // Copies are sorted freshest first; among equally fresh ones,
+            // one whose server is up.
+            let outcome = r.copies[item]
                 .iter()
-                .position(|c| restorable(c) && (any_node || !needs_node))
-            {
-                Some(copy) => Outcome::Restorable {
+                .enumerate()
+                .filter(|(_, (a, _))| !lost.contains(a) && (any_node || !needs_node))
+                .min_by_key(|(i, (_, s))| (d.copies[*i].worst_age, server_down(s), *i))
+                .map_or(Outcome::Lost, |(copy, (_, s))| Outcome::Restorable {
                     copy,
                     rpo: d.copies[copy].worst_age,
-                },
-                None => Outcome::Lost,
-            };
+                    rebuild_server: server_down(s),
+                });
             affected.push(Affected {
                 data: item,
                 outcome,

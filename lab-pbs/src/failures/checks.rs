@@ -105,18 +105,9 @@ impl FailureReport<'_> {
     /// Why copy `c` of item `item` cannot be restored in `s`.
     fn why_not(&self, s: &Scenario, item: usize, c: usize) -> String {
         let copy = &self.data[item].copies[c];
-        let (a, server) = self.resolved.copies[item][c];
+        let (a, _) = self.resolved.copies[item][c];
         if s.lost_ix.contains(&a) {
             format!("the copy on {} is on {}", copy.place, copy.appliance)
-        } else if let Some(server) = server.filter(|sv| {
-            self.resolved.server_fails[*sv]
-                .iter()
-                .any(|x| s.lost_ix.contains(x))
-        }) {
-            format!(
-                "{}, which reads the copy on {}, goes down with it",
-                self.topology.servers[server].address, copy.place
-            )
         } else {
             format!(
                 "no compute node is left to restore the copy on {} onto",
@@ -189,16 +180,16 @@ impl FailureReport<'_> {
                     .iter()
                     .any(|x| s.lost_ix.contains(x))
             };
-            // Per server taken: the items whose every copy is gone.
+            // Per server taken: the items whose live data survives but whose
+            // every copy goes with the server (an item whose live data goes
+            // too is `no-restorable-copy`'s).
             let mut by_server: BTreeMap<usize, (Vec<usize>, Vec<Address>)> = BTreeMap::new();
             for (item, d) in self.data.iter().enumerate() {
                 let copies = &self.resolved.copies[item];
-                if d.rebuildable || copies.is_empty() {
+                if d.rebuildable || copies.is_empty() || s.affected.iter().any(|x| x.data == item) {
                     continue;
                 }
-                let all_gone = copies
-                    .iter()
-                    .all(|(a, sv)| s.lost_ix.contains(a) || sv.is_some_and(down));
+                let all_gone = copies.iter().all(|(a, _)| s.lost_ix.contains(a));
                 let taken = copies.iter().filter_map(|(_, sv)| *sv).find(|sv| down(*sv));
                 if let (true, Some(sv)) = (all_gone, taken) {
                     let entry = by_server.entry(sv).or_default();
@@ -223,12 +214,12 @@ impl FailureReport<'_> {
                     ),
                 )
                 .with_help(format!(
-                    "keep a copy on another appliance, read by a server that does not go down with {a} (e.g. a sync job pulling into a datastore of an off-site PBS)"
+                    "keep a copy on an appliance other than {a} (a datastore on a NAS, or a sync job pulling into a datastore of an off-site PBS)"
                 ))
                 .for_resource(server);
                 diag = locs.label(diag, server, format!("goes down with {a}"));
                 for p in &places {
-                    diag = locs.label(diag, p, format!("copy unreadable once {a} is lost"));
+                    diag = locs.label(diag, p, format!("copy lost with {a}"));
                 }
                 diag = locs.label(diag, a, "this appliance is lost");
                 out.push(diag);
@@ -330,7 +321,7 @@ impl FailureReport<'_> {
             let worst = self
                 .singles()
                 .filter_map(|s| match s.outcome(item) {
-                    Outcome::Restorable { copy, rpo } => Some((rpo, copy, s)),
+                    Outcome::Restorable { copy, rpo, .. } => Some((rpo, copy, s)),
                     _ => None,
                 })
                 .max_by_key(|(rpo, _, _)| *rpo);

@@ -110,17 +110,26 @@ impl FailureReport<'_> {
                     }
                 })
                 .collect();
-            let mut from: BTreeMap<&Address, usize> = BTreeMap::new();
+            // (place, the server to rebuild first) -> items
+            let mut from: BTreeMap<(&Address, Option<&Address>), usize> = BTreeMap::new();
             for a in &s.affected {
-                if let Outcome::Restorable { copy, .. } = a.outcome {
-                    *from
-                        .entry(&self.data[a.data].copies[copy].place)
-                        .or_default() += 1;
+                if let Outcome::Restorable {
+                    copy,
+                    rebuild_server,
+                    ..
+                } = a.outcome
+                {
+                    let c = &self.data[a.data].copies[copy];
+                    let rebuild = c.server.as_ref().filter(|_| rebuild_server);
+                    *from.entry((&c.place, rebuild)).or_default() += 1;
                 }
             }
             let from: Vec<String> = from
                 .iter()
-                .map(|(place, n)| format!("{place} ({n})"))
+                .map(|((place, rebuild), n)| match rebuild {
+                    Some(server) => format!("{place} ({n}, once {server} is rebuilt)"),
+                    None => format!("{place} ({n})"),
+                })
                 .collect();
             let rpo = match s.worst_rpo() {
                 Some((item, rpo)) => format!("{rpo} ({})", self.data[item].address),
