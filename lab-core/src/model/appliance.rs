@@ -20,7 +20,18 @@ pub enum ApplianceKind {
 }
 
 impl ApplianceKind {
-    fn as_str(self) -> &'static str {
+    /// Every kind.
+    pub const ALL: [ApplianceKind; 5] = [
+        ApplianceKind::Nas,
+        ApplianceKind::NodeDisk,
+        ApplianceKind::BackupServer,
+        ApplianceKind::Offsite,
+        ApplianceKind::Other,
+    ];
+
+    /// The name an appliance's `kind` attribute holds (`nas`, `node-disk`,
+    /// `backup-server`, `offsite`, `other`).
+    pub fn as_str(self) -> &'static str {
         match self {
             ApplianceKind::Nas => "nas",
             ApplianceKind::NodeDisk => "node-disk",
@@ -28,6 +39,17 @@ impl ApplianceKind {
             ApplianceKind::Offsite => "offsite",
             ApplianceKind::Other => "other",
         }
+    }
+
+    /// The kind named `name` (see [`ApplianceKind::as_str`]).
+    ///
+    /// ```
+    /// use lab_core::ApplianceKind;
+    /// assert_eq!(ApplianceKind::parse("nas"), Some(ApplianceKind::Nas));
+    /// assert_eq!(ApplianceKind::parse("toaster"), None);
+    /// ```
+    pub fn parse(name: &str) -> Option<ApplianceKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
     }
 }
 

@@ -10,7 +10,9 @@
 //! fails", which is the packing an operator or HA manager would try by
 //! hand; it never claims a fit that does not exist.
 //!
-//! Room on a surviving node is its memory and cores less those of every
+//! Node capacity is analysed only when every node states its size (a node
+//! with neither memory nor cores is of unknown size). Room on a surviving
+//! node is its memory and cores less those of every
 //! guest already placed on it (cores are counted one for one, without
 //! overcommit). Room on a surviving pool is its capacity less its used
 //! bytes; a pool whose sizes are unknown offers none. A pool restored from
@@ -96,7 +98,9 @@ impl Base {
         node_up: &[bool],
         s: &Scenario,
     ) -> Option<NodeCapacity> {
-        if node_up.iter().all(|u| *u) {
+        // A node whose size the lab does not state (neither memory nor
+        // cores) leaves the question open: no answer rather than a guess.
+        if node_up.iter().all(|u| *u) || t.nodes.iter().any(|n| n.memory_mib == 0 && n.cores == 0) {
             return None;
         }
         let mut moving: Vec<usize> = (0..t.guests.len())

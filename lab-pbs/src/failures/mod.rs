@@ -11,7 +11,8 @@
 //! node, guest (its disks' appliances), NAS pool, backup server (the
 //! appliances it fails with), datastore (its server and appliance), and
 //! job copying data (backup jobs, sync jobs, pool replications) with its
-//! schedule. The lowering from a `Lab` fills it; tests build it by hand.
+//! schedule. [`Topology::of_lab`] reads it off a `Lab`; tests build it by
+//! hand.
 //!
 //! [`Topology::analyze`] gives a [`FailureReport`]:
 //!
@@ -33,6 +34,7 @@ mod analysis;
 mod capacity;
 pub mod checks;
 mod gap;
+mod lower;
 mod render;
 mod resolve;
 mod topology;

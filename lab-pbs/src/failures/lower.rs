@@ -1,0 +1,257 @@
+//! From a [`Lab`] to a [`Topology`]: the failure-domain facts the builders
+//! wrote, read off their specs.
+//!
+//! | lab | topology |
+//! |---|---|
+//! | `appliance.*` | an appliance (its `kind` and `site`) |
+//! | `proxmox.node.*` | a compute node failing with its `appliance` (its local disk), offering `memory_mb` and `cores` when the lab states them (`Node::cores`, `Node::memory_gb`) |
+//! | `proxmox.vm.*`, `proxmox.ct.*` | a guest on its node; each disk (VM `disks`, CT `rootfs` and `mountpoints`) on its storage's appliance (`lab_proxmox::checks::appliance_of`: the storage's own, its NAS pool's, its one node's disk; else the guest's node's disk); a waiver of `pbs::guest-not-backed-up` marks it rebuilt from config |
+//! | `proxmox.nas-pool.*` with `.data(..)` | data of its own on the pool's appliance (a pool that only holds guest disks is covered by those guests), with its `capacity` |
+//! | `pbs.server.*` | a backup server failing with its appliance, or with its guest's node and disks |
+//! | `pbs.datastore.*` | a datastore on its appliance (its own, its NAS pool's; else its server's box), with its `keep-*` |
+//! | `pbs.sync_job.*` with a `schedule` | a copy from its source datastore into its datastore |
+//! | `proxmox.backup_job.*` | a copy of the guests it selects into the datastore its `pbs` storage names |
+//!
+//! Every item keeps the line the user wrote: the declaration, or for a
+//! datastore the line that placed it (`.on(..)`, `.nas_pool(..)`), which is
+//! where a finding about its placement points. A job without a schedule
+//! runs only by hand and copies nothing the analysis can count on.
+
+use lab_core::{Address, ApplianceKind, Lab, ResourceSpec, Value};
+use lab_proxmox::kinds as pve;
+
+use super::gap::Schedule;
+use super::topology::{
+    ApplianceInfo, BackupJob, BackupServer, ComputeNode, Datastore, Guest, PoolData, Retention,
+    Selection, SyncJob, Topology,
+};
+use crate::kinds;
+
+const GIB: u64 = 1 << 30;
+
+/// The kind of PVE backup jobs (`/cluster/backup`).
+const PVE_BACKUP_JOB: &str = "proxmox.backup_job";
+
+fn text<'a>(spec: &'a ResourceSpec, key: &str) -> Option<&'a str> {
+    spec.attrs.get(key).and_then(Value::as_str)
+}
+
+fn int(spec: &ResourceSpec, key: &str) -> Option<i64> {
+    spec.attrs.get(key).and_then(Value::as_i64)
+}
+
+fn of_kind<'a>(lab: &'a Lab, kind: &'a str) -> impl Iterator<Item = &'a ResourceSpec> + 'a {
+    lab.resources().filter(move |s| s.kind() == kind)
+}
+
+impl Topology {
+    /// The topology the lab's builders describe (see the module docs for
+    /// what is read from where).
+    pub fn of_lab(lab: &Lab) -> Topology {
+        let mut t = Topology::default();
+        for spec in of_kind(lab, lab_core::Appliance::KIND) {
+            let kind = text(spec, "kind")
+                .and_then(ApplianceKind::parse)
+                .unwrap_or(ApplianceKind::Other);
+            let mut a = ApplianceInfo::new(spec.address.clone(), kind);
+            a.site = text(spec, "site").map(str::to_string);
+            a.loc = Some(spec.declared_at);
+            t.appliances.push(a);
+        }
+        for spec in of_kind(lab, pve::NODE) {
+            let Some(disk) = text(spec, "appliance").and_then(Address::parse) else {
+                continue;
+            };
+            let memory = int(spec, "memory_mb").unwrap_or(0).max(0) as u64;
+            let cores = int(spec, "cores")
+                .unwrap_or(0)
+                .clamp(0, i64::from(u32::MAX)) as u32;
+            let mut n = ComputeNode::new(spec.address.clone(), disk, memory, cores);
+            n.loc = Some(spec.declared_at);
+            t.nodes.push(n);
+        }
+        for spec in lab
+            .resources()
+            .filter(|s| s.kind() == pve::VM || s.kind() == pve::CT)
+        {
+            if let Some(g) = guest(lab, spec) {
+                t.guests.push(g);
+            }
+        }
+        for spec in of_kind(lab, pve::NAS_POOL) {
+            let (Some(appliance), Some(data_gb)) = (
+                text(spec, "appliance").and_then(Address::parse),
+                int(spec, "data_gb"),
+            ) else {
+                continue;
+            };
+            let capacity = int(spec, "capacity_gb").map(|g| g.max(0) as u64 * GIB);
+            let mut p = PoolData::new(spec.address.clone(), appliance);
+            p.used_bytes = Some(data_gb.max(0) as u64 * GIB);
+            p.capacity_bytes = capacity;
+            p.loc = Some(spec.declared_at);
+            t.pools.push(p);
+        }
+        for spec in of_kind(lab, kinds::SERVER) {
+            let mut s = BackupServer::new(spec.address.clone(), server_fails_with(lab, spec));
+            s.loc = Some(spec.declared_at);
+            t.servers.push(s);
+        }
+        for spec in of_kind(lab, kinds::DATASTORE) {
+            if let Some(d) = datastore(lab, spec) {
+                t.datastores.push(d);
+            }
+        }
+        for spec in of_kind(lab, kinds::SYNC_JOB) {
+            let (Some(from), Some(to), Some(schedule)) = (
+                text(spec, "source").and_then(Address::parse),
+                text(spec, "datastore").and_then(Address::parse),
+                text(spec, "schedule").and_then(|s| Schedule::parse(s).ok()),
+            ) else {
+                continue;
+            };
+            let mut j = SyncJob::new(spec.address.clone(), from, to, schedule);
+            j.loc = Some(spec.declared_at);
+            t.sync_jobs.push(j);
+        }
+        for spec in of_kind(lab, PVE_BACKUP_JOB) {
+            if let Some(j) = backup_job(lab, spec) {
+                t.backup_jobs.push(j);
+            }
+        }
+        t
+    }
+}
+
+/// A VM or container as a guest: its node, size and disks' appliances.
+fn guest(lab: &Lab, spec: &ResourceSpec) -> Option<Guest> {
+    let node = Address::new(pve::NODE, text(spec, "node")?);
+    let node_disk = lab
+        .resource(&node)
+        .and_then(|n| text(n, "appliance"))
+        .and_then(Address::parse);
+    let memory = int(spec, "memory_mb").unwrap_or(0).max(0) as u64;
+    let cores = int(spec, "cores")
+        .unwrap_or(1)
+        .clamp(0, i64::from(u32::MAX)) as u32;
+    let mut g = Guest::new(spec.address.clone(), node, memory, cores);
+    g.loc = Some(spec.declared_at);
+    g.rebuildable = spec
+        .waivers
+        .iter()
+        .any(|w| w.code == super::checks::GUEST_NOT_BACKED_UP);
+    let mut disks: Vec<&Value> = Vec::new();
+    if let Some(Value::List(list)) = spec.attrs.get("disks") {
+        disks.extend(list);
+    }
+    if let Some(root) = spec.attrs.get("rootfs") {
+        disks.push(root);
+    }
+    if let Some(Value::List(list)) = spec.attrs.get("mountpoints") {
+        disks.extend(list);
+    }
+    for disk in disks {
+        let Value::Map(disk) = disk else { continue };
+        let storage = disk.get("storage").and_then(Value::as_str);
+        let appliance = storage
+            .and_then(|id| lab.resource(&Address::new(pve::STORAGE, id)))
+            .and_then(|s| lab_proxmox::checks::appliance_of(lab, s))
+            .or_else(|| node_disk.clone());
+        let Some(appliance) = appliance else { continue };
+        let gib = disk.get("size_gb").and_then(Value::as_i64).unwrap_or(0);
+        g.disks.push(super::topology::Disk {
+            appliance,
+            bytes: gib.max(0) as u64 * GIB,
+        });
+    }
+    Some(g)
+}
+
+/// The appliances whose loss takes a PBS server down: its own box, or the
+/// node and disks of the guest it runs in.
+fn server_fails_with(lab: &Lab, spec: &ResourceSpec) -> Vec<Address> {
+    if let Some(a) = text(spec, "appliance").and_then(Address::parse) {
+        return vec![a];
+    }
+    let Some(g) = text(spec, "guest")
+        .and_then(Address::parse)
+        .and_then(|g| lab.resource(&g))
+        .and_then(|g| guest(lab, g))
+    else {
+        return crate::checks::appliance_of(lab, spec).into_iter().collect();
+    };
+    let mut fails: Vec<Address> = lab
+        .resource(&g.node)
+        .and_then(|n| text(n, "appliance"))
+        .and_then(Address::parse)
+        .into_iter()
+        .collect();
+    for d in g.disks {
+        if !fails.contains(&d.appliance) {
+            fails.push(d.appliance);
+        }
+    }
+    fails
+}
+
+/// A datastore on its appliance (its own, its NAS pool's, else its
+/// server's box), with its retention.
+fn datastore(lab: &Lab, spec: &ResourceSpec) -> Option<Datastore> {
+    let server = Address::new(kinds::SERVER, text(spec, "server")?);
+    let placed = crate::checks::appliance_of(lab, spec);
+    let appliance = match &placed {
+        Some(a) => a.clone(),
+        None => server_fails_with(lab, lab.resource(&server)?)
+            .into_iter()
+            .next()?,
+    };
+    let keep = |k: &str| int(spec, k).map(|n| n.clamp(0, i64::from(u32::MAX)) as u32);
+    let mut d = Datastore::new(spec.address.clone(), server, appliance);
+    d.retention = Retention {
+        last: keep("keep-last"),
+        hourly: keep("keep-hourly"),
+        daily: keep("keep-daily"),
+        weekly: keep("keep-weekly"),
+        monthly: keep("keep-monthly"),
+        yearly: keep("keep-yearly"),
+    };
+    d.capacity_bytes = int(spec, "capacity-gb").map(|g| g.max(0) as u64 * GIB);
+    d.loc = Some(if spec.field_locs.contains_key("appliance") {
+        spec.loc_of("appliance")
+    } else {
+        spec.loc_of("pool")
+    });
+    Some(d)
+}
+
+/// A PVE backup job writing to a `pbs` storage whose datastore the lab
+/// declares: which guests it selects, into which datastore, when.
+fn backup_job(lab: &Lab, spec: &ResourceSpec) -> Option<BackupJob> {
+    let schedule = Schedule::parse(text(spec, "schedule")?).ok()?;
+    let storage = lab.resource(&Address::new(pve::STORAGE, text(spec, "storage")?))?;
+    let datastore = text(storage, "pbs_datastore").and_then(Address::parse)?;
+    let guests = |key: &str| -> Vec<Address> {
+        match spec.attrs.get(key) {
+            Some(Value::List(items)) => items
+                .iter()
+                .filter_map(|v| match v {
+                    Value::Str(a) => Address::parse(a),
+                    Value::Ref(r) => Some(r.address.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let selection = if spec.attrs.get("all").and_then(Value::as_bool) == Some(true) {
+        match guests("exclude_guests") {
+            ex if ex.is_empty() => Selection::All,
+            ex => Selection::AllExcept(ex),
+        }
+    } else {
+        Selection::Only(guests("guests"))
+    };
+    let mut j = BackupJob::new(spec.address.clone(), selection, datastore, schedule);
+    j.loc = Some(spec.declared_at);
+    Some(j)
+}
