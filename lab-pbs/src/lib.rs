@@ -15,11 +15,14 @@
 //! What exists so far: [`schema`], the official PBS API schema, embedded and
 //! checked with lab-proxmox's validator (the simulator and the client's
 //! conformance tests build on it), [`schedule`], PBS's calendar events
-//! parsed as PBS parses them, with their next runs, and the first [`api`]
-//! pieces PBS does its own way (token header, UPIDs).
+//! parsed as PBS parses them, with their next runs, [`api`], the PBS client
+//! ([`api::PbsClient`], on lab-proxmox's transport), and `sim` (feature
+//! `sim`), the PBS simulator and the `pbs-sim` binary.
 
 pub mod api;
 /// PBS calendar events (shared with PVE's backup jobs, so they live in
 /// lab-proxmox).
 pub use lab_proxmox::schedule;
 pub mod schema;
+#[cfg(feature = "sim")]
+pub mod sim;

@@ -101,15 +101,24 @@ impl ApiError {
 
     /// Classifies an HTTP error answer: `status`, the reason phrase if the
     /// server sent a non-canonical one, and the raw body (which for a 401 is
-    /// empty, not JSON).
+    /// empty, not JSON). A body that is not JSON is the message itself:
+    /// Proxmox Backup Server answers errors with the plain text (under a
+    /// JSON content type) and a canonical reason phrase.
     pub fn from_response(status: u16, reason: Option<&str>, body: &[u8]) -> Self {
         let json: Option<Value> = serde_json::from_slice(body).ok();
+        let plain_text = match &json {
+            Some(_) => None,
+            None => {
+                Some(String::from_utf8_lossy(body).trim().to_string()).filter(|s| !s.is_empty())
+            }
+        };
         let body_message = json
             .as_ref()
             .and_then(|v| v.get("message"))
             .and_then(Value::as_str)
             .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty());
+            .filter(|s| !s.is_empty())
+            .or(plain_text);
         let mut errors = BTreeMap::new();
         if let Some(Value::Object(map)) = json.as_ref().and_then(|v| v.get("errors")) {
             for (k, v) in map {
@@ -185,8 +194,14 @@ impl From<ApiError> for lab_core::ProviderError {
                 Some(wait) => lab_core::ProviderError::transient(message).retry_after(wait),
                 None => lab_core::ProviderError::transient(message),
             },
+            // The client names its own product's variables; an error made
+            // elsewhere gets PVE's.
+            ErrorKind::AuthFailed if message.contains("with the `lab` CLI they come from") => {
+                lab_core::ProviderError::auth(message)
+            }
             ErrorKind::AuthFailed => lab_core::ProviderError::auth(format!(
-                "{message}; with the `lab` CLI they come from PVE_TOKEN_ID and PVE_TOKEN_SECRET"
+                "{message}; {}",
+                super::credentials_hint(&super::Dialect::PVE)
             )),
             ErrorKind::PermissionDenied => lab_core::ProviderError::auth(format!(
                 "{message} (grant the API token the privilege named above, or use a token \
@@ -233,9 +248,16 @@ fn classify(status: u16, text: &str, errors: &BTreeMap<String, String>) -> Error
         401 => ErrorKind::AuthFailed,
         403 => ErrorKind::PermissionDenied,
         404 => ErrorKind::NotFound,
+        // PBS answers 400 for any error a handler raises without a status
+        // ("no such datastore 'x'", "datastore 'x' already exists."), so
+        // the text decides there too.
         400 => {
-            if errors.values().any(|v| v.contains("already exists")) {
+            if errors.values().any(|v| v.contains("already exists")) || has(&["already exists"]) {
                 ErrorKind::AlreadyExists
+            } else if has(NOT_FOUND) {
+                ErrorKind::NotFound
+            } else if has(LOCKED) {
+                ErrorKind::Locked
             } else {
                 ErrorKind::BadParam
             }
@@ -496,6 +518,25 @@ mod tests {
         assert!(err(599, None, "").is_transient());
         assert!(!err(400, None, r#"{"errors":{"a":"b"}}"#).is_transient());
         assert!(!ApiError::new(ErrorKind::Timeout, "slow").is_transient());
+    }
+
+    #[test]
+    fn plain_text_bodies_are_the_message() {
+        let e = err(400, None, "no such datastore 'nope'\n");
+        assert_eq!(e.message, "no such datastore 'nope'");
+        assert_eq!(e.kind, ErrorKind::NotFound);
+        let e = err(
+            400,
+            None,
+            "parameter verification errors\n\nparameter 'name': datastore 'a' already exists.\n",
+        );
+        assert_eq!(e.kind, ErrorKind::AlreadyExists);
+        let e = err(404, None, "Path '/api2/json/x' not found.");
+        assert_eq!(e.message, "Path '/api2/json/x' not found.");
+        assert_eq!(e.kind, ErrorKind::NotFound);
+        let e = err(403, None, "permission check failed");
+        assert_eq!(e.kind, ErrorKind::PermissionDenied);
+        assert_eq!(e.message, "permission check failed");
     }
 
     #[test]
