@@ -180,6 +180,49 @@ impl PbsClient {
             .map(drop)
     }
 
+    /// `DELETE /admin/datastore/{store}/snapshots`: forgets one snapshot
+    /// (its chunks stay until garbage collection).
+    pub async fn forget_snapshot(
+        &self,
+        store: &str,
+        ns: Option<&str>,
+        backup_type: &str,
+        backup_id: &str,
+        backup_time: i64,
+    ) -> Result<(), ApiError> {
+        let mut q = ns_query(ns);
+        q.push(("backup-type", backup_type.to_string()));
+        q.push(("backup-id", backup_id.to_string()));
+        q.push(("backup-time", backup_time.to_string()));
+        self.http
+            .delete(&path(&["admin", "datastore", store, "snapshots"]), &q)
+            .await
+            .map(drop)
+    }
+
+    /// `PUT /admin/datastore/{store}/protected`: protects a snapshot from
+    /// prune (or lifts it).
+    pub async fn set_protected(
+        &self,
+        store: &str,
+        ns: Option<&str>,
+        backup_type: &str,
+        backup_id: &str,
+        backup_time: i64,
+        protected: bool,
+    ) -> Result<(), ApiError> {
+        let form = Form::new()
+            .opt_str("ns", ns.filter(|n| !n.is_empty()))
+            .str("backup-type", backup_type)
+            .str("backup-id", backup_id)
+            .int("backup-time", backup_time)
+            .bool("protected", protected);
+        self.http
+            .put(&path(&["admin", "datastore", store, "protected"]), &form)
+            .await
+            .map(drop)
+    }
+
     /// `POST /admin/datastore/{store}/gc` and waits for the
     /// `garbage_collection` task.
     pub async fn run_gc(&self, store: &str, ctx: &OpContext) -> Result<TaskOutcome, ApiError> {

@@ -310,6 +310,45 @@ pub(crate) fn forget(w: &mut World, auth: &str, store: &str, p: &Params) -> Res 
     Ok(Value::Null)
 }
 
+/// `PUT /admin/datastore/{store}/protected`: `Datastore.Modify`, or
+/// `Datastore.Backup` as the owner.
+pub(crate) fn set_protected(w: &mut World, auth: &str, store: &str, p: &Params) -> Res {
+    let ns = p.ns("ns");
+    let ty = p.req("backup-type")?.to_string();
+    let id = p.req("backup-id")?.to_string();
+    let time = p.int("backup-time").unwrap_or(0);
+    let protected = p.flag("protected", false);
+    let path = datastore_path(store, &ns);
+    need(
+        w,
+        auth,
+        &path,
+        acl::DATASTORE_MODIFY | acl::DATASTORE_BACKUP,
+        true,
+    )?;
+    let modify = acl::allowed(w, auth, &path, acl::DATASTORE_MODIFY, false);
+    let ds = lookup(w, store)?;
+    let missing = || {
+        PbsError::bad(format!(
+            "snapshot {} does not exist!",
+            snapshot_dir(&ty, &id, time)
+        ))
+    };
+    let g = ds.group(&ns, &ty, &id).ok_or_else(missing)?;
+    if !modify && !owns(&g.owner, auth) {
+        return Err(PbsError::forbidden());
+    }
+    g.snapshots.get(&time).ok_or_else(missing)?;
+    let ds = w.datastores.get_mut(store).expect("looked up");
+    if let Some(s) = ds
+        .group_mut(&ns, &ty, &id)
+        .and_then(|g| g.snapshots.get_mut(&time))
+    {
+        s.protected = protected;
+    }
+    Ok(Value::Null)
+}
+
 /// Whether namespace `ns` is `root` or below it within `max_depth`.
 pub(crate) fn in_scope(ns: &str, root: &str, max_depth: Option<usize>) -> bool {
     let rel = if root.is_empty() {
@@ -348,7 +387,8 @@ pub(crate) fn gc(shared: &Arc<Shared>, upid: &str, store: &str) -> WorkResult {
         for s in ds.groups.iter_mut().flat_map(|g| g.snapshots.values_mut()) {
             s.touched = t;
         }
-        let (gone, kept): (Vec<_>, Vec<_>) = ds.garbage.drain(..).partition(|g| g.touched < cutoff);
+        let (gone, kept): (Vec<_>, Vec<_>) =
+            ds.garbage.drain(..).partition(|g| g.touched <= cutoff);
         ds.garbage = kept;
         let removed: u64 = gone.iter().map(|g| g.bytes).sum();
         let pending: u64 = ds.garbage.iter().map(|g| g.bytes).sum();

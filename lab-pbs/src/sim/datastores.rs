@@ -163,6 +163,9 @@ pub(crate) fn dispatch(
         ("DELETE", ["admin", "datastore", store, "snapshots"]) => {
             shared.write(|w| backups::forget(w, auth, store, p))
         }
+        ("PUT", ["admin", "datastore", store, "protected"]) => {
+            shared.write(|w| backups::set_protected(w, auth, store, p))
+        }
         ("GET", ["admin", "datastore", store, "groups"]) => {
             shared.read(|w| backups::list_groups(w, auth, store, p))
         }
