@@ -213,6 +213,11 @@ pub(crate) struct Shared {
     pub fingerprint: String,
     /// `pstart` of this run's UPIDs.
     pub pstart: u64,
+    /// The running workers, ended with the server.
+    pub workers: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// Set once stopped: nothing is persisted any more (a worker that was
+    /// running belongs to the stopped server, as on a real node going down).
+    pub stopped: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -226,6 +231,9 @@ impl Shared {
     pub fn write<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
         let mut w = self.world.lock().unwrap_or_else(|e| e.into_inner());
         let r = f(&mut w);
+        if self.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            return r;
+        }
         if let Some(path) = &self.config.state_file {
             if let Err(e) = save(path, &w) {
                 tracing::warn!(error = %e, "pbs-sim could not persist its state");
@@ -386,6 +394,8 @@ impl PbsSim {
             violations: Mutex::new(Vec::new()),
             fingerprint: identity.tls.fingerprint.clone(),
             pstart: u64::from(rand_u32() % 0x0fff_ffff) + 0x1000,
+            workers: Mutex::new(Vec::new()),
+            stopped: std::sync::atomic::AtomicBool::new(false),
             config,
         });
         shared.write(|_| ());
@@ -496,15 +506,30 @@ impl PbsSim {
         });
     }
 
-    /// Stops the server (also done on drop).
+    /// Stops the server (also done on drop), as a node going down: the
+    /// listener closes, running workers end where they are, and nothing
+    /// more is written to the state file (a restart on it reads their
+    /// tasks as `unexpected status`).
     pub fn stop(&self) {
+        self.shared
+            .stopped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        for w in self
+            .shared
+            .workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            w.abort();
+        }
         let _ = self.shutdown.send(true);
     }
 }
 
 impl Drop for PbsSim {
     fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
+        self.stop();
     }
 }
 

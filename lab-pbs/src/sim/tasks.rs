@@ -62,13 +62,16 @@ where
         }
         upid
     });
-    let shared = shared.clone();
+    let worker = shared.clone();
     let id = upid.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(shared.config.task_latency).await;
-        let result = work(shared.clone(), id.clone()).await;
-        finish(&shared, &id, result);
+    let handle = tokio::spawn(async move {
+        tokio::time::sleep(worker.config.task_latency).await;
+        let result = work(worker.clone(), id.clone()).await;
+        finish(&worker, &id, result);
     });
+    let mut workers = shared.workers.lock().unwrap_or_else(|e| e.into_inner());
+    workers.retain(|w| !w.is_finished());
+    workers.push(handle.abort_handle());
     upid
 }
 

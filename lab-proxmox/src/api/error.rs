@@ -248,11 +248,16 @@ fn classify(status: u16, text: &str, errors: &BTreeMap<String, String>) -> Error
         401 => ErrorKind::AuthFailed,
         403 => ErrorKind::PermissionDenied,
         404 => ErrorKind::NotFound,
-        // PBS answers 400 for any error a handler raises without a status
-        // ("no such datastore 'x'", "datastore 'x' already exists."), so
-        // the text decides there too.
         400 => {
-            if errors.values().any(|v| v.contains("already exists")) || has(&["already exists"]) {
+            if errors.values().any(|v| v.contains("already exists")) {
+                ErrorKind::AlreadyExists
+            } else if !errors.is_empty() {
+                ErrorKind::BadParam
+            // No `errors` map: PBS, which answers 400 with the plain text
+            // of any error a handler raises without a status ("no such
+            // datastore 'x'", "datastore 'x' already exists."), so the
+            // text decides.
+            } else if has(&["already exists"]) {
                 ErrorKind::AlreadyExists
             } else if has(NOT_FOUND) {
                 ErrorKind::NotFound
@@ -534,6 +539,13 @@ mod tests {
         let e = err(404, None, "Path '/api2/json/x' not found.");
         assert_eq!(e.message, "Path '/api2/json/x' not found.");
         assert_eq!(e.kind, ErrorKind::NotFound);
+        // PVE's parameter errors stay parameter errors, whatever they say.
+        let e = err(
+            400,
+            Some("Parameter verification failed."),
+            r#"{"errors":{"storage":"storage 'x' does not exist"},"data":null}"#,
+        );
+        assert_eq!(e.kind, ErrorKind::BadParam);
         let e = err(403, None, "permission check failed");
         assert_eq!(e.kind, ErrorKind::PermissionDenied);
         assert_eq!(e.message, "permission check failed");
