@@ -348,6 +348,18 @@ async fn remotes_jobs_and_gc() {
     .unwrap();
     let e = pbs.delete_remote("offsite").await.unwrap_err();
     assert!(e.message.contains("is used by sync job 'pull'"), "{e}");
+    // A local sync onto its own source is refused.
+    let e = pbs
+        .create_job(
+            JobKind::Sync,
+            "loop",
+            Form::new()
+                .str("store", "daily")
+                .str("remote-store", "daily"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.message, "source and target datastore can't be the same");
     pbs.delete_job(JobKind::Sync, "pull").await.unwrap();
     pbs.delete_remote("offsite").await.unwrap();
     let e = pbs
@@ -452,6 +464,8 @@ async fn users_tokens_and_acls() {
         .await
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::PermissionDenied, "{e}");
+    assert_eq!(e.status, 400);
+    assert_eq!(e.message, "Unprivileged API tokens can't set ACL items.");
     pbs.put_acl(
         "/datastore/daily",
         "DatastoreBackup",

@@ -100,10 +100,7 @@ pub(crate) fn dispatch(
         ("DELETE", ["access", "users", userid]) => shared.write(|w| {
             need(w, auth, "/access/users", acl::PERMISSIONS_MODIFY, false)?;
             if w.users.remove(*userid).is_none() {
-                return Err(PbsError::http(
-                    404,
-                    format!("user '{userid}' does not exist."),
-                ));
+                return Err(PbsError::bad(format!("user '{userid}' does not exist.")));
             }
             let prefix = format!("{userid}!");
             w.tokens.retain(|id, _| !id.starts_with(&prefix));
@@ -160,7 +157,9 @@ pub(crate) fn dispatch(
             w.tokens
                 .get(&format!("{userid}!{name}"))
                 .map(|t| Value::Object(t.config.clone()))
-                .ok_or_else(|| PbsError::bad(format!("no such token '{name}' for user '{userid}'")))
+                .ok_or_else(|| {
+                    PbsError::bad(format!("token '{name}' of user '{userid}' does not exist."))
+                })
         }),
         ("DELETE", ["access", "users", userid, "token", name]) => shared.write(|w| {
             if !may_manage_user(w, auth, userid) {
@@ -168,10 +167,9 @@ pub(crate) fn dispatch(
             }
             let tokenid = format!("{userid}!{name}");
             if w.tokens.remove(&tokenid).is_none() {
-                return Err(PbsError::http(
-                    404,
-                    format!("no such token '{name}' for user '{userid}'"),
-                ));
+                return Err(PbsError::bad(format!(
+                    "token '{name}' of user '{userid}' does not exist."
+                )));
             }
             w.acl.retain(|a| a.ugid != tokenid);
             Ok(Value::Null)
@@ -207,11 +205,32 @@ pub(crate) fn dispatch(
             let role = p.req("role")?.to_string();
             let propagate = p.flag("propagate", true);
             let delete = p.flag("delete", false);
+            if p.get("group").is_some() {
+                return Err(PbsError::bad(
+                    "parameter 'group' - groups are currently not supported.",
+                ));
+            }
             let Some(ugid) = p.get("auth-id").map(str::to_string) else {
-                return Err(PbsError::bad("either 'group' or 'auth-id' is required"));
+                return Err(PbsError::bad("missing 'userid' or 'group' parameter."));
             };
             shared.write(|w| {
-                need(w, auth, &path, acl::PERMISSIONS_MODIFY, false)?;
+                // `update_acl`: Permissions.Modify on /access/acl, or a user
+                // setting its own tokens' entries.
+                if !acl::allowed(w, auth, "/access/acl", acl::PERMISSIONS_MODIFY, false) {
+                    if auth.contains('!') {
+                        return Err(PbsError::bad(
+                            "Unprivileged API tokens can't set ACL items.",
+                        ));
+                    } else if !ugid.contains('!') {
+                        return Err(PbsError::bad(
+                            "Unprivileged users can only set ACL items for API tokens.",
+                        ));
+                    } else if acl::user_of(&ugid) != auth {
+                        return Err(PbsError::bad(
+                            "Unprivileged users can only set ACL items for their own API tokens.",
+                        ));
+                    }
+                }
                 if role_privs(&role).is_none() {
                     return Err(PbsError::param(
                         "role",

@@ -218,6 +218,15 @@ const NOT_FOUND: &[&str] = &[
     "no such",
     "unable to find configuration file",
 ];
+/// PBS handlers that refuse a caller with a plain `bail!` (400): the
+/// sync-job checks ("permission check failed"), `check_privs` ("missing
+/// permissions '<privs>' on '<path>'"), the ACL editor ("Unprivileged ...").
+const PBS_DENIED: &[&str] = &[
+    "permission check failed",
+    "missing permissions '",
+    "unprivileged ",
+];
+
 /// Texts that mean "a lock could not be taken / the daemon was busy".
 /// `cfs-lock '<name>' error: got lock request timeout` is pmxcfs's cluster
 /// lock (`PVE::Cluster::cfs_lock_*`: `file-user_cfg`, `storage-<id>`,
@@ -257,6 +266,8 @@ fn classify(status: u16, text: &str, errors: &BTreeMap<String, String>) -> Error
             // of any error a handler raises without a status ("no such
             // datastore 'x'", "datastore 'x' already exists."), so the
             // text decides.
+            } else if has(PBS_DENIED) {
+                ErrorKind::PermissionDenied
             } else if has(&["already exists"]) {
                 ErrorKind::AlreadyExists
             } else if has(NOT_FOUND) {
@@ -275,6 +286,8 @@ fn classify(status: u16, text: &str, errors: &BTreeMap<String, String>) -> Error
                 ErrorKind::Locked
             } else if has(NOT_FOUND) {
                 ErrorKind::NotFound
+            } else if has(PBS_DENIED) {
+                ErrorKind::PermissionDenied
             } else if has(&["already exists"]) {
                 ErrorKind::AlreadyExists
             } else if has(&["timeout", "timed out", "connection refused", "broken pipe"]) {
@@ -546,6 +559,14 @@ mod tests {
             r#"{"errors":{"storage":"storage 'x' does not exist"},"data":null}"#,
         );
         assert_eq!(e.kind, ErrorKind::BadParam);
+        let e = err(400, None, "permission check failed");
+        assert_eq!(e.kind, ErrorKind::PermissionDenied);
+        let e = err(
+            400,
+            None,
+            "missing permissions 'Datastore.Backup' on '/datastore/a'",
+        );
+        assert_eq!(e.kind, ErrorKind::PermissionDenied);
         let e = err(403, None, "permission check failed");
         assert_eq!(e.kind, ErrorKind::PermissionDenied);
         assert_eq!(e.message, "permission check failed");
