@@ -792,6 +792,34 @@ async fn the_state_survives_a_restart() {
     );
 }
 
+#[test]
+fn a_background_simulator_serves_callers_of_other_runtimes() {
+    let sim = PbsSim::start_background(PbsSimConfig::fast()).unwrap();
+    for _ in 0..2 {
+        // Each runtime ends after its call; the simulator keeps serving.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let v = rt.block_on(sim.client().version()).unwrap();
+        assert_eq!(v.release, "4.0");
+    }
+    let endpoint = sim.endpoint();
+    drop(sim);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let gone = PbsClient::new(
+        lab_pbs::api::ClientConfig::new(endpoint, "root@pam!lab", Secret::new("x"))
+            .with_timeout(Duration::from_secs(2)),
+    )
+    .unwrap();
+    // Stopped: nothing answers (give the thread a moment to close).
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(rt.block_on(gone.version()).is_err());
+}
+
 #[tokio::test]
 async fn an_interrupted_task_reads_unexpected_status() {
     let dir = tempfile::tempdir().unwrap();
