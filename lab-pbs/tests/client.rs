@@ -374,6 +374,26 @@ async fn remotes_jobs_and_gc() {
     let status = pbs.gc_status("daily").await.unwrap();
     assert_eq!(status.upid, gc.upid);
     assert_eq!(status.removed_bytes, 0);
+
+    // Deleting a datastore takes its jobs and ACL entries with it. (An
+    // entry at the path replaces what the root token inherits there: its
+    // own entry would take its Datastore.Allocate away.)
+    pbs.create_user("audit@pbs", None).await.unwrap();
+    pbs.put_acl(
+        "/datastore/daily",
+        "DatastoreAudit",
+        "audit@pbs",
+        false,
+        false,
+    )
+    .await
+    .unwrap();
+    pbs.delete_datastore("daily", false, &ctx()).await.unwrap();
+    let prune: Vec<PruneJobConfig> = pbs.jobs(JobKind::Prune).await.unwrap();
+    assert!(prune.is_empty());
+    let sync: Vec<SyncJobConfig> = pbs.jobs(JobKind::Sync).await.unwrap();
+    assert_eq!(sync.len(), 1, "the archive's job stays");
+    assert!(pbs.acl(Some("/datastore/daily")).await.unwrap().is_empty());
     assert!(
         sim.schema_violations().len() == 1,
         "{:?}",

@@ -287,8 +287,13 @@ fn create(shared: &Arc<Shared>, auth: &str, p: &Params) -> Res {
     Ok(upid.into())
 }
 
+/// `delete_datastore`: the job configurations on the datastore and its
+/// ACL subtree go at once (unless `keep-job-configs`), the datastore itself
+/// in the `delete-datastore` task.
 fn delete(shared: &Arc<Shared>, auth: &str, name: &str, p: &Params) -> Res {
-    shared.read(|w| {
+    let keep_jobs = p.flag("keep-job-configs", false);
+    let destroy = p.flag("destroy-data", false);
+    shared.write(|w| {
         need(
             w,
             auth,
@@ -302,10 +307,18 @@ fn delete(shared: &Arc<Shared>, auth: &str, name: &str, p: &Params) -> Res {
                 format!("datastore '{name}' does not exist."),
             ));
         }
+        if !keep_jobs {
+            let on_store =
+                |c: &Map<String, Value>| c.get("store").and_then(Value::as_str) == Some(name);
+            w.sync_jobs.retain(|_, c| !on_store(c));
+            w.prune_jobs.retain(|_, c| !on_store(c));
+            w.verify_jobs.retain(|_, c| !on_store(c));
+            let node = datastore_path(name, "");
+            w.acl
+                .retain(|a| a.path != node && !a.path.starts_with(&format!("{node}/")));
+        }
         Ok(())
     })?;
-    let keep_jobs = p.flag("keep-job-configs", false);
-    let destroy = p.flag("destroy-data", false);
     let name = name.to_string();
     let upid = tasks::spawn(shared, "delete-datastore", Some(&name.clone()), auth, {
         move |shared, upid| async move {
@@ -316,23 +329,7 @@ fn delete(shared: &Arc<Shared>, auth: &str, name: &str, p: &Params) -> Res {
                     format!("destroying datastore '{name}' contents"),
                 );
             }
-            shared.write(|w| {
-                w.datastores.remove(&name);
-                if !keep_jobs {
-                    let on_store = |c: &Map<String, Value>| {
-                        c.get("store").and_then(Value::as_str) == Some(name.as_str())
-                    };
-                    w.sync_jobs.retain(|_, c| !on_store(c));
-                    w.prune_jobs.retain(|_, c| !on_store(c));
-                    w.verify_jobs.retain(|_, c| !on_store(c));
-                }
-                w.acl.retain(|a| {
-                    a.path != datastore_path(&name, "")
-                        && !a
-                            .path
-                            .starts_with(&format!("{}/", datastore_path(&name, "")))
-                });
-            });
+            shared.write(|w| w.datastores.remove(&name));
             Ok(0)
         }
     });
