@@ -17,7 +17,7 @@
 //! |---|---|---|
 //! | transport | `server` | TLS accept loop, auth, request log and counter, faults, schema validation, routing, PBS's error texts and statuses |
 //! | privileges | [`acl`] | PBS's privileges and roles, propagation and the token ∩ user rule |
-//! | tasks | `tasks` | UPIDs, `running` → `stopped` after [`PbsSimConfig::task_latency`], `OK` / `WARNINGS: n` / error text, logs; a restart ends running tasks with `unexpected status` |
+//! | tasks | `tasks` | UPIDs (status and log under any `{node}`, as PBS ignores it), `running` → `stopped` after [`PbsSimConfig::task_latency`], `OK` / `WARNINGS: n` / error text, logs; a restart ends running tasks with `unexpected status` |
 //! | datastores | `datastores` | config CRUD (POST and DELETE answer UPIDs), `/admin/datastore` (only what the token may see), status (total/used/avail from [`PbsSimConfig::datastore_size`]), namespaces (parent must exist, 7 levels), snapshots and groups listings, GC |
 //! | backups | `backups`, [`prune`] | snapshots written through `POST /sim/backup` and read through `GET /sim/backup` (the contract with pve-sim), owners, prune as `pbs-datastore/src/prune.rs` selects, GC with the grace period, verify |
 //! | jobs | `jobs`, `sync` | remotes, sync/prune/verify job CRUD and `run`; sync pulls from a local datastore or a loopback remote simulator over HTTPS (pinned), honouring `ns`, `remote-ns`, `max-depth`, `remove-vanished`, `transfer-last`, `group-filter` (`type:`, `group:`) |

@@ -348,25 +348,19 @@ async fn dispatch(
     segs: &[&str],
     p: &Params,
 ) -> Answer {
-    let node_ok = |n: &str| n == "localhost" || n == shared.config.node;
+    // PBS is one node: its handlers ignore `{node}` (`localhost` or the
+    // host name, or anything else), so the simulator does too.
     match (method, segs) {
         ("GET", ["version"]) => plain(Ok(json!({
             "version": shared.config.version,
             "release": shared.config.version.rsplit_once('.').map_or("4.0", |(r, _)| r),
             "repoid": "5f2d8b7c",
         }))),
-        ("GET", ["nodes", n, "certificates", "info"]) if node_ok(n) => {
-            plain(access::certificates(shared, auth))
-        }
-        ("GET", ["nodes", n, "tasks"]) if node_ok(n) => plain(tasks::list(shared, auth)),
-        ("GET", ["nodes", n, "tasks", upid, "status"]) if node_ok(n) => {
-            plain(tasks::status(shared, auth, upid))
-        }
-        ("GET", ["nodes", n, "tasks", upid, "log"]) if node_ok(n) => {
+        ("GET", ["nodes", _, "certificates", "info"]) => plain(access::certificates(shared, auth)),
+        ("GET", ["nodes", _, "tasks"]) => plain(tasks::list(shared, auth)),
+        ("GET", ["nodes", _, "tasks", upid, "status"]) => plain(tasks::status(shared, auth, upid)),
+        ("GET", ["nodes", _, "tasks", upid, "log"]) => {
             tasks::log_lines(shared, auth, upid, p).map(|(v, t)| (v, Some(t)))
-        }
-        ("GET" | "POST" | "PUT" | "DELETE", ["nodes", n, ..]) if !node_ok(n) => {
-            Err(PbsError::bad(format!("no such node '{n}'")))
         }
         (_, ["config", "datastore", ..]) | (_, ["admin", "datastore", ..]) => {
             plain(datastores::dispatch(shared, auth, method, segs, p))
