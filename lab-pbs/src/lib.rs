@@ -20,8 +20,10 @@
 //! them; [`schema`], the official PBS API schema, embedded and checked with
 //! lab-proxmox's validator; [`schedule`], PBS's calendar events parsed as
 //! PBS parses them, with their next runs; and the first [`api`] pieces PBS
-//! does its own way (token header, UPIDs); and [`failures`], the
-//! failure-domain analysis as pure code over a [`failures::Topology`].
+//! does its own way (token header, UPIDs); [`failures`], the
+//! failure-domain analysis as pure code over a [`failures::Topology`]; the
+//! PBS client ([`api::PbsClient`], on lab-proxmox's transport); and `sim`
+//! (feature `sim`), the PBS simulator and the `pbs-sim` binary.
 
 pub mod api;
 pub mod checks;
@@ -32,3 +34,5 @@ pub mod model;
 /// lab-proxmox).
 pub use lab_proxmox::schedule;
 pub mod schema;
+#[cfg(feature = "sim")]
+pub mod sim;

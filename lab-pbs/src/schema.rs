@@ -12,12 +12,12 @@
 //! and sha256 in `lab-pbs/reference/SOURCES.md`) is compiled in with
 //! `include_str!` ([`PBS_APIDOC_JSON`]) and parsed once per process.
 //!
-//! What the PVE rules do not cover yet, for the PBS client's author: PBS
-//! patterns are Perl-style `/^...$/` strings that the validator does not
-//! run (it runs only the patterns it knows, see
-//! [`lab_proxmox::schema::CHECKED_PATTERNS`]), and schedules are plain
-//! strings (`typetext: <calendar-event>`), so a calendar event is checked by
-//! lab-pbs's own parser, not here.
+//! Patterns: PBS writes them `/^...$/`, Rust regexes (proxmox-schema's
+//! `ApiStringFormat::Pattern`); the validator runs them with the `regex`
+//! crate, so a datastore name, a namespace or an auth id that PBS would
+//! refuse is refused here too (`value does not match the regex pattern`).
+//! Schedules are plain strings (`typetext: <calendar-event>`), so a
+//! calendar event is checked by lab-pbs's own parser, not here.
 //!
 //! ```
 //! let schema = lab_pbs::schema::embedded();

@@ -141,3 +141,47 @@ fn mistakes_pbs_refuses_are_refused() {
     );
     assert!(v.errors().is_some_and(|e| e.contains_key("id")), "{v:?}");
 }
+
+#[test]
+fn patterns_are_run_as_pbs_runs_them() {
+    let schema = lab_pbs::schema::embedded();
+    let pairs = |v: &[(&str, &str)]| {
+        v.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let ok = schema.validate(
+        "POST",
+        "/config/datastore",
+        &pairs(&[("name", "daily_1"), ("path", "/mnt/daily")]),
+    );
+    assert!(ok.is_ok(), "{ok:?}");
+    for (key, bad) in [
+        ("name", "-daily"),
+        ("name", "a/b"),
+        ("comment", "two\nlines"),
+    ] {
+        let mut p = vec![("name", "daily"), ("path", "/mnt/daily")];
+        p.retain(|(k, _)| *k != key);
+        p.push((key, bad));
+        match schema.validate("POST", "/config/datastore", &pairs(&p)) {
+            Err(lab_pbs::schema::Violation::Params { errors }) => {
+                assert_eq!(
+                    errors.get(key).map(String::as_str),
+                    Some("value does not match the regex pattern"),
+                    "{key}={bad:?}: {errors:?}"
+                );
+            }
+            other => panic!("{key}={bad:?} passed: {other:?}"),
+        }
+    }
+    // A namespace deeper than PBS's pattern allows (8 components).
+    let deep = "a/b/c/d/e/f/g/h/i";
+    assert!(schema
+        .validate(
+            "GET",
+            "/admin/datastore/daily/snapshots",
+            &pairs(&[("ns", deep)])
+        )
+        .is_err());
+}

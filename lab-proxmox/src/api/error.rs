@@ -101,15 +101,24 @@ impl ApiError {
 
     /// Classifies an HTTP error answer: `status`, the reason phrase if the
     /// server sent a non-canonical one, and the raw body (which for a 401 is
-    /// empty, not JSON).
+    /// empty, not JSON). A body that is not JSON is the message itself:
+    /// Proxmox Backup Server answers errors with the plain text (under a
+    /// JSON content type) and a canonical reason phrase.
     pub fn from_response(status: u16, reason: Option<&str>, body: &[u8]) -> Self {
         let json: Option<Value> = serde_json::from_slice(body).ok();
+        let plain_text = match &json {
+            Some(_) => None,
+            None => {
+                Some(String::from_utf8_lossy(body).trim().to_string()).filter(|s| !s.is_empty())
+            }
+        };
         let body_message = json
             .as_ref()
             .and_then(|v| v.get("message"))
             .and_then(Value::as_str)
             .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty());
+            .filter(|s| !s.is_empty())
+            .or(plain_text);
         let mut errors = BTreeMap::new();
         if let Some(Value::Object(map)) = json.as_ref().and_then(|v| v.get("errors")) {
             for (k, v) in map {
@@ -185,8 +194,14 @@ impl From<ApiError> for lab_core::ProviderError {
                 Some(wait) => lab_core::ProviderError::transient(message).retry_after(wait),
                 None => lab_core::ProviderError::transient(message),
             },
+            // The client names its own product's variables; an error made
+            // elsewhere gets PVE's.
+            ErrorKind::AuthFailed if message.contains("with the `lab` CLI they come from") => {
+                lab_core::ProviderError::auth(message)
+            }
             ErrorKind::AuthFailed => lab_core::ProviderError::auth(format!(
-                "{message}; with the `lab` CLI they come from PVE_TOKEN_ID and PVE_TOKEN_SECRET"
+                "{message}; {}",
+                super::credentials_hint(&super::Dialect::PVE)
             )),
             ErrorKind::PermissionDenied => lab_core::ProviderError::auth(format!(
                 "{message} (grant the API token the privilege named above, or use a token \
@@ -203,6 +218,15 @@ const NOT_FOUND: &[&str] = &[
     "no such",
     "unable to find configuration file",
 ];
+/// PBS handlers that refuse a caller with a plain `bail!` (400): the
+/// sync-job checks ("permission check failed"), `check_privs` ("missing
+/// permissions '<privs>' on '<path>'"), the ACL editor ("Unprivileged ...").
+const PBS_DENIED: &[&str] = &[
+    "permission check failed",
+    "missing permissions '",
+    "unprivileged ",
+];
+
 /// Texts that mean "a lock could not be taken / the daemon was busy".
 /// `cfs-lock '<name>' error: got lock request timeout` is pmxcfs's cluster
 /// lock (`PVE::Cluster::cfs_lock_*`: `file-user_cfg`, `storage-<id>`,
@@ -236,6 +260,20 @@ fn classify(status: u16, text: &str, errors: &BTreeMap<String, String>) -> Error
         400 => {
             if errors.values().any(|v| v.contains("already exists")) {
                 ErrorKind::AlreadyExists
+            } else if !errors.is_empty() {
+                ErrorKind::BadParam
+            // No `errors` map: PBS, which answers 400 with the plain text
+            // of any error a handler raises without a status ("no such
+            // datastore 'x'", "datastore 'x' already exists."), so the
+            // text decides.
+            } else if has(PBS_DENIED) {
+                ErrorKind::PermissionDenied
+            } else if has(&["already exists"]) {
+                ErrorKind::AlreadyExists
+            } else if has(NOT_FOUND) {
+                ErrorKind::NotFound
+            } else if has(LOCKED) {
+                ErrorKind::Locked
             } else {
                 ErrorKind::BadParam
             }
@@ -248,6 +286,8 @@ fn classify(status: u16, text: &str, errors: &BTreeMap<String, String>) -> Error
                 ErrorKind::Locked
             } else if has(NOT_FOUND) {
                 ErrorKind::NotFound
+            } else if has(PBS_DENIED) {
+                ErrorKind::PermissionDenied
             } else if has(&["already exists"]) {
                 ErrorKind::AlreadyExists
             } else if has(&["timeout", "timed out", "connection refused", "broken pipe"]) {
@@ -496,6 +536,40 @@ mod tests {
         assert!(err(599, None, "").is_transient());
         assert!(!err(400, None, r#"{"errors":{"a":"b"}}"#).is_transient());
         assert!(!ApiError::new(ErrorKind::Timeout, "slow").is_transient());
+    }
+
+    #[test]
+    fn plain_text_bodies_are_the_message() {
+        let e = err(400, None, "no such datastore 'nope'\n");
+        assert_eq!(e.message, "no such datastore 'nope'");
+        assert_eq!(e.kind, ErrorKind::NotFound);
+        let e = err(
+            400,
+            None,
+            "parameter verification errors\n\nparameter 'name': datastore 'a' already exists.\n",
+        );
+        assert_eq!(e.kind, ErrorKind::AlreadyExists);
+        let e = err(404, None, "Path '/api2/json/x' not found.");
+        assert_eq!(e.message, "Path '/api2/json/x' not found.");
+        assert_eq!(e.kind, ErrorKind::NotFound);
+        // PVE's parameter errors stay parameter errors, whatever they say.
+        let e = err(
+            400,
+            Some("Parameter verification failed."),
+            r#"{"errors":{"storage":"storage 'x' does not exist"},"data":null}"#,
+        );
+        assert_eq!(e.kind, ErrorKind::BadParam);
+        let e = err(400, None, "permission check failed");
+        assert_eq!(e.kind, ErrorKind::PermissionDenied);
+        let e = err(
+            400,
+            None,
+            "missing permissions 'Datastore.Backup' on '/datastore/a'",
+        );
+        assert_eq!(e.kind, ErrorKind::PermissionDenied);
+        let e = err(403, None, "permission check failed");
+        assert_eq!(e.kind, ErrorKind::PermissionDenied);
+        assert_eq!(e.message, "permission check failed");
     }
 
     #[test]

@@ -132,6 +132,52 @@ impl fmt::Debug for ClientConfig {
     }
 }
 
+/// What differs between the Proxmox APIs that share this transport:
+/// Proxmox VE ([`Dialect::PVE`]) and Proxmox Backup Server (lab-pbs
+/// defines its own). The envelope, forms, fingerprint pinning and task
+/// polling are the same; the token header, the default port and the words
+/// in error messages are not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dialect {
+    /// The product as error messages name it (`Proxmox`, `Proxmox Backup
+    /// Server`).
+    pub name: &'static str,
+    /// The `Authorization` scheme (`PVEAPIToken`, `PBSAPIToken`).
+    pub token_prefix: &'static str,
+    /// Between the token id and the secret (`=` for PVE, `:` for PBS).
+    pub token_separator: char,
+    /// The port an endpoint without one gets (`None`: the URL's default,
+    /// 443).
+    pub default_port: Option<u16>,
+    /// The port named in the "not TLS" hint (8006, 8007).
+    pub https_port: u16,
+    /// Where the `lab` CLI reads the credentials from, for auth errors.
+    pub credentials_env: &'static str,
+    /// The user agent product token.
+    pub user_agent: &'static str,
+}
+
+impl Dialect {
+    /// Proxmox VE: `PVEAPIToken=<id>=<secret>`, port 8006.
+    pub const PVE: Dialect = Dialect {
+        name: "Proxmox",
+        token_prefix: "PVEAPIToken",
+        token_separator: '=',
+        default_port: None,
+        https_port: 8006,
+        credentials_env: "PVE_TOKEN_ID and PVE_TOKEN_SECRET",
+        user_agent: concat!("lab-proxmox/", env!("CARGO_PKG_VERSION")),
+    };
+}
+
+/// The text auth errors end with, naming where the credentials come from.
+pub fn credentials_hint(dialect: &Dialect) -> String {
+    format!(
+        "with the `lab` CLI they come from {}",
+        dialect.credentials_env
+    )
+}
+
 /// A PVE API client. Cheap to clone (shared connection pool).
 #[derive(Clone)]
 pub struct Client {
@@ -147,6 +193,7 @@ struct Inner {
     /// The Authorization header, marked sensitive.
     auth: HeaderValue,
     config: ClientConfig,
+    dialect: Dialect,
 }
 
 impl fmt::Debug for Client {
@@ -164,14 +211,15 @@ fn bad_config(message: impl Into<String>) -> ApiError {
 
 /// Normalises an endpoint: adds `https://` if no scheme, drops a trailing
 /// `/` and `/api2/json`; refuses `http://`.
-fn normalize_endpoint(endpoint: &str) -> Result<String, ApiError> {
+fn normalize_endpoint(endpoint: &str, dialect: &Dialect) -> Result<String, ApiError> {
+    let name = dialect.name;
     let mut e = endpoint.trim().to_string();
     if !e.contains("://") {
         e = format!("https://{e}");
     }
     if !e.starts_with("https://") {
         return Err(bad_config(format!(
-            "the Proxmox endpoint must use https:// (got {endpoint:?})"
+            "the {name} endpoint must use https:// (got {endpoint:?})"
         )));
     }
     while e.ends_with('/') {
@@ -182,11 +230,16 @@ fn normalize_endpoint(endpoint: &str) -> Result<String, ApiError> {
     }
     if e.len() <= "https://".len() {
         return Err(bad_config(format!(
-            "the Proxmox endpoint has no host ({endpoint:?})"
+            "the {name} endpoint has no host ({endpoint:?})"
         )));
     }
-    reqwest::Url::parse(&e)
-        .map_err(|err| bad_config(format!("invalid Proxmox endpoint {endpoint:?}: {err}")))?;
+    let url = reqwest::Url::parse(&e)
+        .map_err(|err| bad_config(format!("invalid {name} endpoint {endpoint:?}: {err}")))?;
+    if let (Some(port), None) = (dialect.default_port, url.port()) {
+        let mut with_port = url;
+        let _ = with_port.set_port(Some(port));
+        e = with_port.as_str().trim_end_matches('/').to_string();
+    }
     Ok(e)
 }
 
@@ -194,7 +247,13 @@ impl Client {
     /// Builds a client. Fails on a malformed endpoint, token id or
     /// fingerprint; makes no request.
     pub fn new(config: ClientConfig) -> Result<Client, ApiError> {
-        let endpoint = normalize_endpoint(&config.endpoint)?;
+        Client::with_dialect(config, Dialect::PVE)
+    }
+
+    /// Builds a client for another Proxmox API sharing this transport
+    /// (lab-pbs's `PbsClient` passes PBS's dialect).
+    pub fn with_dialect(config: ClientConfig, dialect: Dialect) -> Result<Client, ApiError> {
+        let endpoint = normalize_endpoint(&config.endpoint, &dialect)?;
         let token_id = config.token_id.trim();
         let valid_id = token_id
             .split_once('@')
@@ -215,7 +274,9 @@ impl Client {
             })?),
         };
         let mut auth = HeaderValue::from_str(&format!(
-            "PVEAPIToken={token_id}={}",
+            "{}={token_id}{}{}",
+            dialect.token_prefix,
+            dialect.token_separator,
             config.token_secret.expose().trim()
         ))
         .map_err(|_| {
@@ -231,7 +292,7 @@ impl Client {
             .http1_only()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(15)))
-            .user_agent(concat!("lab-proxmox/", env!("CARGO_PKG_VERSION")))
+            .user_agent(dialect.user_agent)
             .build()
             .map_err(|e| {
                 ApiError::new(ErrorKind::Other, format!("HTTP client setup failed: {e}"))
@@ -244,6 +305,7 @@ impl Client {
                 base,
                 auth,
                 config,
+                dialect,
             }),
         })
     }
@@ -256,6 +318,11 @@ impl Client {
     /// The configuration the client was built from.
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
+    }
+
+    /// The API dialect the client speaks.
+    pub fn dialect(&self) -> &Dialect {
+        &self.inner.dialect
     }
 
     /// `GET path?query`, decoding `data` as `T`.
@@ -369,6 +436,9 @@ impl Client {
         if !(200..300).contains(&status) {
             let mut e = ApiError::from_response(status, reason.as_deref(), &body);
             e.retry_after = retry_after;
+            if e.kind == ErrorKind::AuthFailed {
+                e.message = format!("{}; {}", e.message, credentials_hint(&inner.dialect));
+            }
             tracing::debug!(request = %what, status, error = %e, "Proxmox API error");
             return Err(e);
         }
@@ -392,7 +462,7 @@ impl Client {
     fn transport_error(&self, what: &str, e: &reqwest::Error) -> ApiError {
         let endpoint = &self.inner.endpoint;
         if let Some(refusal) = tls::find_refusal(e) {
-            let message = refusal_message(endpoint, &refusal);
+            let message = refusal_message(endpoint, &refusal, self.inner.dialect.name);
             return ApiError::new(
                 ErrorKind::UntrustedCertificate {
                     fingerprint: refusal.fingerprint,
@@ -405,7 +475,8 @@ impl Client {
                 ErrorKind::Other,
                 format!(
                     "{what}: {endpoint} answered, but not with TLS: is it an HTTP port? \
-                     Proxmox serves HTTPS on 8006"
+                     {} serves HTTPS on {}",
+                    self.inner.dialect.name, self.inner.dialect.https_port
                 ),
             );
         }
@@ -439,7 +510,7 @@ impl Client {
 /// inside a hex pair: with a pin, both fingerprints are lines of their own;
 /// without one, the line is `pin it: fingerprint AA:BB:...` (a fixed
 /// 20-column prefix: an 80-column terminal wraps it between two pairs).
-fn refusal_message(endpoint: &str, refusal: &tls::CertRefusal) -> String {
+fn refusal_message(endpoint: &str, refusal: &tls::CertRefusal, product: &str) -> String {
     match &refusal.pinned {
         Some(pinned) => format!(
             "the server at {endpoint} presented a certificate that does not match the \
@@ -449,7 +520,7 @@ fn refusal_message(endpoint: &str, refusal: &tls::CertRefusal) -> String {
         ),
         None => format!(
             "the server at {endpoint} presented a certificate that is not trusted ({}); \
-             if it is your Proxmox node's self-signed certificate,\npin it: fingerprint {}",
+             if it is your {product} node's self-signed certificate,\npin it: fingerprint {}",
             refusal.reason, refusal.fingerprint
         ),
     }
@@ -548,7 +619,7 @@ mod transport_tests {
                 reason: "invalid peer certificate: UnknownIssuer".into(),
             },
         ] {
-            let message = super::refusal_message("https://pve1:8006", &refusal);
+            let message = super::refusal_message("https://pve1:8006", &refusal, "Proxmox");
             let lines: Vec<&str> = message.lines().collect();
             let holding: Vec<&&str> = lines.iter().filter(|l| l.contains(&fp[..5])).collect();
             assert_eq!(holding.len(), 1, "{message}");

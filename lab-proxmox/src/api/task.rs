@@ -178,7 +178,22 @@ impl Client {
     /// the task failed.
     pub async fn wait_task(&self, upid: &str, ctx: &OpContext) -> Result<TaskOutcome, ApiError> {
         let parsed = Upid::parse(upid)?;
-        let status_path = path(&["nodes", &parsed.node, "tasks", upid, "status"]);
+        self.wait_task_at(&parsed.node, &parsed.worker_type, upid, ctx)
+            .await
+    }
+
+    /// [`Client::wait_task`] for a task id this module does not parse (a
+    /// Proxmox Backup Server UPID, which lab-pbs parses): the caller gives
+    /// the node to poll and the worker type that names the task in errors.
+    /// Polls `GET /nodes/{node}/tasks/{upid}/status` as `wait_task` does.
+    pub async fn wait_task_at(
+        &self,
+        node: &str,
+        worker_type: &str,
+        upid: &str,
+        ctx: &OpContext,
+    ) -> Result<TaskOutcome, ApiError> {
+        let status_path = path(&["nodes", node, "tasks", upid, "status"]);
         let cfg = &self.inner.config;
         let started = Instant::now();
         let deadline = started + cfg.task_timeout;
@@ -192,7 +207,7 @@ impl Client {
                     seen = true;
                     transient = 0;
                     if st.is_stopped() {
-                        let result = outcome(&parsed.worker_type, st.exitstatus.as_deref(), upid);
+                        let result = outcome(worker_type, st.exitstatus.as_deref(), upid);
                         if let Ok(o) = &result {
                             if o.warnings > 0 {
                                 tracing::debug!(
@@ -212,9 +227,7 @@ impl Client {
                     transient += 1;
                     tracing::debug!(upid, error = %e, "task status poll failed; retrying");
                 }
-                Err(e) => {
-                    return Err(e.context(format!("waiting for {} task {upid}", parsed.worker_type)))
-                }
+                Err(e) => return Err(e.context(format!("waiting for {} task {upid}", worker_type))),
             }
             let now = Instant::now();
             if now >= deadline {
@@ -223,7 +236,7 @@ impl Client {
                     format!(
                         "{} task {upid} did not finish: waited {} (the task timeout is {}); \
                          it may still be running on the node",
-                        parsed.worker_type,
+                        worker_type,
                         human_duration(now - started),
                         human_duration(cfg.task_timeout),
                     ),
@@ -238,7 +251,13 @@ impl Client {
     /// The first 50 lines of a task's log (`GET .../log?start=0&limit=50`).
     pub async fn task_log(&self, upid: &str) -> Result<Vec<String>, ApiError> {
         let parsed = Upid::parse(upid)?;
-        let log_path = path(&["nodes", &parsed.node, "tasks", upid, "log"]);
+        self.task_log_at(&parsed.node, upid).await
+    }
+
+    /// [`Client::task_log`] for a task id parsed elsewhere (PBS): the node
+    /// to read it from is given.
+    pub async fn task_log_at(&self, node: &str, upid: &str) -> Result<Vec<String>, ApiError> {
+        let log_path = path(&["nodes", node, "tasks", upid, "log"]);
         let lines: Vec<TaskLogLine> = self
             .get(
                 &log_path,

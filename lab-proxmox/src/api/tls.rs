@@ -280,8 +280,10 @@ pub(crate) fn is_not_tls(err: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// The rustls client configuration: ring provider, TLS 1.2 and 1.3, our
-/// verifier, HTTP/1.1 only (pveproxy speaks nothing else).
-pub(crate) fn client_config(pin: Option<[u8; 32]>) -> Result<rustls::ClientConfig, rustls::Error> {
+/// verifier (exactly the certificate with SHA-256 `pin`, or the platform
+/// roots), HTTP/1.1 only (pveproxy speaks nothing else). Public for
+/// lab-pbs's simulator, which dials a remote simulator with it.
+pub fn client_config(pin: Option<[u8; 32]>) -> Result<rustls::ClientConfig, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = match pin {
         Some(pin) => Verifier::pinned(provider.clone(), pin),

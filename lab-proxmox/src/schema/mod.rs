@@ -63,9 +63,11 @@
 //!   give `invalid format - format error\nnet0.tag: value must have a maximum value of
 //!   4094\n`. Named property-string formats (`pve-qm-ipconfig`, `pve-vm-cpu-conf`,
 //!   `prune-backups`, ...) are checked by keys rebuilt from their `typetext`.
-//! - **Patterns**: there is no regex engine. The patterns in [`CHECKED_PATTERNS`] are
-//!   matched by hand (URLs, fingerprints, bridges, machine types, LXC mount options, ...),
-//!   and any other pattern is skipped.
+//! - **Patterns**: PVE's are Perl regexes, which no Rust engine runs exactly: the ones in
+//!   [`CHECKED_PATTERNS`] are matched by hand (URLs, fingerprints, bridges, machine types,
+//!   LXC mount options, ...), and any other PVE pattern is skipped. Proxmox Backup Server's
+//!   schema writes its patterns `/^...$/`: they are Rust regexes (proxmox-schema's), run
+//!   with the `regex` crate, so every PBS pattern is checked.
 //! - **`delete`/`revert` lists** (format `pve-configid-list`, the config PUT/POST
 //!   endpoints): each listed key must be a property of the method after `[n]` mapping.
 //!   Otherwise the error is `unknown option 'foo'`, as qemu-server says it. Setting and

@@ -172,8 +172,30 @@ fn printable_ish(c: char) -> bool {
     !(c <= '\x08' || ('\x10'..='\x1f').contains(&c) || c == '\x7f')
 }
 
-/// Checks `value` against `pattern`, if the pattern is one this module knows.
+/// Runs a `/.../`-delimited pattern (Proxmox Backup Server's schema: the
+/// regex of proxmox-schema's `ApiStringFormat::Pattern`, which PBS runs with
+/// the `regex` crate) with the same engine; compiled once per pattern. PVE's
+/// patterns are never written so (they are Perl, matched by hand above).
+/// `None` if the text is not such a pattern or does not compile.
+fn check_rust_regex(pattern: &str, v: &str) -> Option<bool> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    let inner = pattern.strip_prefix('/')?.strip_suffix('/')?;
+    static CACHE: OnceLock<Mutex<HashMap<String, Option<regex::Regex>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    let re = cache
+        .entry(inner.to_string())
+        .or_insert_with(|| regex::Regex::new(inner).ok());
+    re.as_ref().map(|re| re.is_match(v))
+}
+
+/// Checks `value` against `pattern`, if the pattern is one this module knows
+/// (or a `/.../` Rust regex, as PBS's schema writes them).
 pub(crate) fn check(pattern: &str, v: &str) -> Option<bool> {
+    if pattern.starts_with('/') && pattern.len() > 2 && pattern.ends_with('/') {
+        return check_rust_regex(pattern, v);
+    }
     // Perl's `.` does not match a newline.
     let no_nl = !v.contains('\n');
     let ok = match pattern {
@@ -397,6 +419,19 @@ pub(crate) fn check(pattern: &str, v: &str) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slash_delimited_patterns_run_as_rust_regexes() {
+        let store = r"/^(?:[A-Za-z0-9_][A-Za-z0-9._\-]*)$/";
+        assert_eq!(check(store, "daily"), Some(true));
+        assert_eq!(check(store, "-daily"), Some(false));
+        assert_eq!(check(store, "a/b"), Some(false));
+        let comment = r"/^[[:^cntrl:]]*$/";
+        assert_eq!(check(comment, "a comment"), Some(true));
+        assert_eq!(check(comment, "two\nlines"), Some(false));
+        // Not a regex the engine takes: skipped, not refused.
+        assert_eq!(check("/^(?<=x)$/", "x"), None);
+    }
 
     #[test]
     fn every_listed_pattern_is_checked() {

@@ -34,6 +34,20 @@ pub struct Faults {
 }
 
 impl Faults {
+    /// A fault controller counting requests with `counter` (the
+    /// simulator's request counter: [`Faults::fail_request`] counts from
+    /// it). Other simulators (lab-pbs's) share this one.
+    pub fn new(counter: Arc<std::sync::atomic::AtomicU64>, lock_timeout: Duration) -> Faults {
+        Faults {
+            state: Arc::new(Mutex::new(FaultState {
+                lock_timeout,
+                ..FaultState::default()
+            })),
+            counter,
+            default_lock_timeout: lock_timeout,
+        }
+    }
+
     fn with<R>(&self, f: impl FnOnce(&mut FaultState) -> R) -> R {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut state)
@@ -85,7 +99,7 @@ impl Faults {
     }
 
     /// The injected failure for request number `number`, if any.
-    pub(crate) fn take_failure(&self, number: u64) -> Option<(u16, String)> {
+    pub fn take_failure(&self, number: u64) -> Option<(u16, String)> {
         self.with(|s| {
             let index = s.failures.iter().position(|(n, _, _)| *n == number)?;
             let (_, status, message) = s.failures.remove(index);
@@ -93,12 +107,13 @@ impl Faults {
         })
     }
 
-    pub(crate) fn latency(&self) -> Duration {
+    /// The extra latency before each request.
+    pub fn latency(&self) -> Duration {
         self.with(|s| s.extra_latency)
     }
 
     /// Consumes one 599 poll, if armed.
-    pub(crate) fn take_poll_599(&self) -> bool {
+    pub fn take_poll_599(&self) -> bool {
         self.with(|s| {
             if s.polls_599 > 0 {
                 s.polls_599 -= 1;
@@ -109,7 +124,8 @@ impl Faults {
         })
     }
 
-    pub(crate) fn first_poll_400(&self) -> bool {
+    /// Whether the first status poll of a task answers 400.
+    pub fn first_poll_400(&self) -> bool {
         self.with(|s| s.first_poll_400)
     }
 }

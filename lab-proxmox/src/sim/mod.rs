@@ -88,7 +88,7 @@ mod snapshots;
 mod state;
 mod storage;
 mod tasks;
-mod tls;
+pub mod tls;
 mod urls;
 mod validate;
 mod world;
@@ -448,7 +448,7 @@ impl std::fmt::Debug for SimConfig {
 }
 
 /// A random token secret in PVE's UUID format.
-pub(crate) fn random_secret() -> String {
+pub fn random_secret() -> String {
     let b: [u8; 16] = rand::random();
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
     format!(

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use tokio_rustls::TlsAcceptor;
 
 /// The server side of TLS.
-pub(crate) struct TlsMaterial {
+pub struct TlsMaterial {
     /// The acceptor for incoming connections.
     pub acceptor: TlsAcceptor,
     /// SHA-256 of the certificate DER, `AA:BB:...` uppercase.
@@ -34,7 +34,7 @@ pub(crate) struct TlsMaterial {
 }
 
 /// `AA:BB:..` SHA-256 fingerprint of a DER certificate.
-pub(crate) fn fingerprint(der: &[u8]) -> String {
+pub fn fingerprint(der: &[u8]) -> String {
     Sha256::digest(der)
         .iter()
         .map(|b| format!("{b:02X}"))
@@ -99,7 +99,7 @@ fn pem_encode(der: &[u8]) -> String {
 
 /// What a node keeps across restarts: its TLS material and its token
 /// secret.
-pub(crate) struct Identity {
+pub struct Identity {
     /// The TLS material.
     pub tls: TlsMaterial,
     /// The accepted token secret.
@@ -109,14 +109,26 @@ pub(crate) struct Identity {
 /// Loads the identity stored in `sidecar` if there is one (else generates
 /// and stores it): the certificate is reused; the token secret is
 /// `secret` if given, else the stored one for `token_id`, else a new one.
-pub(crate) fn load_or_generate(
+pub fn load_or_generate(
+    node: &str,
+    sidecar: Option<&Path>,
+    token_id: &str,
+    secret: Option<&str>,
+) -> Result<Identity, String> {
+    load_or_generate_for("PVE Cluster Node", node, sidecar, token_id, secret)
+}
+
+/// [`load_or_generate`] for another product's node: `organization` is the
+/// certificate's `O`/`OU` (`Proxmox Backup Server` for the PBS simulator).
+pub fn load_or_generate_for(
+    organization: &str,
     node: &str,
     sidecar: Option<&Path>,
     token_id: &str,
     secret: Option<&str>,
 ) -> Result<Identity, String> {
     let Some(path) = sidecar else {
-        let (cert_der, key_der) = generate_der(node)?;
+        let (cert_der, key_der) = generate_der(node, organization)?;
         return Ok(Identity {
             tls: material(cert_der, key_der)?,
             token_secret: secret.map_or_else(super::random_secret, str::to_string),
@@ -144,12 +156,12 @@ pub(crate) fn load_or_generate(
             (Some(cert), Some(key)) => (cert, key),
             _ => {
                 return Err(format!(
-                    "{}: not a pve-sim certificate file",
+                    "{}: not a simulator certificate file",
                     path.display()
                 ))
             }
         },
-        None => generate_der(node)?,
+        None => generate_der(node, organization)?,
     };
     let stored_secret = text("token_secret")
         .filter(|s| !s.is_empty() && text("token_id").as_deref() == Some(token_id));
@@ -177,7 +189,7 @@ pub(crate) fn load_or_generate(
 /// renamed over it), synced first when `sync` is set. The world's state
 /// file uses it too, unsynced (it is written after every change): a
 /// simulated node's configs hold what its guests were given.
-pub(crate) fn write_private(path: &Path, bytes: &[u8], sync: bool) -> Result<(), String> {
+pub fn write_private(path: &Path, bytes: &[u8], sync: bool) -> Result<(), String> {
     use std::io::Write;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
@@ -199,7 +211,7 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8], sync: bool) -> Result<(),
 
 /// Generates a certificate for `node` (SANs `127.0.0.1`, `localhost` and the
 /// node name): DER certificate and PKCS#8 key.
-fn generate_der(node: &str) -> Result<(Vec<u8>, Vec<u8>), String> {
+fn generate_der(node: &str, organization: &str) -> Result<(Vec<u8>, Vec<u8>), String> {
     let key = KeyPair::generate().map_err(|e| format!("cannot generate a key: {e}"))?;
     let mut sans = vec!["127.0.0.1".to_string(), "localhost".to_string()];
     if !node.is_empty() && node != "localhost" {
@@ -209,8 +221,8 @@ fn generate_der(node: &str) -> Result<(Vec<u8>, Vec<u8>), String> {
         CertificateParams::new(sans).map_err(|e| format!("invalid certificate names: {e}"))?;
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, node);
-    dn.push(DnType::OrganizationName, "PVE Cluster Node");
-    dn.push(DnType::OrganizationalUnitName, "PVE Cluster Node");
+    dn.push(DnType::OrganizationName, organization);
+    dn.push(DnType::OrganizationalUnitName, organization);
     params.distinguished_name = dn;
     let cert = params
         .self_signed(&key)
