@@ -131,6 +131,15 @@ fn job_form(spec: &BackupJobSpec, mut delete: Option<&mut Vec<&'static str>>) ->
     form
 }
 
+/// Whether an error says the job is not there: `GET`/`DELETE` of a
+/// missing job is a parameter error, `id: No such job '<id>'` (400).
+fn job_missing(e: &crate::api::ApiError) -> bool {
+    e.kind == ErrorKind::NotFound
+        || e.errors
+            .get("id")
+            .is_some_and(|m| m.starts_with("No such job"))
+}
+
 impl ProxmoxProvider {
     async fn backup_job(&self, id: &str) -> Result<Option<Map<String, Json>>, ProviderError> {
         match self
@@ -139,7 +148,7 @@ impl ProxmoxProvider {
             .await
         {
             Ok(m) => Ok(Some(m)),
-            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) if job_missing(&e) => Ok(None),
             Err(e) => Err(err(e)),
         }
     }
@@ -267,12 +276,14 @@ impl KindProvider<BackupJobSpec> for ProxmoxProvider {
         _ctx: &OpContext,
         req: Delete<BackupJobSpec>,
     ) -> Result<(), ProviderError> {
-        gone_ok(
-            self.client
-                .delete(&path(&["cluster", "backup", &req.id]), &[])
-                .await,
-        )
-        .map(|_| ())
+        match self
+            .client
+            .delete(&path(&["cluster", "backup", &req.id]), &[])
+            .await
+        {
+            Err(e) if job_missing(&e) => Ok(()),
+            other => gone_ok(other).map(|_| ()),
+        }
     }
 
     /// The job with the desired id, if its comment carries `owner`'s marker.

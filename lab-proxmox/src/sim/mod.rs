@@ -70,6 +70,7 @@
 //! thread and runtime. The `pve-sim` binary runs it standalone.
 
 mod aplinfo;
+mod backup;
 mod cluster;
 mod content;
 mod copies;
@@ -78,6 +79,7 @@ mod faults;
 mod guest;
 mod locks;
 mod lxc;
+mod pbs_link;
 mod pools;
 mod power;
 mod propstr;

@@ -42,7 +42,7 @@ use super::rest::{ApiError, ApiResult, Params, Reply};
 use super::state::Shared;
 use super::world::GuestKind;
 use super::{
-    aplinfo, cluster, content, lxc, pools, qemu, snapshots, storage, tasks, validate,
+    aplinfo, backup, cluster, content, lxc, pools, qemu, snapshots, storage, tasks, validate,
     RecordedRequest,
 };
 
@@ -416,9 +416,20 @@ async fn dispatch(
         ("GET", ["cluster", "resources"]) => cluster::resources(shared, &p),
         ("GET", ["cluster", "status"]) => cluster::cluster_status(shared),
         ("GET", ["cluster", "nextid"]) => cluster::nextid(shared, &p),
+        ("GET", ["cluster", "backup"]) => backup::list(shared),
+        ("POST", ["cluster", "backup"]) => backup::create(shared, &p),
+        (_, ["cluster", "backup", id]) => {
+            bind(&mut p, "id", id)?;
+            match method {
+                "GET" => backup::get(shared, id),
+                "PUT" => backup::update(shared, id, &p),
+                "DELETE" => backup::delete(shared, id),
+                _ => Err(not_implemented()),
+            }
+        }
         ("GET", ["access", "permissions"]) => cluster::permissions(&p),
         ("GET", ["storage"]) => storage::list_config(shared, &p),
-        ("POST", ["storage"]) => storage::create(shared, &p),
+        ("POST", ["storage"]) => storage::create(shared, &p).await,
         (_, ["storage", id]) => {
             bind(&mut p, "storage", id)?;
             match method {

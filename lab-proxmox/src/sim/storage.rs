@@ -50,6 +50,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::disks;
+use super::pbs_link::PbsConn;
 use super::propstr::{split_list, GIB_BYTES};
 use super::rest::{ApiError, ApiResult, Params, Reply};
 use super::state::Shared;
@@ -203,8 +204,11 @@ fn parse_content(kind: &str, text: &str) -> Result<Vec<String>, ApiError> {
     Ok(content)
 }
 
-/// `POST /storage`.
-pub(crate) fn create(shared: &Arc<Shared>, p: &Params) -> ApiResult {
+/// `POST /storage`. A `pbs` storage is activated by contacting its PBS
+/// ([`PbsConn::activate`]) before it is written, so a wrong server, token,
+/// fingerprint or datastore leaves nothing behind (PVE writes the config,
+/// activates, and rolls back on failure).
+pub(crate) async fn create(shared: &Arc<Shared>, p: &Params) -> ApiResult {
     let id = p.required("storage")?.to_string();
     let kind = p.required("type")?.to_string();
     let wrap = |e: String| ApiError::die(format!("create storage failed: {e}"));
@@ -233,6 +237,22 @@ pub(crate) fn create(shared: &Arc<Shared>, p: &Params) -> ApiResult {
             .or_insert_with(|| format!("/mnt/pve/{id}"));
     }
     let shared_flag = SHARED_TYPES.contains(&kind.as_str()) || p.bool("shared", false)?;
+    if kind == "pbs" {
+        let activate = shared.read(|w| {
+            if w.storages.contains_key(&id) {
+                return Err(wrap(format!("storage ID '{id}' already defined")));
+            }
+            let local_enabled = nodes.as_ref().is_none_or(|n| {
+                n.iter()
+                    .any(|x| w.nodes.first().is_some_and(|f| &f.name == x))
+            });
+            let disabled = options.get("disable").map(String::as_str) == Some("1");
+            Ok(local_enabled && !disabled)
+        })?;
+        if activate {
+            PbsConn::of(&id, &options).activate().await.map_err(wrap)?;
+        }
+    }
     let reachable = &shared.settings.nfs_servers_reachable;
     shared.write(|w| {
         if w.storages.contains_key(&id) {
