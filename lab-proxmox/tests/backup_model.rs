@@ -194,9 +194,9 @@ fn selections_that_pve_refuses_are_errors_at_their_lines() {
     let web = lab.add(Vm::new("web", &pve1));
     let empty_line = line!() + 1;
     lab.add(BackupJob::new("empty", &pbs, "daily"));
-    let both_line = line!() + 2;
+    let both_line = line!() + 1;
     lab.add(BackupJob::new("both", &pbs, "daily").guest(&web).all());
-    let excl_line = line!() + 1;
+    let excl_line = line!() + 4;
     lab.add(
         BackupJob::new("excl", &pbs, "daily")
             .vmid(100)
@@ -209,8 +209,9 @@ fn selections_that_pve_refuses_are_errors_at_their_lines() {
     assert!(sel[0].message.contains("selects no guest"));
     assert_eq!(line_of(sel[0]), empty_line);
     assert!(sel[1].message.contains("2 ways"));
-    assert_eq!(line_of(sel[1]), both_line + 1);
-    assert_eq!(sel[1].labels[1].loc.line(), both_line + 2);
+    assert_eq!(line_of(sel[1]), both_line);
+    assert_eq!(sel[1].labels[1].loc.line(), both_line);
+    assert_eq!(sel[1].labels.len(), 2);
     assert!(sel[2].message.contains("excludes"));
     assert_eq!(line_of(sel[2]), excl_line);
 }

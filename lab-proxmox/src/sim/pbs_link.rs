@@ -15,9 +15,6 @@
 //! `::1` or `localhost` fails as an unreachable host would (`Can't connect
 //! to <host>:<port> (Connection timed out)`), and nothing is dialed.
 
-// vzdump and restore use the rest (next commit).
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 

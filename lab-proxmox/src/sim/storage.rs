@@ -400,31 +400,61 @@ pub(crate) fn status_json(world: &World, node: &str, s: &Storage) -> Value {
     })
 }
 
-/// `GET /nodes/{node}/storage`.
-pub(crate) fn node_list(shared: &Arc<Shared>, node: &str, p: &Params) -> ApiResult {
+/// `GET /nodes/{node}/storage`. A `pbs` storage's figures are its
+/// datastore's, asked of the PBS ([`super::vzdump::pbs_status`]); one that
+/// cannot be reached is listed inactive with zeros.
+pub(crate) async fn node_list(shared: &Arc<Shared>, node: &str, p: &Params) -> ApiResult {
     let content = p.get("content").map(split_list).unwrap_or_default();
     let storage = p.get("storage").map(str::to_string);
     let enabled = p.bool("enabled", false)?;
-    shared.read(|w| {
-        let items: Vec<Value> = w
-            .storages
+    let items: Vec<(Value, Option<PbsConn>)> = shared.read(|w| {
+        w.storages
             .values()
             .filter(|s| s.on_node(node))
             .filter(|s| content.iter().all(|c| s.allows(c)))
             .filter(|s| storage.as_deref().is_none_or(|id| s.id == id))
             .filter(|s| !enabled || s.options.get("disable").map(String::as_str) != Some("1"))
-            .map(|s| status_json(w, node, s))
-            .collect();
-        Ok(Reply::data(Value::Array(items)))
-    })
+            .map(|s| {
+                let conn = (s.kind == "pbs").then(|| PbsConn::of(&s.id, &s.options));
+                (status_json(w, node, s), conn)
+            })
+            .collect()
+    });
+    let mut out = Vec::new();
+    for (mut item, conn) in items {
+        if let Some(conn) = conn {
+            pbs_figures(&mut item, &conn).await;
+        }
+        out.push(item);
+    }
+    Ok(Reply::data(Value::Array(out)))
+}
+
+/// Puts a PBS datastore's figures into a storage status item.
+async fn pbs_figures(item: &mut Value, conn: &PbsConn) {
+    let (total, used, avail, active) = super::vzdump::pbs_status(conn).await;
+    item["total"] = json!(total);
+    item["used"] = json!(used);
+    item["avail"] = json!(avail);
+    item["active"] = json!(if active { 1 } else { 0 });
+    item["used_fraction"] = json!(if total == 0 {
+        0.0
+    } else {
+        used as f64 / total as f64
+    });
 }
 
 /// `GET /nodes/{node}/storage/{storage}/status`.
-pub(crate) fn node_status(shared: &Arc<Shared>, node: &str, id: &str) -> ApiResult {
-    shared.read(|w| {
+pub(crate) async fn node_status(shared: &Arc<Shared>, node: &str, id: &str) -> ApiResult {
+    let (mut item, conn) = shared.read(|w| {
         let s = disks::storage_on(w, node, id).map_err(ApiError::Die)?;
-        Ok(Reply::data(status_json(w, node, s)))
-    })
+        let conn = (s.kind == "pbs").then(|| PbsConn::of(&s.id, &s.options));
+        Ok::<_, ApiError>((status_json(w, node, s), conn))
+    })?;
+    if let Some(conn) = conn {
+        pbs_figures(&mut item, &conn).await;
+    }
+    Ok(Reply::data(item))
 }
 
 /// `GET /nodes/{node}/storage/{storage}`: the directory index.
