@@ -250,3 +250,61 @@ fn a_wrong_token_fingerprint_or_datastore_is_refused_as_pve_words_it() {
         );
     });
 }
+
+#[test]
+fn a_new_token_secret_is_an_update_that_sends_it_and_shows_no_value() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::simulated(sim_config(), dir.path().join("pve.json")).unwrap();
+    rt.block_on(async {
+        let pbs = fake_pbs().await;
+        let e = engine(&conn, &pbs, dir.path(), &good(&pbs));
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        assert!(e.apply(&plan, &opts()).await.unwrap().is_success());
+
+        // The token was regenerated on the PBS; the code says the new secret.
+        pbs.token(TOKEN, "regenerated");
+        let rotated = Shape {
+            token_secret: "regenerated",
+            ..good(&pbs)
+        };
+        let e = engine(&conn, &pbs, dir.path(), &rotated);
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        let changed: Vec<(String, Action, Vec<String>)> = plan
+            .steps
+            .iter()
+            .map(|s| {
+                (
+                    s.address.to_string(),
+                    s.action,
+                    s.changes.iter().map(|c| c.field.clone()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            changed,
+            [(
+                "proxmox.storage.pbs-daily".to_string(),
+                Action::Update,
+                vec!["password".to_string()]
+            )]
+        );
+        let json = plan
+            .to_json(&mut |_| serde_json::json!("(sensitive value)"))
+            .to_string();
+        let text = lab_core::plan::render::render(&plan, false);
+        for shown in [json, text] {
+            assert!(
+                !shown.contains("regenerated") && !shown.contains(SECRET),
+                "{shown}"
+            );
+        }
+        assert!(e.apply(&plan, &opts()).await.unwrap().is_success());
+        let world = conn.simulator().unwrap().world();
+        assert_eq!(
+            world.storages["pbs-daily"].options["password"],
+            "regenerated"
+        );
+        assert!(!e.plan(&PlanOptions::default()).await.unwrap().has_changes());
+    });
+}
