@@ -250,7 +250,8 @@ pub(crate) fn storage_id_problem(id: &str) -> Option<String> {
 /// use lab_core::Input;
 /// use lab_proxmox::model::TextInput;
 /// let t: TextInput = "daily".into();
-/// assert!(matches!(Input::from(t), Input::Value(v) if v == "daily"));
+/// let input: Input<String> = t.into();
+/// assert!(matches!(input, Input::Value(v) if v == "daily"));
 /// ```
 pub struct TextInput(pub Input<String>);
 
