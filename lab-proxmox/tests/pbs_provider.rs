@@ -308,3 +308,96 @@ fn a_new_token_secret_is_an_update_that_sends_it_and_shows_no_value() {
         assert!(!e.plan(&PlanOptions::default()).await.unwrap().has_changes());
     });
 }
+
+/// A client of the simulator, for what a person (or a crashed run) did.
+fn by_hand(conn: &Connection) -> lab_proxmox::api::Client {
+    let sim = conn.simulator().unwrap();
+    let config = lab_proxmox::api::ClientConfig::new(
+        sim.url(),
+        sim.token_id(),
+        Secret::new(sim.token_secret().to_string()),
+    )
+    .with_fingerprint(sim.fingerprint());
+    lab_proxmox::api::Client::new(config).unwrap()
+}
+
+async fn job_by_hand(conn: &Connection, comment: &str) {
+    let mut form = lab_proxmox::api::Form::new();
+    for (k, v) in [
+        ("id", "nightly"),
+        ("schedule", "*-*-* 02:30"),
+        ("storage", "pbs-daily"),
+        ("vmid", "101,102"),
+        ("comment", comment),
+    ] {
+        form.push_str(k, v);
+    }
+    by_hand(conn).post("/cluster/backup", &form).await.unwrap();
+}
+
+#[test]
+fn a_job_with_the_labs_marker_is_adopted_and_one_without_is_not() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::simulated(sim_config(), dir.path().join("pve.json")).unwrap();
+    rt.block_on(async {
+        let pbs = fake_pbs().await;
+        let without_job = Shape {
+            with_job: false,
+            ..good(&pbs)
+        };
+        let e = engine(&conn, &pbs, dir.path(), &without_job);
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        assert!(e.apply(&plan, &opts()).await.unwrap().is_success());
+
+        // A run that created the job died before it was recorded.
+        job_by_hand(
+            &conn,
+            "to the daily store lab:home/proxmox.backup_job.nightly",
+        )
+        .await;
+        let e = engine(&conn, &pbs, dir.path(), &good(&pbs));
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        assert_eq!(plan.recovered.len(), 1, "{:#?}", plan.recovered);
+        assert!(
+            plan.steps
+                .iter()
+                .all(|s| s.address.to_string() != "proxmox.backup_job.nightly"
+                    || s.action == Action::Update),
+            "{:#?}",
+            plan.steps
+        );
+        assert!(e.apply(&plan, &opts()).await.unwrap().is_success());
+        assert!(!e.plan(&PlanOptions::default()).await.unwrap().has_changes());
+    });
+
+    // A job of that id made by hand is not the lab's: the create is
+    // refused with PVE's words and the job is left alone.
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::simulated(sim_config(), dir.path().join("pve.json")).unwrap();
+    rt.block_on(async {
+        let pbs = fake_pbs().await;
+        let without_job = Shape {
+            with_job: false,
+            ..good(&pbs)
+        };
+        let e = engine(&conn, &pbs, dir.path(), &without_job);
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        assert!(e.apply(&plan, &opts()).await.unwrap().is_success());
+        job_by_hand(&conn, "made by hand").await;
+        let e = engine(&conn, &pbs, dir.path(), &good(&pbs));
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        assert!(plan.recovered.is_empty());
+        let report = e.apply(&plan, &opts()).await.unwrap();
+        assert_eq!(report.failed.len(), 1);
+        assert!(
+            report.failed[0]
+                .error
+                .contains("Job 'nightly' already exists"),
+            "{}",
+            report.failed[0].error
+        );
+        let world = conn.simulator().unwrap().world();
+        assert_eq!(world.backup_jobs[0].options["comment"], "made by hand");
+    });
+}

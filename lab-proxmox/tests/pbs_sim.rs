@@ -457,3 +457,43 @@ async fn a_container_is_restored_from_a_pbs_volume() {
     assert_eq!(a.status, 500);
     assert!(a.reason.contains("is a 'vm' backup"), "{}", a.reason);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_that_does_not_fit_fails_and_frees_what_it_took() {
+    let (sim, api, _pbs) = setup().await;
+    api.ok(
+        "POST",
+        "/nodes/pve1/qemu",
+        &[
+            ("vmid", "105"),
+            ("name", "big"),
+            // scsi0 fits again, scsi1 does not: scsi0's new volume is freed.
+            ("scsi0", "local-lvm:20"),
+            ("scsi1", "local-lvm:300"),
+        ],
+    )
+    .await;
+    let volid = backup_volid(&api, "105").await;
+    let upid = api
+        .post(
+            "/nodes/pve1/qemu",
+            &[
+                ("vmid", "205"),
+                ("archive", &volid),
+                ("storage", "local-lvm"),
+            ],
+        )
+        .await
+        .upid();
+    let status = api.wait(&upid).await;
+    let exit = status["exitstatus"].as_str().unwrap();
+    assert!(
+        exit.starts_with(
+            "unable to restore VM 205 - no space left on storage 'local-lvm' for scsi1"
+        ),
+        "{exit}"
+    );
+    let world = sim.world();
+    assert!(world.guest(205).is_none());
+    assert!(world.volumes.iter().all(|v| v.vmid != Some(205)));
+}
