@@ -111,8 +111,8 @@ pub use faults::Faults;
 pub use urls::SimUrl;
 pub use validate::PveSchema;
 pub use world::{
-    Download, Guest, GuestKind, GuestStatus, GuestView, NodeState, Pool, Snapshot, Storage, Task,
-    TaskState, Volume, World,
+    BackupJob, Download, Guest, GuestKind, GuestStatus, GuestView, NodeState, Pool, Snapshot,
+    Storage, Task, TaskState, Volume, World,
 };
 
 use state::{Settings, Shared};
