@@ -105,7 +105,7 @@ async fn a_pbs_storage_is_checked_on_create_and_keeps_its_secret() {
     assert_eq!(a.status, 500);
     assert_eq!(
         a.reason,
-        "create storage failed: far: error fetching datastores - Can't connect to 10.0.0.9:8007 (Connection timed out)"
+        "create storage failed: far: error fetching datastores - 500 Can't connect to 10.0.0.9:8007 (Connection timed out)"
     );
     // Without a fingerprint, PVE verifies the self-signed certificate and fails.
     let a = api
@@ -410,7 +410,7 @@ async fn a_vm_is_restored_from_a_pbs_volume() {
     let status = api.wait(&upid).await;
     assert_eq!(
         status["exitstatus"],
-        "unable to restore VM 202 - 400 Bad Request: no such snapshot"
+        "unable to restore VM 202 - no such snapshot"
     );
     assert!(sim.world().guest(202).is_none());
 }

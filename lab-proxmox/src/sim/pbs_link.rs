@@ -6,14 +6,20 @@
 //! /sim/backup` reads one), all with `Authorization:
 //! PBSAPIToken=<auth-id>:<secret>` and the storage's `fingerprint` pinned.
 //!
-//! PVE's errors are PBSPlugin.pm's and PVE::APIClient::LWP's words: a
-//! fingerprint that does not match is `fingerprint '<seen>' not verified,
-//! abort!`; a PBS answering an error gives its reason phrase; activation
-//! wraps them as `<storeid>: error fetching datastores - ...`.
+//! PVE's errors are PBSPlugin.pm's and PVE::APIClient::LWP's words for the
+//! API calls: a fingerprint that does not match is `fingerprint '<seen>'
+//! not verified, abort!`; a PBS answering an error gives `<code> <reason
+//! phrase>` (LWP's `$response->message`, the body unread; the exception
+//! prefixes the code); a connection LWP cannot make is its own `500 Can't
+//! connect to <host>:<port> (<why>)`; activation wraps them as
+//! `<storeid>: error fetching datastores - ...`. The backup and restore
+//! themselves are proxmox-backup-client's, which reports PBS's plain-text
+//! message.
 //!
 //! The simulator dials loopback only: a `server` that is not `127.0.0.1`,
 //! `::1` or `localhost` fails as an unreachable host would (`Can't connect
-//! to <host>:<port> (Connection timed out)`), and nothing is dialed.
+//! to <host>:<port> (Connection timed out)`, with LWP's 500 before it),
+//! and nothing is dialed.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -98,14 +104,17 @@ impl PbsConn {
     }
 
     /// One call; the `data` of a success, or the error as LWP reports it.
+    /// `lwp`: report errors as PVE::APIClient::LWP does (API calls), else
+    /// as proxmox-backup-client does (PBS's message).
     async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
         query: &[(&str, String)],
         body: Option<&Value>,
+        lwp: bool,
     ) -> Result<Value, String> {
-        let client = self.client()?;
+        let client = self.client().map_err(|e| self.lwp_code(e, lwp))?;
         let mut url = format!("{}{path}", self.base());
         for (i, (k, v)) in query.iter().enumerate() {
             let sep = if i == 0 { '?' } else { '&' };
@@ -120,22 +129,35 @@ impl PbsConn {
                 .header("Content-Type", "application/json")
                 .body(b.to_string());
         }
-        let resp = req.send().await.map_err(|e| self.transport_error(&e))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| self.lwp_code(self.transport_error(&e), lwp))?;
         let status = resp.status();
         if !status.is_success() {
-            // LWP's `$response->message`: the reason phrase.
             let reason = status.canonical_reason().unwrap_or("error");
             let text = resp.text().await.unwrap_or_default();
             let text = text.trim();
-            return Err(if text.is_empty() || text.starts_with('{') {
+            return Err(if lwp || text.is_empty() {
                 format!("{} {reason}", status.as_u16())
             } else {
-                format!("{} {reason}: {text}", status.as_u16())
+                text.to_string()
             });
         }
         let text = resp.text().await.map_err(|e| e.to_string())?;
         let body: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
         Ok(body.get("data").cloned().unwrap_or(Value::Null))
+    }
+
+    /// LWP reports a connection it could not make as a response of its
+    /// own, code 500, which the exception prints first; a fingerprint the
+    /// client refused is raised without a code.
+    fn lwp_code(&self, message: String, lwp: bool) -> String {
+        if lwp && message.starts_with("Can't connect") {
+            format!("500 {message}")
+        } else {
+            message
+        }
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> String {
@@ -165,6 +187,7 @@ impl PbsConn {
                 "/api2/json/admin/datastore",
                 &[],
                 None,
+                true,
             )
             .await
             .map_err(|e| format!("{}: error fetching datastores - {e}", self.storeid))?;
@@ -186,7 +209,9 @@ impl PbsConn {
     /// `(total, used, avail)` of the datastore.
     pub async fn status(&self) -> Result<(u64, u64, u64), String> {
         let path = format!("/api2/json/admin/datastore/{}/status", self.datastore);
-        let s = self.call(reqwest::Method::GET, &path, &[], None).await?;
+        let s = self
+            .call(reqwest::Method::GET, &path, &[], None, true)
+            .await?;
         let n = |k: &str| s.get(k).and_then(Value::as_u64).unwrap_or(0);
         Ok((n("total"), n("used"), n("avail")))
     }
@@ -199,7 +224,7 @@ impl PbsConn {
     pub async fn snapshots(&self) -> Result<Vec<Value>, String> {
         let path = format!("/api2/json/admin/datastore/{}/snapshots", self.datastore);
         let list = self
-            .call(reqwest::Method::GET, &path, &self.ns_query(), None)
+            .call(reqwest::Method::GET, &path, &self.ns_query(), None, true)
             .await
             .map_err(|e| format!("error listing snapshots - {e}"))?;
         Ok(list.as_array().cloned().unwrap_or_default())
@@ -221,9 +246,15 @@ impl PbsConn {
         if let Some(n) = &snapshot.notes {
             body["notes"] = json!(n);
         }
-        self.call(reqwest::Method::POST, "/sim/backup", &[], Some(&body))
-            .await
-            .map(|_| ())
+        self.call(
+            reqwest::Method::POST,
+            "/sim/backup",
+            &[],
+            Some(&body),
+            false,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Reads one snapshot (`GET /sim/backup`).
@@ -241,7 +272,7 @@ impl PbsConn {
         ];
         q.extend(self.ns_query());
         let d = self
-            .call(reqwest::Method::GET, "/sim/backup", &q, None)
+            .call(reqwest::Method::GET, "/sim/backup", &q, None, false)
             .await?;
         let files = d
             .get("files")
