@@ -124,7 +124,7 @@ fn everything() -> Lab {
             .notes("an app")
             .pool(&pool),
     );
-    lab.add(
+    let paperless = lab.add(
         Container::new("paperless", &pve1)
             .vmid(130)
             .hostname("paperless")
@@ -157,7 +157,43 @@ fn everything() -> Lab {
             .nic("net0", "vmbr0")
             .ip("dhcp"),
     );
-    lab.add(Vm::new("bare", &pve1).disk("scsi0", &lvm, "8G"));
+    let bare = lab.add(Vm::new("bare", &pve1).disk("scsi0", &lvm, "8G"));
+    let pbs = lab.add(
+        Storage::pbs("pbs-daily", "10.0.0.9", "daily")
+            .namespace("pve1")
+            .port(8007)
+            .token("backup@pbs!pve", Secret::new("token".to_string()))
+            .fingerprint("AB:".repeat(31) + "AB")
+            .encryption_key(Secret::new("autogen".to_string()))
+            .prune_backups(Retention::new().keep_last(3).keep_daily(7))
+            .node(&pve1),
+    );
+    lab.add(
+        BackupJob::new("nightly", &pbs, "*-*-* 02:30")
+            .guest(&bare)
+            .guest(&paperless)
+            .vmid(150)
+            .node(&pve1)
+            .mode(BackupMode::Suspend)
+            .compress(Compress::Zstd)
+            .enabled(false)
+            .retention(
+                Retention::new()
+                    .keep_weekly(4)
+                    .keep_monthly(6)
+                    .keep_yearly(1)
+                    .keep_hourly(2),
+            )
+            .notes_template("{{guestname}}")
+            .comment("nightly"),
+    );
+    lab.add(
+        BackupJob::new("apps", &pbs, "sun 01:00")
+            .pool(&pool)
+            .exclude(&bare)
+            .exclude_vmid(151),
+    );
+    lab.add(BackupJob::new("everything", &pbs, "daily").all());
     lab
 }
 

@@ -38,6 +38,7 @@
 //! assert!(diags.iter().any(|d| d.code == "proxmox::storage-content"));
 //! ```
 
+mod backup;
 mod read;
 mod rules;
 pub mod world;
@@ -45,6 +46,7 @@ pub mod world;
 use lab_core::{Address, Check, CheckSet, Lab, ResourceSpec, Severity};
 
 use crate::kinds;
+use backup::backup_selection;
 use read::{by_address, node, strs, text};
 use rules::*;
 
@@ -71,6 +73,9 @@ pub const NFS_EXPORT: &str = "proxmox::nfs-export";
 /// Two files with one volume id on one node (same storage, content type
 /// and file name): both downloads would make the same volume.
 pub const DUPLICATE_VOLUME: &str = "proxmox::duplicate-volume";
+/// A backup job that selects no guest, or selects them in two ways (a
+/// VMID list and `all` or a pool), or excludes guests from a VMID list.
+pub const BACKUP_SELECTION: &str = "proxmox::backup-selection";
 
 /// (Plan time) a guest, template, file or storage on a node the cluster
 /// does not have.
@@ -111,6 +116,7 @@ pub fn all() -> Vec<Check> {
         Check::new(FILE_CONTENT, Severity::Error, file_content),
         Check::new(NFS_EXPORT, Severity::Error, nfs_export),
         Check::new(DUPLICATE_VOLUME, Severity::Error, duplicate_volume),
+        Check::new(BACKUP_SELECTION, Severity::Error, backup_selection),
         Check::at_plan(NODE_MISSING, Severity::Error),
         Check::at_plan(STORAGE_MISSING, Severity::Error),
         Check::at_plan(CLUSTER_CONTENT, Severity::Error),

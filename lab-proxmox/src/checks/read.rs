@@ -161,6 +161,18 @@ pub(super) fn storage_uses(spec: &ResourceSpec) -> Vec<StorageUse<'_>> {
                 });
             }
         }
+        kinds::BACKUP_JOB => {
+            if let Some(id) = text(spec, "storage") {
+                out.push(StorageUse {
+                    what: "the backup job's target".into(),
+                    storage: id,
+                    needs: "backup",
+                    loc: spec.loc_of("storage"),
+                    key: "storage".into(),
+                    size_gb: None,
+                });
+            }
+        }
         kinds::FILE => {
             if let (Some(id), Some(content)) = (text(spec, "storage"), text(spec, "content")) {
                 out.push(StorageUse {

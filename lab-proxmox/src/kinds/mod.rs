@@ -18,24 +18,31 @@
 //! | `proxmox.node` | no (model only) | `bridges: [Str]`, `appliance: Str` (its local disk) |
 //! | `proxmox.nas-pool` | no | `server: Str`, `export: Str`, `appliance: Str` |
 //! | `proxmox.storage` (existing) | no | `storage: Str`, `content: [Str]`, `shared: Bool`, `nodes: [Str]`, `appliance: Str` |
-//! | `proxmox.storage` (NFS) | yes | [`StorageSpec`] |
+//! | `proxmox.storage` (NFS, PBS) | yes | [`StorageSpec`] |
 //! | `proxmox.file` | yes | [`FileSpec`] |
 //! | `proxmox.template` (cloud image) | yes | [`TemplateSpec`] |
 //! | `proxmox.template` (existing) | no | `node`, `vmid: Int` |
 //! | `proxmox.vm` | yes | [`VmSpec`] |
 //! | `proxmox.ct` | yes | [`CtSpec`] |
 //! | `proxmox.pool` | yes | [`PoolSpec`] |
+//! | `proxmox.backup_job` | yes | [`BackupJobSpec`] |
+//!
+//! [`Retention`] (`prune-backups`) is shared by storages and backup jobs.
 
+mod backup_job;
 mod ct;
 mod file;
 mod pool;
+mod retention;
 mod storage;
 mod template;
 mod vm;
 
+pub use backup_job::{BackupJobOutputs, BackupJobSpec};
 pub use ct::{CtMountpoint, CtNic, CtSpec, CtVolume};
 pub use file::{FileOutputs, FileSpec};
 pub use pool::{PoolOutputs, PoolSpec};
+pub use retention::Retention;
 pub use storage::{StorageOutputs, StorageSpec};
 pub use template::TemplateSpec;
 pub use vm::{CloudInit, GuestOutputs, VmDisk, VmNic, VmSpec};
@@ -56,9 +63,11 @@ pub const VM: &str = "proxmox.vm";
 pub const CT: &str = "proxmox.ct";
 /// Kind of resource pools.
 pub const POOL: &str = "proxmox.pool";
+/// Kind of scheduled backup jobs (`/cluster/backup`).
+pub const BACKUP_JOB: &str = "proxmox.backup_job";
 
 /// The kinds the provider applies.
-pub const MANAGED: &[&str] = &[STORAGE, FILE, TEMPLATE, VM, CT, POOL];
+pub const MANAGED: &[&str] = &[STORAGE, FILE, TEMPLATE, VM, CT, POOL, BACKUP_JOB];
 
 /// Smallest and largest VMID Proxmox accepts.
 pub const VMID_RANGE: std::ops::RangeInclusive<i64> = 100..=999_999_999;
@@ -81,5 +90,6 @@ mod tests {
         assert_eq!(StorageSpec::KIND, STORAGE);
         assert_eq!(FileSpec::KIND, FILE);
         assert_eq!(PoolSpec::KIND, POOL);
+        assert_eq!(BackupJobSpec::KIND, BACKUP_JOB);
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use lab_core::{Loc, Problem, ResourceSpec, Value};
+use lab_core::{Input, Loc, Output, Problem, ResourceSpec, Value};
 
 /// Sets `field` to `value` as if written at `loc` (for values lowered when
 /// the builder is finished rather than when the user's method ran).
@@ -240,6 +240,61 @@ pub(crate) fn storage_id_problem(id: &str) -> Option<String> {
              end with a letter or digit, and use lowercase letters, digits, `-` and `_`"
         )
     })
+}
+
+/// A text field given as a value (`"daily"`, a `String`) or as another
+/// resource's output (`Output<String>`, e.g. a lab-pbs datastore's name):
+/// what builders taking server names, datastores and token ids accept.
+///
+/// ```
+/// use lab_core::Input;
+/// use lab_proxmox::model::TextInput;
+/// let t: TextInput = "daily".into();
+/// let input: Input<String> = t.into();
+/// assert!(matches!(input, Input::Value(v) if v == "daily"));
+/// ```
+pub struct TextInput(pub Input<String>);
+
+impl From<&str> for TextInput {
+    fn from(v: &str) -> Self {
+        TextInput(Input::Value(v.to_string()))
+    }
+}
+
+impl From<String> for TextInput {
+    fn from(v: String) -> Self {
+        TextInput(Input::Value(v))
+    }
+}
+
+impl From<&String> for TextInput {
+    fn from(v: &String) -> Self {
+        TextInput(Input::Value(v.clone()))
+    }
+}
+
+impl From<Output<String>> for TextInput {
+    fn from(o: Output<String>) -> Self {
+        TextInput(Input::Output(o))
+    }
+}
+
+impl From<&Output<String>> for TextInput {
+    fn from(o: &Output<String>) -> Self {
+        TextInput(Input::Output(o.clone()))
+    }
+}
+
+impl From<Input<String>> for TextInput {
+    fn from(i: Input<String>) -> Self {
+        TextInput(i)
+    }
+}
+
+impl From<TextInput> for Input<String> {
+    fn from(t: TextInput) -> Self {
+        t.0
+    }
 }
 
 #[cfg(test)]

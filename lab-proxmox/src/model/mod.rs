@@ -80,6 +80,7 @@
 //! `nics.net0.tag`, `mountpoints.mp0`), and `cloud_init` for the cloud-init
 //! drive; `spec.loc_of("nics.net0.tag")` is the line of `.vlan(20)`.
 
+mod backup_job;
 mod common;
 mod container;
 mod file;
@@ -91,6 +92,8 @@ mod storage;
 mod template;
 mod vm;
 
+pub use backup_job::{BackupJob, BackupJobOutputs, BackupMode, Compress};
+pub use common::TextInput;
 pub use container::Container;
 pub use file::{File, FileOutputs};
 pub use nas::{NasPool, NasPoolOutputs};
@@ -99,6 +102,8 @@ pub use pool::{Pool, PoolOutputs};
 pub use storage::{Content, Storage, StorageOutputs};
 pub use template::{Template, TemplateOutputs};
 pub use vm::{CloudInit, Vm};
+
+pub use crate::kinds::Retention;
 
 pub use lab_core::{Appliance, ApplianceKind};
 

@@ -27,6 +27,7 @@
 //! - **Adoption.** Every guest carries the ownership tag and a notes line;
 //!   after a crash the next run finds it by them instead of creating a twin.
 
+mod backup_job;
 mod ct;
 mod diff;
 mod file;
@@ -57,7 +58,9 @@ use lab_core::{Check, Diagnostic, PlanCheck};
 use serde_json::{Map, Value as Json};
 
 use crate::api::{ApiError, Client, ClusterResource, ErrorKind, Form};
-use crate::kinds::{self, CtSpec, FileSpec, PoolSpec, StorageSpec, TemplateSpec, VmSpec};
+use crate::kinds::{
+    self, BackupJobSpec, CtSpec, FileSpec, PoolSpec, StorageSpec, TemplateSpec, VmSpec,
+};
 
 /// Tunables of the provider.
 #[derive(Clone, Debug)]
@@ -121,6 +124,7 @@ pub struct Snapshot {
     guests: HashMap<u64, ClusterResource>,
     storages: HashMap<String, Map<String, Json>>,
     pools: HashMap<String, Map<String, Json>>,
+    backup_jobs: HashMap<String, Map<String, Json>>,
     contents: HashMap<(String, String), BTreeSet<String>>,
 }
 
@@ -156,6 +160,7 @@ impl ProxmoxProvider {
             .kind::<VmSpec>()
             .kind::<CtSpec>()
             .kind::<PoolSpec>()
+            .kind::<BackupJobSpec>()
             .shared()
     }
 
@@ -509,6 +514,9 @@ impl TypedProvider for ProxmoxProvider {
         }
         if needs(kinds::POOL) {
             snap.pools = self.listing("/pools", "poolid").await?;
+        }
+        if needs(kinds::BACKUP_JOB) {
+            snap.backup_jobs = self.listing("/cluster/backup", "id").await?;
         }
         for r in requests.iter().filter(|r| r.address.kind() == kinds::FILE) {
             let file = decode::<FileSpec>(&r.prior).map_err(|e| {

@@ -1,5 +1,13 @@
-//! `proxmox.storage` (NFS): `POST /storage`, content and nodes updated in
-//! place, read back from the `/storage` listing.
+//! `proxmox.storage` (NFS and PBS): `POST /storage`, content, nodes and
+//! (PBS) namespace, port, token, fingerprint and retention updated in place
+//! with `PUT` and a `delete=` list, read back from the `/storage` listing.
+//!
+//! PVE never returns a PBS storage's `password` (the token secret) or
+//! `encryption-key` (`sensitive-properties`): the read keeps the recorded
+//! ones, so they never show as drift, and a secret changed in the code is
+//! an update that sends it again. PVE contacts the PBS when a `pbs`
+//! storage is created (a wrong token, fingerprint or datastore refuses the
+//! create with PBSPlugin's words), so the error surfaces at apply.
 
 use async_trait::async_trait;
 use lab_core::kind::{Create, Delete, Found, KindProvider, Read, Update};
@@ -9,7 +17,7 @@ use serde_json::{Map, Value as Json};
 
 use super::{diff, err, gone_ok, normalize, ProxmoxProvider, Snapshot};
 use crate::api::{path, ErrorKind, Form};
-use crate::kinds::{StorageOutputs, StorageSpec};
+use crate::kinds::{Retention, StorageOutputs, StorageSpec};
 
 /// A comma-separated list as its items.
 fn items(raw: Option<String>) -> Vec<String> {
@@ -39,16 +47,57 @@ fn observe(m: &Map<String, Json>, prior: Option<&StorageSpec>, id: &str) -> Foun
             storage: id.to_string(),
             r#type: listed("type", prior.map(|p| &p.r#type)),
             server: listed("server", prior.map(|p| &p.server)),
-            export: listed("export", prior.map(|p| &p.export)),
+            export: normalize::text(m, "export").or_else(|| prior.and_then(|p| p.export.clone())),
             content,
             options: normalize::text(m, "options"),
             nodes: (!nodes.is_empty() || declared_nodes).then_some(nodes),
+            datastore: normalize::text(m, "datastore"),
+            namespace: normalize::text(m, "namespace").filter(|n| !n.is_empty()),
+            port: normalize::text(m, "port").and_then(|p| p.trim().parse().ok()),
+            username: normalize::text(m, "username"),
+            // Never returned by PVE: what was recorded.
+            password: prior.and_then(|p| p.password.clone()),
+            fingerprint: normalize::text(m, "fingerprint"),
+            encryption_key: prior.and_then(|p| p.encryption_key.clone()),
+            prune_backups: normalize::text(m, "prune-backups")
+                .and_then(|t| Retention::parse(&t).ok()),
             pool: prior.and_then(|p| p.pool.clone()),
             appliance: prior.and_then(|p| p.appliance.clone()),
         },
         outputs: StorageOutputs {
             storage: id.to_string(),
         },
+    }
+}
+
+/// The fields a storage changes in place besides content and nodes: a
+/// PBS storage's namespace, port, token and fingerprint, and the retention
+/// of both types; those absent go into `delete` (for `PUT`).
+fn in_place_fields(spec: &StorageSpec, form: &mut Form, delete: &mut Vec<&'static str>) {
+    if spec.is_pbs() {
+        let texts: [(&'static str, Option<&String>); 3] = [
+            ("namespace", spec.namespace.as_ref()),
+            ("username", spec.username.as_ref()),
+            ("fingerprint", spec.fingerprint.as_ref()),
+        ];
+        for (key, value) in texts {
+            match value {
+                Some(v) => form.push_str(key, v),
+                None => delete.push(key),
+            }
+        }
+        match spec.port {
+            Some(p) => form.push_int("port", p),
+            None => delete.push("port"),
+        }
+        match &spec.password {
+            Some(pw) => form.push_secret("password", pw),
+            None => delete.push("password"),
+        }
+    }
+    match &spec.prune_backups {
+        Some(r) => form.push_str("prune-backups", &r.to_property_string()),
+        None => delete.push("prune-backups"),
     }
 }
 
@@ -65,7 +114,7 @@ impl ProxmoxProvider {
 impl KindProvider<StorageSpec> for ProxmoxProvider {
     fn schema(&self) -> KindSchema {
         super::schema(
-            vec!["storage", "type", "server", "export"],
+            vec!["storage", "type", "server", "export", "datastore"],
             vec!["pool", "appliance"],
             [5, 2, 2],
         )
@@ -106,7 +155,12 @@ impl KindProvider<StorageSpec> for ProxmoxProvider {
         form.push_str("storage", &spec.storage);
         form.push_str("type", &spec.r#type);
         form.push_str("server", &spec.server);
-        form.push_str("export", &spec.export);
+        if let Some(e) = &spec.export {
+            form.push_str("export", e);
+        }
+        if let Some(d) = &spec.datastore {
+            form.push_str("datastore", d);
+        }
         if let Some(o) = &spec.options {
             form.push_str("options", o);
         }
@@ -114,6 +168,10 @@ impl KindProvider<StorageSpec> for ProxmoxProvider {
         if let Some(nodes) = spec.nodes.as_ref().filter(|n| !n.is_empty()) {
             form.push_str("nodes", &nodes.join(","));
         }
+        if let Some(k) = &spec.encryption_key {
+            form.push_secret("encryption-key", k);
+        }
+        in_place_fields(spec, &mut form, &mut Vec::new());
         self.client.post("/storage", &form).await.map_err(err)?;
         let m = self.storage_config(&spec.storage).await?;
         Ok(observe(&m, Some(spec), &spec.storage))
@@ -135,6 +193,17 @@ impl KindProvider<StorageSpec> for ProxmoxProvider {
         match spec.nodes.as_ref().filter(|n| !n.is_empty()) {
             Some(nodes) => form.push_str("nodes", &nodes.join(",")),
             None => delete.push("nodes"),
+        }
+        in_place_fields(spec, &mut form, &mut delete);
+        if spec.is_pbs() {
+            // `options` is NFS's.
+            delete.retain(|k| *k != "options");
+            if let Some(k) = &spec.encryption_key {
+                let prior = req.prior.encryption_key.as_ref();
+                if prior.is_none_or(|p| p.expose() != k.expose()) {
+                    form.push_secret("encryption-key", k);
+                }
+            }
         }
         if !delete.is_empty() {
             form.push_str("delete", &delete.join(","));

@@ -70,6 +70,8 @@
 //! thread and runtime. The `pve-sim` binary runs it standalone.
 
 mod aplinfo;
+mod async_worker;
+mod backup;
 mod cluster;
 mod content;
 mod copies;
@@ -78,11 +80,13 @@ mod faults;
 mod guest;
 mod locks;
 mod lxc;
+mod pbs_link;
 mod pools;
 mod power;
 mod propstr;
 mod qemu;
 mod rest;
+mod restore;
 mod server;
 mod snapshots;
 mod state;
@@ -91,6 +95,7 @@ mod tasks;
 pub mod tls;
 mod urls;
 mod validate;
+mod vzdump;
 mod world;
 
 use std::collections::BTreeMap;
@@ -106,8 +111,8 @@ pub use faults::Faults;
 pub use urls::SimUrl;
 pub use validate::PveSchema;
 pub use world::{
-    Download, Guest, GuestKind, GuestStatus, GuestView, NodeState, Pool, Snapshot, Storage, Task,
-    TaskState, Volume, World,
+    BackupJob, Download, Guest, GuestKind, GuestStatus, GuestView, NodeState, Pool, Snapshot,
+    Storage, Task, TaskState, Volume, World,
 };
 
 use state::{Settings, Shared};
@@ -1046,6 +1051,39 @@ impl SimHandle {
     /// algorithm.
     pub fn url_checksum(&self, url: &str, algorithm: &str) -> Option<String> {
         self.shared.settings.urls.checksum(url, algorithm)
+    }
+
+    /// Runs backup job `id` now, as the web interface's "Run now" does:
+    /// the job's options (without its schedule, state and comment) are
+    /// posted to `/nodes/{node}/vzdump` on every node (the job's `node`
+    /// only, when it has one); returns the UPIDs of the `vzdump` workers
+    /// started (none on a node with nothing to back up). Call it from
+    /// within a tokio runtime (the workers run there).
+    pub async fn run_backup_job(&self, id: &str) -> Result<Vec<String>, SimError> {
+        let (options, nodes) = self.shared.read(|w| {
+            let options = vzdump::job_options(w, id);
+            let nodes: Vec<String> = w.nodes.iter().map(|n| n.name.clone()).collect();
+            (options, nodes)
+        });
+        let options = options.ok_or_else(|| SimError::Guest(format!("No such job '{id}'")))?;
+        let mut upids = Vec::new();
+        for node in nodes {
+            if options.get("node").is_some_and(|n| n != &node) {
+                continue;
+            }
+            match vzdump::start(&self.shared, &node, options.clone()) {
+                Ok(Some(upid)) => upids.push(upid),
+                Ok(None) => {}
+                Err(e) => return Err(SimError::Guest(e.message())),
+            }
+        }
+        Ok(upids)
+    }
+
+    /// Waits up to `timeout` for task `upid` to stop; its exit status, or
+    /// `None` when it still runs.
+    pub async fn wait_task(&self, upid: &str, timeout: Duration) -> Option<String> {
+        tasks::wait(&self.shared, upid, timeout).await
     }
 
     /// A snapshot of the simulated cluster, for assertions.

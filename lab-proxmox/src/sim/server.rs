@@ -42,8 +42,8 @@ use super::rest::{ApiError, ApiResult, Params, Reply};
 use super::state::Shared;
 use super::world::GuestKind;
 use super::{
-    aplinfo, cluster, content, lxc, pools, qemu, snapshots, storage, tasks, validate,
-    RecordedRequest,
+    aplinfo, backup, cluster, content, lxc, pools, qemu, restore, snapshots, storage, tasks,
+    validate, vzdump, RecordedRequest,
 };
 
 /// How many requests the log keeps (the oldest half is dropped beyond it).
@@ -416,9 +416,20 @@ async fn dispatch(
         ("GET", ["cluster", "resources"]) => cluster::resources(shared, &p),
         ("GET", ["cluster", "status"]) => cluster::cluster_status(shared),
         ("GET", ["cluster", "nextid"]) => cluster::nextid(shared, &p),
+        ("GET", ["cluster", "backup"]) => backup::list(shared),
+        ("POST", ["cluster", "backup"]) => backup::create(shared, &p),
+        (_, ["cluster", "backup", id]) => {
+            bind(&mut p, "id", id)?;
+            match method {
+                "GET" => backup::get(shared, id),
+                "PUT" => backup::update(shared, id, &p),
+                "DELETE" => backup::delete(shared, id),
+                _ => Err(not_implemented()),
+            }
+        }
         ("GET", ["access", "permissions"]) => cluster::permissions(&p),
         ("GET", ["storage"]) => storage::list_config(shared, &p),
-        ("POST", ["storage"]) => storage::create(shared, &p),
+        ("POST", ["storage"]) => storage::create(shared, &p).await,
         (_, ["storage", id]) => {
             bind(&mut p, "storage", id)?;
             match method {
@@ -493,12 +504,16 @@ async fn node_dispatch(
                 _ => Err(unrouted()),
             }
         }
-        ("GET", ["storage"]) => storage::node_list(shared, node, &p),
+        ("GET", ["storage"]) => storage::node_list(shared, node, &p).await,
+        ("POST", ["vzdump"]) => vzdump::vzdump(shared, node, &p),
         (_, ["storage", id, tail @ ..]) => {
             bind(&mut p, "storage", id)?;
             match (method, tail) {
                 ("GET", []) => storage::node_index(shared, node, id),
-                ("GET", ["status"]) => storage::node_status(shared, node, id),
+                ("GET", ["status"]) => storage::node_status(shared, node, id).await,
+                ("GET", ["content"]) if is_pbs(shared, id) => {
+                    vzdump::pbs_content(shared, id, &p).await
+                }
                 ("GET", ["content"]) => content::content(shared, node, id, &p),
                 ("GET", ["content", volume]) => {
                     content::volume_attributes(shared, node, id, volume)
@@ -511,6 +526,9 @@ async fn node_dispatch(
             }
         }
         ("GET", ["qemu"]) => qemu::list(shared, node),
+        ("POST", ["qemu"]) if p.has("archive") => {
+            restore::start(shared, GuestKind::Qemu, node, &p, "archive")
+        }
         ("POST", ["qemu"]) => qemu::create(shared, node, &p),
         (_, ["qemu", vmid, tail @ ..]) => {
             let id = parse_vmid(vmid)?;
@@ -542,6 +560,9 @@ async fn node_dispatch(
             }
         }
         ("GET", ["lxc"]) => lxc::list(shared, node),
+        ("POST", ["lxc"]) if p.bool("restore", false)? => {
+            restore::start(shared, GuestKind::Lxc, node, &p, "ostemplate")
+        }
         ("POST", ["lxc"]) => lxc::create(shared, node, &p),
         (_, ["lxc", vmid, tail @ ..]) => {
             let id = parse_vmid(vmid)?;
@@ -578,6 +599,11 @@ async fn node_dispatch(
         }
         _ => Err(unrouted()),
     }
+}
+
+/// Whether `id` is a `pbs` storage (its content is the PBS's).
+fn is_pbs(shared: &Shared, id: &str) -> bool {
+    shared.read(|w| w.storages.get(id).is_some_and(|s| s.kind == "pbs"))
 }
 
 /// `/nodes/{node}/{qemu|lxc}/{vmid}/snapshot/...`.

@@ -50,6 +50,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::disks;
+use super::pbs_link::PbsConn;
 use super::propstr::{split_list, GIB_BYTES};
 use super::rest::{ApiError, ApiResult, Params, Reply};
 use super::state::Shared;
@@ -203,8 +204,11 @@ fn parse_content(kind: &str, text: &str) -> Result<Vec<String>, ApiError> {
     Ok(content)
 }
 
-/// `POST /storage`.
-pub(crate) fn create(shared: &Arc<Shared>, p: &Params) -> ApiResult {
+/// `POST /storage`. A `pbs` storage is activated by contacting its PBS
+/// ([`PbsConn::activate`]) before it is written, so a wrong server, token,
+/// fingerprint or datastore leaves nothing behind (PVE writes the config,
+/// activates, and rolls back on failure).
+pub(crate) async fn create(shared: &Arc<Shared>, p: &Params) -> ApiResult {
     let id = p.required("storage")?.to_string();
     let kind = p.required("type")?.to_string();
     let wrap = |e: String| ApiError::die(format!("create storage failed: {e}"));
@@ -233,6 +237,22 @@ pub(crate) fn create(shared: &Arc<Shared>, p: &Params) -> ApiResult {
             .or_insert_with(|| format!("/mnt/pve/{id}"));
     }
     let shared_flag = SHARED_TYPES.contains(&kind.as_str()) || p.bool("shared", false)?;
+    if kind == "pbs" {
+        let activate = shared.read(|w| {
+            if w.storages.contains_key(&id) {
+                return Err(wrap(format!("storage ID '{id}' already defined")));
+            }
+            let local_enabled = nodes.as_ref().is_none_or(|n| {
+                n.iter()
+                    .any(|x| w.nodes.first().is_some_and(|f| &f.name == x))
+            });
+            let disabled = options.get("disable").map(String::as_str) == Some("1");
+            Ok(local_enabled && !disabled)
+        })?;
+        if activate {
+            PbsConn::of(&id, &options).activate().await.map_err(wrap)?;
+        }
+    }
     let reachable = &shared.settings.nfs_servers_reachable;
     shared.write(|w| {
         if w.storages.contains_key(&id) {
@@ -380,31 +400,61 @@ pub(crate) fn status_json(world: &World, node: &str, s: &Storage) -> Value {
     })
 }
 
-/// `GET /nodes/{node}/storage`.
-pub(crate) fn node_list(shared: &Arc<Shared>, node: &str, p: &Params) -> ApiResult {
+/// `GET /nodes/{node}/storage`. A `pbs` storage's figures are its
+/// datastore's, asked of the PBS ([`super::vzdump::pbs_status`]); one that
+/// cannot be reached is listed inactive with zeros.
+pub(crate) async fn node_list(shared: &Arc<Shared>, node: &str, p: &Params) -> ApiResult {
     let content = p.get("content").map(split_list).unwrap_or_default();
     let storage = p.get("storage").map(str::to_string);
     let enabled = p.bool("enabled", false)?;
-    shared.read(|w| {
-        let items: Vec<Value> = w
-            .storages
+    let items: Vec<(Value, Option<PbsConn>)> = shared.read(|w| {
+        w.storages
             .values()
             .filter(|s| s.on_node(node))
             .filter(|s| content.iter().all(|c| s.allows(c)))
             .filter(|s| storage.as_deref().is_none_or(|id| s.id == id))
             .filter(|s| !enabled || s.options.get("disable").map(String::as_str) != Some("1"))
-            .map(|s| status_json(w, node, s))
-            .collect();
-        Ok(Reply::data(Value::Array(items)))
-    })
+            .map(|s| {
+                let conn = (s.kind == "pbs").then(|| PbsConn::of(&s.id, &s.options));
+                (status_json(w, node, s), conn)
+            })
+            .collect()
+    });
+    let mut out = Vec::new();
+    for (mut item, conn) in items {
+        if let Some(conn) = conn {
+            pbs_figures(&mut item, &conn).await;
+        }
+        out.push(item);
+    }
+    Ok(Reply::data(Value::Array(out)))
+}
+
+/// Puts a PBS datastore's figures into a storage status item.
+async fn pbs_figures(item: &mut Value, conn: &PbsConn) {
+    let (total, used, avail, active) = super::vzdump::pbs_status(conn).await;
+    item["total"] = json!(total);
+    item["used"] = json!(used);
+    item["avail"] = json!(avail);
+    item["active"] = json!(if active { 1 } else { 0 });
+    item["used_fraction"] = json!(if total == 0 {
+        0.0
+    } else {
+        used as f64 / total as f64
+    });
 }
 
 /// `GET /nodes/{node}/storage/{storage}/status`.
-pub(crate) fn node_status(shared: &Arc<Shared>, node: &str, id: &str) -> ApiResult {
-    shared.read(|w| {
+pub(crate) async fn node_status(shared: &Arc<Shared>, node: &str, id: &str) -> ApiResult {
+    let (mut item, conn) = shared.read(|w| {
         let s = disks::storage_on(w, node, id).map_err(ApiError::Die)?;
-        Ok(Reply::data(status_json(w, node, s)))
-    })
+        let conn = (s.kind == "pbs").then(|| PbsConn::of(&s.id, &s.options));
+        Ok::<_, ApiError>((status_json(w, node, s), conn))
+    })?;
+    if let Some(conn) = conn {
+        pbs_figures(&mut item, &conn).await;
+    }
+    Ok(Reply::data(item))
 }
 
 /// `GET /nodes/{node}/storage/{storage}`: the directory index.

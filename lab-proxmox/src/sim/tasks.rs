@@ -375,7 +375,7 @@ fn encode_worker_id(id: &str) -> String {
 const MAX_FINISHED_TASKS: usize = 1000;
 
 /// Registers a new running task in the world and returns its UPID.
-fn register(
+pub(super) fn register(
     world: &mut World,
     node: &str,
     wtype: &str,
@@ -434,7 +434,12 @@ fn register(
 }
 
 /// Marks a task stopped.
-fn finish(world: &mut World, upid: &str, mut log: Vec<String>, result: Result<u32, String>) {
+pub(super) fn finish(
+    world: &mut World,
+    upid: &str,
+    mut log: Vec<String>,
+    result: Result<u32, String>,
+) {
     if let Some(task) = world.task_mut(upid) {
         task.log.append(&mut log);
         task.state = TaskState::Stopped;

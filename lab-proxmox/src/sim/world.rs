@@ -51,6 +51,19 @@ pub struct World {
     pub tasks: Vec<Task>,
     /// The next worker PID handed out (UPIDs carry it).
     pub next_pid: u32,
+    /// `jobs.cfg`'s `vzdump` jobs, in creation order.
+    #[serde(default)]
+    pub backup_jobs: Vec<BackupJob>,
+}
+
+/// One backup job of `/cluster/backup`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackupJob {
+    /// The job id.
+    pub id: String,
+    /// Its options as `jobs.cfg` keeps them (`schedule`, `storage`,
+    /// `vmid`, `enabled`, ...).
+    pub options: BTreeMap<String, String>,
 }
 
 /// One cluster node.
