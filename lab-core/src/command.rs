@@ -87,6 +87,9 @@ pub struct CommandContext<'a> {
     pub err: &'a mut dyn Write,
     /// Color is allowed on `out`.
     pub color: bool,
+    /// Renders a diagnostic as `check` prints it (at the user's line,
+    /// with its snippet), for findings a command shows without failing.
+    pub render: &'a dyn Fn(&Diagnostic) -> String,
 }
 
 /// Why a [`LabCommand`] failed. The CLI prints it as the engine's own

@@ -21,12 +21,15 @@ impl Session<'_> {
         command: &dyn LabCommand,
         args: &clap::ArgMatches,
     ) -> Result<i32, CliError> {
+        let term = self.term;
+        let render = move |d: &Diagnostic| render_diagnostic(term, d);
         let mut ctx = CommandContext {
             engine: &self.engine,
             args,
             out: &mut *self.out,
             err: &mut *self.err,
             color: self.term.color,
+            render: &render,
         };
         match command.run(&mut ctx).await {
             Ok(code) => Ok(code),
@@ -513,17 +516,7 @@ impl Session<'_> {
     }
 
     fn handler(&self) -> GraphicalReportHandler {
-        let theme = if self.term.color {
-            GraphicalTheme::unicode()
-        } else {
-            GraphicalTheme::unicode_nocolor()
-        };
-        // Long words (a certificate fingerprint, a UPID, a path) are never
-        // cut: a fingerprint split inside a hex pair cannot be copied.
-        GraphicalReportHandler::new_themed(theme)
-            .with_width(100)
-            .with_break_words(false)
-            .with_links(self.term.color)
+        handler_for(self.term)
     }
 
     fn print_report(&mut self, d: &dyn miette::Diagnostic) {
@@ -564,4 +557,32 @@ impl Session<'_> {
             }
         }
     }
+}
+
+/// The report handler for `term`: unicode, colored only on a terminal.
+fn handler_for(term: Term) -> GraphicalReportHandler {
+    let theme = if term.color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    // Long words (a certificate fingerprint, a UPID, a path) are never
+    // cut: a fingerprint split inside a hex pair cannot be copied.
+    GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .with_break_words(false)
+        .with_links(term.color)
+}
+
+/// A diagnostic as `check` prints it (its snippet at the user's line).
+pub(super) fn render_diagnostic(term: Term, d: &Diagnostic) -> String {
+    let report = d.report();
+    let mut text = String::new();
+    if handler_for(term)
+        .render_report(&mut text, &*report)
+        .is_err()
+    {
+        text = format!("{d:?}");
+    }
+    text
 }

@@ -102,6 +102,36 @@ pub fn all() -> Vec<Check> {
         Check::new(DATASTORE_PATH, Severity::Error, datastore_path),
         Check::new(TOKEN_ID_LENGTH, Severity::Error, token_id_length),
     ]
+    .into_iter()
+    .chain(failure_domain_checks())
+    .collect()
+}
+
+/// The failure-domain checks ([`crate::failures`]): the analysis of the
+/// lab's topology ([`Topology::of_lab`](crate::failures::Topology::of_lab))
+/// over every single appliance loss, one check per finding code (so each
+/// can be waived on its own; the analysis takes milliseconds even for
+/// hundreds of guests).
+fn failure_domain_checks() -> impl Iterator<Item = Check> {
+    use crate::failures::checks as f;
+    [
+        (f::NO_RESTORABLE_COPY, Severity::Error),
+        (f::SERVER_AND_COPIES_TOGETHER, Severity::Error),
+        (f::TOPOLOGY, Severity::Error),
+        (f::ARCHIVE_SHARES_APPLIANCE, Severity::Warning),
+        (f::GUEST_NOT_BACKED_UP, Severity::Warning),
+        (f::RPO_TARGET, Severity::Warning),
+        (f::RETENTION_TARGET, Severity::Warning),
+        (f::CAPACITY_NODE_LOSS, Severity::Warning),
+        (f::CAPACITY_NAS_LOSS, Severity::Warning),
+    ]
+    .into_iter()
+    .map(|(code, severity)| {
+        Check::new(code, severity, move |lab, out| {
+            let topology = crate::failures::Topology::of_lab(lab);
+            out.extend(topology.check().into_iter().filter(|d| d.code == code));
+        })
+    })
 }
 
 /// Registers every PBS check on `lab`. Adding any resource of this crate

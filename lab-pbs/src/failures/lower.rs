@@ -197,7 +197,9 @@ fn server_fails_with(lab: &Lab, spec: &ResourceSpec) -> Vec<Address> {
 /// A datastore on its appliance (its own, its NAS pool's, else its
 /// server's box), with its retention.
 fn datastore(lab: &Lab, spec: &ResourceSpec) -> Option<Datastore> {
-    let server = Address::new(kinds::SERVER, text(spec, "server")?);
+    // `server` holds the server's address (`pbs.server.primary`).
+    let server = text(spec, "server")
+        .and_then(|s| Address::parse(s).or_else(|| Some(Address::new(kinds::SERVER, s))))?;
     let placed = crate::checks::appliance_of(lab, spec);
     let appliance = match &placed {
         Some(a) => a.clone(),
@@ -225,31 +227,66 @@ fn datastore(lab: &Lab, spec: &ResourceSpec) -> Option<Datastore> {
 }
 
 /// A PVE backup job writing to a `pbs` storage whose datastore the lab
-/// declares: which guests it selects, into which datastore, when.
+/// declares (`PveStorage` records it): which guests it selects, into which
+/// datastore, when. A disabled job copies nothing.
 fn backup_job(lab: &Lab, spec: &ResourceSpec) -> Option<BackupJob> {
+    if spec.attrs.get("enabled").and_then(Value::as_bool) == Some(false) {
+        return None;
+    }
     let schedule = Schedule::parse(text(spec, "schedule")?).ok()?;
     let storage = lab.resource(&Address::new(pve::STORAGE, text(spec, "storage")?))?;
     let datastore = text(storage, "pbs_datastore").and_then(Address::parse)?;
-    let guests = |key: &str| -> Vec<Address> {
-        match spec.attrs.get(key) {
-            Some(Value::List(items)) => items
-                .iter()
-                .filter_map(|v| match v {
-                    Value::Str(a) => Address::parse(a),
-                    Value::Ref(r) => Some(r.address.clone()),
-                    _ => None,
-                })
-                .collect(),
-            _ => Vec::new(),
-        }
+    let guests: Vec<&ResourceSpec> = lab
+        .resources()
+        .filter(|s| s.kind() == pve::VM || s.kind() == pve::CT)
+        .collect();
+    // A VMID list names guests by their `vmid` output, or by number.
+    let named = |key: &str| -> Vec<Address> {
+        let Some(Value::List(items)) = spec.attrs.get(key) else {
+            return Vec::new();
+        };
+        items
+            .iter()
+            .flat_map(|v| match v {
+                Value::Ref(r) => vec![r.address.clone()],
+                Value::Int(n) => guests
+                    .iter()
+                    .filter(|g| int(g, "vmid") == Some(*n))
+                    .map(|g| g.address.clone())
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect()
     };
+    let exclude = named("exclude");
+    let on_node =
+        |g: &&&ResourceSpec| text(spec, "node").is_none_or(|n| text(g, "node") == Some(n));
     let selection = if spec.attrs.get("all").and_then(Value::as_bool) == Some(true) {
-        match guests("exclude_guests") {
-            ex if ex.is_empty() => Selection::All,
-            ex => Selection::AllExcept(ex),
+        if text(spec, "node").is_some() {
+            Selection::Only(
+                guests
+                    .iter()
+                    .filter(on_node)
+                    .map(|g| g.address.clone())
+                    .filter(|a| !exclude.contains(a))
+                    .collect(),
+            )
+        } else if exclude.is_empty() {
+            Selection::All
+        } else {
+            Selection::AllExcept(exclude)
         }
+    } else if let Some(pool) = text(spec, "pool") {
+        Selection::Only(
+            guests
+                .iter()
+                .filter(|g| text(g, "pool") == Some(pool))
+                .filter(on_node)
+                .map(|g| g.address.clone())
+                .collect(),
+        )
     } else {
-        Selection::Only(guests("guests"))
+        Selection::Only(named("vmids"))
     };
     let mut j = BackupJob::new(spec.address.clone(), selection, datastore, schedule);
     j.loc = Some(spec.declared_at);

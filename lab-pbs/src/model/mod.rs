@@ -80,6 +80,7 @@ mod common;
 mod datastore;
 mod jobs;
 mod namespace;
+mod pve;
 mod remote;
 mod server;
 
@@ -87,6 +88,7 @@ pub use access::{Acl, AclPath, Grantee, Token, TokenOutputs, User, UserOutputs};
 pub use datastore::{Datastore, DatastoreOutputs};
 pub use jobs::{JobOutputs, PruneJob, SyncJob, VerifyJob};
 pub use namespace::{Namespace, NamespaceOutputs};
+pub use pve::PveStorage;
 pub use remote::{Remote, RemoteOutputs};
 pub use server::{Guest, PbsServer, ServerOutputs};
 

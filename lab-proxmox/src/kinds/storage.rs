@@ -22,6 +22,7 @@
 //! | `prune_backups?` | [`Retention`] | retention applied after each backup |
 //! | `pool?` | `Str` | NFS: the NAS pool's address (for the failure-domain checks); ignored by the diff |
 //! | `appliance?` | `Str` | ignored by the diff |
+//! | `pbs_datastore?` | `Str` | PBS: the lab's `pbs.datastore` address it reads (lab-pbs's `PveStorage` sets it), for the failure-domain analysis; ignored by the diff |
 //!
 //! Outputs ([`StorageOutputs`]): `storage`.
 
@@ -70,6 +71,9 @@ pub struct StorageSpec {
     pub pool: Option<String>,
     /// The appliance holding it.
     pub appliance: Option<String>,
+    /// PBS: the address of the lab's `pbs.datastore` it reads (set by
+    /// lab-pbs's typed builder, for the failure-domain analysis).
+    pub pbs_datastore: Option<String>,
 }
 
 impl StorageSpec {

@@ -63,6 +63,7 @@ fn observe(m: &Map<String, Json>, prior: Option<&StorageSpec>, id: &str) -> Foun
                 .and_then(|t| Retention::parse(&t).ok()),
             pool: prior.and_then(|p| p.pool.clone()),
             appliance: prior.and_then(|p| p.appliance.clone()),
+            pbs_datastore: prior.and_then(|p| p.pbs_datastore.clone()),
         },
         outputs: StorageOutputs {
             storage: id.to_string(),
@@ -115,7 +116,7 @@ impl KindProvider<StorageSpec> for ProxmoxProvider {
     fn schema(&self) -> KindSchema {
         super::schema(
             vec!["storage", "type", "server", "export", "datastore"],
-            vec!["pool", "appliance"],
+            vec!["pool", "appliance", "pbs_datastore"],
             [5, 2, 2],
         )
     }
