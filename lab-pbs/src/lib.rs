@@ -27,6 +27,7 @@
 
 pub mod api;
 pub mod checks;
+pub mod commands;
 pub mod failures;
 pub mod kinds;
 pub mod model;

@@ -81,6 +81,7 @@ pub(crate) fn owned_spec<R>(kind: &str, owner: &Handle<R>, local: &str) -> Resou
     let server = server_of(owner).to_string();
     let mut spec = ResourceSpec::new(kind, &address_name(&server, local));
     spec.check_set = Some(crate::checks::SET);
+    spec.command_set = Some(crate::commands::COMMANDS);
     bind(&mut spec, &server, owner.lab_id());
     let here = Location::caller();
     spec.deps.push(Dependency {

@@ -63,6 +63,8 @@ impl PveStorage {
         spec.set_input::<i64>("port", Input::from(server.port()));
         spec.set("pbs_datastore", datastore.address().to_string());
         spec.depend_on(datastore, "pbs_datastore");
+        // The storage is where PVE's backups meet PBS: the lab has backups.
+        spec.command_set = Some(crate::commands::COMMANDS);
         let (store_server, token_server) = (server_of(datastore), server_of(token));
         let name = server.address().name();
         if store_server != name || token_server != name {

@@ -57,6 +57,7 @@ impl PbsServer {
         let name = name.as_ref();
         let mut spec = ResourceSpec::new(Self::KIND, name);
         spec.check_set = Some(crate::checks::SET);
+        spec.command_set = Some(crate::commands::COMMANDS);
         if name.contains(SEP) || name.ends_with('-') || name.len() > MAX_SERVER_NAME {
             spec.invalid(
                 "name",
