@@ -13,7 +13,7 @@ use lab_core::testing::MemoryProvider;
 use lab_core::{Address, Diagnostic};
 use lab_pbs::failures::{checks as codes, Outcome, Topology};
 use lab_pbs::model::*;
-use lab_proxmox::model::{BackupJob, Container, Content, NasPool, Node, Storage, Vm};
+use lab_proxmox::model::{BackupJob, Container, Content, GuestOutputs, NasPool, Node, Storage, Vm};
 
 struct Seed {
     lab: Lab,
@@ -263,10 +263,7 @@ fn the_failures_command_shows_the_table_and_says_no_loss_loses_data() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("appliance lost"), "{out}");
     assert!(out.contains("appliance.nas-a"), "{out}");
-    assert!(
-        out.contains("No single appliance loss loses data"),
-        "{out}"
-    );
+    assert!(out.contains("No single appliance loss loses data"), "{out}");
 
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let code = lab_core::cli::run_captured(
@@ -288,4 +285,42 @@ fn the_failures_command_shows_the_table_and_says_no_loss_loses_data() {
     );
     assert_eq!(code, 0);
     assert!(String::from_utf8(out).unwrap().starts_with("flowchart"));
+}
+
+#[test]
+fn a_talos_machines_vm_is_rebuilt_from_config() {
+    let mut lab = Lab::new("home");
+    let pve1 = lab.add(Node::new("pve1").bridge("vmbr0"));
+    let disk = lab.add(Node::local_disk(&pve1));
+    let lvm = lab.add(
+        Storage::existing("local-lvm")
+            .content(&[Content::Images])
+            .on(&disk)
+            .node(&pve1),
+    );
+    let cp1 = lab.add(
+        Vm::new("cp1", &pve1)
+            .memory_mb(4096)
+            .disk("scsi0", &lvm, "20G"),
+    );
+    let other = lab.add(
+        Vm::new("other", &pve1)
+            .memory_mb(1024)
+            .disk("scsi0", &lvm, "8G"),
+    );
+    lab.add(lab_core::testing::Thing::of_kind("talos.machine", "cp1").input("vm", &cp1.vmid()));
+    let _ = other;
+    let t = Topology::of_lab(&lab);
+    let rebuilt: Vec<(String, bool)> = t
+        .guests
+        .iter()
+        .map(|g| (g.address.to_string(), g.rebuildable))
+        .collect();
+    assert_eq!(
+        rebuilt,
+        [
+            ("proxmox.vm.cp1".to_string(), true),
+            ("proxmox.vm.other".to_string(), false)
+        ]
+    );
 }

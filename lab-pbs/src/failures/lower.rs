@@ -5,12 +5,12 @@
 //! |---|---|
 //! | `appliance.*` | an appliance (its `kind` and `site`) |
 //! | `proxmox.node.*` | a compute node failing with its `appliance` (its local disk), offering `memory_mb` and `cores` when the lab states them (`Node::cores`, `Node::memory_gb`) |
-//! | `proxmox.vm.*`, `proxmox.ct.*` | a guest on its node; each disk (VM `disks`, CT `rootfs` and `mountpoints`) on its storage's appliance (`lab_proxmox::checks::appliance_of`: the storage's own, its NAS pool's, its one node's disk; else the guest's node's disk); a waiver of `pbs::guest-not-backed-up` marks it rebuilt from config |
+//! | `proxmox.vm.*`, `proxmox.ct.*` | a guest on its node; each disk (VM `disks`, CT `rootfs` and `mountpoints`) on its storage's appliance (`lab_proxmox::checks::appliance_of`: the storage's own, its NAS pool's, its one node's disk; else the guest's node's disk); rebuilt from config (no backup needed) when it waives `pbs::guest-not-backed-up` or a `talos.machine` runs in it |
 //! | `proxmox.nas-pool.*` with `.data(..)` | data of its own on the pool's appliance (a pool that only holds guest disks is covered by those guests), with its `capacity` |
 //! | `pbs.server.*` | a backup server failing with its appliance, or with its guest's node and disks |
 //! | `pbs.datastore.*` | a datastore on its appliance (its own, its NAS pool's; else its server's box), with its `keep-*` |
 //! | `pbs.sync_job.*` with a `schedule` | a copy from its source datastore into its datastore |
-//! | `proxmox.backup_job.*` | a copy of the guests it selects into the datastore its `pbs` storage names |
+//! | `proxmox.backup_job.*` (enabled) | a copy of the guests it selects (VMIDs by guest or number; all, on its node, minus `exclude`; a pool's members) into the datastore its `pbs` storage reads (`pbs_datastore`, set by `PveStorage`) |
 //!
 //! Every item keeps the line the user wrote: the declaration, or for a
 //! datastore the line that placed it (`.on(..)`, `.nas_pool(..)`), which is
@@ -30,7 +30,10 @@ use crate::kinds;
 const GIB: u64 = 1 << 30;
 
 /// The kind of PVE backup jobs (`/cluster/backup`).
-const PVE_BACKUP_JOB: &str = "proxmox.backup_job";
+const PVE_BACKUP_JOB: &str = pve::BACKUP_JOB;
+
+/// The kind of lab-talos's machines, whose `vm` names the VM they run in.
+const TALOS_MACHINE: &str = "talos.machine";
 
 fn text<'a>(spec: &'a ResourceSpec, key: &str) -> Option<&'a str> {
     spec.attrs.get(key).and_then(Value::as_str)
@@ -70,11 +73,21 @@ impl Topology {
             n.loc = Some(spec.declared_at);
             t.nodes.push(n);
         }
+        // A Talos machine's VM is rebuilt from its machine config: it needs
+        // no backup (its etcd has its own story; the lab's state holds the
+        // secrets bundle).
+        let talos_vms: Vec<Address> = of_kind(lab, TALOS_MACHINE)
+            .filter_map(|m| match m.attrs.get("vm") {
+                Some(Value::Ref(r)) => Some(r.address.clone()),
+                _ => None,
+            })
+            .collect();
         for spec in lab
             .resources()
             .filter(|s| s.kind() == pve::VM || s.kind() == pve::CT)
         {
-            if let Some(g) = guest(lab, spec) {
+            if let Some(mut g) = guest(lab, spec) {
+                g.rebuildable |= talos_vms.contains(&g.address);
                 t.guests.push(g);
             }
         }
