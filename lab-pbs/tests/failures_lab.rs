@@ -308,7 +308,7 @@ fn a_talos_machines_vm_is_rebuilt_from_config() {
             .memory_mb(1024)
             .disk("scsi0", &lvm, "8G"),
     );
-    lab.add(lab_core::testing::Thing::of_kind("talos.machine", "cp1").input("vm", &cp1.vmid()));
+    lab.add(lab_core::testing::Thing::of_kind("talos.machine", "cp1").input("vm", cp1.vmid()));
     let _ = other;
     let t = Topology::of_lab(&lab);
     let rebuilt: Vec<(String, bool)> = t
