@@ -22,10 +22,15 @@ struct Seed {
 }
 
 fn seed(archive_on_primary: bool) -> Seed {
-    seed_with(archive_on_primary, false)
+    seed_with(archive_on_primary, false, None)
 }
 
-fn seed_with(archive_on_primary: bool, unselected_guest: bool) -> Seed {
+/// The seed, with an unselected guest, and with a backup target on immich.
+fn seed_with(
+    archive_on_primary: bool,
+    unselected_guest: bool,
+    target: Option<(&str, Retention)>,
+) -> Seed {
     let mut lab = Lab::new("home");
     let pbs = lab.register_provider_as(
         "primary",
@@ -121,6 +126,14 @@ fn seed_with(archive_on_primary: bool, unselected_guest: bool) -> Seed {
             .guest(&immich)
             .guest(&paperless),
     );
+    if let Some((rpo, retention)) = target {
+        lab.add(
+            BackupTarget::new("photos")
+                .rpo(rpo)
+                .retention(retention)
+                .protects(&immich),
+        );
+    }
     Seed { lab, archive_line }
 }
 
@@ -235,7 +248,7 @@ fn a_guest_no_job_selects_is_a_warning_unless_waived() {
     );
     // A guest nobody backs up is a warning at its line (and, as its data
     // lives on pve2's disk only, losing pve2 loses it: an error).
-    let diags = seed_with(false, true).lab.check();
+    let diags = seed_with(false, true, None).lab.check();
     let d = of(&diags, codes::GUEST_NOT_BACKED_UP);
     assert_eq!(d.len(), 1, "{diags:#?}");
     assert_eq!(d[0].resource, Some(Address::new("proxmox.vm", "scratch")));
@@ -323,4 +336,26 @@ fn a_talos_machines_vm_is_rebuilt_from_config() {
             ("proxmox.vm.other".to_string(), false)
         ]
     );
+}
+
+#[test]
+fn a_backup_target_the_schedules_or_retention_miss_is_a_warning() {
+    // Losing the primary NAS leaves the weekly archive: up to 8 days. A
+    // 9-day target holds; keep-all (no prune) keeps 12 monthly.
+    let diags = seed_with(false, false, Some(("9d", Retention::default().monthly(12))))
+        .lab
+        .check();
+    assert!(of(&diags, codes::RPO_TARGET).is_empty(), "{diags:#?}");
+    assert!(of(&diags, codes::RETENTION_TARGET).is_empty(), "{diags:#?}");
+    // A 26-hour target does not, and the warning says which loss.
+    let diags = seed_with(false, false, Some(("26h", Retention::default())))
+        .lab
+        .check();
+    let d = of(&diags, codes::RPO_TARGET);
+    assert_eq!(d.len(), 1, "{diags:#?}");
+    assert_eq!(d[0].resource, Some(Address::new("proxmox.vm", "immich")));
+    assert!(d[0]
+        .message
+        .starts_with("losing appliance.nas-a can lose up to 8d"));
+    assert!(!d[0].is_blocking());
 }

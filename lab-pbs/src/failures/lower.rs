@@ -10,6 +10,7 @@
 //! | `pbs.server.*` | a backup server failing with its appliance, or with its guest's node and disks |
 //! | `pbs.datastore.*` | a datastore on its appliance (its own, its NAS pool's; else its server's box), with its `keep-*` |
 //! | `pbs.sync_job.*` with a `schedule` | a copy from its source datastore into its datastore |
+//! | `pbs.target.*` | the RPO and retention targets of the guests and pools it `protects` |
 //! | `proxmox.backup_job.*` (enabled) | a copy of the guests it selects (VMIDs by guest or number; all, on its node, minus `exclude`; a pool's members) into the datastore its `pbs` storage reads (`pbs_datastore`, set by `PveStorage`) |
 //!
 //! Every item keeps the line the user wrote: the declaration, or for a
@@ -131,6 +132,9 @@ impl Topology {
             if let Some(j) = backup_job(lab, spec) {
                 t.backup_jobs.push(j);
             }
+        }
+        for spec in of_kind(lab, kinds::TARGET) {
+            apply_target(&mut t, spec);
         }
         t
     }
@@ -304,4 +308,37 @@ fn backup_job(lab: &Lab, spec: &ResourceSpec) -> Option<BackupJob> {
     let mut j = BackupJob::new(spec.address.clone(), selection, datastore, schedule);
     j.loc = Some(spec.declared_at);
     Some(j)
+}
+
+/// Puts a backup target's RPO and retention on the guests and pools it
+/// protects (a later target wins where two name one item).
+fn apply_target(t: &mut Topology, spec: &ResourceSpec) {
+    let rpo = int(spec, "rpo_seconds").map(|s| std::time::Duration::from_secs(s.max(0) as u64));
+    let keep = |k: &str| int(spec, k).map(|n| n.clamp(0, i64::from(u32::MAX)) as u32);
+    let retention = Retention {
+        last: keep("keep-last"),
+        hourly: keep("keep-hourly"),
+        daily: keep("keep-daily"),
+        weekly: keep("keep-weekly"),
+        monthly: keep("keep-monthly"),
+        yearly: keep("keep-yearly"),
+    };
+    let retention = (!retention.keeps_all()).then_some(retention);
+    let Some(Value::List(items)) = spec.attrs.get("protects") else {
+        return;
+    };
+    for item in items
+        .iter()
+        .filter_map(Value::as_str)
+        .filter_map(Address::parse)
+    {
+        if let Some(g) = t.guests.iter_mut().find(|g| g.address == item) {
+            g.rpo_target = rpo.or(g.rpo_target);
+            g.retention_target = retention.or(g.retention_target);
+        }
+        if let Some(p) = t.pools.iter_mut().find(|p| p.address == item) {
+            p.rpo_target = rpo.or(p.rpo_target);
+            p.retention_target = retention.or(p.retention_target);
+        }
+    }
 }

@@ -77,6 +77,10 @@ pub const PRUNE_JOB: &str = "pbs.prune_job";
 /// Kind of verify jobs.
 pub const VERIFY_JOB: &str = "pbs.verify_job";
 
+/// Kind of backup targets (model only: RPO and retention a lab promises
+/// for some guests and pools, which the failure-domain analysis checks).
+pub const TARGET: &str = "pbs.target";
+
 /// Every PBS kind.
 pub const ALL: &[&str] = &[
     SERVER, DATASTORE, NAMESPACE, USER, TOKEN, ACL, REMOTE, SYNC_JOB, PRUNE_JOB, VERIFY_JOB,

@@ -83,6 +83,7 @@ mod namespace;
 mod pve;
 mod remote;
 mod server;
+mod target;
 
 pub use access::{Acl, AclPath, Grantee, Token, TokenOutputs, User, UserOutputs};
 pub use datastore::{Datastore, DatastoreOutputs};
@@ -91,6 +92,7 @@ pub use namespace::{Namespace, NamespaceOutputs};
 pub use pve::PveStorage;
 pub use remote::{Remote, RemoteOutputs};
 pub use server::{Guest, PbsServer, ServerOutputs};
+pub use target::BackupTarget;
 
 pub use crate::kinds::{Retention, Role};
 pub use common::namespace_depth;
