@@ -27,6 +27,7 @@
 
 pub mod api;
 pub mod checks;
+pub mod drill;
 pub mod failures;
 pub mod kinds;
 pub mod model;
