@@ -9,6 +9,7 @@ mod flow_support;
 use std::sync::Arc;
 
 use lab_core::{Address, ApplianceKind, FileStateStore, StateStore};
+use lab_pbs::api::Form;
 use lab_pbs::drill::{
     self, Cleanup, DrillError, DrillOptions, DrillProgress, GuestType, SourceChoice, Step,
 };
@@ -202,6 +203,7 @@ async fn clear_errors_say_what_to_do_next() {
     );
 
     flow.run_backup().await;
+    let vmids = flow.vmids();
     // A guest no job selects.
     let e = drill(&flow, &guest("spare")).await.unwrap_err();
     assert!(matches!(&e, DrillError::NoBackup { job: None, .. }), "{e}");
@@ -246,6 +248,25 @@ async fn clear_errors_say_what_to_do_next() {
     assert_eq!((d.node.as_str(), d.vmid), ("pve1", 4242));
     assert_eq!(d.source.chosen, SourceChoice::Given);
     assert!(!flow.vmids().contains(&4242));
+
+    // No node with room: the guest now wants more memory than any node has.
+    flow.conn
+        .client()
+        .put(
+            &format!("/nodes/pve1/qemu/{WEB}/config"),
+            &Form::new().int("memory", 100_000),
+        )
+        .await
+        .unwrap();
+    let e = drill(&flow, &guest("web")).await.unwrap_err();
+    assert!(matches!(&e, DrillError::NoRoom { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("pve2 has 62.0 GiB of memory free, the guest needs 97.7 GiB"),
+        "{e}"
+    );
+    assert!(e.help().contains("--node"), "{}", e.help());
+    assert!(!flow.vmids().iter().any(|v| !vmids.contains(v)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -298,6 +298,14 @@ pub enum DrillError {
         /// The lab's guests.
         known: Vec<String>,
     },
+    /// A VM and a container share the name.
+    #[error("'{name}' names more than one guest: {}", .candidates.join(", "))]
+    AmbiguousGuest {
+        /// What was asked.
+        name: String,
+        /// The guests of that name.
+        candidates: Vec<String>,
+    },
     /// The lab has no VM or container.
     #[error("the lab declares no VM or container to drill")]
     NoGuests,
@@ -424,6 +432,7 @@ impl DrillError {
                     known.join(", ")
                 }
             ),
+            DrillError::AmbiguousGuest { .. } => "give the guest's address instead of its name".into(),
             DrillError::NoGuests => "add a Vm or a Container to the lab, apply it and back it up".into(),
             DrillError::NotApplied { .. } => {
                 "run `lab apply` first, then a backup job, then the drill".into()

@@ -59,9 +59,9 @@ pub(crate) fn guests(lab: &Lab, wanted: Option<&str>) -> Result<Vec<LabGuest>, D
             known: all.iter().map(|g| g.address.to_string()).collect(),
         }),
         // A VM and a CT of one name: the address says which.
-        _ => Err(DrillError::UnknownGuest {
-            name: format!("{wanted}' (ambiguous: give the address) '"),
-            known: by_name.iter().map(|g| g.address.to_string()).collect(),
+        _ => Err(DrillError::AmbiguousGuest {
+            name: wanted.to_string(),
+            candidates: by_name.iter().map(|g| g.address.to_string()).collect(),
         }),
     }
 }

@@ -128,10 +128,7 @@ async fn pbs_storages(client: &Pve) -> Result<Vec<PbsStorage>, DrillError> {
 }
 
 /// The storages that may hold the copy `wanted` names.
-fn candidates(
-    storages: Vec<PbsStorage>,
-    wanted: &Wanted,
-) -> Result<(Vec<PbsStorage>, Option<&'static str>), DrillError> {
+fn candidates(storages: Vec<PbsStorage>, wanted: &Wanted) -> Result<Vec<PbsStorage>, DrillError> {
     let listing = || {
         storages
             .iter()
@@ -159,20 +156,20 @@ fn candidates(
                     storages: list,
                 });
             }
-            Ok((found, None))
+            Ok(found)
         }
         Wanted::Named(x) => {
             let (by_id, rest): (Vec<PbsStorage>, Vec<PbsStorage>) =
                 storages.into_iter().partition(|st| st.id == *x);
             if !by_id.is_empty() {
-                return Ok((by_id, None));
+                return Ok(by_id);
             }
             let by_store: Vec<PbsStorage> =
                 rest.into_iter().filter(|st| st.datastore == *x).collect();
             if by_store.is_empty() {
                 return Err(DrillError::UnknownSource(x.clone()));
             }
-            Ok((by_store, None))
+            Ok(by_store)
         }
         Wanted::Newest(ids) => {
             let list = listing();
@@ -197,7 +194,7 @@ fn candidates(
                     storages: list,
                 });
             }
-            Ok((found, Some("newest")))
+            Ok(found)
         }
     }
 }
@@ -346,7 +343,7 @@ pub(crate) async fn prepare(
 
     let wanted =
         resolve::wanted_source(lab, topology, guest, original_vmid, options.from.as_deref())?;
-    let (storages, _) = candidates(pbs_storages(client).await?, &wanted)?;
+    let storages = candidates(pbs_storages(client).await?, &wanted)?;
     let nodes = online_nodes(client).await?;
     if let Some(n) = &options.node {
         if !nodes.iter().any(|x| &x.name == n) {
