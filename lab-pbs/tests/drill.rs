@@ -312,6 +312,38 @@ async fn a_fault_on_start_still_removes_the_scratch_guest() {
     assert!(requests.iter().any(|r| r.method == "DELETE"
         && r.path == format!("/nodes/pve2/qemu/{vmid}")
         && r.status == 200));
+
+    // A refused restore made nothing, and nothing is removed.
+    flow.pve_sim().reset_requests();
+    let e = drill::run_engine(&flow.engine, &guest("db"), &mut |p: &DrillProgress| {
+        if let DrillProgress::StepStarted {
+            step: Step::Restore,
+            ..
+        } = p
+        {
+            faults.fail_request(1, 500, "restore refused: simulated");
+        }
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            DrillError::StepFailed {
+                step: Step::Restore,
+                cleanup: Cleanup::NothingLeft,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("nothing was left behind"), "{e}");
+    assert_eq!(flow.vmids(), vmids);
+    assert!(!flow
+        .pve_sim()
+        .requests()
+        .iter()
+        .any(|r| r.method == "DELETE"));
 }
 
 /// The failure analysis names the copy: a topology built by hand, with

@@ -559,7 +559,25 @@ pub(crate) async fn execute(
         Ok(v) => v,
         Err(e) => {
             step_ended(progress, guest, Step::Restore, began);
-            return Err(fail(Step::Restore, e.to_string(), Cleanup::NothingLeft));
+            // A refusal made nothing. Without a clear answer (no HTTP
+            // status, a proxy's 59x) the call may have gone through: a
+            // guest at the VMID is reported, never removed, as it may
+            // not be the drill's.
+            let unclear = e.status == 0 || e.status >= 596;
+            let cleanup = match unclear {
+                true => match client
+                    .get::<Value>(&format!("{guest_path}/status/current"), &[])
+                    .await
+                {
+                    Err(g) if is_gone(&g) => Cleanup::NothingLeft,
+                    _ => Cleanup::Left(format!(
+                        "the restore call got no clear answer; check whether guest {id} on \
+                         {node} is the drill's copy"
+                    )),
+                },
+                false => Cleanup::NothingLeft,
+            };
+            return Err(fail(Step::Restore, e.to_string(), cleanup));
         }
     };
     let waited = match upid.as_str() {
