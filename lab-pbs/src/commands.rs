@@ -19,7 +19,10 @@ pub const COMMANDS: CommandSet = CommandSet {
 };
 
 fn commands() -> Vec<Arc<dyn LabCommand>> {
-    vec![Arc::new(FailuresCommand)]
+    vec![
+        Arc::new(FailuresCommand),
+        Arc::new(crate::drill::RestoreDrillCommand::new()),
+    ]
 }
 
 /// `failures [--pairs] [--mermaid]`: for every appliance lost in turn (and

@@ -28,6 +28,7 @@
 pub mod api;
 pub mod checks;
 pub mod commands;
+pub mod drill;
 pub mod failures;
 pub mod kinds;
 pub mod model;
