@@ -1,5 +1,6 @@
 //! The CLI commands lab-pbs adds to `lab::cli::run`: `failures` (the
-//! failure-domain report) and `restore-drill`.
+//! failure-domain report), `restore-drill` ([`crate::drill`]) and
+//! `backup-now` ([`crate::backup_now`]).
 //!
 //! Every builder of this crate puts [`COMMANDS`] on its spec (beside the
 //! check set), so a lab with backups has these commands with no line in its
@@ -22,6 +23,7 @@ fn commands() -> Vec<Arc<dyn LabCommand>> {
     vec![
         Arc::new(FailuresCommand),
         Arc::new(crate::drill::RestoreDrillCommand::new()),
+        Arc::new(crate::backup_now::BackupNowCommand),
     ]
 }
 

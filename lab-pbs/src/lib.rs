@@ -26,6 +26,7 @@
 //! (feature `sim`), the PBS simulator and the `pbs-sim` binary.
 
 pub mod api;
+pub mod backup_now;
 pub mod checks;
 pub mod commands;
 pub mod drill;
