@@ -80,6 +80,11 @@ fn two_servers_apply_then_plan_no_changes_even_in_a_new_process() {
             "the remote authenticates with the token the lab made"
         );
 
+        // The token's secret is sealed in the state, never plain.
+        let state = std::fs::read_to_string(dir.path().join(".lab/state.json")).unwrap();
+        assert!(state.contains("sync@pbs!offsite"));
+        assert!(!state.contains(&primary.tokens["sync@pbs!offsite"].secret));
+
         // The sync job the lab made really pulls, over the remote, with the
         // token and its ACL.
         rt.block_on(async {
@@ -209,5 +214,115 @@ fn destroy_removes_everything_the_lab_made_and_keeps_the_data() {
         .iter()
         .any(|r| r.path.contains("destroy-data"));
     assert!(!destroyed);
+    servers.assert_schema_clean();
+}
+
+#[test]
+fn a_token_deleted_by_hand_is_made_again_and_the_remote_takes_its_new_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let servers = Servers::start(dir.path());
+    rt.block_on(async {
+        let e = engine(&servers, dir.path(), &Shape::default());
+        apply(&e).await;
+        let old = servers.primary.simulator().unwrap().world().tokens["sync@pbs!offsite"]
+            .secret
+            .clone();
+        // By hand: PBS drops the token's ACL entries with it.
+        servers
+            .primary
+            .client()
+            .delete_token("sync@pbs", "offsite")
+            .await
+            .unwrap();
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        let remote = addr("pbs.remote", "offsite--primary");
+        let token = plan.steps.iter().find(|s| s.address.kind() == "pbs.token");
+        assert_eq!(
+            token.map(|s| s.action),
+            Some(Action::Create),
+            "{:#?}",
+            plan.steps
+                .iter()
+                .map(|s| (&s.address, s.action))
+                .collect::<Vec<_>>()
+        );
+        let step = plan.step(&remote).expect("the remote's password changes");
+        assert_eq!(step.action, Action::Update);
+        assert!(step.changes.iter().any(|c| c.field == "password"));
+        let report = e.apply(&plan, &opts()).await.unwrap();
+        assert!(report.is_success(), "{report:#?}");
+        assert_no_changes(&e).await;
+
+        let primary = servers.primary.simulator().unwrap().world();
+        let new = &primary.tokens["sync@pbs!offsite"].secret;
+        assert_ne!(new, &old);
+        let offsite = servers.offsite.simulator().unwrap().world();
+        assert_eq!(&offsite.remotes["primary"].password, new);
+        let outcome = servers
+            .offsite
+            .client()
+            .run_job(
+                JobKind::Sync,
+                "archive-copy",
+                &lab_core::OpContext::detached(),
+            )
+            .await;
+        assert!(outcome.is_ok(), "{outcome:?}");
+    });
+    servers.assert_schema_clean();
+}
+
+#[test]
+fn users_and_tokens_change_in_place_and_defaults_read_back_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let servers = Servers::start(dir.path());
+    rt.block_on(async {
+        let e = engine(&servers, dir.path(), &Shape::default());
+        apply(&e).await;
+        // By hand: the user disabled, with an e-mail address; the token
+        // given a comment.
+        let pbs = servers.primary.client().transport().clone();
+        pbs.put(
+            "/access/users/sync@pbs",
+            &Form::new()
+                .str("enable", "false")
+                .str("email", "ops@example.net"),
+        )
+        .await
+        .unwrap();
+        pbs.put(
+            "/access/users/sync@pbs/token/offsite",
+            &Form::new().str("comment", "by hand"),
+        )
+        .await
+        .unwrap();
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        assert_eq!(plan.counts(), (0, 2, 0), "{:#?}", plan.steps);
+        let user = plan
+            .steps
+            .iter()
+            .find(|s| s.address.kind() == "pbs.user")
+            .unwrap();
+        let mut fields: Vec<&str> = user.changes.iter().map(|c| c.field.as_str()).collect();
+        fields.sort();
+        assert_eq!(fields, ["email", "enable"]);
+        let report = e.apply(&plan, &opts()).await.unwrap();
+        assert!(report.is_success(), "{report:#?}");
+        assert_no_changes(&e).await;
+        let w = servers.primary.simulator().unwrap().world();
+        let user = &w.users["sync@pbs"].config;
+        assert!(!user.contains_key("email"), "{user:?}");
+        assert_eq!(
+            user["comment"],
+            "pulls for the off-site copy lab:home/pbs.user.primary--sync_pbs"
+        );
+        let token = &w.tokens["sync@pbs!offsite"].config;
+        assert!(token["comment"]
+            .as_str()
+            .unwrap()
+            .starts_with("lab:home/pbs.token."));
+    });
     servers.assert_schema_clean();
 }

@@ -60,7 +60,7 @@ use async_trait::async_trait;
 use lab_core::kind::{Typed, TypedProvider};
 use lab_core::provider::{Estimates, KindSchema, OpContext, Provider, ProviderError, ReadRequest};
 use lab_core::value::decode;
-use lab_core::{Check, Value};
+use lab_core::Value;
 use serde_json::{Map, Value as Json};
 
 use crate::api::{ApiError, ErrorKind, Form, PbsClient};
@@ -306,10 +306,6 @@ impl TypedProvider for PbsProvider {
 
     fn name(&self) -> &str {
         "pbs"
-    }
-
-    fn checks(&self) -> Vec<Check> {
-        Vec::new()
     }
 
     async fn probe(&self, _ctx: &OpContext) -> Result<(), ProviderError> {
