@@ -11,7 +11,7 @@ use lab_core::plan::PlanOptions;
 use lab_core::Action;
 use lab_pbs::api::{Form, JobKind};
 
-use provider_support::{addr, engine, opts, runtime, Servers, Shape};
+use provider_support::{addr, engine, opts, runtime, write_backup, Servers, Shape};
 
 async fn apply(e: &lab_core::Engine) -> lab_core::Plan {
     let plan = e.plan(&PlanOptions::default()).await.expect("plan");
@@ -160,6 +160,7 @@ fn drift_is_found_and_fixed_and_dropped_fields_are_deleted() {
         let shape = Shape {
             daily_comment: None,
             gc_schedule: None,
+            ..Shape::default()
         };
         let e = engine(&servers, dir.path(), &shape);
         let plan = e.plan(&PlanOptions::default()).await.unwrap();
@@ -324,5 +325,44 @@ fn users_and_tokens_change_in_place_and_defaults_read_back_absent() {
             .unwrap()
             .starts_with("lab:home/pbs.token."));
     });
+    servers.assert_schema_clean();
+}
+
+#[test]
+fn a_namespace_holding_backups_is_not_deleted_and_the_error_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let servers = Servers::start(dir.path());
+    rt.block_on(async {
+        let e = engine(&servers, dir.path(), &Shape::default());
+        apply(&e).await;
+        write_backup(&servers.primary, "daily", "site/pve", "101").await;
+        let shape = Shape {
+            pve_namespace: false,
+            ..Shape::default()
+        };
+        let e = engine(&servers, dir.path(), &shape);
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        let ns = addr("pbs.namespace", "primary--daily--site--pve");
+        assert_eq!(plan.step(&ns).map(|s| s.action), Some(Action::Delete));
+        let report = e.apply(&plan, &opts()).await.unwrap();
+        assert_eq!(report.failed.len(), 1, "{report:#?}");
+        let error = &report.failed[0].error;
+        assert!(
+            error.contains("never deletes backups") && error.contains("site/pve"),
+            "{error}"
+        );
+    });
+    let w = servers.primary.simulator().unwrap().world();
+    assert!(w.datastores["daily"].namespaces.contains("site/pve"));
+    assert_eq!(w.datastores["daily"].groups.len(), 1);
+    assert!(!servers
+        .primary
+        .simulator()
+        .unwrap()
+        .requests()
+        .iter()
+        .any(|r| r.path.contains("delete-groups")
+            || r.params.iter().any(|(k, _)| k == "delete-groups")));
     servers.assert_schema_clean();
 }

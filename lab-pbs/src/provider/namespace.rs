@@ -91,11 +91,19 @@ impl KindProvider<NamespaceSpec> for PbsProvider {
         _ctx: &OpContext,
         req: Delete<NamespaceSpec>,
     ) -> Result<(), ProviderError> {
-        gone_ok(
-            self.client
-                .delete_namespace(&req.prior.store, &req.prior.ns, false)
-                .await,
-        )
+        let (store, ns) = (&req.prior.store, &req.prior.ns);
+        match self.client.delete_namespace(store, ns, false).await {
+            Err(e) if e.message.contains("existing groups") => {
+                Err(ProviderError::permanent(format!(
+                    "namespace `{ns}` of datastore `{store}` still holds backup groups, and lab \
+                     never deletes backups: move or forget them (PBS's web UI, or \
+                     `proxmox-backup-client forget`), then apply again; or keep the namespace \
+                     in the code (PBS: {})",
+                    e.message.trim()
+                )))
+            }
+            other => gone_ok(other),
+        }
     }
 
     /// The namespace at the desired path, if the store has it.

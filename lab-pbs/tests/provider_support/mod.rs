@@ -77,6 +77,8 @@ impl Servers {
 pub struct Shape {
     pub daily_comment: Option<&'static str>,
     pub gc_schedule: Option<&'static str>,
+    /// Whether the code has the namespace `site/pve`.
+    pub pve_namespace: bool,
 }
 
 impl Default for Shape {
@@ -84,6 +86,7 @@ impl Default for Shape {
         Shape {
             daily_comment: Some("daily backups"),
             gc_schedule: Some("daily"),
+            pve_namespace: true,
         }
     }
 }
@@ -112,7 +115,9 @@ pub fn lab(servers: &Servers, shape: &Shape) -> Lab {
     let daily = lab.add(daily);
     let archive = lab.add(Datastore::new(&offsite, "archive", "/mnt/archive").on(&remote_box));
     let site = lab.add(Namespace::new(&daily, "site"));
-    lab.add(Namespace::new(&daily, "site/pve"));
+    if shape.pve_namespace {
+        lab.add(Namespace::new(&daily, "site/pve"));
+    }
     let sync_user = lab.add(User::new(&primary, "sync@pbs").comment("pulls for the off-site copy"));
     let token = lab.add(Token::new(&sync_user, "offsite"));
     // PBS gives a token the privileges both it and its user have.
@@ -139,4 +144,37 @@ pub fn engine(servers: &Servers, dir: &Path, shape: &Shape) -> Engine {
 
 pub fn addr(kind: &str, name: &str) -> lab_core::Address {
     lab_core::Address::new(kind, name)
+}
+
+/// Writes one VM snapshot into `store`/`ns` through the simulator's
+/// `/sim/backup` (what PVE's vzdump does through the backup protocol),
+/// as the root token.
+pub async fn write_backup(conn: &PbsConnection, store: &str, ns: &str, vmid: &str) {
+    let sim = conn.simulator().unwrap();
+    let pin = lab_proxmox::api::tls::parse_fingerprint(sim.fingerprint());
+    let tls = lab_proxmox::api::tls::client_config(pin).unwrap();
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .build()
+        .unwrap();
+    let body = serde_json::json!({
+        "store": store,
+        "ns": ns,
+        "backup-type": "vm",
+        "backup-id": vmid,
+        "backup-time": 1_796_000_000,
+        "files": [{"filename": "drive-scsi0.img.fidx", "size": 1u64 << 30}],
+        "guest-config": format!("name: guest{vmid}\n"),
+    });
+    let r = http
+        .post(format!("{}/sim/backup", sim.endpoint()))
+        .header(
+            "Authorization",
+            lab_pbs::api::token_header(sim.token_id(), sim.token_secret().expose()),
+        )
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
 }
