@@ -205,9 +205,10 @@ impl PbsConnection {
                 Some(other) if other != name => {
                     return Err(ConnectError::Environment(format!(
                         "PBS_ENDPOINT already names PBS server `{other}`; for `{name}` set \
-                         {p}ENDPOINT, {p}TOKEN_ID, {p}TOKEN_SECRET (and {p}FINGERPRINT), or \
-                         unset PBS_ENDPOINT to simulate it",
-                        p = env_prefix(name)
+                         {p}ENDPOINT, {p}TOKEN_ID, {p}TOKEN_SECRET (and {p}FINGERPRINT); to \
+                         simulate `{name}`, move `{other}`'s settings to {o}* and unset PBS_*",
+                        p = env_prefix(name),
+                        o = env_prefix(other)
                     )));
                 }
                 _ => *taken = Some(name.to_string()),
