@@ -23,16 +23,21 @@
 //! does its own way (token header, UPIDs); [`failures`], the
 //! failure-domain analysis as pure code over a [`failures::Topology`]; the
 //! PBS client ([`api::PbsClient`], on lab-proxmox's transport); and `sim`
-//! (feature `sim`), the PBS simulator and the `pbs-sim` binary.
+//! (feature `sim`), the PBS simulator and the `pbs-sim` binary;
+//! [`provider`], lab-core's typed provider for one server, and
+//! [`connect`], how a `main.rs` gets each server (live from the
+//! environment, or the embedded simulator).
 
 pub mod api;
 pub mod backup_now;
 pub mod checks;
 pub mod commands;
+pub mod connect;
 pub mod drill;
 pub mod failures;
 pub mod kinds;
 pub mod model;
+pub mod provider;
 /// PBS calendar events (shared with PVE's backup jobs, so they live in
 /// lab-proxmox).
 pub use lab_proxmox::schedule;

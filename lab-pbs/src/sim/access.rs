@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::acl::{self, role_privs};
 use super::datastores::need;
-use super::rest::{config_props, Params, PbsError, Res};
+use super::rest::{apply_update, config_props, Params, PbsError, Res};
 use super::world::{Acl, Token, User, World};
 use super::Shared;
 
@@ -97,6 +97,24 @@ pub(crate) fn dispatch(
             user_exists(w, userid)?;
             Ok(Value::Object(w.users[*userid].config.clone()))
         }),
+        ("PUT", ["access", "users", userid]) => {
+            let props = config_props(
+                &shared.schema,
+                "PUT",
+                "/access/users/u",
+                p,
+                &["userid", "password"],
+            );
+            shared.write(|w| {
+                if !may_manage_user(w, auth, userid) {
+                    return Err(PbsError::forbidden());
+                }
+                user_exists(w, userid)?;
+                let user = w.users.get_mut(*userid).expect("checked");
+                apply_update(&mut user.config, props, p);
+                Ok(Value::Null)
+            })
+        }
         ("DELETE", ["access", "users", userid]) => shared.write(|w| {
             need(w, auth, "/access/users", acl::PERMISSIONS_MODIFY, false)?;
             if w.users.remove(*userid).is_none() {
@@ -161,6 +179,22 @@ pub(crate) fn dispatch(
                     PbsError::bad(format!("token '{name}' of user '{userid}' does not exist."))
                 })
         }),
+        ("PUT", ["access", "users", userid, "token", name]) => {
+            let props = config_props(&shared.schema, "PUT", "/access/users/u/token/t", p, &[]);
+            shared.write(|w| {
+                if !may_manage_user(w, auth, userid) {
+                    return Err(PbsError::forbidden());
+                }
+                let token = w
+                    .tokens
+                    .get_mut(&format!("{userid}!{name}"))
+                    .ok_or_else(|| {
+                        PbsError::bad(format!("token '{name}' of user '{userid}' does not exist."))
+                    })?;
+                apply_update(&mut token.config, props, p);
+                Ok(Value::Null)
+            })
+        }
         ("DELETE", ["access", "users", userid, "token", name]) => shared.write(|w| {
             if !may_manage_user(w, auth, userid) {
                 return Err(PbsError::forbidden());
