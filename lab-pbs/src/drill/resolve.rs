@@ -111,6 +111,10 @@ pub(crate) enum Wanted {
         address: Option<Address>,
         appliance: Option<String>,
         chosen: SourceChoice,
+        /// The lab's PVE storages that read it (`PveStorage` records the
+        /// datastore it reads): they are the ones, whatever address the
+        /// server answers on (a simulator's loopback port).
+        lab_storages: Vec<String>,
     },
     /// `--from` naming something the cluster's storages must resolve: a
     /// storage id or a datastore name.
@@ -141,7 +145,17 @@ fn datastore_of(lab: &Lab, address: &Address, chosen: SourceChoice) -> Option<Wa
         address: Some(address.clone()),
         appliance: text(spec, "appliance").map(str::to_string),
         chosen,
+        lab_storages: storages_reading(lab, address),
     })
+}
+
+/// The ids of the lab's PVE storages that read the datastore `address`.
+fn storages_reading(lab: &Lab, address: &Address) -> Vec<String> {
+    let wanted = address.to_string();
+    lab.resources()
+        .filter(|s| s.kind() == pve::STORAGE && text(s, "pbs_datastore") == Some(wanted.as_str()))
+        .map(|s| s.address.name().to_string())
+        .collect()
 }
 
 /// A datastore the lab does not declare, by its address alone: PBS
@@ -156,6 +170,7 @@ fn named_by_address(address: &Address) -> Wanted {
         address: Some(address.clone()),
         appliance: None,
         chosen: SourceChoice::Analysis,
+        lab_storages: Vec::new(),
     }
 }
 
@@ -206,6 +221,7 @@ pub(crate) fn wanted_source(
                     address,
                     appliance,
                     chosen,
+                    lab_storages,
                 } = wanted
                 {
                     return Ok(Wanted::Datastore {
@@ -215,6 +231,7 @@ pub(crate) fn wanted_source(
                         address,
                         appliance: appliance.or_else(|| Some(copy.appliance.to_string())),
                         chosen,
+                        lab_storages,
                     });
                 }
             }

@@ -137,7 +137,11 @@ fn candidates(storages: Vec<PbsStorage>, wanted: &Wanted) -> Result<Vec<PbsStora
     };
     match wanted {
         Wanted::Datastore {
-            name, host, port, ..
+            name,
+            host,
+            port,
+            lab_storages,
+            ..
         } => {
             let what = match host {
                 Some(h) => format!("datastore '{name}' on {h}:{}", port.unwrap_or(PBS_PORT)),
@@ -147,8 +151,14 @@ fn candidates(storages: Vec<PbsStorage>, wanted: &Wanted) -> Result<Vec<PbsStora
             let found: Vec<PbsStorage> = storages
                 .into_iter()
                 .filter(|st| st.datastore == *name)
-                .filter(|st| host.as_ref().is_none_or(|h| st.server == *h))
-                .filter(|st| port.is_none_or(|p| st.port == p))
+                .filter(|st| {
+                    if lab_storages.is_empty() {
+                        host.as_ref().is_none_or(|h| st.server == *h)
+                            && port.is_none_or(|p| st.port == p)
+                    } else {
+                        lab_storages.contains(&st.id)
+                    }
+                })
                 .collect();
             if found.is_empty() {
                 return Err(DrillError::NoPbsStorage {

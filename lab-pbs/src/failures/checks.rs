@@ -152,7 +152,7 @@ impl FailureReport<'_> {
                 )
             } else {
                 format!(
-                    "keep a copy on an appliance other than {a}, read by a server that does not go down with it"
+                    "keep a copy on an appliance other than {a} (the archive copy on another NAS or off-site)"
                 )
             };
             let mut diag = Diagnostic::error(
