@@ -175,6 +175,26 @@ impl PbsClient {
             .await
     }
 
+    /// The tasks of worker type `worker_type` still running on the server
+    /// (`GET /nodes/localhost/tasks?running=1&typefilter=..`): what a
+    /// crashed run looks for when it never learnt its task's UPID.
+    pub async fn running_tasks(&self, worker_type: &str) -> Result<Vec<TaskListItem>, ApiError> {
+        let tasks: Vec<TaskListItem> = self
+            .http
+            .get(
+                &path(&["nodes", "localhost", "tasks"]),
+                &[
+                    ("running", "1".to_string()),
+                    ("typefilter", worker_type.to_string()),
+                ],
+            )
+            .await?;
+        Ok(tasks
+            .into_iter()
+            .filter(|t| t.status.is_none() && t.worker_type == worker_type)
+            .collect())
+    }
+
     /// The status of a task right now (no waiting).
     pub async fn task_status(&self, upid: &str) -> Result<TaskStatus, ApiError> {
         let parsed =

@@ -525,3 +525,19 @@ pub struct AclEntry {
     #[serde(default, deserialize_with = "de_bool")]
     pub propagate: bool,
 }
+
+/// One task of `GET /nodes/{node}/tasks`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct TaskListItem {
+    /// The task's id.
+    pub upid: String,
+    /// Its worker type (`create-datastore`, `syncjob`, ...).
+    #[serde(default, deserialize_with = "de_string")]
+    pub worker_type: String,
+    /// Its worker id (the datastore, the job), if it has one.
+    #[serde(default, deserialize_with = "de_opt_string")]
+    pub worker_id: Option<String>,
+    /// Its end status; absent while it runs.
+    #[serde(default, deserialize_with = "de_opt_string")]
+    pub status: Option<String>,
+}

@@ -265,8 +265,25 @@ impl KindProvider<DatastoreSpec> for PbsProvider {
             return Ok(Recovery::default());
         }
         let mut notes = Vec::new();
-        if let Some(upid) = req.claim.text("upid") {
-            self.settle(upid, &mut notes).await;
+        // The claimed task; or, when lab died between the call and the
+        // claim of its UPID, a `create-datastore` task still running for
+        // this store (its worker id is the store's name).
+        let upid = match req.claim.text("upid") {
+            Some(upid) => Some(upid.to_string()),
+            None => match desired {
+                Some(d) => self
+                    .client
+                    .running_tasks("create-datastore")
+                    .await
+                    .map_err(err)?
+                    .into_iter()
+                    .find(|t| t.worker_id.as_deref() == Some(d.name.as_str()))
+                    .map(|t| t.upid),
+                None => None,
+            },
+        };
+        if let Some(upid) = upid {
+            self.settle(&upid, &mut notes).await;
         }
         let found = KindProvider::<DatastoreSpec>::adopt(self, ctx, &req.owner, desired).await?;
         Ok(Recovery {

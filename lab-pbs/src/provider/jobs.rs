@@ -164,3 +164,128 @@ impl PbsProvider {
         })
     }
 }
+
+/// The `KindProvider` of a sync, prune or verify job: the same calls over
+/// its [`Section`] (`$section`), its refreshed configs
+/// (`Snapshot::$field`), its `id` and `comment`, and next-run notes for its
+/// `schedule`. One macro rather than three copies of one impl: the three
+/// differ only in their types.
+macro_rules! job_kind_provider {
+    ($spec:ty, $section:expr, $field:ident) => {
+        #[async_trait::async_trait]
+        impl lab_core::kind::KindProvider<$spec> for $crate::provider::PbsProvider {
+            fn schema(&self) -> lab_core::provider::KindSchema {
+                $crate::provider::schema(vec!["id"], vec![], [1, 1, 1])
+            }
+
+            fn diff(
+                &self,
+                desired: &lab_core::Attrs,
+                observed: &lab_core::Attrs,
+            ) -> Vec<lab_core::provider::FieldChange> {
+                $crate::provider::diff(
+                    &lab_core::kind::KindProvider::<$spec>::schema(self),
+                    desired,
+                    observed,
+                )
+            }
+
+            /// The next three runs of the schedule.
+            fn review(
+                &self,
+                review: &lab_core::provider::StepReview<'_>,
+            ) -> Result<Vec<String>, String> {
+                Ok($crate::provider::schedule_notes(review, &["schedule"]))
+            }
+
+            async fn read(
+                &self,
+                _ctx: &lab_core::provider::OpContext,
+                snapshot: &$crate::provider::Snapshot,
+                requests: &[lab_core::kind::Read<$spec>],
+            ) -> Result<Vec<Option<lab_core::kind::Found<$spec>>>, lab_core::ProviderError> {
+                let section = &$section;
+                Ok(requests
+                    .iter()
+                    .map(|r| {
+                        snapshot
+                            .$field
+                            .get(&r.id)
+                            .map(|m| (section.observe)(m, &r.prior))
+                    })
+                    .collect())
+            }
+
+            async fn create(
+                &self,
+                _ctx: &lab_core::provider::OpContext,
+                req: lab_core::kind::Create<$spec>,
+            ) -> Result<lab_core::kind::Found<$spec>, lab_core::ProviderError> {
+                let s = &req.spec;
+                self.section_create(
+                    &$section,
+                    &s.id,
+                    &s.create_request(),
+                    s.comment.as_deref(),
+                    &req.owner,
+                    s,
+                )
+                .await
+            }
+
+            async fn update(
+                &self,
+                _ctx: &lab_core::provider::OpContext,
+                req: lab_core::kind::Update<$spec>,
+            ) -> Result<lab_core::kind::Found<$spec>, lab_core::ProviderError> {
+                let s = &req.spec;
+                self.section_update(
+                    &$section,
+                    &req.id,
+                    &s.create_request(),
+                    &[],
+                    s.comment.as_deref(),
+                    &req.owner,
+                    s,
+                )
+                .await
+            }
+
+            async fn delete(
+                &self,
+                _ctx: &lab_core::provider::OpContext,
+                req: lab_core::kind::Delete<$spec>,
+            ) -> Result<(), lab_core::ProviderError> {
+                self.section_delete(&$section, &req.id).await
+            }
+
+            async fn adopt(
+                &self,
+                _ctx: &lab_core::provider::OpContext,
+                owner: &lab_core::provider::Ownership,
+                desired: Option<&$spec>,
+            ) -> Result<Vec<lab_core::kind::Found<$spec>>, lab_core::ProviderError> {
+                let Some(base) = desired else {
+                    return Ok(vec![]);
+                };
+                Ok(self
+                    .section_marked(&$section, &base.id, owner, base)
+                    .await?
+                    .into_iter()
+                    .collect())
+            }
+
+            async fn recover(
+                &self,
+                _ctx: &lab_core::provider::OpContext,
+                req: &lab_core::provider::RecoverRequest,
+                desired: Option<&$spec>,
+            ) -> Result<lab_core::kind::Recovery<$spec>, lab_core::ProviderError> {
+                self.section_recover(&$section, desired.map(|d| d.id.as_str()), req, desired)
+                    .await
+            }
+        }
+    };
+}
+
+pub(crate) use job_kind_provider;

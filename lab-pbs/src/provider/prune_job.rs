@@ -4,18 +4,12 @@
 //!
 //! Id: the job id.
 
-use async_trait::async_trait;
-use lab_core::kind::{Create, Delete, Found, KindProvider, Read, Recovery, Update};
-use lab_core::provider::{
-    FieldChange, KindSchema, OpContext, Ownership, RecoverRequest, StepReview,
-};
-use lab_core::{Attrs, ProviderError};
+use lab_core::kind::Found;
 use serde_json::{Map, Value as Json};
 
 use super::jobs::Section;
 use super::normalize::{int, text};
 use super::owner::user_comment;
-use super::{PbsProvider, Snapshot};
 use crate::kinds::{JobOutputs, PruneJobSpec};
 
 fn observe(m: &Map<String, Json>, base: &PruneJobSpec) -> Found<PruneJobSpec> {
@@ -59,103 +53,4 @@ const SECTION: Section<PruneJobSpec> = Section {
     observe,
 };
 
-#[async_trait]
-impl KindProvider<PruneJobSpec> for PbsProvider {
-    fn schema(&self) -> KindSchema {
-        super::schema(vec!["id"], vec![], [1, 1, 1])
-    }
-
-    fn diff(&self, desired: &Attrs, observed: &Attrs) -> Vec<FieldChange> {
-        super::diff(
-            &KindProvider::<PruneJobSpec>::schema(self),
-            desired,
-            observed,
-        )
-    }
-
-    /// The next three runs of the schedule.
-    fn review(&self, review: &StepReview<'_>) -> Result<Vec<String>, String> {
-        Ok(super::schedule_notes(review, &["schedule"]))
-    }
-
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        snapshot: &Snapshot,
-        requests: &[Read<PruneJobSpec>],
-    ) -> Result<Vec<Option<Found<PruneJobSpec>>>, ProviderError> {
-        Ok(requests
-            .iter()
-            .map(|r| snapshot.prune_jobs.get(&r.id).map(|m| observe(m, &r.prior)))
-            .collect())
-    }
-
-    async fn create(
-        &self,
-        _ctx: &OpContext,
-        req: Create<PruneJobSpec>,
-    ) -> Result<Found<PruneJobSpec>, ProviderError> {
-        let s = &req.spec;
-        self.section_create(
-            &SECTION,
-            &s.id,
-            &s.create_request(),
-            s.comment.as_deref(),
-            &req.owner,
-            s,
-        )
-        .await
-    }
-
-    async fn update(
-        &self,
-        _ctx: &OpContext,
-        req: Update<PruneJobSpec>,
-    ) -> Result<Found<PruneJobSpec>, ProviderError> {
-        let s = &req.spec;
-        self.section_update(
-            &SECTION,
-            &req.id,
-            &s.create_request(),
-            &[],
-            s.comment.as_deref(),
-            &req.owner,
-            s,
-        )
-        .await
-    }
-
-    async fn delete(
-        &self,
-        _ctx: &OpContext,
-        req: Delete<PruneJobSpec>,
-    ) -> Result<(), ProviderError> {
-        self.section_delete(&SECTION, &req.id).await
-    }
-
-    async fn adopt(
-        &self,
-        _ctx: &OpContext,
-        owner: &Ownership,
-        desired: Option<&PruneJobSpec>,
-    ) -> Result<Vec<Found<PruneJobSpec>>, ProviderError> {
-        let Some(base) = desired else {
-            return Ok(vec![]);
-        };
-        Ok(self
-            .section_marked(&SECTION, &base.id, owner, base)
-            .await?
-            .into_iter()
-            .collect())
-    }
-
-    async fn recover(
-        &self,
-        _ctx: &OpContext,
-        req: &RecoverRequest,
-        desired: Option<&PruneJobSpec>,
-    ) -> Result<Recovery<PruneJobSpec>, ProviderError> {
-        self.section_recover(&SECTION, desired.map(|d| d.id.as_str()), req, desired)
-            .await
-    }
-}
+super::jobs::job_kind_provider!(PruneJobSpec, SECTION, prune_jobs);
