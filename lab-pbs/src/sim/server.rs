@@ -21,55 +21,26 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Response, StatusCode};
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
 
 use super::rest::{Params, PbsError};
 use super::{access, backups, datastores, jobs, tasks, RecordedRequest, Shared};
 
 const MAX_RECORDED: usize = 200_000;
 
-/// Serves HTTPS on `listener` until `shutdown` flips.
+/// Serves HTTPS on `listener` until `shutdown` flips (lab-proxmox's
+/// accept loop, with this simulator's routes).
 pub(crate) async fn serve(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let app = Router::new().fallback(handle).with_state(shared);
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            changed = shutdown.changed() => {
-                if changed.is_err() || *shutdown.borrow() {
-                    break;
-                }
-            }
-            accepted = listener.accept() => {
-                let Ok((tcp, _)) = accepted else { continue };
-                let acceptor = acceptor.clone();
-                let app = app.clone();
-                connections.spawn(async move {
-                    let Ok(tls) = acceptor.accept(tcp).await else { return };
-                    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let app = app.clone();
-                        async move { app.oneshot(req.map(Body::new)).await }
-                    });
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .http1_only()
-                        .serve_connection(TokioIo::new(tls), service)
-                        .await;
-                });
-            }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-    connections.abort_all();
+    lab_proxmox::sim::serve_https(listener, acceptor, app, shutdown).await;
 }
 
 /// A success: `{"data": data}` plus `total` when set.

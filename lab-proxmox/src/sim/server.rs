@@ -61,9 +61,22 @@ pub(crate) async fn serve(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     state: AppState,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let app = Router::new().fallback(handle).with_state(state);
+    serve_https(listener, acceptor, app, shutdown).await;
+}
+
+/// Serves `app` over HTTPS (HTTP/1.1, as pveproxy and proxmox-backup-proxy
+/// speak it to API clients) on `listener` until `shutdown` flips to
+/// `true`, then drops every open connection: the accept loop every
+/// simulator of the workspace runs (lab-pbs's too).
+pub async fn serve_https(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    app: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut connections = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
