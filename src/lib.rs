@@ -26,18 +26,20 @@
 //! - [`core`]: the model, checks, plan, apply engine, state and CLI runner
 //!   (always);
 //! - `proxmox` (feature `proxmox`): Proxmox VE;
-//! - `pbs` (feature `pbs`): Proxmox Backup Server, backup jobs,
-//!   failure-domain analysis;
+//! - `pbs` (feature `pbs`, which turns on `proxmox`): Proxmox Backup
+//!   Server, backup jobs, the failure-domain analysis and restore drills
+//!   (`failures`, `restore-drill`, `backup-now` join the CLI);
 //! - `net` (feature `net`): VLANs and trust zones, Cloudflare, the reverse
 //!   proxy, firewall;
 //! - `talos` (feature `talos`, which turns on `proxmox`): Talos Linux and its
 //!   Kubernetes cluster.
 //!
 //! The feature `sim` adds the API-faithful simulators of the enabled
-//! providers (`lab::proxmox::sim`, `lab::talos::sim`). Features compose,
-//! so one line gives a lab everything the examples use: `["proxmox",
-//! "sim"]` for a Proxmox VE lab, `["talos", "sim"]` for Talos on Proxmox
-//! VE with both simulators, `["full"]` for every provider and simulator:
+//! providers (`lab::proxmox::sim`, `lab::pbs::sim`, `lab::talos::sim`).
+//! Features compose, so one line gives a lab everything the examples use:
+//! `["proxmox", "sim"]` for a Proxmox VE lab, `["pbs", "sim"]` for one
+//! with backups, `["talos", "sim"]` for Talos on Proxmox VE with both
+//! simulators, `["full"]` for every provider and simulator:
 //!
 //! ```toml
 //! [dependencies]

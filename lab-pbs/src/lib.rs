@@ -1,32 +1,33 @@
-//! # lab-pbs: Proxmox Backup Server and backup jobs
+//! # lab-pbs: Proxmox Backup Server, backup jobs, and the failure-domain proof
 //!
-//! This crate will hold everything `lab` needs to manage backups, in the
-//! same rooms as every provider crate:
+//! Everything `lab` needs to manage backups, in the same rooms as every
+//! provider crate, plus what backups add:
 //!
-//! - `model`: typed resources and their builders: PBS datastores (each
-//!   naming the appliance it lives on), sync jobs that copy them elsewhere,
-//!   prune and verify jobs, and the PVE backup jobs that write to them;
-//! - `api`: the HTTP client for the PBS API (and the PVE backup-job API);
-//! - `provider`: the implementation of lab-core's `Provider` trait;
-//! - `checks`: the failure-domain analysis: proof that no single appliance
-//!   loss takes out both the data and the means to restore it;
-//! - `sim` (feature `sim`): an API-faithful PBS simulator on 127.0.0.1.
-//!
-//! What exists so far: [`kinds`], the typed contract of every PBS resource
-//! (servers, datastores, namespaces, users, tokens, ACLs, remotes, sync,
-//! prune and verify jobs) with the request each create sends; [`model`],
-//! their builders (each PBS server its own provider instance, every
-//! resource bound to its server's); [`checks`], the offline rules over
-//! them; [`schema`], the official PBS API schema, embedded and checked with
-//! lab-proxmox's validator; [`schedule`], PBS's calendar events parsed as
-//! PBS parses them, with their next runs; and the first [`api`] pieces PBS
-//! does its own way (token header, UPIDs); [`failures`], the
-//! failure-domain analysis as pure code over a [`failures::Topology`]; the
-//! PBS client ([`api::PbsClient`], on lab-proxmox's transport); and `sim`
-//! (feature `sim`), the PBS simulator and the `pbs-sim` binary;
-//! [`provider`], lab-core's typed provider for one server, and
-//! [`connect`], how a `main.rs` gets each server (live from the
-//! environment, or the embedded simulator).
+//! - [`model`]: typed builders: PBS servers (each its own provider
+//!   instance, placed on an appliance or in a guest), datastores (on an
+//!   appliance or a NAS pool), namespaces, users, tokens, ACLs, remotes,
+//!   sync, prune and verify jobs, [`model::PveStorage`] (the PVE `pbs`
+//!   storage reading a datastore) and [`model::BackupTarget`] (the RPO and
+//!   retention the lab promises); [`kinds`] is the typed contract they
+//!   lower to, with the request each create sends;
+//! - [`api`]: [`api::PbsClient`], the PBS API on lab-proxmox's transport
+//!   (`PBSAPIToken` with `:`, plain-text errors, 9-field UPIDs, pinned
+//!   certificates);
+//! - [`provider`]: lab-core's typed provider for one server; [`connect`]:
+//!   each server live from the environment or as the embedded simulator;
+//! - [`checks`]: the offline rules, and the failure-domain checks over
+//!   [`failures`]: the analysis, as pure code over a
+//!   [`failures::Topology`] read off the lab, of what every appliance loss
+//!   (and pair) costs: data lost, what restores and from where, the worst
+//!   data-loss window, capacity;
+//! - [`commands`]: the CLI commands a lab with backups gains: `failures`,
+//!   `restore-drill` ([`drill`]) and `backup-now` ([`backup_now`]);
+//! - [`schema`]: the official PBS API schema, embedded, which the simulator
+//!   and the tests validate every request against; [`schedule`]: calendar
+//!   events (shared with PVE's backup jobs);
+//! - `sim` (feature `sim`): an API-faithful PBS simulator on 127.0.0.1
+//!   that models backups (written by pve-sim's vzdump, copied by sync jobs,
+//!   pruned, garbage-collected, verified), and the `pbs-sim` binary.
 
 pub mod api;
 pub mod backup_now;
