@@ -289,6 +289,22 @@ fn the_failures_command_shows_the_table_and_says_no_loss_loses_data() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("pbs::no-restorable-copy"), "{err}");
 
+    // Pairs: both nodes at once leave nowhere to run anything.
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = lab_core::cli::run_captured(
+        seed(false).lab,
+        ["lab", "--state-dir", &state, "failures", "--pairs"],
+        &mut out,
+        &mut err,
+    );
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(code, 0);
+    let both = out
+        .lines()
+        .find(|l| l.starts_with("appliance.pve1-disk + appliance.pve2-disk"))
+        .expect("the pair of nodes");
+    assert!(both.ends_with("no node left"), "{both}");
+
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let code = lab_core::cli::run_captured(
         seed(false).lab,

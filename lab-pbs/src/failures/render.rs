@@ -137,7 +137,9 @@ impl FailureReport<'_> {
                 None => "-".into(),
             };
             let mut capacity = Vec::new();
-            if let Some(c) = &s.node_capacity {
+            if !self.topology.nodes.is_empty() && s.nodes_down.len() == self.topology.nodes.len() {
+                capacity.push("no node left".to_string());
+            } else if let Some(c) = &s.node_capacity {
                 capacity.push(if c.fits() {
                     format!("nodes ok ({} moved)", count(c.placed.len(), "guest"))
                 } else {
