@@ -25,11 +25,32 @@ fn seed(archive_on_primary: bool) -> Seed {
     seed_with(archive_on_primary, false, None)
 }
 
-/// The seed, with an unselected guest, and with a backup target on immich.
+/// How the PVE storage's token gets its rights.
+#[derive(Clone, Copy, PartialEq)]
+enum Grant {
+    /// No ACL at all.
+    None,
+    /// ACLs for the token and its user, the storage not ordered after them.
+    Unordered,
+    /// ACLs, and the storage after them.
+    Ordered,
+}
+
 fn seed_with(
     archive_on_primary: bool,
     unselected_guest: bool,
     target: Option<(&str, Retention)>,
+) -> Seed {
+    seed_granting(archive_on_primary, unselected_guest, target, Grant::Ordered)
+}
+
+/// The seed, with an unselected guest, with a backup target on immich, and
+/// with the PVE storage's rights granted as `grant` says.
+fn seed_granting(
+    archive_on_primary: bool,
+    unselected_guest: bool,
+    target: Option<(&str, Retention)>,
+    grant: Grant,
 ) -> Seed {
     let mut lab = Lab::new("home");
     let pbs = lab.register_provider_as(
@@ -119,8 +140,18 @@ fn seed_with(
     );
     let pve = lab.add(User::new(&primary, "pve@pbs"));
     let token = lab.add(Token::new(&pve, "backup"));
-    lab.add(Acl::new(&token, Role::DatastoreBackup, &daily));
     let storage = lab.add(PveStorage::new("pbs-daily", &primary, &daily, &token));
+    if grant != Grant::None {
+        let acls = [
+            lab.add(Acl::new(&pve, Role::DatastoreBackup, &daily)),
+            lab.add(Acl::new(&token, Role::DatastoreBackup, &daily)),
+        ];
+        if grant == Grant::Ordered {
+            for acl in &acls {
+                lab.add_dependency(&storage, acl);
+            }
+        }
+    }
     lab.add(
         BackupJob::new("nightly", &storage, "02:00")
             .guest(&immich)
@@ -374,4 +405,32 @@ fn a_backup_target_the_schedules_or_retention_miss_is_a_warning() {
         .message
         .starts_with("losing appliance.nas-a can lose up to 8d"));
     assert!(!d[0].is_blocking());
+}
+
+#[test]
+fn a_pve_storage_needs_its_tokens_acl_first() {
+    let diags = seed_granting(false, false, None, Grant::None).lab.check();
+    let d = of(&diags, "pbs::pve-storage-access");
+    // The token and its user both lack the right.
+    assert_eq!(d.len(), 2, "{diags:#?}");
+    assert!(d.iter().all(|d| d.is_blocking()));
+    assert!(d[0]
+        .message
+        .contains("no ACL entry allowing it to back up there"));
+
+    let diags = seed_granting(false, false, None, Grant::Unordered)
+        .lab
+        .check();
+    let d = of(&diags, "pbs::pve-storage-access");
+    assert_eq!(d.len(), 2, "{diags:#?}");
+    assert!(d[0].message.contains("may be created before"));
+    assert!(d[0].help.as_deref().unwrap().contains("add_dependency"));
+
+    let diags = seed_granting(false, false, None, Grant::Ordered)
+        .lab
+        .check();
+    assert!(
+        of(&diags, "pbs::pve-storage-access").is_empty(),
+        "{diags:#?}"
+    );
 }

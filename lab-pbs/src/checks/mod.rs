@@ -65,6 +65,10 @@ pub const ACL_PATH: &str = "pbs::acl-path";
 /// (Warning) a remote sync whose token has no ACL entry on the source
 /// datastore (or `/`) of its server: PBS would list nothing to pull.
 pub const SYNC_TOKEN_ACL: &str = "pbs::sync-token-acl";
+/// A PVE `pbs` storage whose token (or its user) has no ACL entry letting
+/// it back up into the datastore, or which the plan could create before
+/// that entry (PVE contacts the PBS on create).
+pub const PVE_STORAGE_ACCESS: &str = "pbs::pve-storage-access";
 /// (Warning) a datastore that says neither `.on(appliance)` nor
 /// `.nas_pool(..)`: the failure-domain analysis cannot place its data.
 pub const DATASTORE_PLACEMENT: &str = "pbs::datastore-placement";
@@ -97,6 +101,7 @@ pub fn all() -> Vec<Check> {
         Check::new(REMOTE_TOKEN, Severity::Error, remote_token),
         Check::new(ACL_PATH, Severity::Error, acl_path),
         Check::new(SYNC_TOKEN_ACL, Severity::Warning, sync_token_acl),
+        Check::new(PVE_STORAGE_ACCESS, Severity::Error, pve_storage_access),
         Check::new(DATASTORE_PLACEMENT, Severity::Warning, datastore_placement),
         Check::new(SERVER_PLACEMENT, Severity::Warning, server_placement),
         Check::new(DATASTORE_PATH, Severity::Error, datastore_path),

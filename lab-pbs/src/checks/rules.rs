@@ -363,13 +363,103 @@ fn reads(role: Option<&str>) -> bool {
 /// True if `grantee` (an address) has an ACL entry with a reading role on
 /// `store` (an address), its namespaces, or `/` propagating.
 fn can_read(lab: &Lab, grantee: &str, store: &str) -> bool {
+    grants(lab, grantee, store, reads).next().is_some()
+}
+
+/// The roles that hold `Datastore.Backup` (PVE writes backups with it).
+fn backs_up(role: Option<&str>) -> bool {
+    matches!(
+        role,
+        Some("Admin" | "DatastoreAdmin" | "DatastoreBackup" | "DatastorePowerUser")
+    )
+}
+
+/// The ACL entries giving `grantee` a role `allows` on datastore `store`
+/// (on it, on one of its namespaces, or propagating from `/`).
+fn grants<'a>(
+    lab: &'a Lab,
+    grantee: &'a str,
+    store: &'a str,
+    allows: fn(Option<&str>) -> bool,
+) -> impl Iterator<Item = &'a ResourceSpec> + 'a {
     of_kind(lab, kinds::ACL)
-        .filter(|a| text(a, "grantee") == Some(grantee) && reads(text(a, "role")))
-        .any(|a| match named(lab, a, "target") {
+        .filter(move |a| text(a, "grantee") == Some(grantee) && allows(text(a, "role")))
+        .filter(move |a| match named(lab, a, "target") {
             None => a.attrs.get("propagate").and_then(|v| v.as_bool()) != Some(false),
             Some(t) if t.kind() == kinds::DATASTORE => t.address.as_str() == store,
             Some(t) => text(t, "datastore") == Some(store),
         })
+}
+
+/// A PVE `pbs` storage (`PveStorage`) whose token cannot back up into its
+/// datastore, or that the plan may create before the ACL that lets it:
+/// PVE contacts the PBS when it creates the storage and refuses ("Cannot
+/// find datastore ..., check permissions and existence!").
+pub(super) fn pve_storage_access(lab: &Lab, out: &mut Vec<Diagnostic>) {
+    for storage in of_kind(lab, lab_proxmox::kinds::STORAGE) {
+        let Some(store) = text(storage, "pbs_datastore") else {
+            continue;
+        };
+        let Some(token) = (match storage.attrs.get("username") {
+            Some(lab_core::Value::Ref(r)) => lab.resource(&r.address),
+            _ => None,
+        })
+        .filter(|t| t.kind() == kinds::TOKEN) else {
+            continue;
+        };
+        // A token has the rights both it and its user have.
+        let user = named(lab, token, "user");
+        let mut grantees = vec![token];
+        if let Some(user) = user.filter(|u| text(u, "userid") != Some("root@pam")) {
+            grantees.push(user);
+        }
+        for who in grantees {
+            let acls: Vec<&ResourceSpec> =
+                grants(lab, who.address.as_str(), store, backs_up).collect();
+            let who_kind = if who.kind() == kinds::TOKEN {
+                "token"
+            } else {
+                "user"
+            };
+            if acls.is_empty() {
+                out.push(
+                    Diagnostic::error(
+                        PVE_STORAGE_ACCESS,
+                        format!(
+                            "PVE would write backups to `{store}` as `{}`, which has no ACL entry \
+                             allowing it to back up there: PVE refuses to create `{}`",
+                            who.address, storage.address
+                        ),
+                    )
+                    .for_resource(&storage.address)
+                    .with_label(storage.declared_at, "the PVE storage")
+                    .with_label(who.declared_at, "declared here")
+                    .with_help(format!(
+                        "grant it: `Acl::new(&{who_kind}, Role::DatastoreBackup, &datastore)` (a \
+                         token has only the rights both it and its user have)"
+                    )),
+                );
+            } else if !acls
+                .iter()
+                .any(|a| storage.deps.iter().any(|d| d.on == a.address))
+            {
+                out.push(
+                    Diagnostic::error(
+                        PVE_STORAGE_ACCESS,
+                        format!(
+                            "`{}` may be created before `{}` lets `{}` back up to `{store}`: PVE \
+                             contacts the PBS when it creates the storage",
+                            storage.address, acls[0].address, who.address
+                        ),
+                    )
+                    .for_resource(&storage.address)
+                    .with_label(storage.declared_at, "the PVE storage")
+                    .with_label(acls[0].declared_at, "the ACL it needs first")
+                    .with_help("order it after the ACL: `lab.add_dependency(&storage, &acl)`"),
+                );
+            }
+        }
+    }
 }
 
 pub(super) fn sync_token_acl(lab: &Lab, out: &mut Vec<Diagnostic>) {
