@@ -181,3 +181,79 @@ fn a_token_an_interrupted_create_made_is_made_again_not_adopted() {
         .contains_key("sync@pbs!offsite"));
     servers.assert_schema_clean();
 }
+
+/// The narrow window of the first test, made certain: the create reached
+/// PBS, then lab died before it journaled the task's UPID (only the store's
+/// name was claimed). Recovery finds the running `create-datastore` task
+/// by the store's name, waits for it, and adopts the store by its marker.
+#[test]
+fn a_datastore_create_whose_task_id_was_never_journaled_is_found_and_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let slow = PbsSimConfig::fast().with_task_latency(Duration::from_millis(800));
+    let servers = Servers::start_with(dir.path(), slow);
+    let owner = Ownership {
+        lab: "home".into(),
+        lineage: "0123abcd".into(),
+        address: Address::new("pbs.datastore", "primary--daily"),
+    };
+    let spec = lab_pbs::kinds::DatastoreSpec {
+        server: "pbs.server.primary".into(),
+        name: "daily".into(),
+        path: "/mnt/daily".into(),
+        comment: None,
+        gc_schedule: None,
+        prune_schedule: None,
+        keep_last: None,
+        keep_hourly: None,
+        keep_daily: None,
+        keep_weekly: None,
+        keep_monthly: None,
+        keep_yearly: None,
+        verify_new: None,
+        appliance: None,
+        pool: None,
+        capacity_gb: None,
+    };
+    let provider = servers.primary.provider();
+    rt.block_on(async {
+        // The call lab made before it died: PBS answers with the UPID.
+        let upid = servers
+            .primary
+            .client()
+            .transport()
+            .post(
+                "/config/datastore",
+                &Form::new()
+                    .str("name", "daily")
+                    .str("path", "/mnt/daily")
+                    .str("comment", owner.marker()),
+            )
+            .await
+            .unwrap();
+        assert!(upid.as_str().unwrap().starts_with("UPID:"));
+        assert!(create_datastore_running(&servers));
+        let recovered = provider
+            .recover(
+                &OpContext::detached(),
+                &RecoverRequest {
+                    address: owner.address.clone(),
+                    action: OpKind::Create,
+                    cause: RecoverCause::Interrupted,
+                    owner: owner.clone(),
+                    desired: lab_core::value::encode(&spec).unwrap(),
+                    claim: Claim::new().with("name", "daily"),
+                    known_ids: vec![],
+                },
+            )
+            .await
+            .unwrap();
+        assert!(
+            recovered.notes.iter().any(|n| n.contains("waited")),
+            "{recovered:?}"
+        );
+        assert!(!create_datastore_running(&servers));
+        assert_eq!(recovered.found.len(), 1, "{recovered:?}");
+    });
+    servers.assert_schema_clean();
+}

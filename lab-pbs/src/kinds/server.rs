@@ -11,9 +11,11 @@
 //! | `appliance?` | `Str` | lab only: the appliance it runs on (its own box) |
 //! | `guest?` | `Str` | lab only: the address of the `proxmox.vm` / `proxmox.ct` it runs in (its failure domain is that guest's node and disks) |
 //!
-//! Outputs ([`ServerOutputs`]): `host`, `port` (as declared, so other
-//! servers' remotes can refer to them), `fingerprint` (read from the
-//! server's certificate), `version` (`GET /version`).
+//! Outputs ([`ServerOutputs`]): `host`, `port` (where the provider reaches
+//! the server: as declared against a live server, the simulator's loopback
+//! address in a simulated lab; other servers' remotes and PVE's `pbs`
+//! storages refer to them), `fingerprint` (read from the server's
+//! certificate), `version` (`GET /version`).
 
 use lab_core::kind::Kind;
 use serde::{Deserialize, Serialize};
