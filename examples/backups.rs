@@ -159,10 +159,12 @@ fn main() {
     // PBS gives a token at most what its user has: grant both.
     let user_acl = lab.add(Acl::new(&pve_user, Role::DatastoreBackup, &daily));
     let token_acl = lab.add(Acl::new(&token, Role::DatastoreBackup, &daily));
-    let pbs_daily = lab.add(PveStorage::new("pbs-daily", &primary, &daily, &token));
     // PVE contacts the PBS when it creates the storage: the rights first.
-    lab.add_dependency(&pbs_daily, &user_acl);
-    lab.add_dependency(&pbs_daily, &token_acl);
+    let pbs_daily = lab.add(
+        PveStorage::new("pbs-daily", &primary, &daily, &token)
+            .after(&user_acl)
+            .after(&token_acl),
+    );
     lab.add(
         BackupJob::new("nightly", &pbs_daily, "02:00")
             .guest(&immich)

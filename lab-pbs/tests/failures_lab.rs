@@ -424,7 +424,7 @@ fn a_pve_storage_needs_its_tokens_acl_first() {
     let d = of(&diags, "pbs::pve-storage-access");
     assert_eq!(d.len(), 2, "{diags:#?}");
     assert!(d[0].message.contains("may be created before"));
-    assert!(d[0].help.as_deref().unwrap().contains("add_dependency"));
+    assert!(d[0].help.as_deref().unwrap().contains(".after(&acl)"));
 
     let diags = seed_granting(false, false, None, Grant::Ordered)
         .lab

@@ -309,6 +309,16 @@ pub trait Resource: Sized {
         self
     }
 
+    /// Orders this resource after `other`, when nothing it reads from
+    /// `other` says so already: a PVE `pbs` storage after the ACL that lets
+    /// its token see the datastore (PVE contacts the PBS when it creates
+    /// the storage). The edge is labelled `after` and recorded at this line.
+    #[track_caller]
+    fn after<R>(mut self, other: &Handle<R>) -> Self {
+        self.spec_mut().depend_on(other, "after");
+        self
+    }
+
     /// Says which appliance (failure domain) holds this resource's data.
     #[track_caller]
     fn on(mut self, appliance: &Handle<super::Appliance>) -> Self {

@@ -98,7 +98,7 @@ use indexmap::IndexMap;
 use serde_json::{json, Value as Json};
 use tokio::sync::Notify;
 
-use crate::model::{Handle, Input, Output, Resource, ResourceSpec};
+use crate::model::{Input, Output, Resource, ResourceSpec};
 use crate::provider::{
     CreateRequest, DeleteRequest, Estimates, KindSchema, Limit, LimitScope, Observed, OpContext,
     OpInfo, OpKind, Ownership, PlanCheck, Provider, ProviderError, RateLimit, ReadRequest,

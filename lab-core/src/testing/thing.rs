@@ -70,13 +70,6 @@ impl Thing {
         self
     }
 
-    /// Orders this thing after `other` (a dependency edge labelled `after`).
-    #[track_caller]
-    pub fn after<R>(mut self, other: &Handle<R>) -> Self {
-        self.spec.depend_on(other, "after");
-        self
-    }
-
     /// Sets attribute `key` from a value or another resource's output (which
     /// also records the dependency): anything [`ThingInput`], e.g.
     /// `&db.output::<String>("id")`, `"text"`, `42`.

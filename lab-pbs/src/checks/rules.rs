@@ -455,7 +455,7 @@ pub(super) fn pve_storage_access(lab: &Lab, out: &mut Vec<Diagnostic>) {
                     .for_resource(&storage.address)
                     .with_label(storage.declared_at, "the PVE storage")
                     .with_label(acls[0].declared_at, "the ACL it needs first")
-                    .with_help("order it after the ACL: `lab.add_dependency(&storage, &acl)`"),
+                    .with_help("order it after the ACL: `PveStorage::new(..).after(&acl)`"),
                 );
             }
         }

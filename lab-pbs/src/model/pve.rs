@@ -18,8 +18,10 @@ use super::server::{PbsServer, ServerOutputs};
 /// and secret (a `Secret`, never printed). The storage also records which
 /// datastore it reads (`pbs_datastore`), so the failure-domain analysis
 /// follows a PVE backup job through it to the datastore's appliance. PVE
-/// contacts the PBS when the storage is created, so it is created after
-/// the datastore, the token and its ACL.
+/// contacts the PBS when the storage is created, so it must be created
+/// after the datastore, the token and its ACL: the first two are edges
+/// already; say `.after(&acl)` for the ACL (`pbs::pve-storage-access`
+/// reports a storage that does not).
 ///
 /// The result is a lab-proxmox [`Storage`]: chain `.namespace(..)`,
 /// `.prune_backups(..)`, `.node(..)` as for any PBS storage, and give its
@@ -37,8 +39,8 @@ use super::server::{PbsServer, ServerOutputs};
 /// let daily = lab.add(Datastore::new(&primary, "daily", "/mnt/daily"));
 /// let pve = lab.add(User::new(&primary, "pve@pbs"));
 /// let token = lab.add(Token::new(&pve, "backup"));
-/// lab.add(Acl::new(&token, Role::DatastoreBackup, &daily));
-/// let storage = lab.add(PveStorage::new("pbs-daily", &primary, &daily, &token));
+/// let acl = lab.add(Acl::new(&token, Role::DatastoreBackup, &daily));
+/// let storage = lab.add(PveStorage::new("pbs-daily", &primary, &daily, &token).after(&acl));
 /// let spec = lab.resource(storage.address()).unwrap();
 /// assert_eq!(spec.attrs["type"], Value::from("pbs"));
 /// assert_eq!(spec.attrs["pbs_datastore"], Value::from("pbs.datastore.primary--daily"));
