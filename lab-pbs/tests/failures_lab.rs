@@ -434,3 +434,46 @@ fn a_pve_storage_needs_its_tokens_acl_first() {
         "{diags:#?}"
     );
 }
+
+#[test]
+fn a_pools_own_data_needs_a_copy_and_a_nas_replication_is_one() {
+    let build = |replicate: bool| {
+        let mut lab = Lab::new("home");
+        // A lab of NAS pools alone has no lab-pbs builder to bring the checks.
+        lab_pbs::checks::register(&mut lab);
+        let nas_a = lab.add(Appliance::new("nas-a").kind(ApplianceKind::Nas));
+        let nas_b = lab.add(Appliance::new("nas-b").kind(ApplianceKind::Nas));
+        let photos = lab.add(NasPool::new("photos").data("2T").capacity("4T").on(&nas_a));
+        let replica = lab.add(NasPool::new("photos-replica").capacity("8T").on(&nas_b));
+        if replicate {
+            lab.add(NasReplication::new("photos", &photos, &replica).schedule("hourly"));
+        }
+        lab
+    };
+    let diags = build(false).check();
+    let lost = of(&diags, codes::NO_RESTORABLE_COPY);
+    assert_eq!(lost.len(), 1, "{diags:#?}");
+    assert_eq!(
+        lost[0].resource,
+        Some(Address::new("proxmox.nas-pool", "photos"))
+    );
+
+    let lab = build(true);
+    let diags = lab.check();
+    assert!(diags.iter().all(|d| !d.is_blocking()), "{diags:#?}");
+    let t = Topology::of_lab(&lab);
+    let report = t.analyze(&Default::default()).unwrap();
+    let nas_a = report
+        .scenario(&[&Address::new("appliance", "nas-a")])
+        .unwrap();
+    let (photos, data) = report
+        .data_item(&Address::new("proxmox.nas-pool", "photos"))
+        .unwrap();
+    let Outcome::Restorable { copy, .. } = nas_a.outcome(photos) else {
+        panic!("{:?}", nas_a.outcome(photos));
+    };
+    assert_eq!(
+        data.copies[copy].place,
+        Address::new("proxmox.nas-pool", "photos-replica")
+    );
+}

@@ -150,7 +150,8 @@ pub struct DataReport {
     pub lives_on: Vec<Address>,
     /// Its copies, freshest first.
     pub copies: Vec<DataCopy>,
-    /// True for a guest rebuilt from config (no backup needed).
+    /// True for a guest rebuilt from config, or a pool holding no data of
+    /// its own (`used_bytes` 0): nothing to back up.
     pub rebuildable: bool,
     /// The item's line.
     pub loc: Option<Loc>,
@@ -548,7 +549,10 @@ impl Topology {
                 live.push(vec![pool_appliance[p]]);
                 starts.push((nd + p, 0, None));
                 let pd = &self.pools[p];
-                (&pd.address, DataKind::Pool, pd.loc, false, Some(nd + p))
+                // A pool that holds nothing of its own (a replica, a
+                // restore target) has nothing to lose.
+                let empty = pd.used_bytes == Some(0);
+                (&pd.address, DataKind::Pool, pd.loc, empty, Some(nd + p))
             };
             let is_guest = kind == DataKind::Guest;
             for (j, (ds, c, h)) in self.backup_jobs.iter().zip(&entries) {

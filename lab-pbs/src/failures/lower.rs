@@ -6,10 +6,11 @@
 //! | `appliance.*` | an appliance (its `kind` and `site`) |
 //! | `proxmox.node.*` | a compute node failing with its `appliance` (its local disk), offering `memory_mb` and `cores` when the lab states them (`Node::cores`, `Node::memory_gb`) |
 //! | `proxmox.vm.*`, `proxmox.ct.*` | a guest on its node; each disk (VM `disks`, CT `rootfs` and `mountpoints`) on its storage's appliance (`lab_proxmox::checks::appliance_of`: the storage's own, its NAS pool's, its one node's disk; else the guest's node's disk); rebuilt from config (no backup needed) when it waives `pbs::guest-not-backed-up` or a `talos.machine` runs in it |
-//! | `proxmox.nas-pool.*` with `.data(..)` | data of its own on the pool's appliance (a pool that only holds guest disks is covered by those guests), with its `capacity` |
+//! | `proxmox.nas-pool.*` with `.data(..)`, or replicated | data of its own on the pool's appliance (a pool that only holds guest disks is covered by those guests; a replica holds none of its own), with its `capacity` |
 //! | `pbs.server.*` | a backup server failing with its appliance, or with its guest's node and disks |
 //! | `pbs.datastore.*` | a datastore on its appliance (its own, its NAS pool's; else its server's box), with its `keep-*` |
 //! | `pbs.sync_job.*` with a `schedule` | a copy from its source datastore into its datastore |
+//! | `pbs.nas_replication.*` | a copy of one pool onto another on its schedule |
 //! | `pbs.target.*` | the RPO and retention targets of the guests and pools it `protects` |
 //! | `proxmox.backup_job.*` (enabled) | a copy of the guests it selects (VMIDs by guest or number; all, on its node, minus `exclude`; a pool's members) into the datastore its `pbs` storage reads (`pbs_datastore`, set by `PveStorage`) |
 //!
@@ -23,8 +24,8 @@ use lab_proxmox::kinds as pve;
 
 use super::gap::Schedule;
 use super::topology::{
-    ApplianceInfo, BackupJob, BackupServer, ComputeNode, Datastore, Guest, PoolData, Retention,
-    Selection, SyncJob, Topology,
+    ApplianceInfo, BackupJob, BackupServer, ComputeNode, Datastore, Guest, PoolData,
+    PoolReplication, Retention, Selection, SyncJob, Topology,
 };
 use crate::kinds;
 
@@ -92,10 +93,17 @@ impl Topology {
                 t.guests.push(g);
             }
         }
+        // Pools at either end of a NAS replication take part even without
+        // data of their own (a replica holds none: `used` 0).
+        let replicated: Vec<&str> = of_kind(lab, kinds::NAS_REPLICATION)
+            .flat_map(|r| [text(r, "from"), text(r, "to")])
+            .flatten()
+            .collect();
         for spec in of_kind(lab, pve::NAS_POOL) {
+            let replica = replicated.contains(&spec.address.as_str());
             let (Some(appliance), Some(data_gb)) = (
                 text(spec, "appliance").and_then(Address::parse),
-                int(spec, "data_gb"),
+                int(spec, "data_gb").or(replica.then_some(0)),
             ) else {
                 continue;
             };
@@ -132,6 +140,18 @@ impl Topology {
             if let Some(j) = backup_job(lab, spec) {
                 t.backup_jobs.push(j);
             }
+        }
+        for spec in of_kind(lab, kinds::NAS_REPLICATION) {
+            let (Some(from), Some(to), Some(schedule)) = (
+                text(spec, "from").and_then(Address::parse),
+                text(spec, "to").and_then(Address::parse),
+                text(spec, "schedule").and_then(|s| Schedule::parse(s).ok()),
+            ) else {
+                continue;
+            };
+            let mut r = PoolReplication::new(spec.address.clone(), from, to, schedule);
+            r.loc = Some(spec.declared_at);
+            t.replications.push(r);
         }
         for spec in of_kind(lab, kinds::TARGET) {
             apply_target(&mut t, spec);

@@ -104,7 +104,7 @@ impl FailureReport<'_> {
                 .map(|i| {
                     let d = &self.data[i];
                     if d.rebuildable {
-                        format!("{} (rebuilt from config)", d.address)
+                        format!("{} ({})", d.address, nothing_to_lose(d))
                     } else {
                         d.address.to_string()
                     }
@@ -206,7 +206,7 @@ impl FailureReport<'_> {
                 addresses_joined(&d.lives_on, ", ")
             );
             if d.rebuildable {
-                out.push_str(" (rebuilt from config)");
+                out.push_str(&format!(" ({})", nothing_to_lose(d)));
             }
             out.push('\n');
             if d.copies.is_empty() {
@@ -386,4 +386,13 @@ fn addresses_joined(items: &[Address], sep: &str) -> String {
         .map(Address::to_string)
         .collect::<Vec<_>>()
         .join(sep)
+}
+
+/// Why an item needs no copy: a guest is rebuilt from config, a pool holds
+/// no data of its own.
+fn nothing_to_lose(d: &super::analysis::DataReport) -> &'static str {
+    match d.kind {
+        super::analysis::DataKind::Guest => "rebuilt from config",
+        super::analysis::DataKind::Pool => "no data of its own",
+    }
 }

@@ -81,6 +81,10 @@ pub const VERIFY_JOB: &str = "pbs.verify_job";
 /// for some guests and pools, which the failure-domain analysis checks).
 pub const TARGET: &str = "pbs.target";
 
+/// Kind of NAS replications (model only: a pool copied onto another by
+/// the NAS, a copy the failure-domain analysis counts).
+pub const NAS_REPLICATION: &str = "pbs.nas_replication";
+
 /// Every PBS kind.
 pub const ALL: &[&str] = &[
     SERVER, DATASTORE, NAMESPACE, USER, TOKEN, ACL, REMOTE, SYNC_JOB, PRUNE_JOB, VERIFY_JOB,

@@ -82,6 +82,7 @@ mod jobs;
 mod namespace;
 mod pve;
 mod remote;
+mod replication;
 mod server;
 mod target;
 
@@ -91,6 +92,7 @@ pub use jobs::{JobOutputs, PruneJob, SyncJob, VerifyJob};
 pub use namespace::{Namespace, NamespaceOutputs};
 pub use pve::PveStorage;
 pub use remote::{Remote, RemoteOutputs};
+pub use replication::NasReplication;
 pub use server::{Guest, PbsServer, ServerOutputs};
 pub use target::BackupTarget;
 
