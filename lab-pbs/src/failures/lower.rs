@@ -45,6 +45,19 @@ fn int(spec: &ResourceSpec, key: &str) -> Option<i64> {
     spec.attrs.get(key).and_then(Value::as_i64)
 }
 
+/// The `keep-*` attributes of a datastore or a backup target.
+fn retention_of(spec: &ResourceSpec) -> Retention {
+    let keep = |k: &str| int(spec, k).map(|n| n.clamp(0, i64::from(u32::MAX)) as u32);
+    Retention {
+        last: keep("keep-last"),
+        hourly: keep("keep-hourly"),
+        daily: keep("keep-daily"),
+        weekly: keep("keep-weekly"),
+        monthly: keep("keep-monthly"),
+        yearly: keep("keep-yearly"),
+    }
+}
+
 fn of_kind<'a>(lab: &'a Lab, kind: &'a str) -> impl Iterator<Item = &'a ResourceSpec> + 'a {
     lab.resources().filter(move |s| s.kind() == kind)
 }
@@ -244,16 +257,8 @@ fn datastore(lab: &Lab, spec: &ResourceSpec) -> Option<Datastore> {
             .into_iter()
             .next()?,
     };
-    let keep = |k: &str| int(spec, k).map(|n| n.clamp(0, i64::from(u32::MAX)) as u32);
     let mut d = Datastore::new(spec.address.clone(), server, appliance);
-    d.retention = Retention {
-        last: keep("keep-last"),
-        hourly: keep("keep-hourly"),
-        daily: keep("keep-daily"),
-        weekly: keep("keep-weekly"),
-        monthly: keep("keep-monthly"),
-        yearly: keep("keep-yearly"),
-    };
+    d.retention = retention_of(spec);
     d.capacity_bytes = int(spec, "capacity-gb").map(|g| g.max(0) as u64 * GIB);
     d.loc = Some(if spec.field_locs.contains_key("appliance") {
         spec.loc_of("appliance")
@@ -334,15 +339,7 @@ fn backup_job(lab: &Lab, spec: &ResourceSpec) -> Option<BackupJob> {
 /// protects (a later target wins where two name one item).
 fn apply_target(t: &mut Topology, spec: &ResourceSpec) {
     let rpo = int(spec, "rpo_seconds").map(|s| std::time::Duration::from_secs(s.max(0) as u64));
-    let keep = |k: &str| int(spec, k).map(|n| n.clamp(0, i64::from(u32::MAX)) as u32);
-    let retention = Retention {
-        last: keep("keep-last"),
-        hourly: keep("keep-hourly"),
-        daily: keep("keep-daily"),
-        weekly: keep("keep-weekly"),
-        monthly: keep("keep-monthly"),
-        yearly: keep("keep-yearly"),
-    };
+    let retention = retention_of(spec);
     let retention = (!retention.keeps_all()).then_some(retention);
     let Some(Value::List(items)) = spec.attrs.get("protects") else {
         return;

@@ -68,33 +68,6 @@ fn respond(status: u16, body: Vec<u8>) -> Response<Body> {
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
-fn parse_form(text: &[u8]) -> Vec<(String, String)> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(text).unwrap_or_default()
-}
-
-fn json_scalar(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => if *b { "1" } else { "0" }.to_string(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
-fn parse_json_body(body: &[u8]) -> Vec<(String, String)> {
-    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for (k, v) in map {
-        match v {
-            Value::Array(items) => out.extend(items.iter().map(|i| (k.clone(), json_scalar(i)))),
-            other => out.push((k, json_scalar(&other))),
-        }
-    }
-    out
-}
-
 /// Checks the token; the auth id, or the reason (after `authentication
 /// failed - `).
 fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<String, String> {
@@ -161,20 +134,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response<Bod
     let body: Bytes = axum::body::to_bytes(req.into_body(), 64 * 1024 * 1024)
         .await
         .unwrap_or_default();
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"));
-    let mut pairs = if method == "POST" || method == "PUT" {
-        if is_json {
-            parse_json_body(&body)
-        } else {
-            parse_form(&body)
-        }
-    } else {
-        Vec::new()
-    };
-    pairs.extend(parse_form(query.as_bytes()));
+    let pairs = lab_proxmox::sim::request_params(&method, &headers, &body, &query);
     let rel = path
         .strip_prefix("/api2/json")
         .filter(|r| r.is_empty() || r.starts_with('/'))

@@ -108,7 +108,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub use faults::Faults;
-pub use server::serve_https;
+pub use server::{request_params, serve_https};
 pub use urls::SimUrl;
 pub use validate::PveSchema;
 pub use world::{

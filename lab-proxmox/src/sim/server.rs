@@ -172,6 +172,33 @@ fn render(result: ApiResult) -> (u16, Response<Body>) {
     }
 }
 
+/// A request's parameters as the Proxmox REST servers (pveproxy and
+/// proxmox-backup-proxy) take them: a POST or PUT body (form-encoded, or
+/// JSON with arrays as repeated keys), then the query string. Both
+/// simulators read requests with it.
+pub fn request_params(
+    method: &str,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+    query: &str,
+) -> Vec<(String, String)> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    let mut pairs = if method == "POST" || method == "PUT" {
+        if is_json {
+            parse_json_body(body)
+        } else {
+            parse_form(body)
+        }
+    } else {
+        Vec::new()
+    };
+    pairs.extend(parse_form(query.as_bytes()));
+    pairs
+}
+
 fn parse_form(text: &[u8]) -> Vec<(String, String)> {
     serde_urlencoded::from_bytes::<Vec<(String, String)>>(text).unwrap_or_default()
 }
@@ -267,20 +294,7 @@ async fn handle(State(app): State<AppState>, req: Request) -> Response<Body> {
                 r.to_string()
             }
         });
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"));
-    let mut pairs = if method == "POST" || method == "PUT" {
-        if is_json {
-            parse_json_body(&body)
-        } else {
-            parse_form(&body)
-        }
-    } else {
-        Vec::new()
-    };
-    pairs.extend(parse_form(query.as_bytes()));
+    let pairs = request_params(&method, &headers, &body, &query);
     let recorded_path = rel.clone().unwrap_or_else(|| path.clone());
 
     let (status, resp) = process(
