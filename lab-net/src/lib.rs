@@ -1,15 +1,25 @@
-//! # lab-net: networks, the tunnel and the reverse proxy
+//! # lab-net: the lab's network
 //!
-//! This crate will hold everything `lab` needs for the lab's network, in the
-//! same rooms as every provider crate:
+//! The user declares trust zones, the flows allowed between them, VLANs,
+//! the guests on them and the services they run; lab-net derives the rest
+//! (NIC bridges and VLAN tags, addresses, the Proxmox firewall's IPSets,
+//! security groups and guest rules, the reverse proxy's routes) so none of
+//! it is written by hand, and proves the result before anything is applied.
 //!
-//! - `model`: typed resources and their builders: VLANs by trust level and
-//!   their zones, firewall rules, the Cloudflare Tunnel, DNS records and
-//!   Access applications in front of public services, and the internal TLS
-//!   reverse proxy (Caddy) routes;
-//! - `api`: the HTTP clients for the Cloudflare API and Caddy's admin API;
-//! - `provider`: the implementations of lab-core's `Provider` trait,
-//!   stamping a Cloudflare comment (or equivalent) as ownership marker;
-//! - `checks`: the network policy checks (for example, that no admin
-//!   interface is public without Access in front of it);
-//! - `sim` (feature `sim`): API-faithful simulators on 127.0.0.1.
+//! The rooms are those of every provider crate:
+//!
+//! - [`kinds`]: the typed contract of lab-net's resource kinds;
+//! - [`model`]: the builders the user writes (zones, VLANs, flows, services,
+//!   DNS names, the Caddy proxy);
+//! - [`api`]: the HTTP client of Caddy's admin API;
+//! - [`provider`]: the `lab_core::Provider` implementations;
+//! - [`checks`]: the network policy checks, at the user's lines;
+//! - `sim` (feature `sim`): simulators of the services on 127.0.0.1.
+
+pub mod api;
+pub mod checks;
+pub mod kinds;
+pub mod model;
+pub mod provider;
+#[cfg(feature = "sim")]
+pub mod sim;

@@ -1,0 +1,1 @@
+//! Clients of the network services lab-net drives.

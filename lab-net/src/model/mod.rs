@@ -1,0 +1,1 @@
+//! The builders the user writes.

@@ -1,0 +1,1 @@
+//! The `lab_core::Provider` implementations of lab-net's managed kinds.

@@ -1,0 +1,1 @@
+//! Simulators of the services lab-net drives, on 127.0.0.1 only.
