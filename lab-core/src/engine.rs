@@ -161,7 +161,11 @@ fn rate_buckets(lab: &Lab) -> HashMap<String, Arc<TokenBucket>> {
 
 impl Engine {
     /// An engine for `lab` keeping state in `store`.
-    pub fn new(lab: Lab, store: impl StateStore + 'static) -> Self {
+    ///
+    /// The lab is derived here ([`Lab::derive`]): plans and applies see the
+    /// resources and fields its crates derive.
+    pub fn new(mut lab: Lab, store: impl StateStore + 'static) -> Self {
+        lab.derive();
         Engine {
             rates: rate_buckets(&lab),
             lab,
@@ -171,7 +175,8 @@ impl Engine {
     }
 
     /// An engine sharing a store with other code (tests inspect it).
-    pub fn with_store(lab: Lab, store: Arc<dyn StateStore>) -> Self {
+    pub fn with_store(mut lab: Lab, store: Arc<dyn StateStore>) -> Self {
+        lab.derive();
         Engine {
             rates: rate_buckets(&lab),
             lab,

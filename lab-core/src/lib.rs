@@ -29,6 +29,7 @@ pub mod apply;
 pub mod checks;
 pub mod cli;
 pub mod command;
+pub mod derive;
 pub mod diag;
 mod engine;
 pub mod events;

@@ -10,16 +10,29 @@
 //!
 //! - [`kinds`]: the typed contract of lab-net's resource kinds;
 //! - [`model`]: the builders the user writes (zones, VLANs, flows, services,
-//!   DNS names, the Caddy proxy);
+//!   hosts, DNS names, guests' NICs on VLANs, the Caddy proxy);
 //! - [`api`]: the HTTP client of Caddy's admin API;
 //! - [`provider`]: the `lab_core::Provider` implementations;
 //! - [`checks`]: the network policy checks, at the user's lines;
 //! - `sim` (feature `sim`): simulators of the services on 127.0.0.1.
+//!
+//! And what is particular to a network:
+//!
+//! - [`read`]: the lab as lab-net sees it, one typed view for all of the
+//!   below; [`ipam`]: addresses as a pure function of the lab;
+//! - [`derive`]: the lowering onto what is applied (lab-core's derivation);
+//! - [`policy`]: "can A reach B on port P?", from the model and from the
+//!   derived Proxmox firewall; [`command`]: the `reach` CLI command.
 
 pub mod api;
 pub mod checks;
+pub mod command;
+pub mod derive;
+pub mod ipam;
 pub mod kinds;
 pub mod model;
+pub mod policy;
 pub mod provider;
+pub mod read;
 #[cfg(feature = "sim")]
 pub mod sim;

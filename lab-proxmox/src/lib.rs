@@ -23,6 +23,7 @@
 //!   simulator and the conformance tests;
 //! - `sim` (feature `sim`): an API-faithful PVE simulator on 127.0.0.1.
 
+pub mod addr;
 pub mod api;
 pub mod checks;
 pub mod connect;

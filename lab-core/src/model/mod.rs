@@ -22,6 +22,7 @@ use indexmap::IndexMap;
 
 use crate::checks::{Check, CheckRegistry};
 use crate::command::{CommandRegistry, LabCommand};
+use crate::derive::Derivation;
 use crate::diag::Loc;
 use crate::provider::{Provider, ProviderHandle, ProviderInstance, ProviderRegistry};
 use crate::Address;
@@ -148,6 +149,7 @@ impl<T> std::fmt::Debug for Output<T> {
 /// assert_eq!(share.address().to_string(), "test.thing.share");
 /// assert!(lab.check().iter().all(|d| !d.is_blocking()));
 /// ```
+#[derive(Clone)]
 pub struct Lab {
     id: LabId,
     name: String,
@@ -159,6 +161,14 @@ pub struct Lab {
     commands: CommandRegistry,
     providers: ProviderRegistry,
     moves: Vec<Move>,
+    /// The registered derivations, in registration order.
+    derivations: Vec<Derivation>,
+    /// Bumped by every change of the lab's resources, edges or moves.
+    generation: u64,
+    /// The generation the last [`Lab::derive`] left, if any.
+    derived_at: Option<u64>,
+    /// The derivation running now: what `add` adds is marked with it.
+    deriving: Option<&'static str>,
 }
 
 /// A resource renamed in the code: its state entry moves from `from` to
@@ -210,6 +220,10 @@ impl Lab {
             commands: CommandRegistry::default(),
             providers: ProviderRegistry::default(),
             moves: Vec::new(),
+            derivations: Vec::new(),
+            generation: 0,
+            derived_at: None,
+            deriving: None,
         }
     }
 
@@ -236,6 +250,15 @@ impl Lab {
     pub fn add<R: Resource>(&mut self, resource: R) -> Handle<R> {
         let mut spec = resource.into_spec();
         spec.added_at = Location::caller();
+        self.generation += 1;
+        if let Some(name) = self.deriving {
+            spec.derived_by = Some(name);
+        }
+        if let Some(d) = spec.derivation {
+            if !self.derivations.iter().any(|r| r.name == d.name) {
+                self.derivations.push(d);
+            }
+        }
         if let Some(set) = spec.check_set {
             self.checks.register_set(set);
         }
@@ -268,6 +291,7 @@ impl Lab {
     #[track_caller]
     pub fn add_dependency<A, B>(&mut self, dependent: &Handle<A>, on: &Handle<B>) {
         let here = Location::caller();
+        self.generation += 1;
         let spec = if dependent.lab == self.id {
             self.resources.get_mut(&dependent.address)
         } else {
@@ -402,6 +426,7 @@ impl Lab {
     /// ```
     #[track_caller]
     pub fn moved<R>(&mut self, from: &str, to: &Handle<R>) {
+        self.generation += 1;
         self.moves.push(Move {
             from: from.to_string(),
             to: to.address.clone(),
@@ -444,8 +469,73 @@ impl Lab {
 
     /// Runs every check without touching the network and returns the
     /// diagnostics as values, waived ones marked (for `cargo test`).
+    ///
+    /// The checks see the derived lab (see [`crate::derive`]): when a
+    /// derivation has not run since the last change, they run on a derived
+    /// copy, and this lab is left as it is.
     pub fn check(&self) -> Vec<crate::Diagnostic> {
+        if self.derivation_pending() {
+            let mut derived = self.clone();
+            derived.derive();
+            return derived.checks.run(&derived);
+        }
         self.checks.run(self)
+    }
+
+    /// True when a registered derivation has not run since the last change.
+    pub fn derivation_pending(&self) -> bool {
+        !self.derivations.is_empty() && self.derived_at != Some(self.generation)
+    }
+
+    /// Runs every registered [`Derivation`] (see [`crate::derive`]):
+    /// removes what an earlier run added, then runs each pass in
+    /// registration order. Does nothing when nothing changed since the last
+    /// run. [`crate::Engine::new`] calls it; tests call it to look at the
+    /// derived resources.
+    pub fn derive(&mut self) {
+        if !self.derivation_pending() {
+            return;
+        }
+        self.resources.retain(|_, spec| spec.derived_by.is_none());
+        self.duplicates.retain(|spec| spec.derived_by.is_none());
+        let passes = self.derivations.clone();
+        for pass in passes {
+            self.deriving = Some(pass.name);
+            (pass.run)(self);
+            self.deriving = None;
+        }
+        self.derived_at = Some(self.generation);
+    }
+
+    /// Adds a resource a derivation made, declared at the user's line `at`
+    /// (the zone, flow or service it follows from): its declaration, its
+    /// addition and every field it sets point there, since the lines inside
+    /// the deriving crate mean nothing to the user.
+    pub fn add_derived<R: Resource>(&mut self, resource: R, at: Loc) -> Handle<R> {
+        let mut spec = resource.into_spec();
+        spec.declared_at = at;
+        for loc in spec.field_locs.values_mut() {
+            *loc = at;
+        }
+        for dep in &mut spec.deps {
+            dep.loc = at;
+        }
+        for problem in &mut spec.problems {
+            problem.loc = at;
+        }
+        let handle = self.add(Derived(spec));
+        if let Some(spec) = self.resources.get_mut(handle.address()) {
+            spec.added_at = at;
+        }
+        Handle::new(handle.address, handle.lab)
+    }
+
+    /// The spec of a resource already added, for a derivation that writes
+    /// fields of the user's resources (a NIC's VLAN tag). Writing through it
+    /// does not mark the lab changed: it is meant for derivations, which
+    /// run after the lab is complete.
+    pub fn spec_mut(&mut self, address: &Address) -> Option<&mut ResourceSpec> {
+        self.resources.get_mut(address)
     }
 
     /// The resources, in the order they were added.
@@ -500,5 +590,18 @@ impl Lab {
     /// is replaced.
     pub fn register_command(&mut self, command: Arc<dyn LabCommand>) {
         self.commands.register(command);
+    }
+}
+
+/// A finished spec as a [`Resource`], for [`Lab::add_derived`].
+struct Derived(ResourceSpec);
+
+impl Resource for Derived {
+    fn spec_mut(&mut self) -> &mut ResourceSpec {
+        &mut self.0
+    }
+
+    fn into_spec(self) -> ResourceSpec {
+        self.0
     }
 }

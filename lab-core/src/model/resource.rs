@@ -8,6 +8,7 @@ use indexmap::IndexMap;
 use super::{Handle, LabId, Output};
 use crate::checks::CheckSet;
 use crate::command::CommandSet;
+use crate::derive::Derivation;
 use crate::diag::Loc;
 use crate::provider::ProviderHandle;
 use crate::value::{Attrs, OutputRef, Value};
@@ -82,6 +83,17 @@ pub struct ResourceSpec {
     /// The CLI commands of the crate whose builder made it (lab-pbs's
     /// `failures`): `Lab::add` registers them, as it does `check_set`.
     pub command_set: Option<CommandSet>,
+    /// The derivation of the crate whose builder made it (lab-net's):
+    /// `Lab::add` registers it, and `Lab::derive` runs it over the whole lab.
+    pub derivation: Option<Derivation>,
+    /// The derivation that added this resource (`None`: the user did).
+    pub derived_by: Option<&'static str>,
+    /// What other crates say about this resource, apart from its fields:
+    /// lab-net records on a Proxmox guest the VLAN each NIC joins. Keyed by
+    /// the crate's prefix (`net.nics`); never sent to the resource's
+    /// provider, diffed or stored in the state. Their lines are in
+    /// `field_locs` under the same keys.
+    pub annotations: Attrs,
 }
 
 /// A resource's binding to a provider instance, from a [`ProviderHandle`].
@@ -114,6 +126,9 @@ impl ResourceSpec {
             provider: None,
             check_set: None,
             command_set: None,
+            derivation: None,
+            derived_by: None,
+            annotations: Attrs::new(),
         }
     }
 

@@ -69,6 +69,27 @@ impl Value {
         }
     }
 
+    /// The list inside, if this is a `List`.
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The map inside, if this is a `Map`.
+    pub fn as_map(&self) -> Option<&IndexMap<String, Value>> {
+        match self {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The entry `key` of a `Map`.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.as_map().and_then(|m| m.get(key))
+    }
+
     /// The integer inside, if this is an `Int`.
     pub fn as_i64(&self) -> Option<i64> {
         match self {

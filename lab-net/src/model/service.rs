@@ -1,0 +1,150 @@
+//! [`Service`]: something listening on a guest or host.
+
+use std::panic::Location;
+
+use lab_core::{Handle, ResourceSpec, Value};
+use lab_proxmox::model::{Container, Vm};
+
+use super::host::Host;
+use super::{net_resource, net_spec};
+use crate::kinds::{Port, SERVICE};
+
+/// What a [`Service`] runs on: a Proxmox VM or container, or a [`Host`].
+pub trait RunsOn {
+    /// Records it on the service's spec (`guest` or `host`, and the edge).
+    #[doc(hidden)]
+    fn place(&self, spec: &mut ResourceSpec);
+}
+
+impl RunsOn for Handle<Vm> {
+    #[track_caller]
+    fn place(&self, spec: &mut ResourceSpec) {
+        spec.set("guest", self.address().to_string());
+        spec.depend_on(self, "guest");
+    }
+}
+
+impl RunsOn for Handle<Container> {
+    #[track_caller]
+    fn place(&self, spec: &mut ResourceSpec) {
+        spec.set("guest", self.address().to_string());
+        spec.depend_on(self, "guest");
+    }
+}
+
+impl RunsOn for Handle<Host> {
+    #[track_caller]
+    fn place(&self, spec: &mut ResourceSpec) {
+        spec.set("host", self.address().name());
+        spec.depend_on(self, "host");
+    }
+}
+
+/// A service: ports on a guest (or host), its admin surfaces, the services
+/// it connects to, and its route through the internal reverse proxy. Its
+/// zone is its guest's. lab-net derives from it the firewall rules that
+/// let the flows the policy allows reach it, and the proxy's route.
+///
+/// ```
+/// use lab_core::prelude::*;
+/// use lab_net::model::*;
+/// use lab_net::kinds::Port;
+/// use lab_proxmox::model::{Container, Node};
+///
+/// let mut lab = Lab::new("home");
+/// let pve1 = lab.add(Node::new("pve1").bridge("vmbr0"));
+/// let servers = lab.add(Zone::servers());
+/// let v20 = lab.add(Vlan::new("servers", 20, &servers).cidr("10.0.20.0/24"));
+/// let db = lab.add(Container::new("db", &pve1).nic_on("net0", &v20));
+/// let app = lab.add(Container::new("app", &pve1).nic_on("net0", &v20));
+/// let pg = lab.add(Service::new("postgres", &db).port(Port::tcp(5432)));
+/// lab.add(Service::new("photos", &app).port(Port::tcp(2283)).needs(&pg));
+/// ```
+pub struct Service {
+    spec: ResourceSpec,
+    ports: Vec<Port>,
+    admin: Vec<Port>,
+    needs: Vec<String>,
+}
+
+net_resource!(Service);
+
+impl Service {
+    /// Service `name` running on `on` (a VM, a container or a host).
+    #[track_caller]
+    pub fn new(name: &str, on: &impl RunsOn) -> Self {
+        let mut spec = net_spec(SERVICE, name);
+        on.place(&mut spec);
+        spec.set("ports", Vec::<String>::new());
+        spec.set("admin", Vec::<String>::new());
+        spec.set("needs", Vec::<String>::new());
+        Service {
+            spec,
+            ports: Vec::new(),
+            admin: Vec::new(),
+            needs: Vec::new(),
+        }
+    }
+
+    /// A port it listens on.
+    #[track_caller]
+    pub fn port(mut self, port: Port) -> Self {
+        self.ports.push(port);
+        let list: Vec<String> = self.ports.iter().map(|p| p.to_string()).collect();
+        self.spec.set("ports", list);
+        self
+    }
+
+    /// An administrative port (a UI or API that can change the lab: the
+    /// Proxmox UI, a NAS's admin page). `check` refuses a lab where it is
+    /// reachable from the `iot` or `guest` zones.
+    #[track_caller]
+    pub fn admin(mut self, port: Port) -> Self {
+        self.admin.push(port);
+        let list: Vec<String> = self.admin.iter().map(|p| p.to_string()).collect();
+        self.spec.set("admin", list);
+        self
+    }
+
+    /// It connects to `other` on `other`'s ports: `check` refuses a lab
+    /// whose policy denies that.
+    #[track_caller]
+    pub fn needs(mut self, other: &Handle<Service>) -> Self {
+        let name = other.address().name().to_string();
+        let here = Location::caller();
+        self.spec.field_locs.insert(format!("needs.{name}"), here);
+        self.needs.push(name);
+        let list: Vec<Value> = self.needs.iter().map(|n| Value::from(n.as_str())).collect();
+        self.spec.set("needs", Value::List(list));
+        self.spec.depend_on(other, "needs");
+        self
+    }
+
+    /// Serves it through the internal reverse proxy `proxy` as `https://host`,
+    /// forwarding to `port` on its guest.
+    #[track_caller]
+    pub fn internal<P>(mut self, proxy: &Handle<P>, host: &str, port: u16) -> Self {
+        let mut map = indexmap::IndexMap::new();
+        map.insert("via".to_string(), Value::from(proxy.address().name()));
+        map.insert("host".to_string(), Value::from(host));
+        map.insert("port".to_string(), Value::Int(i64::from(port)));
+        self.spec.set("proxy", Value::Map(map));
+        self.spec.depend_on(proxy, "proxy");
+        self
+    }
+
+    /// The service speaks TLS itself behind the proxy (Proxmox's 8006).
+    #[track_caller]
+    pub fn upstream_tls(mut self) -> Self {
+        if let Some(Value::Map(m)) = self.spec.attrs.get_mut("proxy") {
+            m.insert("upstream_tls".into(), Value::Bool(true));
+        } else {
+            self.spec.invalid(
+                "proxy",
+                "`upstream_tls` without a proxy route",
+                "call `.internal(&proxy, host, port)` first",
+            );
+        }
+        self
+    }
+}
