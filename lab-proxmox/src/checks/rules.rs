@@ -165,7 +165,7 @@ pub(super) fn unknown_bridge(lab: &Lab, out: &mut Vec<Diagnostic>) {
             let (Some(slot), Some(bridge)) = (field(nic, "slot"), field(nic, "bridge")) else {
                 continue;
             };
-            if bridges.contains(&bridge) {
+            if bridges.contains(&bridge) || super::sdn::vnet_spans(lab, bridge, n.name()) {
                 continue;
             }
             let declared = if bridges.is_empty() {
