@@ -41,6 +41,7 @@
 mod backup;
 mod read;
 mod rules;
+mod sdn;
 pub mod world;
 
 use lab_core::{Address, Check, CheckSet, Lab, ResourceSpec, Severity};
@@ -77,6 +78,18 @@ pub const DUPLICATE_VOLUME: &str = "proxmox::duplicate-volume";
 /// VMID list and `all` or a pool), or excludes guests from a VMID list.
 pub const BACKUP_SELECTION: &str = "proxmox::backup-selection";
 
+/// An SDN zone or VNet id PVE does not take (2 to 8 letters and digits,
+/// a letter first).
+pub const SDN_ID: &str = "proxmox::sdn-id";
+/// An SDN zone PVE cannot make as written: a type other than `vlan` or
+/// `simple`, a VLAN zone without a bridge, a simple zone with one.
+pub const SDN_ZONE_TYPE: &str = "proxmox::sdn-zone-type";
+/// A VNet tag outside 1..=4094, missing in a VLAN zone, or given in a
+/// simple zone.
+pub const SDN_TAG_RANGE: &str = "proxmox::sdn-tag-range";
+/// Two VNets of one zone with one tag.
+pub const SDN_TAG_REUSED: &str = "proxmox::sdn-tag-reused";
+
 /// (Plan time) a guest, template, file or storage on a node the cluster
 /// does not have.
 pub const NODE_MISSING: &str = "proxmox::node-missing";
@@ -93,6 +106,11 @@ pub const STORAGE_FULL: &str = "proxmox::storage-full";
 /// on that template node's local storage, or onto a local target storage:
 /// PVE clones across nodes only from and to shared storage.
 pub const CLONE_ACROSS_NODES: &str = "proxmox::clone-across-nodes";
+/// (Plan time) a VLAN zone whose bridge a node it spans does not have.
+pub const SDN_BRIDGE_MISSING: &str = "proxmox::sdn-bridge-missing";
+/// (Plan time) a VLAN zone on a bridge that is not VLAN-aware on a node it
+/// spans.
+pub const SDN_BRIDGE_NOT_VLAN_AWARE: &str = "proxmox::sdn-bridge-not-vlan-aware";
 
 /// What this crate's builders put on every spec they make
 /// ([`lab_core::ResourceSpec::check_set`]): the lab registers [`all`] when
@@ -117,11 +135,17 @@ pub fn all() -> Vec<Check> {
         Check::new(NFS_EXPORT, Severity::Error, nfs_export),
         Check::new(DUPLICATE_VOLUME, Severity::Error, duplicate_volume),
         Check::new(BACKUP_SELECTION, Severity::Error, backup_selection),
+        Check::new(SDN_ID, Severity::Error, sdn::sdn_id),
+        Check::new(SDN_ZONE_TYPE, Severity::Error, sdn::sdn_zone_type),
+        Check::new(SDN_TAG_RANGE, Severity::Error, sdn::sdn_tag_range),
+        Check::new(SDN_TAG_REUSED, Severity::Error, sdn::sdn_tag_reused),
         Check::at_plan(NODE_MISSING, Severity::Error),
         Check::at_plan(STORAGE_MISSING, Severity::Error),
         Check::at_plan(CLUSTER_CONTENT, Severity::Error),
         Check::at_plan(STORAGE_FULL, Severity::Error),
         Check::at_plan(CLONE_ACROSS_NODES, Severity::Error),
+        Check::at_plan(SDN_BRIDGE_MISSING, Severity::Error),
+        Check::at_plan(SDN_BRIDGE_NOT_VLAN_AWARE, Severity::Error),
     ]
 }
 

@@ -156,12 +156,6 @@ pub(super) fn storage_content(lab: &Lab, out: &mut Vec<Diagnostic>) {
 }
 
 pub(super) fn unknown_bridge(lab: &Lab, out: &mut Vec<Diagnostic>) {
-    // An SDN VNet is a bridge on every node of its zone.
-    let vnets: Vec<&str> = lab
-        .resources()
-        .filter(|s| s.kind() == "proxmox.sdn_vnet")
-        .filter_map(|s| text(s, "vnet"))
-        .collect();
     for spec in of_kinds(lab, GUESTS) {
         let Some(n) = text(spec, "node").and_then(|n| node(lab, n)) else {
             continue;
@@ -171,7 +165,7 @@ pub(super) fn unknown_bridge(lab: &Lab, out: &mut Vec<Diagnostic>) {
             let (Some(slot), Some(bridge)) = (field(nic, "slot"), field(nic, "bridge")) else {
                 continue;
             };
-            if bridges.contains(&bridge) || vnets.contains(&bridge) {
+            if bridges.contains(&bridge) || super::sdn::vnet_spans(lab, bridge, n.name()) {
                 continue;
             }
             let declared = if bridges.is_empty() {

@@ -39,6 +39,19 @@ pub struct WorldNode {
     /// Its storages as it reports them (`GET /nodes/{node}/storage`);
     /// `None` when it could not say (offline).
     pub storages: Option<Vec<WorldStorage>>,
+    /// Its bridges (`GET /nodes/{node}/network?type=any_bridge`), read
+    /// only when the plan creates or changes a VLAN SDN zone; `None`: not
+    /// read, or offline.
+    pub bridges: Option<Vec<WorldBridge>>,
+}
+
+/// One bridge as a node reports it.
+#[derive(Clone, Debug)]
+pub struct WorldBridge {
+    /// Its name (`vmbr0`).
+    pub name: String,
+    /// `bridge_vlan_aware` set.
+    pub vlan_aware: bool,
 }
 
 /// One storage as a node reports it.
@@ -103,6 +116,7 @@ pub fn check(plan: &PlanCheck<'_>, world: &World) -> Vec<Diagnostic> {
     storages(plan.lab, &steps, world, &mut out);
     storage_full(plan.lab, &steps, world, &mut out);
     clone_across_nodes(plan.lab, &steps, world, &mut out);
+    super::sdn::bridges(plan.lab, &steps, world, &mut out);
     out
 }
 

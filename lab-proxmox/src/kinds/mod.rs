@@ -26,6 +26,8 @@
 //! | `proxmox.ct` | yes | [`CtSpec`] |
 //! | `proxmox.pool` | yes | [`PoolSpec`] |
 //! | `proxmox.backup_job` | yes | [`BackupJobSpec`] |
+//! | `proxmox.sdn_zone` | yes | [`SdnZoneSpec`] |
+//! | `proxmox.sdn_vnet` | yes | [`SdnVnetSpec`] |
 //!
 //! [`Retention`] (`prune-backups`) is shared by storages and backup jobs.
 
@@ -34,6 +36,8 @@ mod ct;
 mod file;
 mod pool;
 mod retention;
+mod sdn_vnet;
+mod sdn_zone;
 mod storage;
 mod template;
 mod vm;
@@ -43,6 +47,10 @@ pub use ct::{CtMountpoint, CtNic, CtSpec, CtVolume};
 pub use file::{FileOutputs, FileSpec};
 pub use pool::{PoolOutputs, PoolSpec};
 pub use retention::Retention;
+pub use sdn_vnet::{
+    cidr_contains, subnet_problem, SdnSubnet, SdnVnetOutputs, SdnVnetSpec, VNET_TAG_RANGE,
+};
+pub use sdn_zone::{sdn_id_problem, SdnZoneOutputs, SdnZoneSpec, SDN_ZONE_TYPES};
 pub use storage::{StorageOutputs, StorageSpec};
 pub use template::TemplateSpec;
 pub use vm::{CloudInit, GuestOutputs, VmDisk, VmNic, VmSpec};
@@ -65,9 +73,15 @@ pub const CT: &str = "proxmox.ct";
 pub const POOL: &str = "proxmox.pool";
 /// Kind of scheduled backup jobs (`/cluster/backup`).
 pub const BACKUP_JOB: &str = "proxmox.backup_job";
+/// Kind of SDN zones (`/cluster/sdn/zones`).
+pub const SDN_ZONE: &str = "proxmox.sdn_zone";
+/// Kind of SDN VNets (`/cluster/sdn/vnets`).
+pub const SDN_VNET: &str = "proxmox.sdn_vnet";
 
 /// The kinds the provider applies.
-pub const MANAGED: &[&str] = &[STORAGE, FILE, TEMPLATE, VM, CT, POOL, BACKUP_JOB];
+pub const MANAGED: &[&str] = &[
+    STORAGE, FILE, TEMPLATE, VM, CT, POOL, BACKUP_JOB, SDN_ZONE, SDN_VNET,
+];
 
 /// Smallest and largest VMID Proxmox accepts.
 pub const VMID_RANGE: std::ops::RangeInclusive<i64> = 100..=999_999_999;
@@ -91,5 +105,7 @@ mod tests {
         assert_eq!(FileSpec::KIND, FILE);
         assert_eq!(PoolSpec::KIND, POOL);
         assert_eq!(BackupJobSpec::KIND, BACKUP_JOB);
+        assert_eq!(SdnZoneSpec::KIND, SDN_ZONE);
+        assert_eq!(SdnVnetSpec::KIND, SDN_VNET);
     }
 }

@@ -36,6 +36,9 @@ mod normalize;
 mod pool;
 mod recover;
 mod request;
+mod sdn;
+mod sdn_vnet;
+mod sdn_zone;
 mod storage;
 mod template;
 mod vm;
@@ -61,6 +64,7 @@ use crate::api::{ApiError, Client, ClusterResource, ErrorKind, Form};
 use crate::kinds::{
     self, BackupJobSpec, CtSpec, FileSpec, PoolSpec, StorageSpec, TemplateSpec, VmSpec,
 };
+use crate::kinds::{SdnVnetSpec, SdnZoneSpec};
 
 /// Tunables of the provider.
 #[derive(Clone, Debug)]
@@ -126,6 +130,7 @@ pub struct Snapshot {
     pools: HashMap<String, Map<String, Json>>,
     backup_jobs: HashMap<String, Map<String, Json>>,
     contents: HashMap<(String, String), BTreeSet<String>>,
+    sdn: sdn::SdnSnapshot,
 }
 
 impl ProxmoxProvider {
@@ -161,6 +166,8 @@ impl ProxmoxProvider {
             .kind::<CtSpec>()
             .kind::<PoolSpec>()
             .kind::<BackupJobSpec>()
+            .kind::<SdnZoneSpec>()
+            .kind::<SdnVnetSpec>()
             .shared()
     }
 
@@ -472,6 +479,17 @@ impl TypedProvider for ProxmoxProvider {
                 if joiner.join(&crate::sim::SimNode::new(name)) {
                     tracing::info!("pve-sim: node {name}, declared in the lab, joined the cluster");
                 }
+                // The bridges the lab declares are VLAN-aware there.
+                let bridges: Vec<String> = match spec.attrs.get("bridges") {
+                    Some(lab_core::Value::List(l)) => l
+                        .iter()
+                        .filter_map(|b| b.as_str().map(String::from))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                if joiner.declare_bridges(name, &bridges) {
+                    tracing::info!("pve-sim: node {name} has the lab's bridges {bridges:?}");
+                }
             }
         }
         #[cfg(not(feature = "sim"))]
@@ -518,6 +536,7 @@ impl TypedProvider for ProxmoxProvider {
         if needs(kinds::BACKUP_JOB) {
             snap.backup_jobs = self.listing("/cluster/backup", "id").await?;
         }
+        self.sdn_snapshot(&mut snap, requests).await?;
         for r in requests.iter().filter(|r| r.address.kind() == kinds::FILE) {
             let file = decode::<FileSpec>(&r.prior).map_err(|e| {
                 ProviderError::permanent(format!(

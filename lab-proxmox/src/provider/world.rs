@@ -63,8 +63,13 @@ impl ProxmoxProvider {
             } else {
                 None
             };
-            world.nodes.push(WorldNode { name, storages });
+            world.nodes.push(WorldNode {
+                name,
+                storages,
+                bridges: None,
+            });
         }
+        self.sdn_bridges(ctx, plan, &mut world).await?;
         // Existing templates cloned onto another node: where are their disks?
         for step in &plan.steps {
             if step.address.kind() != kinds::VM

@@ -76,6 +76,9 @@ pub const CHECKED_FORMATS: &[&str] = &[
     "pve-qm-ipconfig",
     "pve-realm",
     "pve-roleid",
+    "pve-sdn-subnet-id",
+    "pve-sdn-vnet-id",
+    "pve-sdn-zone-id",
     "pve-startup-order",
     "pve-storage-content",
     "pve-storage-id",
@@ -124,6 +127,9 @@ fn lookup(name: &str) -> Option<Check> {
         "pve-qm-bootdisk" => bootdisk,
         "pve-realm" => realm,
         "pve-roleid" => roleid,
+        "pve-sdn-subnet-id" => sdn_subnet_id,
+        "pve-sdn-vnet-id" => sdn_id,
+        "pve-sdn-zone-id" => sdn_id,
         "pve-startup-order" => startup_order,
         "pve-storage-content" => storage_content,
         "pve-storage-id" => storage_id,
@@ -351,6 +357,43 @@ fn configid(v: &str) -> Result<(), String> {
     } else {
         Err(format!("invalid configuration ID '{v}'"))
     }
+}
+
+/// `pve-sdn-zone-id` / `pve-sdn-vnet-id` (pve-network: pattern
+/// `[a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9]`, 2 to 8 characters), with
+/// PVE::JSONSchema's texts.
+fn sdn_id(v: &str) -> Result<(), String> {
+    if v.len() > 8 {
+        return Err("value may only be 8 characters long".into());
+    }
+    if v.len() < 2 {
+        return Err("value must be at least 2 characters long".into());
+    }
+    let ok =
+        v.starts_with(|c: char| c.is_ascii_alphabetic()) && all(v, |c| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err("value does not match the regex pattern".into())
+    }
+}
+
+/// `pve-sdn-subnet-id` (`SubnetPlugin.pm parse_sdn_subnet_id`): a CIDR, or
+/// `<zone>-<network>-<prefix>`.
+fn sdn_subnet_id(v: &str) -> Result<(), String> {
+    let cidr = if v.contains('/') {
+        v.to_string()
+    } else {
+        let mut it = v.splitn(3, '-').skip(1);
+        format!(
+            "{}/{}",
+            it.next().unwrap_or_default(),
+            it.next().unwrap_or_default()
+        )
+    };
+    cidr_v4(&cidr)
+        .or_else(|_| cidr_v6(&cidr))
+        .map_err(|_| "value does not look like a valid CIDR network".into())
 }
 
 fn storage_id(v: &str) -> Result<(), String> {

@@ -289,6 +289,10 @@ pub(crate) fn network(shared: &Arc<Shared>, node: &str, p: &Params) -> ApiResult
     let kind = p.get("type").map(str::to_string);
     shared.read(|w| {
         let bridges = w.node(node).map(|n| n.bridges.clone()).unwrap_or_default();
+        let vlan_aware = w
+            .node(node)
+            .map(|n| n.vlan_aware_bridges.clone())
+            .unwrap_or_default();
         let mut items: Vec<Value> = Vec::new();
         for (i, bridge) in bridges.iter().enumerate() {
             let port = format!("eno{}", i + 1);
@@ -309,8 +313,11 @@ pub(crate) fn network(shared: &Arc<Shared>, node: &str, p: &Params) -> ApiResult
             obj.insert("bridge_ports".into(), json!(port));
             obj.insert("bridge_stp".into(), json!("off"));
             obj.insert("bridge_fd".into(), json!("0"));
-            obj.insert("bridge_vlan_aware".into(), json!(1));
-            obj.insert("bridge_vids".into(), json!("2-4094"));
+            // PVE leaves the keys out of a bridge that is not VLAN-aware.
+            if vlan_aware.contains(bridge) {
+                obj.insert("bridge_vlan_aware".into(), json!(1));
+                obj.insert("bridge_vids".into(), json!("2-4094"));
+            }
             obj.insert("families".into(), json!(["inet"]));
             obj.insert("priority".into(), json!(i * 2 + 2));
             if i == 0 {

@@ -21,6 +21,7 @@
 //! | snapshots | `snapshots` | QEMU and LXC: list (+`current`), create (`lock: snapshot`, `snapstate: prepare`, RAM to `vm-<id>-state-<name>`, `snapshot feature is not available` on raw files), rollback (stops the guest, `lock: rollback`, unused disks, starts with RAM or `start=1`), delete (`lock: snapshot-delete`, parents relinked), section config read/update, all as tasks (`qmsnapshot`, `vzrollback`, ...) |
 //! | storage | `storage`, `content`, `urls`, `aplinfo` | `/storage` CRUD with synchronous NFS activation and fixed keys, per-node status and content, volume delete as an `imgdel` task (`delay=` waits), the appliance catalogue (`aplinfo`) and its downloads, `download-url` with PVE's content and extension rules, file name normalisation, the existing-file and checksum checks inside the worker, `query-url-metadata`; each URL's simulated content (size, digests per algorithm, [`SimUrl`]) (notes §8) |
 //! | pools | `pools` | `/pools` with `?poolid=` and the deprecated `/pools/{id}` (notes §12) |
+//! | SDN | `sdn` | `/cluster/sdn` zones, VNets and subnets (pve-network): writes pending until `PUT /cluster/sdn` commits them as the running config in a `reloadnetworkall` task, `?pending=1` (`state` new/changed/deleted, `pending` values) and `?running=1`, pve-network's refusals and texts, applied VNets usable as guest bridges on their zone's nodes; bridges VLAN-aware only as configured ([`SimNode::vlan_aware_bridges`]; a lab's declared bridges are made so by [`NodeJoiner::declare_bridges`]) |
 //! | cluster | `cluster` | `/version`, `/nodes`, `/nodes/{node}/status`, `/nodes/{node}/version`, `/nodes/{node}/network`, `/cluster/resources`, `/cluster/status`, `/cluster/nextid`, `/cluster/tasks`, `/cluster/options`, `/access/permissions` (notes §5) |
 //! | faults | [`Faults`] | failing requests, extra latency, 400 on the first task poll, 599 on polls, lock timeout at run time (notes §16) |
 //!
@@ -50,7 +51,7 @@
 //!   back to (ZFS would refuse all but the newest).
 //! - Not simulated (they answer 501 like an unknown path, or are accepted
 //!   and ignored when they are mere parameters): tickets/CSRF, backups and
-//!   restores, migration, HA, SDN, firewall, node network changes,
+//!   restores, migration, HA, SDN locks/rollback/IPAM/DNS, firewall, node network changes,
 //!   `move_disk`, uploads, LXC clone/template and suspend/resume, the guest
 //!   agent, `PUT /cluster/options`.
 //!
@@ -87,6 +88,7 @@ mod propstr;
 mod qemu;
 mod rest;
 mod restore;
+mod sdn;
 mod server;
 mod snapshots;
 mod state;
@@ -108,6 +110,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub use faults::Faults;
+pub use sdn::{Sdn, SdnRunning, SdnSection, SdnSections};
 pub use server::{request_params, serve_https};
 pub use urls::SimUrl;
 pub use validate::PveSchema;
@@ -367,8 +370,11 @@ impl SimStorage {
 pub struct SimNode {
     /// Node name.
     pub name: String,
-    /// Linux bridges (all VLAN aware).
+    /// Linux bridges.
     pub bridges: Vec<String>,
+    /// The bridges among them that are VLAN-aware (`bridge-vlan-aware
+    /// yes`); a fresh install's `vmbr0` is not.
+    pub vlan_aware_bridges: Vec<String>,
     /// Storages on this node (merged into one `storage.cfg`; a storage
     /// missing on some nodes gets a `nodes=` restriction).
     pub storages: Vec<SimStorage>,
@@ -381,6 +387,7 @@ impl SimNode {
         SimNode {
             name: name.to_string(),
             bridges: vec!["vmbr0".into(), "vmbr1".into()],
+            vlan_aware_bridges: Vec::new(),
             storages: vec![SimStorage::local(), SimStorage::local_lvm()],
         }
     }
@@ -626,6 +633,37 @@ impl NodeJoiner {
         self.shared.write(|w| join_node(w, node))
     }
 
+    /// Makes `bridges` exist on `node` and be VLAN-aware, as the lab
+    /// declares them (`Node::bridge`): the embedded cluster takes its
+    /// network from the lab as it takes its nodes. Returns false (and
+    /// changes nothing) when they are already so or the node is unknown.
+    pub fn declare_bridges(&self, node: &str, bridges: &[String]) -> bool {
+        let needed = self.shared.read(|w| {
+            w.node(node).is_some_and(|n| {
+                bridges
+                    .iter()
+                    .any(|b| !n.bridges.contains(b) || !n.vlan_aware_bridges.contains(b))
+            })
+        });
+        if !needed {
+            return false;
+        }
+        self.shared.write(|w| {
+            let Some(n) = w.nodes.iter_mut().find(|n| n.name == node) else {
+                return false;
+            };
+            for b in bridges {
+                if !n.bridges.contains(b) {
+                    n.bridges.push(b.clone());
+                }
+                if !n.vlan_aware_bridges.contains(b) {
+                    n.vlan_aware_bridges.push(b.clone());
+                }
+            }
+            true
+        })
+    }
+
     /// The cluster's node names now.
     pub fn nodes(&self) -> Vec<String> {
         self.shared
@@ -645,6 +683,7 @@ fn join_node(w: &mut World, node: &SimNode) -> bool {
     w.nodes.push(NodeState {
         name: node.name.clone(),
         bridges: node.bridges.clone(),
+        vlan_aware_bridges: node.vlan_aware_bridges.clone(),
         boot_time,
     });
     // `storage.cfg` is cluster-wide: an entry without `nodes=` covers the
@@ -701,6 +740,7 @@ fn initial_world(config: &SimConfig) -> Result<World, SimError> {
         w.nodes.push(NodeState {
             name: node.name.clone(),
             bridges: node.bridges.clone(),
+            vlan_aware_bridges: node.vlan_aware_bridges.clone(),
             boot_time,
         });
     }

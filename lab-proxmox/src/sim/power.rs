@@ -127,10 +127,12 @@ pub(crate) fn power_apply(
     skiplock: bool,
     log: &mut Vec<String>,
 ) -> Result<(), String> {
-    let bridges: Vec<String> = world
+    let mut bridges: Vec<String> = world
         .node(node)
         .map(|n| n.bridges.clone())
         .unwrap_or_default();
+    // An applied SDN VNet is a bridge on the nodes of its zone.
+    bridges.extend(world.sdn.running_vnets_on(node));
     let pid = world.next_pid.wrapping_add(rand::random::<u16>() as u32);
     let guest = lookup(world, kind, node, vmid)?;
     // A VM suspended to disk starts (and resumes) from its saved state; its

@@ -39,6 +39,7 @@ use tower::ServiceExt;
 
 use super::guest::Power;
 use super::rest::{ApiError, ApiResult, Params, Reply};
+use super::sdn::{self, Part as SdnPart};
 use super::state::Shared;
 use super::world::GuestKind;
 use super::{
@@ -451,6 +452,45 @@ async fn dispatch(
                 "GET" => backup::get(shared, id),
                 "PUT" => backup::update(shared, id, &p),
                 "DELETE" => backup::delete(shared, id),
+                _ => Err(not_implemented()),
+            }
+        }
+        ("GET", ["cluster", "sdn"]) => sdn::index(),
+        ("PUT", ["cluster", "sdn"]) => sdn::apply(shared),
+        ("GET", ["cluster", "sdn", "zones"]) => sdn::list(shared, SdnPart::Zones, &p),
+        ("POST", ["cluster", "sdn", "zones"]) => sdn::create_zone(shared, &p),
+        ("GET", ["cluster", "sdn", "vnets"]) => sdn::list(shared, SdnPart::Vnets, &p),
+        ("POST", ["cluster", "sdn", "vnets"]) => sdn::create_vnet(shared, &p),
+        (_, ["cluster", "sdn", part @ ("zones" | "vnets"), id]) => {
+            let part = if *part == "zones" {
+                SdnPart::Zones
+            } else {
+                SdnPart::Vnets
+            };
+            bind(
+                &mut p,
+                if part == SdnPart::Zones {
+                    "zone"
+                } else {
+                    "vnet"
+                },
+                id,
+            )?;
+            match method {
+                "GET" => sdn::get(shared, part, id, &p),
+                "PUT" => sdn::update(shared, part, id, &p),
+                "DELETE" => sdn::delete(shared, part, id),
+                _ => Err(not_implemented()),
+            }
+        }
+        (_, ["cluster", "sdn", "vnets", vnet, "subnets", rest @ ..]) => {
+            bind(&mut p, "vnet", vnet)?;
+            match (method, rest) {
+                ("GET", []) => sdn::list_subnets(shared, vnet, &p),
+                ("POST", []) => sdn::create_subnet(shared, vnet, &p),
+                ("GET", [id]) => sdn::get_subnet(shared, vnet, id, &p),
+                ("PUT", [id]) => sdn::update_subnet(shared, vnet, id, &p),
+                ("DELETE", [id]) => sdn::delete_subnet(shared, vnet, id),
                 _ => Err(not_implemented()),
             }
         }

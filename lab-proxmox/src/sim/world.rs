@@ -54,6 +54,9 @@ pub struct World {
     /// `jobs.cfg`'s `vzdump` jobs, in creation order.
     #[serde(default)]
     pub backup_jobs: Vec<BackupJob>,
+    /// The SDN configuration (`/cluster/sdn`), pending and running.
+    #[serde(default)]
+    pub sdn: super::sdn::Sdn,
 }
 
 /// One backup job of `/cluster/backup`.
@@ -71,8 +74,12 @@ pub struct BackupJob {
 pub struct NodeState {
     /// Node name (`pve1`).
     pub name: String,
-    /// Linux bridges on the node (`vmbr0`, `vmbr1`), all VLAN aware.
+    /// Linux bridges on the node (`vmbr0`, `vmbr1`).
     pub bridges: Vec<String>,
+    /// The VLAN-aware ones among them (`bridge_vlan_aware` in
+    /// `/nodes/{node}/network`).
+    #[serde(default)]
+    pub vlan_aware_bridges: Vec<String>,
     /// Boot time (Unix seconds), for `uptime` and UPID `pstart`.
     pub boot_time: u64,
 }
