@@ -207,7 +207,7 @@ fn a_service_whose_database_the_policy_denies_fails_at_the_needs_line() {
     let pg = b
         .lab
         .add(Service::new("postgres", &db).port(Port::tcp(5432)));
-    let line = line!() + 1;
+    let line = line!() + 4; // the `.needs(&pg)` line
     b.lab.add(
         Service::new("photos", &app)
             .port(Port::tcp(2283))
@@ -425,4 +425,36 @@ fn reach_answers_from_the_model_and_the_firewall() {
         "{out}"
     );
     assert!(out.contains("agrees: dropped"), "{out}");
+}
+
+#[test]
+fn a_vlan_on_sdn_becomes_a_vnet_and_nics_use_it_untagged() {
+    use lab_proxmox::model::SdnZone;
+    let mut lab = Lab::new("home");
+    let node = lab.add(Node::new("pve1").bridge("vmbr0"));
+    let sdn = lab.add(SdnZone::vlan("lab", "vmbr0").node(&node));
+    let servers = lab.add(Zone::servers());
+    let v20 = lab.add(
+        Vlan::new("servers", 20, &servers)
+            .cidr("10.0.20.0/24")
+            .gateway("10.0.20.1")
+            .sdn(&sdn),
+    );
+    let ct = lab.add(Container::new("app", &node).nic_on("net0", &v20));
+    assert!(codes(&lab).is_empty(), "{:?}", codes(&lab));
+    lab.derive();
+    let vnet = lab
+        .resources()
+        .find(|s| s.address.to_string() == "proxmox.sdn_vnet.vlan20")
+        .expect("the VNet is derived");
+    assert_eq!(vnet.attrs["tag"], Value::Int(20));
+    assert_eq!(vnet.attrs["zone"], Value::from("lab"));
+    let spec = lab.resource(ct.address()).unwrap();
+    let nic = &spec.attrs["nics"].as_list().unwrap()[0];
+    assert_eq!(nic.get("bridge").and_then(Value::as_str), Some("vlan20"));
+    assert!(nic.get("tag").is_none());
+    assert!(
+        spec.deps.iter().any(|d| d.on == vnet.address),
+        "the guest waits for its VNet"
+    );
 }

@@ -18,6 +18,8 @@ use indexmap::IndexMap;
 use lab_core::derive::Derivation;
 use lab_core::{Lab, Loc, ResourceSpec, Value};
 
+use lab_proxmox::kinds::{SDN_VNET, SDN_ZONE};
+
 use crate::read::{NetModel, CADDY};
 
 /// lab-net's derivation, on every spec its builders (and `GuestNet`) make.
@@ -148,8 +150,3 @@ pub(crate) fn original(spec: &mut ResourceSpec, field: &str) -> Option<Value> {
         Some(v) => Some(v.clone()),
     }
 }
-
-/// `proxmox.sdn_vnet`.
-pub const SDN_VNET: &str = "proxmox.sdn_vnet";
-/// `proxmox.sdn_zone`.
-pub const SDN_ZONE: &str = "proxmox.sdn_zone";

@@ -3,7 +3,9 @@
 use indexmap::IndexMap;
 use lab_core::{Address, Lab, Value};
 
-use super::{original, push_dep, SDN_VNET};
+use lab_proxmox::kinds::SDN_VNET;
+
+use super::{original, push_dep};
 use crate::read::NetModel;
 
 pub(super) fn derive(lab: &mut Lab, model: &NetModel) {

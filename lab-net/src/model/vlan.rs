@@ -2,6 +2,7 @@
 
 use lab_core::{Handle, ResourceSpec};
 use lab_proxmox::addr::{parse_ip, Cidr};
+use lab_proxmox::model::SdnZone;
 
 use super::zone::{zone_name, Zone};
 use super::{net_resource, net_spec};
@@ -96,7 +97,7 @@ impl Vlan {
     /// Makes the VLAN a VNet (`vlan<id>`) of this SDN VLAN zone: lab-net
     /// adds the VNet, and guests' NICs use it as their bridge, untagged.
     #[track_caller]
-    pub fn sdn<Z>(mut self, zone: &Handle<Z>) -> Self {
+    pub fn sdn(mut self, zone: &Handle<SdnZone>) -> Self {
         self.spec.set("sdn_zone", zone.address().name());
         self.spec.depend_on(zone, "sdn_zone");
         self
