@@ -18,6 +18,7 @@
 
 pub mod api;
 pub mod checks;
+pub mod connect;
 pub mod kinds;
 pub mod model;
 pub mod provider;

@@ -1,1 +1,3 @@
 //! The network policy checks.
+
+pub mod caddy;

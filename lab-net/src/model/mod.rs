@@ -1,1 +1,4 @@
 //! The builders the user writes.
+
+mod caddy;
+pub use caddy::{Caddy, CaddyOutput};
