@@ -123,10 +123,29 @@ impl Drop for LocalCaddy {
                 let _ = child.wait();
             }
             None => {
-                let _ = Command::new("kill").arg(self.pid.to_string()).status();
+                // Taken over from a killed process: only if that pid is
+                // still a `caddy` (pids are reused).
+                let deadline = Instant::now() + Duration::from_secs(3);
+                while is_caddy(self.pid) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                if is_caddy(self.pid) {
+                    let _ = Command::new("kill").arg(self.pid.to_string()).status();
+                }
             }
         }
     }
+}
+
+/// Whether process `pid` runs `caddy` (Linux `/proc`; elsewhere: no).
+fn is_caddy(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .ok()
+        .and_then(|c| {
+            let argv0 = c.split(|b| *b == 0).next()?.to_vec();
+            String::from_utf8(argv0).ok()
+        })
+        .is_some_and(|a| a == "caddy" || a.ends_with("/caddy"))
 }
 
 /// Where one `net.caddy`'s calls go.

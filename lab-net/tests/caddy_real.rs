@@ -7,7 +7,8 @@
 //! `resolve()`. Covered: routes added, changed and removed; a config
 //! Caddy refuses leaves the old one serving; drift from a hand-made load;
 //! a second "process" resumes the autosaved config with no changes;
-//! destroy leaves Caddy serving nothing. Without `caddy` the test FAILS,
+//! destroy leaves Caddy serving nothing; a Caddy left by a killed process
+//! is taken over and stopped. Without `caddy` the test FAILS,
 //! saying how to install it.
 
 use std::net::SocketAddr;
@@ -267,6 +268,18 @@ fn a_real_caddy_serves_what_the_lab_says() {
         assert!(live.get("apps").is_none(), "{live}");
         assert!(fetch(&c, "a.lab.test", p.https_port).await.is_err());
     });
+    drop(conn);
+    assert!(
+        std::net::TcpStream::connect(&admin_addr).is_err(),
+        "Caddy still runs"
+    );
+
+    // A process killed before its drop leaves its Caddy running: the next
+    // one takes it over (same admin address) and stops it in turn.
+    std::mem::forget(CaddyConnection::local("proxy", &caddy_dir, &binary).unwrap());
+    assert!(std::net::TcpStream::connect(&admin_addr).is_ok());
+    let conn = CaddyConnection::local("proxy", &caddy_dir, &binary).unwrap();
+    assert_eq!(conn.placement().unwrap().admin, admin_addr);
     drop(conn);
     assert!(
         std::net::TcpStream::connect(&admin_addr).is_err(),

@@ -72,13 +72,22 @@ impl From<AdminError> for ProviderError {
     }
 }
 
-/// A config as `GET /config/` returned it.
-#[derive(Clone, Debug, PartialEq)]
+/// A config as `GET /config/` returned it. `Debug` shows the ETag only:
+/// the document may hold a DNS provider's token.
+#[derive(Clone, PartialEq)]
 pub struct LiveConfig {
     /// The document (`null` when Caddy has none).
     pub json: serde_json::Value,
     /// Its ETag, `"/config/ 8472a111"`.
     pub etag: String,
+}
+
+impl fmt::Debug for LiveConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LiveConfig")
+            .field("etag", &self.etag)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Deserialize)]

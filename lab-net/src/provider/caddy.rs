@@ -64,10 +64,18 @@ pub struct CaddyProvider {
 }
 
 /// What one refresh read.
-#[derive(Debug)]
 pub struct CaddySnapshot {
     live: Option<LiveConfig>,
     root_ca: Option<String>,
+}
+
+impl std::fmt::Debug for CaddySnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaddySnapshot")
+            .field("live", &self.live)
+            .field("root_ca", &self.root_ca.is_some())
+            .finish()
+    }
 }
 
 /// The `host` of the routes that stand for parts of a config lab did not
@@ -117,7 +125,10 @@ impl CaddyProvider {
             Ok(c) => c,
             Err(e) => {
                 let mut spec = prior.clone();
-                spec.routes.push(foreign(&format!("not lab's shape: {e}")));
+                spec.routes.push(foreign(&format!(
+                    "not lab's shape: {}",
+                    without_values(&e.to_string())
+                )));
                 return Some(spec);
             }
         };
@@ -224,6 +235,25 @@ fn unplace(spec: &mut CaddySpec, prior: &CaddySpec, p: &Placement) {
     if spec.tls.issuer == crate::kinds::ISSUER_INTERNAL && prior.tls.issuer == ISSUER_ACME {
         spec.tls = prior.tls.clone();
     }
+}
+
+/// A decoder's message with every quoted value (`"..."`) left out: the
+/// value may be a secret someone put in the wrong place (field names are
+/// in backticks and stay).
+fn without_values(message: &str) -> String {
+    let mut out = String::new();
+    let mut quoted = false;
+    for c in message.chars() {
+        if c == '"' {
+            if !quoted {
+                out.push_str("\"(a value)\"");
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn foreign(what: &str) -> CaddyRoute {
@@ -422,5 +452,22 @@ impl KindProvider<CaddySpec> for CaddyProvider {
             spec,
             outputs: CaddyOutputs { root_ca },
         }])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_stay_out_of_shape_errors() {
+        let e = serde_json::from_str::<Config>(
+            r#"{"apps": {"tls": {"automation": {"policies": [{"issuers": "hunter2"}]}}}}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("hunter2"));
+        let shown = without_values(&e.to_string());
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("(a value)"), "{shown}");
     }
 }
