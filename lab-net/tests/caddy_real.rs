@@ -286,3 +286,60 @@ fn a_real_caddy_serves_what_the_lab_says() {
         "Caddy still runs"
     );
 }
+
+/// `caddy validate` (no server) of what lab renders: every shape a route
+/// can take is one Caddy accepts; ACME through Cloudflare is refused by
+/// Debian's build for the reason `net::caddy-dns-module` gives.
+#[test]
+fn caddy_validate_accepts_what_lab_renders() {
+    use lab_net::api::caddy_config::render;
+    use lab_net::kinds::{CaddySpec, CaddyTls};
+    let binary = require_caddy();
+    let dir = tempfile::tempdir().unwrap();
+    let mut headers = indexmap::IndexMap::new();
+    headers.insert("X-Forwarded-Proto".to_string(), "https".to_string());
+    let mut spec = CaddySpec {
+        admin: format!(
+            "127.0.0.1:{}",
+            lab_net::connect::free_loopback_port().unwrap()
+        ),
+        https_port: 18443,
+        http_port: Some(18081),
+        bind: Some(vec!["127.0.0.1".into(), "::1".into()]),
+        tls: CaddyTls::internal(),
+        routes: vec![
+            CaddyRoute::new("grafana.lab.home.arpa", "10.0.20.11:3000"),
+            CaddyRoute {
+                host: "pve.lab.home.arpa".into(),
+                upstreams: vec!["10.0.10.2:8006".into(), "10.0.10.3:8006".into()],
+                upstream_tls: Some(true),
+                headers: Some(headers),
+            },
+            CaddyRoute::new("*.apps.lab.home.arpa", "[fd00::5]:8080"),
+        ],
+        storage: Some(dir.path().join("storage").display().to_string()),
+    };
+    let validate = |spec: &CaddySpec| {
+        let file = dir.path().join("config.json");
+        let config = render(spec, Some("lab:home/net.caddy.proxy"), None).unwrap();
+        std::fs::write(&file, serde_json::to_vec(&config).unwrap()).unwrap();
+        let out = std::process::Command::new(&binary)
+            .args(["validate", "--config"])
+            .arg(&file)
+            .env("HOME", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path().join("config"))
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, log) = validate(&spec);
+    assert!(ok, "{log}");
+    spec.tls = CaddyTls::acme("cloudflare", Secret::new("cf-token"), None);
+    let (ok, log) = validate(&spec);
+    assert!(!ok);
+    assert!(log.contains("dns.providers.cloudflare"), "{log}");
+}

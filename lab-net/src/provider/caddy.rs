@@ -37,7 +37,7 @@ use lab_core::provider::{
     Estimates, KindSchema, OpContext, PlanCheck, Provider, ProviderError, ReadRequest, StepReview,
 };
 use lab_core::value::decode;
-use lab_core::{Diagnostic, Ownership};
+use lab_core::{Attrs, Diagnostic, Ownership, Value};
 
 use crate::api::caddy::{CaddyAdmin, LiveConfig};
 use crate::api::caddy_config::{
@@ -215,6 +215,17 @@ impl CaddyProvider {
     }
 }
 
+/// The spec as far as it is known at plan time: routes holding a
+/// reference not resolved yet (an upstream that is a guest's address
+/// output) are left out, so the others are still checked.
+fn known_part(desired: &Attrs) -> Option<CaddySpec> {
+    let mut known = desired.clone();
+    if let Some(Value::List(routes)) = known.get_mut("routes") {
+        routes.retain(|r| !r.contains_ref());
+    }
+    decode::<CaddySpec>(&known).ok()
+}
+
 /// Puts the declared values back where a placement put its own.
 fn unplace(spec: &mut CaddySpec, prior: &CaddySpec, p: &Placement) {
     if spec.admin == p.admin {
@@ -331,8 +342,9 @@ impl KindProvider<CaddySpec> for CaddyProvider {
     }
 
     fn review(&self, review: &StepReview<'_>) -> Result<Vec<String>, String> {
-        let Ok(spec) = decode::<CaddySpec>(review.desired) else {
-            // References not known yet: the apply decodes strictly.
+        let Some(spec) = known_part(review.desired) else {
+            // The fields every check needs are references not known yet:
+            // the apply decodes strictly.
             return Ok(Vec::new());
         };
         let problems = spec_problems(&spec);
@@ -458,6 +470,40 @@ impl KindProvider<CaddySpec> for CaddyProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routes_with_unknown_upstreams_are_left_out_of_the_review() {
+        use lab_core::value::{encode, OutputRef};
+        let spec = CaddySpec {
+            admin: "127.0.0.1:2019".into(),
+            https_port: 443,
+            http_port: None,
+            bind: None,
+            tls: crate::kinds::CaddyTls::internal(),
+            routes: vec![CaddyRoute::new("a.lab", "10.0.0.1:80:bad")],
+            storage: None,
+        };
+        let mut attrs = encode(&spec).unwrap();
+        let Some(Value::List(routes)) = attrs.get_mut("routes") else {
+            panic!()
+        };
+        let mut later = CaddyRoute::new("b.lab", "x:1");
+        later.upstreams.clear();
+        let Value::Map(mut m) = lab_core::value::encode_value(&later).unwrap() else {
+            panic!()
+        };
+        m.insert(
+            "upstreams".into(),
+            Value::List(vec![Value::Ref(OutputRef {
+                address: lab_core::Address::new("proxmox.vm", "web"),
+                output: "ip".into(),
+            })]),
+        );
+        routes.push(Value::Map(m));
+        let known = known_part(&attrs).unwrap();
+        assert_eq!(known.routes.len(), 1);
+        assert_eq!(spec_problems(&known).len(), 1);
+    }
 
     #[test]
     fn values_stay_out_of_shape_errors() {
