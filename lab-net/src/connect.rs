@@ -427,10 +427,20 @@ fn start_local(binary: &Path, dir: &Path, placement: &Placement) -> Result<Local
         if let Ok(Some(status)) = child.try_wait() {
             let tail = std::fs::read_to_string(&log_path).unwrap_or_default();
             let tail: Vec<&str> = tail.lines().rev().take(5).collect();
+            let tail = tail.into_iter().rev().collect::<Vec<_>>().join("\n");
+            let hint = if tail.contains("address already in use") {
+                format!(
+                    "\na port recorded in {} is taken by another program: stop it, or \
+                     remove {} to start this Caddy afresh on new ports",
+                    dir.join("caddy.addr").display(),
+                    dir.display()
+                )
+            } else {
+                String::new()
+            };
             return Err(format!(
-                "`caddy run` exited ({status}); the end of {}:\n{}",
+                "`caddy run` exited ({status}); the end of {}:\n{tail}{hint}",
                 log_path.display(),
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
             ));
         }
         if Instant::now() > deadline {

@@ -102,6 +102,16 @@ pub struct CaddyRoute {
 
 impl CaddyRoute {
     /// A route of `host` to one upstream.
+    ///
+    /// ```
+    /// use lab_net::kinds::CaddyRoute;
+    /// let r = CaddyRoute::new("pve.lab.home.arpa", "10.0.10.2:8006")
+    ///     .upstream("10.0.10.3:8006")
+    ///     .upstream_tls()
+    ///     .header("X-Forwarded-Proto", "https");
+    /// assert_eq!(r.upstreams.len(), 2);
+    /// assert_eq!(r.upstream_tls, Some(true));
+    /// ```
     pub fn new(host: &str, upstream: &str) -> Self {
         CaddyRoute {
             host: host.into(),
@@ -109,6 +119,28 @@ impl CaddyRoute {
             upstream_tls: None,
             headers: None,
         }
+    }
+
+    /// One more upstream (Caddy balances between them).
+    pub fn upstream(mut self, upstream: &str) -> Self {
+        self.upstreams.push(upstream.into());
+        self
+    }
+
+    /// Speak TLS to the upstreams, verifying their certificates against
+    /// the Caddy host's roots (a self-signed upstream fails: give it a
+    /// certificate from a CA the host trusts).
+    pub fn upstream_tls(mut self) -> Self {
+        self.upstream_tls = Some(true);
+        self
+    }
+
+    /// A request header set on the way up.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers
+            .get_or_insert_with(IndexMap::new)
+            .insert(name.into(), value.into());
+        self
     }
 }
 
