@@ -27,6 +27,7 @@
 pub mod api;
 pub mod checks;
 pub mod command;
+pub mod connect;
 pub mod derive;
 pub mod ipam;
 pub mod kinds;

@@ -206,9 +206,6 @@ pub struct NetModel {
     pub pool_exhausted: Vec<(Address, String)>,
 }
 
-/// The kind name of lab-net's Caddy proxy.
-pub const CADDY: &str = "net.caddy";
-
 fn read<T: serde::de::DeserializeOwned>(spec: &ResourceSpec) -> Option<T> {
     decode(&spec.attrs).ok()
 }

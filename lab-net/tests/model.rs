@@ -277,8 +277,7 @@ fn names_served_twice_are_refused() {
     let other = b
         .lab
         .add(Container::new("docs", &b.node).nic_on("net0", &b.v20));
-    // A proxy stand-in: a handle of any resource named like the proxy.
-    let proxy = b.lab.add(Zone::new("caddy", Trust::Servers));
+    let proxy = b.lab.add(Caddy::new("caddy", "127.0.0.1:2019"));
     b.lab
         .add(Service::new("photos", &ct).port(Port::tcp(2283)).internal(
             &proxy,
@@ -457,4 +456,52 @@ fn a_vlan_on_sdn_becomes_a_vnet_and_nics_use_it_untagged() {
         spec.deps.iter().any(|d| d.on == vnet.address),
         "the guest waits for its VNet"
     );
+}
+
+#[test]
+fn the_proxy_must_be_allowed_to_reach_what_it_fronts() {
+    let mut b = base();
+    let dmz = b.lab.add(Zone::dmz());
+    let v40 = b.lab.add(Vlan::new("dmz", 40, &dmz).cidr("10.0.40.0/24"));
+    let edge = b
+        .lab
+        .add(Container::new("edge", &b.node).nic_on("net0", &v40));
+    let proxy = b
+        .lab
+        .add(Caddy::new("proxy", "127.0.0.1:2019").runs_in(&edge));
+    let app = b
+        .lab
+        .add(Container::new("app", &b.node).nic_on("net0", &b.v20));
+    let photos = b
+        .lab
+        .add(Service::new("photos", &app).port(Port::tcp(2283)).internal(
+            &proxy,
+            "photos.lab.home.arpa",
+            2283,
+        ));
+    let diags = b.lab.check();
+    let d = diags
+        .iter()
+        .find(|d| d.code == "net::flow-denied")
+        .expect("flow-denied for the proxy");
+    assert!(
+        d.message
+            .contains("proxy `proxy` forwards `photos.lab.home.arpa`"),
+        "{}",
+        d.message
+    );
+    b.lab.add(Flow::allow(&dmz, &b.servers).service(&photos));
+    assert!(codes(&b.lab).is_empty(), "{:?}", codes(&b.lab));
+    // The derived route points at the service's address.
+    let mut lab = b.lab;
+    lab.derive();
+    let spec = lab.resource(proxy.address()).unwrap();
+    let route = &spec.attrs["routes"].as_list().unwrap()[0];
+    let upstream = route.get("upstreams").and_then(Value::as_list).unwrap()[0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let m = NetModel::read(&lab);
+    let addr = m.guest("proxmox.ct.app").unwrap().nics[0].address.unwrap();
+    assert_eq!(upstream, format!("{addr}:2283"));
 }

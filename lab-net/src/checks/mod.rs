@@ -20,6 +20,7 @@
 //! assert!(codes.contains(&"net::cidr-overlap".to_string()));
 //! ```
 
+pub mod caddy;
 mod rules;
 
 use lab_core::{Check, CheckSet, Severity};

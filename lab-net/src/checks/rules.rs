@@ -310,12 +310,17 @@ pub(super) fn host_twice(lab: &Lab, out: &mut Vec<Diagnostic>) {
 
 /// The endpoints of the proxy named `via`, from its guest.
 fn proxy_endpoints(m: &NetModel, via: &str) -> Vec<Endpoint> {
-    m.proxies
-        .get(via)
-        .and_then(|p| p.guest.as_deref())
-        .and_then(|g| m.guest(g))
-        .map(|g| m.guest_endpoints(g))
-        .unwrap_or_default()
+    let Some(on) = m.proxies.get(via).and_then(|p| p.guest.as_deref()) else {
+        return Vec::new();
+    };
+    if let Some(g) = m.guest(on) {
+        return m.guest_endpoints(g);
+    }
+    on.strip_prefix("net.host.")
+        .and_then(|h| m.hosts.get(h))
+        .and_then(|h| m.host_endpoint(h))
+        .into_iter()
+        .collect()
 }
 
 /// The first source endpoint that cannot reach any of `targets` on `port`.

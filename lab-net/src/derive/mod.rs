@@ -20,7 +20,8 @@ use lab_core::{Lab, Loc, ResourceSpec, Value};
 
 use lab_proxmox::kinds::{SDN_VNET, SDN_ZONE};
 
-use crate::read::{NetModel, CADDY};
+use crate::kinds::CADDY;
+use crate::read::NetModel;
 
 /// lab-net's derivation, on every spec its builders (and `GuestNet`) make.
 pub const NET: Derivation = Derivation {

@@ -7,6 +7,7 @@
 //! kinds, the guests' NICs, the Caddy proxy's routes), and its checks read
 //! them.
 
+mod caddy;
 pub mod dns_record;
 pub mod flow;
 pub mod host;
@@ -15,6 +16,7 @@ pub mod service;
 pub mod vlan;
 pub mod zone;
 
+pub use caddy::{CaddyOutputs, CaddyRoute, CaddySpec, CaddyTls, ISSUER_ACME, ISSUER_INTERNAL};
 pub use dns_record::DnsRecordSpec;
 pub use flow::FlowSpec;
 pub use host::HostSpec;
@@ -23,6 +25,8 @@ pub use service::{ProxyExposure, ServiceSpec};
 pub use vlan::VlanSpec;
 pub use zone::{Trust, ZoneSpec};
 
+/// Kind of Caddy reverse proxies (one admin API each).
+pub const CADDY: &str = "net.caddy";
 /// `net.zone`: a trust zone.
 pub const ZONE: &str = "net.zone";
 /// `net.vlan`: a VLAN of a zone.

@@ -17,6 +17,7 @@
 //! assert!(lab.check().iter().all(|d| !d.is_blocking()));
 //! ```
 
+mod caddy;
 mod dns_record;
 mod flow;
 mod guest;
@@ -25,6 +26,7 @@ mod service;
 mod vlan;
 mod zone;
 
+pub use caddy::{Caddy, CaddyOutput};
 pub use dns_record::DnsRecord;
 pub use flow::Flow;
 pub use guest::GuestNet;

@@ -14,6 +14,10 @@ pub trait RunsOn {
     /// Records it on the service's spec (`guest` or `host`, and the edge).
     #[doc(hidden)]
     fn place(&self, spec: &mut ResourceSpec);
+
+    /// Its address (`proxmox.ct.caddy`, `net.host.nas`).
+    #[doc(hidden)]
+    fn target(&self) -> &lab_core::Address;
 }
 
 impl RunsOn for Handle<Vm> {
@@ -21,6 +25,10 @@ impl RunsOn for Handle<Vm> {
     fn place(&self, spec: &mut ResourceSpec) {
         spec.set("guest", self.address().to_string());
         spec.depend_on(self, "guest");
+    }
+
+    fn target(&self) -> &lab_core::Address {
+        self.address()
     }
 }
 
@@ -30,6 +38,10 @@ impl RunsOn for Handle<Container> {
         spec.set("guest", self.address().to_string());
         spec.depend_on(self, "guest");
     }
+
+    fn target(&self) -> &lab_core::Address {
+        self.address()
+    }
 }
 
 impl RunsOn for Handle<Host> {
@@ -37,6 +49,10 @@ impl RunsOn for Handle<Host> {
     fn place(&self, spec: &mut ResourceSpec) {
         spec.set("host", self.address().name());
         spec.depend_on(self, "host");
+    }
+
+    fn target(&self) -> &lab_core::Address {
+        self.address()
     }
 }
 
@@ -123,7 +139,7 @@ impl Service {
     /// Serves it through the internal reverse proxy `proxy` as `https://host`,
     /// forwarding to `port` on its guest.
     #[track_caller]
-    pub fn internal<P>(mut self, proxy: &Handle<P>, host: &str, port: u16) -> Self {
+    pub fn internal(mut self, proxy: &Handle<super::Caddy>, host: &str, port: u16) -> Self {
         let mut map = indexmap::IndexMap::new();
         map.insert("via".to_string(), Value::from(proxy.address().name()));
         map.insert("host".to_string(), Value::from(host));
