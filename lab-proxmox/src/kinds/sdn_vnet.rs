@@ -13,6 +13,8 @@
 //! No outputs ([`SdnVnetOutputs`] is empty).
 
 use lab_core::kind::Kind;
+
+use crate::addr::Cidr;
 use serde::{Deserialize, Serialize};
 
 /// The spec of a `proxmox.sdn_vnet`.
@@ -62,36 +64,6 @@ impl Kind for SdnVnetSpec {
 /// The VLAN tags a VNet of a VLAN zone may carry.
 pub const VNET_TAG_RANGE: std::ops::RangeInclusive<i64> = 1..=4094;
 
-/// A parsed `address/prefix` network.
-fn parse_cidr(cidr: &str) -> Option<(std::net::IpAddr, u8)> {
-    let (addr, prefix) = cidr.split_once('/')?;
-    let addr: std::net::IpAddr = addr.parse().ok()?;
-    let prefix: u8 = prefix.parse().ok()?;
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    (prefix <= max).then_some((addr, prefix))
-}
-
-fn bits(addr: std::net::IpAddr) -> (u128, u32) {
-    match addr {
-        std::net::IpAddr::V4(a) => (u128::from(u32::from(a)), 32),
-        std::net::IpAddr::V6(a) => (u128::from(a), 128),
-    }
-}
-
-fn mask(prefix: u8, width: u32) -> u128 {
-    let host = width - u32::from(prefix);
-    let all = if width == 128 {
-        u128::MAX
-    } else {
-        (1u128 << width) - 1
-    };
-    if host >= 128 {
-        0
-    } else {
-        all & !((1u128 << host) - 1)
-    }
-}
-
 /// Whether `ip` lies inside network `cidr` (both well formed, one family).
 ///
 /// ```
@@ -100,16 +72,10 @@ fn mask(prefix: u8, width: u32) -> u128 {
 /// assert!(!cidr_contains("10.0.40.0/24", "10.0.41.1"));
 /// ```
 pub fn cidr_contains(cidr: &str, ip: &str) -> bool {
-    let (Some((net, prefix)), Ok(ip)) = (parse_cidr(cidr), ip.parse::<std::net::IpAddr>()) else {
-        return false;
-    };
-    if net.is_ipv4() != ip.is_ipv4() {
-        return false;
+    match (Cidr::parse(cidr), ip.parse::<std::net::IpAddr>()) {
+        (Ok(net), Ok(ip)) => net.contains(ip),
+        _ => false,
     }
-    let (n, width) = bits(net);
-    let (i, _) = bits(ip);
-    let m = mask(prefix, width);
-    n & m == i & m
 }
 
 /// Why a subnet (`cidr`, optional `gateway`) would be refused: PVE's texts
@@ -125,28 +91,23 @@ pub fn cidr_contains(cidr: &str, ip: &str) -> bool {
 /// assert!(subnet_problem("10.0.40.7/24", None).unwrap().contains("10.0.40.0/24"));
 /// ```
 pub fn subnet_problem(cidr: &str, gateway: Option<&str>) -> Option<String> {
-    let Some((net, prefix)) = parse_cidr(cidr) else {
+    let Ok(net) = Cidr::parse(cidr) else {
         return Some(format!(
             "`{cidr}`: value does not look like a valid CIDR network"
         ));
     };
-    let (n, width) = bits(net);
-    if n & mask(prefix, width) != n {
-        let base = n & mask(prefix, width);
-        let addr: std::net::IpAddr = if width == 32 {
-            std::net::Ipv4Addr::from(base as u32).into()
-        } else {
-            std::net::Ipv6Addr::from(base).into()
-        };
+    let prefix = net.prefix;
+    if net.network() != net.to_string() {
         return Some(format!(
-            "`{cidr}` has host bits set; write the network as `{addr}/{prefix}`"
+            "`{cidr}` has host bits set; write the network as `{}`",
+            net.network()
         ));
     }
     if let Some(gw) = gateway {
         if gw.parse::<std::net::IpAddr>().is_err() {
             return Some(format!("gateway `{gw}` is not an IP address"));
         }
-        let point_to_point = net.is_ipv4() && prefix == 32;
+        let point_to_point = net.ip.is_ipv4() && prefix == 32;
         if !point_to_point && !cidr_contains(cidr, gw) {
             return Some(format!("{gw} is not in subnet {cidr}"));
         }
