@@ -9,8 +9,7 @@
 //! let caddy = CaddyConnection::from_env_or_local("proxy", ".lab/sim/caddy-proxy")?;
 //! let mut lab = Lab::new("home");
 //! let instance = lab.register_provider_as("proxy", caddy.provider());
-//! lab.add(Caddy::new("proxy", "10.0.20.5:2019").route("grafana.lab.home.arpa", "10.0.20.11:3000")
-//!     .provider(&instance));
+//! lab.add(Caddy::instance(&instance, "10.0.20.5:2019").route("grafana.lab.home.arpa", "10.0.20.11:3000"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
