@@ -7,8 +7,8 @@
 //! `resolve()`. Covered: routes added, changed and removed; a config
 //! Caddy refuses leaves the old one serving; drift from a hand-made load;
 //! a second "process" resumes the autosaved config with no changes;
-//! destroy leaves Caddy serving nothing; a Caddy left by a killed process
-//! is taken over and stopped. Without `caddy` the test FAILS,
+//! destroy leaves Caddy serving nothing; a Caddy another live process owns
+//! is shared, one left by a killed process is taken over and stopped. Without `caddy` the test FAILS,
 //! saying how to install it.
 
 use std::net::SocketAddr;
@@ -271,6 +271,24 @@ fn a_real_caddy_serves_what_the_lab_says() {
         assert!(fetch(&c, "a.lab.test", p.https_port).await.is_err());
     });
     drop(conn);
+    assert!(
+        std::net::TcpStream::connect(&admin_addr).is_err(),
+        "Caddy still runs"
+    );
+
+    // While another `lab` process (here: pid 1, alive) owns the Caddy, a
+    // second connection shares it and leaves it running.
+    let owner = CaddyConnection::local("proxy", &caddy_dir, &binary).unwrap();
+    let pid_file = caddy_dir.join("caddy.pid");
+    let caddy_pid = std::fs::read_to_string(&pid_file).unwrap();
+    let caddy_pid = caddy_pid.split_whitespace().next().unwrap().to_string();
+    std::fs::write(&pid_file, format!("{caddy_pid} 1\n")).unwrap();
+    drop(CaddyConnection::local("proxy", &caddy_dir, &binary).unwrap());
+    assert!(
+        std::net::TcpStream::connect(&admin_addr).is_ok(),
+        "a shared Caddy was stopped"
+    );
+    drop(owner);
     assert!(
         std::net::TcpStream::connect(&admin_addr).is_err(),
         "Caddy still runs"
