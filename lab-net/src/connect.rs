@@ -9,8 +9,7 @@
 //! let caddy = CaddyConnection::from_env_or_local("proxy", ".lab/sim/caddy-proxy")?;
 //! let mut lab = Lab::new("home");
 //! let instance = lab.register_provider_as("proxy", caddy.provider());
-//! lab.add(Caddy::new("proxy", "10.0.20.5:2019").route("grafana.lab.home.arpa", "10.0.20.11:3000")
-//!     .provider(&instance));
+//! lab.add(Caddy::instance(&instance, "10.0.20.5:2019").route("grafana.lab.home.arpa", "10.0.20.11:3000"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -25,9 +24,11 @@
 //!    they stay the same). It runs `caddy run --resume`, so the config
 //!    `lab apply` loaded in one process is the one `lab plan` reads in the
 //!    next. **It is stopped when the connection is dropped** (at the end
-//!    of `main`): nothing keeps running after `lab` exits. A Caddy left
-//!    by a killed process (its admin address answers) is taken over and
-//!    stopped in turn. The declared addresses are not used: the sites
+//!    of `main`): nothing keeps running after `lab` exits. A second `lab`
+//!    process on the same folder while the first runs shares its Caddy
+//!    (and leaves it running); a Caddy left by a killed process (its
+//!    admin address answers, `dir/caddy.pid` names a dead owner) is taken
+//!    over and stopped in turn. The declared addresses are not used: the sites
 //!    listen on `127.0.0.1` ([`CaddyConnection::placement`]), and ACME
 //!    issuers become the local CA (nothing dials out).
 //! 3. Otherwise (feature `sim`) the admin-API simulator
@@ -103,10 +104,16 @@ struct LocalCaddy {
     child: Option<Child>,
     pid: u32,
     admin: String,
+    /// Whether this process stops it (false: another live `lab` process
+    /// started it and stops it when it ends).
+    owned: bool,
 }
 
 impl Drop for LocalCaddy {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         // `POST /stop` first (Caddy exits cleanly, its autosave written),
         // then the process by its id.
         let _ = raw_request(&self.admin, "POST", "/stop");
@@ -135,6 +142,19 @@ impl Drop for LocalCaddy {
             }
         }
     }
+}
+
+/// Whether process `pid` exists (Linux `/proc`; elsewhere: assumed, so a
+/// Caddy is never stopped under another process).
+fn process_alive(pid: u32) -> bool {
+    if !Path::new("/proc/self").exists() {
+        return true;
+    }
+    // A zombie is not alive: its `stat` state is `Z`.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(false)
 }
 
 /// Whether process `pid` runs `caddy` (Linux `/proc`; elsewhere: no).
@@ -365,22 +385,28 @@ fn raw_request(admin: &str, method: &str, path: &str) -> Option<u16> {
 fn start_local(binary: &Path, dir: &Path, placement: &Placement) -> Result<LocalCaddy, String> {
     let pid_file = dir.join("caddy.pid");
     if raw_request(&placement.admin, "GET", "/config/") == Some(200) {
-        // Left by a process that was killed: take it over.
-        let pid = std::fs::read_to_string(&pid_file)
-            .ok()
-            .and_then(|p| p.trim().parse().ok())
-            .ok_or_else(|| {
-                format!(
-                    "something answers at {} but {} names no Caddy; stop it or remove {}",
-                    placement.admin,
-                    pid_file.display(),
-                    dir.display()
-                )
-            })?;
+        // Started by another `lab` process: shared while that one lives,
+        // taken over (and stopped by this one) when it was killed.
+        let recorded = std::fs::read_to_string(&pid_file).unwrap_or_default();
+        let mut fields = recorded.split_whitespace().map(str::parse::<u32>);
+        let (Some(Ok(pid)), owner) = (fields.next(), fields.next()) else {
+            return Err(format!(
+                "something answers at {} but {} names no Caddy; stop it or remove {}",
+                placement.admin,
+                pid_file.display(),
+                dir.display()
+            ));
+        };
+        let me = std::process::id();
+        let owner_alive = matches!(owner, Some(Ok(o)) if o != me && process_alive(o));
+        if !owner_alive {
+            let _ = std::fs::write(&pid_file, format!("{pid} {me}\n"));
+        }
         return Ok(LocalCaddy {
             child: None,
             pid,
             admin: placement.admin.clone(),
+            owned: !owner_alive,
         });
     }
     // The first start: admin and storage only; later starts resume the
@@ -414,7 +440,7 @@ fn start_local(binary: &Path, dir: &Path, placement: &Placement) -> Result<Local
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
     let pid = child.id();
-    let _ = std::fs::write(&pid_file, format!("{pid}\n"));
+    let _ = std::fs::write(&pid_file, format!("{pid} {}\n", std::process::id()));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if raw_request(&placement.admin, "GET", "/config/") == Some(200) {
@@ -422,6 +448,7 @@ fn start_local(binary: &Path, dir: &Path, placement: &Placement) -> Result<Local
                 child: Some(child),
                 pid,
                 admin: placement.admin.clone(),
+                owned: true,
             });
         }
         if let Ok(Some(status)) = child.try_wait() {

@@ -7,8 +7,8 @@
 //! `resolve()`. Covered: routes added, changed and removed; a config
 //! Caddy refuses leaves the old one serving; drift from a hand-made load;
 //! a second "process" resumes the autosaved config with no changes;
-//! destroy leaves Caddy serving nothing; a Caddy left by a killed process
-//! is taken over and stopped. Without `caddy` the test FAILS,
+//! destroy leaves Caddy serving nothing; a Caddy another live process owns
+//! is shared, one left by a killed process is taken over and stopped. Without `caddy` the test FAILS,
 //! saying how to install it.
 
 use std::net::SocketAddr;
@@ -227,6 +227,8 @@ fn a_real_caddy_serves_what_the_lab_says() {
             assert!(err.message.contains("unknown module: http.handlers.reverse_proxyy"), "{err}");
             assert_eq!(fetch(&c, "a.lab.test", p.https_port).await.unwrap(), "backend-A -");
             assert_no_changes(&e).await;
+            #[cfg(feature = "sim")]
+            the_simulator_refuses_as_caddy_does(&conn, &p.admin).await;
 
             // Someone points the site elsewhere by hand: drift, put back.
             let mut live = conn.admin().config().await.unwrap().json;
@@ -269,6 +271,24 @@ fn a_real_caddy_serves_what_the_lab_says() {
         assert!(fetch(&c, "a.lab.test", p.https_port).await.is_err());
     });
     drop(conn);
+    assert!(
+        std::net::TcpStream::connect(&admin_addr).is_err(),
+        "Caddy still runs"
+    );
+
+    // While another `lab` process (here: pid 1, alive) owns the Caddy, a
+    // second connection shares it and leaves it running.
+    let owner = CaddyConnection::local("proxy", &caddy_dir, &binary).unwrap();
+    let pid_file = caddy_dir.join("caddy.pid");
+    let caddy_pid = std::fs::read_to_string(&pid_file).unwrap();
+    let caddy_pid = caddy_pid.split_whitespace().next().unwrap().to_string();
+    std::fs::write(&pid_file, format!("{caddy_pid} 1\n")).unwrap();
+    drop(CaddyConnection::local("proxy", &caddy_dir, &binary).unwrap());
+    assert!(
+        std::net::TcpStream::connect(&admin_addr).is_ok(),
+        "a shared Caddy was stopped"
+    );
+    drop(owner);
     assert!(
         std::net::TcpStream::connect(&admin_addr).is_err(),
         "Caddy still runs"
@@ -342,4 +362,71 @@ fn caddy_validate_accepts_what_lab_renders() {
     let (ok, log) = validate(&spec);
     assert!(!ok);
     assert!(log.contains("dns.providers.cloudflare"), "{log}");
+}
+
+/// The documents the simulator refuses, refused by the real Caddy with the
+/// same words (JSON syntax errors: the same prefix; Go and serde word the
+/// rest differently). Every document names the admin address: Caddy 2.6.2
+/// moves its admin endpoint to the default when it refuses one without.
+#[cfg(feature = "sim")]
+async fn the_simulator_refuses_as_caddy_does(conn: &CaddyConnection, admin: &str) {
+    let sim = lab_net::sim::CaddySim::start(None).await.unwrap();
+    let sim_admin = lab_net::api::caddy::CaddyAdmin::new(&sim.admin()).unwrap();
+    let a = serde_json::json!({"listen": admin});
+    let cases = [
+        ("notjson".to_string(), false),
+        (serde_json::json!({"admin": a, "bogus": 1}).to_string(), true),
+        (
+            serde_json::json!({"admin": a, "apps": {"http": {"servers": {"lab": {"listen": [":1"],
+                "routes": [{"handle": [{"handler": "subroute", "routes": [{"handle": [{"handler": "reverse_proxyy"}]}]}]}]}}}}})
+            .to_string(),
+            true,
+        ),
+        (
+            serde_json::json!({"admin": a, "apps": {"tls": {"automation": {"policies": [{"issuers": [{"module": "bogus"}]}]}}}})
+                .to_string(),
+            true,
+        ),
+        (
+            serde_json::json!({"admin": a, "apps": {"tls": {"automation": {"policies": [{"issuers": [
+                {"module": "acme", "challenges": {"dns": {"provider": {"name": "cloudflare", "api_token": "x"}}}}]}]}}}})
+            .to_string(),
+            true,
+        ),
+    ];
+    let caddy_words = |e: lab_net::api::caddy::AdminError| {
+        assert_eq!(e.status, Some(400), "{e}");
+        e.message
+            .split_once(": ")
+            .unwrap()
+            .1
+            .split_once(": ")
+            .unwrap()
+            .1
+            .to_string()
+    };
+    for (body, exact) in cases {
+        let real = caddy_words(
+            conn.admin()
+                .load_raw(body.clone().into_bytes())
+                .await
+                .unwrap_err(),
+        );
+        let simulated = caddy_words(
+            sim_admin
+                .load_raw(body.clone().into_bytes())
+                .await
+                .unwrap_err(),
+        );
+        if exact {
+            assert_eq!(simulated, real, "{body}");
+        } else {
+            let prefix = "loading config: decoding request body: ";
+            assert!(
+                real.contains(prefix) && simulated.contains(prefix),
+                "{real}\n{simulated}"
+            );
+        }
+    }
+    assert_eq!(sim.loads(), 0);
 }

@@ -289,3 +289,35 @@ fn the_simulator_refuses_what_caddy_refuses_with_caddys_words() {
         assert_eq!(live.etag, lab_net::api::caddy::etag_of("/config/", b"null\n"));
     });
 }
+
+#[test]
+fn two_simulators_on_one_state_file_see_the_same_caddy() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("caddy-sim.json");
+    let rt = runtime();
+    rt.block_on(async {
+        let a = lab_net::sim::CaddySim::start(Some(file.clone()))
+            .await
+            .unwrap();
+        let b = lab_net::sim::CaddySim::start(Some(file.clone()))
+            .await
+            .unwrap();
+        assert_eq!(a.root_certificate(), b.root_certificate());
+        let admin_a = lab_net::api::caddy::CaddyAdmin::new(&a.admin()).unwrap();
+        let admin_b = lab_net::api::caddy::CaddyAdmin::new(&b.admin()).unwrap();
+        let doc = br#"{"admin":{"listen":"10.0.20.5:2019"}}"#.to_vec();
+        admin_a.load_raw(doc).await.unwrap();
+        let seen = admin_b.config().await.unwrap().json;
+        assert_eq!(
+            seen,
+            serde_json::json!({"admin": {"listen": "10.0.20.5:2019"}})
+        );
+        assert_eq!(b.loads(), 1);
+    });
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

@@ -141,8 +141,12 @@ impl CaddyAdmin {
         };
         let tls = lab_proxmox::api::tls::client_config(None)
             .map_err(|e| other(format!("TLS setup failed: {e}")))?;
+        // No kept-alive connections: Caddy 2.6.2 starts a new admin server
+        // on every `/load` (even a refused one) and stops the previous one,
+        // so a pooled connection dies under the next request (measured).
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
+            .pool_max_idle_per_host(0)
             .http1_only()
             .timeout(Duration::from_secs(30))
             .connect_timeout(Duration::from_secs(5))

@@ -4,7 +4,7 @@
 //! most labs write none.
 
 use lab_core::value::encode_value;
-use lab_core::{Handle, Output, Resource, ResourceSpec, Secret, Value};
+use lab_core::{Handle, Output, ProviderHandle, Resource, ResourceSpec, Secret, Value};
 
 use crate::checks::caddy::{site_host_problem, upstream_problem};
 use crate::kinds::{self, CaddyRoute, CaddyTls};
@@ -64,6 +64,27 @@ impl Caddy {
         let mut caddy = Caddy { spec };
         caddy.set_tls(CaddyTls::internal());
         caddy
+    }
+
+    /// The Caddy behind provider instance `instance` (its name is the
+    /// instance's, and it is bound to it), whose admin API is at `admin`.
+    ///
+    /// ```
+    /// use lab_core::prelude::*;
+    /// use lab_core::testing::MemoryProvider;
+    /// use lab_net::model::Caddy;
+    /// let mut lab = Lab::new("home");
+    /// let proxy = lab.register_provider_as(
+    ///     "proxy",
+    ///     MemoryProvider::new().with_kinds(&[lab_net::kinds::CADDY]).shared(),
+    /// );
+    /// let caddy = lab.add(Caddy::instance(&proxy, "127.0.0.1:2019"));
+    /// assert_eq!(caddy.address().to_string(), "net.caddy.proxy");
+    /// assert_eq!(lab.resource(caddy.address()).unwrap().provider.as_ref().unwrap().name, "proxy");
+    /// ```
+    #[track_caller]
+    pub fn instance(instance: &ProviderHandle, admin: &str) -> Self {
+        Caddy::new(instance.name(), admin).provider(instance)
     }
 
     #[track_caller]

@@ -19,8 +19,10 @@
 //!   ("Caddy Local Authority - <year> ECC Root", P-256), kept in the state.
 //! - `POST /stop`: answers 200 (the simulator stops when dropped).
 //!
-//! The config and the root are kept in the state file (0600, atomic), so
-//! apply in one process and plan in the next see the same Caddy.
+//! The config and the root are kept in the state file (0600, atomic,
+//! written under its lock), and read again before a request when another
+//! process wrote it, so apply in one process and plan in the next (or in
+//! one that was already running) see the same Caddy.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -33,6 +35,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::{Deserialize, Serialize};
+
+use lab_core::files::{FileLock, FileStamp};
 
 use crate::api::caddy::etag_of;
 use crate::api::caddy_config::{Config, Route};
@@ -62,6 +66,27 @@ struct Stored {
 struct Shared {
     stored: Stored,
     file: Option<PathBuf>,
+    /// The version of the file `stored` is.
+    stamp: Option<FileStamp>,
+}
+
+impl Shared {
+    /// Reads the file again when another process (another simulator on
+    /// the same state) wrote it since.
+    fn sync(&mut self) -> Result<(), String> {
+        let Some(path) = &self.file else {
+            return Ok(());
+        };
+        let now = FileStamp::of(path);
+        if now.is_some() && now != self.stamp {
+            let stored = load_stored(Some(path)).map_err(|e| e.to_string())?;
+            if !stored.root_certificate.is_empty() {
+                self.stored = stored;
+            }
+            self.stamp = now;
+        }
+        Ok(())
+    }
 }
 
 /// A running simulator; dropping it stops the server.
@@ -116,28 +141,43 @@ fn load_stored(file: Option<&Path>) -> Result<Stored, SimError> {
     }
 }
 
-fn save(shared: &Shared) -> Result<(), String> {
+fn save(shared: &mut Shared) -> Result<(), String> {
     let Some(path) = &shared.file else {
         return Ok(());
     };
     let bytes = serde_json::to_vec(&shared.stored).map_err(|e| e.to_string())?;
     lab_core::files::write_private_atomic(path, &bytes, false)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    shared.stamp = FileStamp::of(path);
+    Ok(())
+}
+
+/// The lock beside the state file, if there is one.
+fn lock_file(file: Option<&Path>) -> Result<Option<FileLock>, String> {
+    file.map(|p| FileLock::exclusive(p).map_err(|e| format!("cannot lock {}: {e}", p.display())))
+        .transpose()
 }
 
 impl CaddySim {
     /// Starts the simulator on the caller's runtime, on a free loopback
     /// port, its state in `state_file` (none: in memory).
     pub async fn start(state_file: Option<PathBuf>) -> Result<CaddySim, SimError> {
+        let guard = lock_file(state_file.as_deref()).map_err(SimError)?;
         let mut stored = load_stored(state_file.as_deref())?;
-        if stored.root_certificate.is_empty() {
+        let fresh = stored.root_certificate.is_empty();
+        if fresh {
             stored.root_certificate = generate_root()?;
         }
+        let stamp = state_file.as_deref().and_then(FileStamp::of);
         let shared = Arc::new(Mutex::new(Shared {
             stored,
             file: state_file,
+            stamp,
         }));
-        save(&shared.lock().unwrap_or_else(|e| e.into_inner())).map_err(SimError)?;
+        if fresh {
+            save(&mut shared.lock().unwrap_or_else(|e| e.into_inner())).map_err(SimError)?;
+        }
+        drop(guard);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| SimError(format!("cannot listen on 127.0.0.1: {e}")))?;
@@ -213,23 +253,25 @@ impl CaddySim {
         self.addr.to_string()
     }
 
-    /// The config last loaded.
+    /// The config last loaded (by any simulator on the same state file).
     pub fn config(&self) -> serde_json::Value {
-        self.lock().stored.config.clone()
+        self.synced().stored.config.clone()
     }
 
     /// The root certificate (PEM).
     pub fn root_certificate(&self) -> String {
-        self.lock().stored.root_certificate.clone()
+        self.synced().stored.root_certificate.clone()
     }
 
     /// How many documents were loaded.
     pub fn loads(&self) -> u64 {
-        self.lock().stored.loads
+        self.synced().stored.loads
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
-        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    fn synced(&self) -> std::sync::MutexGuard<'_, Shared> {
+        let mut s = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = s.sync();
+        s
     }
 }
 
@@ -362,9 +404,18 @@ async fn load(State(shared): State<Arc<Mutex<Shared>>>, body: Bytes) -> Response
         );
     }
     let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+    let guard = match lock_file(s.file.as_deref()) {
+        Ok(g) => g,
+        Err(e) => return caddy_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    if let Err(e) = s.sync() {
+        return caddy_error(StatusCode::INTERNAL_SERVER_ERROR, e);
+    }
     let before = std::mem::replace(&mut s.stored.config, json);
     s.stored.loads += 1;
-    if let Err(e) = save(&s) {
+    let saved = save(&mut s);
+    drop(guard);
+    if let Err(e) = saved {
         s.stored.config = before;
         s.stored.loads -= 1;
         return caddy_error(StatusCode::INTERNAL_SERVER_ERROR, e);
@@ -372,8 +423,19 @@ async fn load(State(shared): State<Arc<Mutex<Shared>>>, body: Bytes) -> Response
     StatusCode::OK.into_response()
 }
 
+/// The shared state, read again if another simulator wrote the file (the
+/// error: why the file cannot be read).
+fn synced(shared: &Mutex<Shared>) -> Result<std::sync::MutexGuard<'_, Shared>, String> {
+    let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+    s.sync()?;
+    Ok(s)
+}
+
 async fn config(State(shared): State<Arc<Mutex<Shared>>>) -> Response {
-    let s = shared.lock().unwrap_or_else(|e| e.into_inner());
+    let s = match synced(&shared) {
+        Ok(s) => s,
+        Err(e) => return caddy_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
     let mut body = serde_json::to_vec(&s.stored.config).unwrap_or_else(|_| b"null".to_vec());
     body.push(b'\n');
     let etag = etag_of("/config/", &body);
@@ -388,7 +450,10 @@ async fn config(State(shared): State<Arc<Mutex<Shared>>>) -> Response {
 }
 
 async fn ca(State(shared): State<Arc<Mutex<Shared>>>) -> Response {
-    let s = shared.lock().unwrap_or_else(|e| e.into_inner());
+    let s = match synced(&shared) {
+        Ok(s) => s,
+        Err(e) => return caddy_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
     let root = s.stored.root_certificate.clone();
     let cn = "Caddy Local Authority";
     axum::Json(serde_json::json!({

@@ -588,4 +588,70 @@ mod tests {
         )
         .is_err());
     }
+
+    mod roundtrip {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn route() -> impl Strategy<Value = CaddyRoute> {
+            (
+                "[a-z]{1,8}\\.lab",
+                prop::collection::vec("10\\.0\\.[0-9]{1,2}\\.[0-9]{1,3}:[1-9][0-9]{0,3}", 1..3),
+                prop::option::of(Just(true)),
+                prop::option::of(prop::collection::vec(
+                    ("X-[A-Z][a-z]{1,6}", "[a-z]{1,6}"),
+                    1..3,
+                )),
+            )
+                .prop_map(|(host, upstreams, upstream_tls, headers)| CaddyRoute {
+                    host,
+                    upstreams,
+                    upstream_tls,
+                    headers: headers.map(|h| h.into_iter().collect()),
+                })
+        }
+
+        fn spec() -> impl Strategy<Value = CaddySpec> {
+            (
+                1i64..65536,
+                prop::option::of(1i64..65536),
+                prop::option::of(prop::collection::vec(
+                    prop::sample::select(vec!["127.0.0.1", "::1", "10.0.20.5"]),
+                    1..3,
+                )),
+                any::<bool>(),
+                prop::collection::vec(route(), 0..4),
+                prop::option::of("/[a-z]{1,8}"),
+            )
+                .prop_map(|(https_port, http_port, bind, acme, routes, storage)| {
+                    CaddySpec {
+                        admin: "127.0.0.1:2019".into(),
+                        https_port,
+                        http_port,
+                        bind: bind.map(|b| b.into_iter().map(str::to_string).collect()),
+                        tls: if acme {
+                            CaddyTls::acme("cloudflare", Secret::new("t"), None)
+                        } else {
+                            CaddyTls::internal()
+                        },
+                        routes,
+                        storage,
+                    }
+                })
+        }
+
+        proptest! {
+            /// What lab loads reads back as the spec it came from, so an
+            /// apply is followed by a plan without changes.
+            #[test]
+            fn parse_of_render_is_the_spec(s in spec()) {
+                let c = render(&s, Some("lab:home/net.caddy.proxy"), None).unwrap();
+                let text = serde_json::to_string(&c).unwrap();
+                let back: Config = serde_json::from_str(&text).unwrap();
+                let p = parse(&back);
+                prop_assert_eq!(&p.spec, &s);
+                prop_assert_eq!(p.marker.as_deref(), Some("lab:home/net.caddy.proxy"));
+            }
+        }
+    }
 }
