@@ -23,8 +23,10 @@
 //!    (`dir/caddy.log`), its loopback ports (`dir/caddy.addr`, kept so
 //!    they stay the same). It runs `caddy run --resume`, so the config
 //!    `lab apply` loaded in one process is the one `lab plan` reads in the
-//!    next. **It is stopped when the connection is dropped** (at the end
-//!    of `main`): nothing keeps running after `lab` exits. A second `lab`
+//!    next. **It is stopped when the connection is dropped**, and on Linux
+//!    also when the process that started it ends however it ends
+//!    (`lab::cli::run` exits without running destructors; a killed `lab`
+//!    runs none): nothing keeps running after `lab` exits. A second `lab`
 //!    process on the same folder while the first runs shares its Caddy
 //!    (and leaves it running); a Caddy left by a killed process (its
 //!    admin address answers, `dir/caddy.pid` names a dead owner) is taken
@@ -382,6 +384,29 @@ fn raw_request(admin: &str, method: &str, path: &str) -> Option<u16> {
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
 
+/// Makes the child get SIGTERM when this process ends, however it ends:
+/// `lab::cli::run` leaves through `process::exit` (no destructor runs), and
+/// a killed `lab` runs none either. Linux's `PR_SET_PDEATHSIG`; elsewhere
+/// the connection's drop (and the next run's take-over) stop it.
+fn stop_with_parent(command: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: `prctl` is async-signal-safe and touches no memory of
+        // the parent; it is the only call made between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = command;
+}
+
 fn start_local(binary: &Path, dir: &Path, placement: &Placement) -> Result<LocalCaddy, String> {
     let pid_file = dir.join("caddy.pid");
     if raw_request(&placement.admin, "GET", "/config/") == Some(200) {
@@ -428,7 +453,8 @@ fn start_local(binary: &Path, dir: &Path, placement: &Placement) -> Result<Local
     let log = std::fs::File::create(&log_path)
         .map_err(|e| format!("cannot write {}: {e}", log_path.display()))?;
     let log2 = log.try_clone().map_err(|e| e.to_string())?;
-    let mut child = Command::new(binary)
+    let mut command = Command::new(binary);
+    command
         .args(["run", "--resume", "--config"])
         .arg(&seed)
         .env("HOME", dir.join("home"))
@@ -436,7 +462,9 @@ fn start_local(binary: &Path, dir: &Path, placement: &Placement) -> Result<Local
         .env("XDG_DATA_HOME", dir.join("data"))
         .stdin(Stdio::null())
         .stdout(log)
-        .stderr(log2)
+        .stderr(log2);
+    stop_with_parent(&mut command);
+    let mut child = command
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
     let pid = child.id();
