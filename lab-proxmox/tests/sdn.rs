@@ -538,3 +538,42 @@ fn offline_checks_point_at_the_line() {
         "{diags:#?}"
     );
 }
+
+#[test]
+fn a_guest_on_a_vnet_starts_there_and_the_sdn_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let build = |conn: &Connection| {
+        let mut lab = Lab::new("home");
+        lab.register_provider(conn.provider(ProxmoxOptions::default()));
+        let pve1 = lab.add(Node::new("pve1").bridge("vmbr0"));
+        // pve2, which the lab does not declare, has a plain vmbr0.
+        let zone = lab.add(SdnZone::vlan("lab", "vmbr0").node(&pve1));
+        let dmz = lab.add(Vnet::new("dmz", &zone, 40));
+        // The NIC names the VNet as its bridge; `.after` orders the start
+        // after the VNet is live.
+        lab.add(
+            Vm::new("web", &pve1)
+                .nic("net0", "dmz")
+                .started(true)
+                .after(&dmz),
+        );
+        Engine::new(lab, FileStateStore::new(dir.path().join(".lab")))
+    };
+    {
+        let conn = connect(dir.path());
+        apply(&build(&conn));
+        let world = conn.simulator().unwrap().world();
+        let web = world
+            .guests()
+            .into_iter()
+            .find(|g| g.name == "web")
+            .unwrap();
+        assert_eq!(web.status, lab_proxmox::sim::GuestStatus::Running);
+    }
+    // The node restarts on its state file: the SDN config is still there.
+    let conn = connect(dir.path());
+    let world = conn.simulator().unwrap().world();
+    assert_eq!(world.sdn.running.as_ref().unwrap().vnets.len(), 1);
+    let again = plan(&build(&conn));
+    assert!(!again.has_changes(), "{:#?}", again.steps);
+}
