@@ -577,3 +577,49 @@ fn a_guest_on_a_vnet_starts_there_and_the_sdn_survives_a_restart() {
     let again = plan(&build(&conn));
     assert!(!again.has_changes(), "{:#?}", again.steps);
 }
+
+#[test]
+fn a_simple_zone_with_snat_and_an_ipv6_subnet_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connect(dir.path());
+    let build = |conn: &Connection| {
+        let mut lab = Lab::new("home");
+        lab.register_provider(conn.provider(ProxmoxOptions::default()));
+        let zone = lab.add(SdnZone::simple("nat"));
+        lab.add(
+            Vnet::untagged("natnet", &zone)
+                .subnet("10.99.0.0/24", Some("10.99.0.1"))
+                .snat(true)
+                .subnet("fd00:99::/64", Some("fd00:99::1")),
+        );
+        Engine::new(lab, FileStateStore::new(dir.path().join(".lab")))
+    };
+    apply(&build(&conn));
+    let world = conn.simulator().unwrap().world();
+    let running = world.sdn.running.as_ref().unwrap();
+    assert_eq!(running.subnets["nat-10.99.0.0-24"]["snat"], "1");
+    assert_eq!(running.subnets["nat-fd00:99::-64"]["gateway"], "fd00:99::1");
+    assert!(!running.vnets["natnet"].contains_key("tag"));
+    no_violations(&conn);
+    let again = plan(&build(&conn));
+    assert!(!again.has_changes(), "{:#?}", again.steps);
+}
+
+#[test]
+fn a_bad_subnet_is_reported_at_its_line() {
+    let mut lab = Lab::new("home");
+    let zone = lab.add(SdnZone::vlan("lab", "vmbr0"));
+    let line = line!() + 1;
+    let vnet = Vnet::new("dmz", &zone, 40).subnet("10.0.40.0/24", Some("10.0.50.1"));
+    lab.add(vnet);
+    let diags = lab.check();
+    let bad: Vec<_> = diags
+        .iter()
+        .filter(|d| d.code == "core::invalid-value")
+        .collect();
+    assert_eq!(bad.len(), 1, "{diags:#?}");
+    assert_eq!(bad[0].file_line(), Some((file!(), line)));
+    assert!(bad[0]
+        .message
+        .contains("10.0.50.1 is not in subnet 10.0.40.0/24"));
+}
