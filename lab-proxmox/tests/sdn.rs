@@ -623,3 +623,41 @@ fn a_bad_subnet_is_reported_at_its_line() {
         .message
         .contains("10.0.50.1 is not in subnet 10.0.40.0/24"));
 }
+
+#[test]
+fn a_create_whose_apply_failed_is_adopted_and_applied_by_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connect(dir.path());
+    let build = |conn: &Connection| {
+        let mut lab = Lab::new("home");
+        lab.register_provider(conn.provider(ProxmoxOptions::default()));
+        let pve1 = lab.add(Node::new("pve1").bridge("vmbr0"));
+        lab.add(SdnZone::vlan("lab", "vmbr0").node(&pve1));
+        Engine::new(lab, FileStateStore::new(dir.path().join(".lab")))
+    };
+    let e = build(&conn);
+    let sim = conn.simulator().unwrap();
+    let report = runtime().block_on(async {
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        // The zone's POST is the next request; the apply after it fails.
+        sim.faults()
+            .fail_request(2, 500, "could not commit SDN config: simulated failure");
+        e.apply(&plan, &opts()).await.unwrap()
+    });
+    assert!(!report.is_success(), "{report:#?}");
+    let world = sim.world();
+    assert!(world.sdn.zones.contains_key("lab"), "written");
+    assert!(world.sdn.has_pending_changes(), "not applied");
+
+    // The next run finds the zone as the code says it and applies it.
+    let e = build(&conn);
+    apply(&e);
+    let world = sim.world();
+    assert!(!world.sdn.has_pending_changes());
+    assert_eq!(
+        world.sdn.running.as_ref().unwrap().zones["lab"]["bridge"],
+        "vmbr0"
+    );
+    assert!(!plan(&e).has_changes());
+    no_violations(&conn);
+}
