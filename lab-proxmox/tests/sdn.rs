@@ -519,6 +519,19 @@ fn offline_checks_point_at_the_line() {
     lab.add(Vnet::new("servers01", &zone, 41));
     // A guest on a VNet of a zone spanning its node: a known bridge.
     lab.add(Vm::new("web", &pve1).nic("net0", "dmz"));
+    let mut other = Lab::new("other");
+    other.add(Node::new("pve1").bridge("vmbr1"));
+    let zone2 = other.add(SdnZone::vlan("lab", "vmbr1"));
+    let clash_line = line!() + 1;
+    other.add(Vnet::new("vmbr1", &zone2, 10));
+    let clash: Vec<_> = other
+        .check()
+        .into_iter()
+        .filter(|d| d.code == SDN_ID)
+        .collect();
+    assert_eq!(clash.len(), 1, "{clash:#?}");
+    assert_eq!(clash[0].file_line(), Some((file!(), clash_line)));
+    assert!(clash[0].message.contains("bridge"), "{}", clash[0].message);
     let diags = lab.check();
     let one = |code: &str| {
         let found: Vec<&Diagnostic> = diags.iter().filter(|d| d.code == code).collect();
