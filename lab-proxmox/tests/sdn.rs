@@ -150,6 +150,21 @@ fn zone_and_vnets_apply_live_then_plan_nothing() {
     assert!(tasks.iter().all(|t| t.exitstatus.as_deref() == Some("OK")));
     no_violations(&conn);
 
+    // The node lists the running VNets among its bridges.
+    let bridges = get(
+        &conn,
+        "/nodes/pve1/network",
+        &[("type", "any_bridge".into())],
+    );
+    let dmz = bridges
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["iface"] == "dmz")
+        .expect("dmz listed");
+    assert_eq!(dmz["type"], "vnet");
+    assert_eq!(dmz["comments"], "DMZ");
+
     let again = plan(&engine(&conn, dir.path(), &GOOD));
     assert!(!again.has_changes(), "{:#?}", again.steps);
 }

@@ -193,8 +193,10 @@ impl ProxmoxProvider {
                 )
                 .await
                 .map_err(err)?;
+            // `any_bridge` lists the running VNets too (`type: vnet`).
             node.bridges = Some(
                 list.into_iter()
+                    .filter(|i| i.r#type != "vnet")
                     .map(|i| WorldBridge {
                         name: i.iface,
                         vlan_aware: i.bridge_vlan_aware.unwrap_or(false),

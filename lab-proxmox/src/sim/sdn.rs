@@ -107,6 +107,37 @@ impl Sdn {
     }
 }
 
+/// The VNets running on `node` as `/nodes/{node}/network?type=any_bridge`
+/// lists them (pve-network `SDN.pm get_local_vnets`).
+pub(crate) fn local_vnets(sdn: &Sdn, node: &str) -> Vec<Value> {
+    let Some(r) = &sdn.running else {
+        return Vec::new();
+    };
+    sdn.running_vnets_on(node)
+        .into_iter()
+        .map(|id| {
+            let vnet = &r.vnets[&id];
+            let zone = vnet.get("zone").and_then(|z| r.zones.get(z));
+            let mut obj = serde_json::Map::new();
+            obj.insert("iface".into(), json!(id));
+            obj.insert("type".into(), json!("vnet"));
+            obj.insert("active".into(), json!("1"));
+            obj.insert(
+                "ipam".into(),
+                json!(u8::from(zone.is_some_and(|z| z.contains_key("ipam")))),
+            );
+            obj.insert(
+                "vlanaware".into(),
+                json!(u8::from(vnet.get("vlanaware").is_some_and(|v| v == "1"))),
+            );
+            if let Some(alias) = vnet.get("alias") {
+                obj.insert("comments".into(), json!(alias));
+            }
+            Value::Object(obj)
+        })
+        .collect()
+}
+
 /// The three section files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Part {
