@@ -20,9 +20,11 @@
 //! starts as `pve1` and `pve2`. A node the lab declares and the cluster
 //! lacks (`lab.add(Node::new("pve3"))`) joins it before the plan reads
 //! anything ([`lab_core::Provider::prepare`]), as a fresh install would:
-//! bridges `vmbr0` and `vmbr1`, storages `local` (dir: iso, vztmpl,
-//! backup, import, snippets) and `local-lvm` (lvmthin: images, rootdir);
-//! the state file keeps it. Nothing else grows: a live cluster is what it
+//! bridges `vmbr0` and `vmbr1` (not VLAN-aware), storages `local` (dir:
+//! iso, vztmpl, backup, import, snippets) and `local-lvm` (lvmthin:
+//! images, rootdir); the state file keeps it. The bridges a declared node
+//! lists (`Node::new("pve1").bridge("vmbr0")`) exist there and are
+//! VLAN-aware, as an SDN VLAN zone on them needs. Nothing else grows: a live cluster is what it
 //! is, and a simulator given its node set (`SimConfig::with_nodes`, a
 //! `nodes` list other than the default, or `nodes_from_lab: false`, as in
 //! [`SimConfig::for_tests`](crate::sim::SimConfig::for_tests)) keeps

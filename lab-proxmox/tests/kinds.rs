@@ -194,6 +194,20 @@ fn everything() -> Lab {
             .exclude_vmid(151),
     );
     lab.add(BackupJob::new("everything", &pbs, "daily").all());
+    let zone = lab.add(SdnZone::vlan("lab", "vmbr0").mtu(9000).node(&pve1));
+    lab.add(
+        Vnet::new("dmz", &zone, 40)
+            .alias("DMZ (public)")
+            .isolate_ports(true)
+            .subnet("10.0.40.0/24", Some("10.0.40.1"))
+            .subnet("fd00:40::/64", None),
+    );
+    let simple = lab.add(SdnZone::simple("nat"));
+    lab.add(
+        Vnet::untagged("natnet", &simple)
+            .subnet("10.99.0.0/24", Some("10.99.0.1"))
+            .snat(true),
+    );
     lab
 }
 

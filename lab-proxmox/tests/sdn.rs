@@ -150,6 +150,21 @@ fn zone_and_vnets_apply_live_then_plan_nothing() {
     assert!(tasks.iter().all(|t| t.exitstatus.as_deref() == Some("OK")));
     no_violations(&conn);
 
+    // The node lists the running VNets among its bridges.
+    let bridges = get(
+        &conn,
+        "/nodes/pve1/network",
+        &[("type", "any_bridge".into())],
+    );
+    let dmz = bridges
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["iface"] == "dmz")
+        .expect("dmz listed");
+    assert_eq!(dmz["type"], "vnet");
+    assert_eq!(dmz["comments"], "DMZ");
+
     let again = plan(&engine(&conn, dir.path(), &GOOD));
     assert!(!again.has_changes(), "{:#?}", again.steps);
 }
@@ -519,6 +534,19 @@ fn offline_checks_point_at_the_line() {
     lab.add(Vnet::new("servers01", &zone, 41));
     // A guest on a VNet of a zone spanning its node: a known bridge.
     lab.add(Vm::new("web", &pve1).nic("net0", "dmz"));
+    let mut other = Lab::new("other");
+    other.add(Node::new("pve1").bridge("vmbr1"));
+    let zone2 = other.add(SdnZone::vlan("lab", "vmbr1"));
+    let clash_line = line!() + 1;
+    other.add(Vnet::new("vmbr1", &zone2, 10));
+    let clash: Vec<_> = other
+        .check()
+        .into_iter()
+        .filter(|d| d.code == SDN_ID)
+        .collect();
+    assert_eq!(clash.len(), 1, "{clash:#?}");
+    assert_eq!(clash[0].file_line(), Some((file!(), clash_line)));
+    assert!(clash[0].message.contains("bridge"), "{}", clash[0].message);
     let diags = lab.check();
     let one = |code: &str| {
         let found: Vec<&Diagnostic> = diags.iter().filter(|d| d.code == code).collect();
@@ -537,4 +565,127 @@ fn offline_checks_point_at_the_line() {
         !diags.iter().any(|d| d.code == UNKNOWN_BRIDGE),
         "{diags:#?}"
     );
+}
+
+#[test]
+fn a_guest_on_a_vnet_starts_there_and_the_sdn_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let build = |conn: &Connection| {
+        let mut lab = Lab::new("home");
+        lab.register_provider(conn.provider(ProxmoxOptions::default()));
+        let pve1 = lab.add(Node::new("pve1").bridge("vmbr0"));
+        // pve2, which the lab does not declare, has a plain vmbr0.
+        let zone = lab.add(SdnZone::vlan("lab", "vmbr0").node(&pve1));
+        let dmz = lab.add(Vnet::new("dmz", &zone, 40));
+        // The NIC names the VNet as its bridge; `.after` orders the start
+        // after the VNet is live.
+        lab.add(
+            Vm::new("web", &pve1)
+                .nic("net0", "dmz")
+                .started(true)
+                .after(&dmz),
+        );
+        Engine::new(lab, FileStateStore::new(dir.path().join(".lab")))
+    };
+    {
+        let conn = connect(dir.path());
+        apply(&build(&conn));
+        let world = conn.simulator().unwrap().world();
+        let web = world
+            .guests()
+            .into_iter()
+            .find(|g| g.name == "web")
+            .unwrap();
+        assert_eq!(web.status, lab_proxmox::sim::GuestStatus::Running);
+    }
+    // The node restarts on its state file: the SDN config is still there.
+    let conn = connect(dir.path());
+    let world = conn.simulator().unwrap().world();
+    assert_eq!(world.sdn.running.as_ref().unwrap().vnets.len(), 1);
+    let again = plan(&build(&conn));
+    assert!(!again.has_changes(), "{:#?}", again.steps);
+}
+
+#[test]
+fn a_simple_zone_with_snat_and_an_ipv6_subnet_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connect(dir.path());
+    let build = |conn: &Connection| {
+        let mut lab = Lab::new("home");
+        lab.register_provider(conn.provider(ProxmoxOptions::default()));
+        let zone = lab.add(SdnZone::simple("nat"));
+        lab.add(
+            Vnet::untagged("natnet", &zone)
+                .subnet("10.99.0.0/24", Some("10.99.0.1"))
+                .snat(true)
+                .subnet("fd00:99::/64", Some("fd00:99::1")),
+        );
+        Engine::new(lab, FileStateStore::new(dir.path().join(".lab")))
+    };
+    apply(&build(&conn));
+    let world = conn.simulator().unwrap().world();
+    let running = world.sdn.running.as_ref().unwrap();
+    assert_eq!(running.subnets["nat-10.99.0.0-24"]["snat"], "1");
+    assert_eq!(running.subnets["nat-fd00:99::-64"]["gateway"], "fd00:99::1");
+    assert!(!running.vnets["natnet"].contains_key("tag"));
+    no_violations(&conn);
+    let again = plan(&build(&conn));
+    assert!(!again.has_changes(), "{:#?}", again.steps);
+}
+
+#[test]
+fn a_bad_subnet_is_reported_at_its_line() {
+    let mut lab = Lab::new("home");
+    let zone = lab.add(SdnZone::vlan("lab", "vmbr0"));
+    let line = line!() + 1;
+    let vnet = Vnet::new("dmz", &zone, 40).subnet("10.0.40.0/24", Some("10.0.50.1"));
+    lab.add(vnet);
+    let diags = lab.check();
+    let bad: Vec<_> = diags
+        .iter()
+        .filter(|d| d.code == "core::invalid-value")
+        .collect();
+    assert_eq!(bad.len(), 1, "{diags:#?}");
+    assert_eq!(bad[0].file_line(), Some((file!(), line)));
+    assert!(bad[0]
+        .message
+        .contains("10.0.50.1 is not in subnet 10.0.40.0/24"));
+}
+
+#[test]
+fn a_create_whose_apply_failed_is_adopted_and_applied_by_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connect(dir.path());
+    let build = |conn: &Connection| {
+        let mut lab = Lab::new("home");
+        lab.register_provider(conn.provider(ProxmoxOptions::default()));
+        let pve1 = lab.add(Node::new("pve1").bridge("vmbr0"));
+        lab.add(SdnZone::vlan("lab", "vmbr0").node(&pve1));
+        Engine::new(lab, FileStateStore::new(dir.path().join(".lab")))
+    };
+    let e = build(&conn);
+    let sim = conn.simulator().unwrap();
+    let report = runtime().block_on(async {
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        // The zone's POST is the next request; the apply after it fails.
+        sim.faults()
+            .fail_request(2, 500, "could not commit SDN config: simulated failure");
+        e.apply(&plan, &opts()).await.unwrap()
+    });
+    assert!(!report.is_success(), "{report:#?}");
+    let world = sim.world();
+    assert!(world.sdn.zones.contains_key("lab"), "written");
+    assert!(world.sdn.has_pending_changes(), "not applied");
+
+    // The next run finds the zone as the code says it and applies it.
+    let e = build(&conn);
+    apply(&e);
+    let world = sim.world();
+    assert!(!world.sdn.has_pending_changes());
+    assert_eq!(
+        world.sdn.running.as_ref().unwrap().zones["lab"]["bridge"],
+        "vmbr0"
+    );
+    assert!(!plan(&e).has_changes());
+    no_violations(&conn);
 }

@@ -79,7 +79,7 @@ pub const DUPLICATE_VOLUME: &str = "proxmox::duplicate-volume";
 pub const BACKUP_SELECTION: &str = "proxmox::backup-selection";
 
 /// An SDN zone or VNet id PVE does not take (2 to 8 letters and digits,
-/// a letter first).
+/// a letter first), or a VNet named like a bridge a node declares.
 pub const SDN_ID: &str = "proxmox::sdn-id";
 /// An SDN zone PVE cannot make as written: a type other than `vlan` or
 /// `simple`, a VLAN zone without a bridge, a simple zone with one.

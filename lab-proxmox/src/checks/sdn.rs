@@ -47,6 +47,7 @@ pub(super) fn vnet_spans(lab: &Lab, bridge: &str, node: &str) -> bool {
 
 /// `proxmox::sdn-id`.
 pub(super) fn sdn_id(lab: &Lab, out: &mut Vec<Diagnostic>) {
+    vnet_named_like_a_bridge(lab, out);
     for (kind, field, what) in [
         (kinds::SDN_ZONE, "zone", "SDN zone"),
         (kinds::SDN_VNET, "vnet", "VNet"),
@@ -68,6 +69,34 @@ pub(super) fn sdn_id(lab: &Lab, out: &mut Vec<Diagnostic>) {
                     ),
             );
         }
+    }
+}
+
+/// `proxmox::sdn-id`, second half: a VNet becomes a bridge of that name
+/// on every node of its zone, so it must not take the name of a bridge a
+/// node declares (PVE accepts it; the node's network reload then clashes).
+pub(super) fn vnet_named_like_a_bridge(lab: &Lab, out: &mut Vec<Diagnostic>) {
+    for spec in of_kind(lab, kinds::SDN_VNET) {
+        let Some(id) = text(spec, "vnet") else {
+            continue;
+        };
+        let Some(n) = of_kind(lab, kinds::NODE).find(|n| strs(n, "bridges").contains(&id)) else {
+            continue;
+        };
+        out.push(
+            Diagnostic::error(
+                SDN_ID,
+                format!(
+                    "VNet `{id}` has the name of a bridge node `{}` declares; the VNet becomes \
+                     a bridge of that name on its zone's nodes",
+                    n.name()
+                ),
+            )
+            .for_resource(&spec.address)
+            .with_label(spec.loc_of("vnet"), format!("VNet `{id}` named here"))
+            .with_label(n.loc_of("bridges"), format!("bridge `{id}` declared here"))
+            .with_help("name the VNet after its VLAN or zone (like `dmz` or `vlan40`)"),
+        );
     }
 }
 

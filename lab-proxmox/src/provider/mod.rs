@@ -26,6 +26,10 @@
 //!   never `/cluster/nextid` alone.
 //! - **Adoption.** Every guest carries the ownership tag and a notes line;
 //!   after a crash the next run finds it by them instead of creating a twin.
+//! - **SDN live, not pending.** Every SDN write is followed by the
+//!   cluster-wide apply (`PUT /cluster/sdn`, its task awaited), one SDN
+//!   operation at a time; refresh reads PVE's pending view, so hand changes
+//!   are drift whether applied or not (`sdn`).
 
 mod backup_job;
 mod ct;

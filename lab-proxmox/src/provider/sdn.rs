@@ -38,6 +38,10 @@ use crate::api::{path, ApiError, Form, NetworkIface};
 use crate::checks::world::{World, WorldBridge};
 use crate::kinds;
 
+/// The plan note of every SDN step: the apply is cluster-wide.
+pub(super) const APPLY_NOTE: &str = "applies the cluster's SDN configuration \
+     (PUT /cluster/sdn): changes left pending by hand become live too";
+
 /// The limit every SDN operation holds: one at a time per cluster.
 pub(super) fn limits() -> Vec<Limit> {
     vec![Limit::operation("proxmox:sdn", 1)]
@@ -189,8 +193,10 @@ impl ProxmoxProvider {
                 )
                 .await
                 .map_err(err)?;
+            // `any_bridge` lists the running VNets too (`type: vnet`).
             node.bridges = Some(
                 list.into_iter()
+                    .filter(|i| i.r#type != "vnet")
                     .map(|i| WorldBridge {
                         name: i.iface,
                         vlan_aware: i.bridge_vlan_aware.unwrap_or(false),

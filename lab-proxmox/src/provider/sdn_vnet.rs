@@ -16,7 +16,9 @@
 
 use async_trait::async_trait;
 use lab_core::kind::{Create, Delete, Found, KindProvider, Read, Recovery, Update};
-use lab_core::provider::{FieldChange, KindSchema, OpContext, OpKind, Ownership, RecoverRequest};
+use lab_core::provider::{
+    FieldChange, KindSchema, OpContext, OpKind, Ownership, RecoverRequest, StepReview,
+};
 use lab_core::{Address, Attrs, ProviderError};
 use serde_json::{Map, Value as Json};
 
@@ -255,6 +257,10 @@ impl KindProvider<SdnVnetSpec> for ProxmoxProvider {
 
     fn limits(&self, _op: OpKind, _address: &Address, _spec: &SdnVnetSpec) -> Vec<lab_core::Limit> {
         super::sdn::limits()
+    }
+
+    fn review(&self, _review: &StepReview<'_>) -> Result<Vec<String>, String> {
+        Ok(vec![super::sdn::APPLY_NOTE.to_string()])
     }
 
     async fn read(

@@ -122,13 +122,8 @@ impl KindProvider<SdnZoneSpec> for ProxmoxProvider {
         super::sdn::limits()
     }
 
-    fn review(&self, review: &StepReview<'_>) -> Result<Vec<String>, String> {
-        let _ = review;
-        Ok(vec![
-            "applies the cluster's SDN configuration (PUT /cluster/sdn): changes left pending \
-             by hand become live too"
-                .to_string(),
-        ])
+    fn review(&self, _review: &StepReview<'_>) -> Result<Vec<String>, String> {
+        Ok(vec![super::sdn::APPLY_NOTE.to_string()])
     }
 
     async fn read(

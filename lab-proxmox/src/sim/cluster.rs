@@ -343,7 +343,7 @@ pub(crate) fn network(shared: &Arc<Shared>, node: &str, p: &Params) -> ApiResult
             }
             items.push(Value::Object(obj));
         }
-        let items = items
+        let mut items: Vec<Value> = items
             .into_iter()
             .filter(|item| {
                 let t = item.get("type").and_then(Value::as_str).unwrap_or_default();
@@ -354,6 +354,11 @@ pub(crate) fn network(shared: &Arc<Shared>, node: &str, p: &Params) -> ApiResult
                 }
             })
             .collect();
+        // `any_bridge` and `vnet` add the SDN VNets running on the node
+        // (pve-manager `API2/Network.pm`, pve-network `get_local_vnets`).
+        if matches!(kind.as_deref(), Some("any_bridge" | "include_sdn" | "vnet")) {
+            items.extend(super::sdn::local_vnets(&w.sdn, node));
+        }
         Ok(Reply::data(Value::Array(items)))
     })
 }

@@ -89,6 +89,7 @@ mod qemu;
 mod rest;
 mod restore;
 mod sdn;
+mod sdn_views;
 mod server;
 mod snapshots;
 mod state;
