@@ -26,12 +26,22 @@
 //! | `proxmox.ct` | yes | [`CtSpec`] |
 //! | `proxmox.pool` | yes | [`PoolSpec`] |
 //! | `proxmox.backup_job` | yes | [`BackupJobSpec`] |
+//! | `proxmox.firewall_ipset` | yes | [`IpSetSpec`] |
+//! | `proxmox.firewall_group` | yes | [`SecurityGroupSpec`] |
+//! | `proxmox.firewall_cluster` | yes | [`ClusterFirewallSpec`] |
+//! | `proxmox.guest_firewall` | yes | [`GuestFirewallSpec`] |
 //!
 //! [`Retention`] (`prune-backups`) is shared by storages and backup jobs.
+//! [`FirewallRule`] is shared by security groups and guest firewalls.
 
 mod backup_job;
 mod ct;
 mod file;
+mod firewall_cluster;
+mod firewall_group;
+mod firewall_ipset;
+mod firewall_rule;
+mod guest_firewall;
 mod pool;
 mod retention;
 mod storage;
@@ -41,6 +51,15 @@ mod vm;
 pub use backup_job::{BackupJobOutputs, BackupJobSpec};
 pub use ct::{CtMountpoint, CtNic, CtSpec, CtVolume};
 pub use file::{FileOutputs, FileSpec};
+pub use firewall_cluster::{ClusterFirewallOutputs, ClusterFirewallSpec};
+pub use firewall_group::{SecurityGroupOutputs, SecurityGroupSpec};
+pub use firewall_ipset::{IpSetEntry, IpSetOutputs, IpSetSpec};
+pub use firewall_rule::{
+    canonical_macro, check_address, check_ports, check_proto, firewall_name_ok, ip_version,
+    normalize_cidr, FirewallRule, LOG_LEVELS, MACROS, MAX_GROUP_NAME, MAX_IPSET_NAME, PROTOCOLS,
+    PROTOCOLS_WITH_PORTS, SERVICES,
+};
+pub use guest_firewall::{GuestFirewallOutputs, GuestFirewallSpec};
 pub use pool::{PoolOutputs, PoolSpec};
 pub use retention::Retention;
 pub use storage::{StorageOutputs, StorageSpec};
@@ -65,9 +84,29 @@ pub const CT: &str = "proxmox.ct";
 pub const POOL: &str = "proxmox.pool";
 /// Kind of scheduled backup jobs (`/cluster/backup`).
 pub const BACKUP_JOB: &str = "proxmox.backup_job";
+/// Kind of firewall IP sets (`/cluster/firewall/ipset`).
+pub const FIREWALL_IPSET: &str = "proxmox.firewall_ipset";
+/// Kind of firewall security groups (`/cluster/firewall/groups`).
+pub const FIREWALL_GROUP: &str = "proxmox.firewall_group";
+/// Kind of the datacenter firewall options (`/cluster/firewall/options`).
+pub const FIREWALL_CLUSTER: &str = "proxmox.firewall_cluster";
+/// Kind of guest firewalls (`/nodes/{node}/{qemu,lxc}/{vmid}/firewall`).
+pub const GUEST_FIREWALL: &str = "proxmox.guest_firewall";
 
 /// The kinds the provider applies.
-pub const MANAGED: &[&str] = &[STORAGE, FILE, TEMPLATE, VM, CT, POOL, BACKUP_JOB];
+pub const MANAGED: &[&str] = &[
+    STORAGE,
+    FILE,
+    TEMPLATE,
+    VM,
+    CT,
+    POOL,
+    BACKUP_JOB,
+    FIREWALL_IPSET,
+    FIREWALL_GROUP,
+    FIREWALL_CLUSTER,
+    GUEST_FIREWALL,
+];
 
 /// Smallest and largest VMID Proxmox accepts.
 pub const VMID_RANGE: std::ops::RangeInclusive<i64> = 100..=999_999_999;
@@ -91,5 +130,9 @@ mod tests {
         assert_eq!(FileSpec::KIND, FILE);
         assert_eq!(PoolSpec::KIND, POOL);
         assert_eq!(BackupJobSpec::KIND, BACKUP_JOB);
+        assert_eq!(IpSetSpec::KIND, FIREWALL_IPSET);
+        assert_eq!(SecurityGroupSpec::KIND, FIREWALL_GROUP);
+        assert_eq!(ClusterFirewallSpec::KIND, FIREWALL_CLUSTER);
+        assert_eq!(GuestFirewallSpec::KIND, GUEST_FIREWALL);
     }
 }

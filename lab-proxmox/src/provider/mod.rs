@@ -31,7 +31,12 @@ mod backup_job;
 mod ct;
 mod diff;
 mod file;
+mod firewall;
+mod firewall_cluster;
+mod firewall_group;
+mod firewall_ipset;
 mod guest;
+mod guest_firewall;
 mod normalize;
 mod pool;
 mod recover;
@@ -61,6 +66,9 @@ use crate::api::{ApiError, Client, ClusterResource, ErrorKind, Form};
 use crate::kinds::{
     self, BackupJobSpec, CtSpec, FileSpec, PoolSpec, StorageSpec, TemplateSpec, VmSpec,
 };
+use crate::kinds::{ClusterFirewallSpec, GuestFirewallSpec, IpSetSpec, SecurityGroupSpec};
+
+pub use firewall::FirewallSnapshot;
 
 /// Tunables of the provider.
 #[derive(Clone, Debug)]
@@ -126,6 +134,7 @@ pub struct Snapshot {
     pools: HashMap<String, Map<String, Json>>,
     backup_jobs: HashMap<String, Map<String, Json>>,
     contents: HashMap<(String, String), BTreeSet<String>>,
+    firewall: FirewallSnapshot,
 }
 
 impl ProxmoxProvider {
@@ -161,6 +170,10 @@ impl ProxmoxProvider {
             .kind::<CtSpec>()
             .kind::<PoolSpec>()
             .kind::<BackupJobSpec>()
+            .kind::<IpSetSpec>()
+            .kind::<SecurityGroupSpec>()
+            .kind::<ClusterFirewallSpec>()
+            .kind::<GuestFirewallSpec>()
             .shared()
     }
 
@@ -518,6 +531,7 @@ impl TypedProvider for ProxmoxProvider {
         if needs(kinds::BACKUP_JOB) {
             snap.backup_jobs = self.listing("/cluster/backup", "id").await?;
         }
+        snap.firewall = self.firewall_snapshot(requests).await?;
         for r in requests.iter().filter(|r| r.address.kind() == kinds::FILE) {
             let file = decode::<FileSpec>(&r.prior).map_err(|e| {
                 ProviderError::permanent(format!(

@@ -77,6 +77,8 @@ mod content;
 mod copies;
 mod disks;
 mod faults;
+mod firewall;
+mod firewall_api;
 mod guest;
 mod locks;
 mod lxc;
@@ -108,6 +110,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub use faults::Faults;
+pub use firewall::{
+    Firewall, FwRule, GuestFirewallConf, IpSetConf, IpSetEntryConf, SecurityGroupConf,
+};
 pub use server::{request_params, serve_https};
 pub use urls::SimUrl;
 pub use validate::PveSchema;
@@ -1090,6 +1095,12 @@ impl SimHandle {
     /// A snapshot of the simulated cluster, for assertions.
     pub fn world(&self) -> World {
         self.shared.read(World::clone)
+    }
+
+    /// The firewall configuration as stored (`cluster.fw` and every
+    /// guest's `<vmid>.fw`), for tests comparing it with a lab's policy.
+    pub fn firewall_snapshot(&self) -> Firewall {
+        self.shared.read(|w| w.firewall.clone())
     }
 
     /// A cheap, cloneable view of the world that outlives borrows of the

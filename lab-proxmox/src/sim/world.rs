@@ -54,6 +54,9 @@ pub struct World {
     /// `jobs.cfg`'s `vzdump` jobs, in creation order.
     #[serde(default)]
     pub backup_jobs: Vec<BackupJob>,
+    /// The firewall's configuration (`cluster.fw`, `<vmid>.fw`).
+    #[serde(default)]
+    pub firewall: super::firewall::Firewall,
 }
 
 /// One backup job of `/cluster/backup`.
