@@ -13,7 +13,7 @@ use std::path::Path;
 use lab_core::plan::PlanOptions;
 use lab_core::prelude::*;
 use lab_core::provider::{Claim, OpContext, OpKind, Ownership, RecoverCause, RecoverRequest};
-use lab_core::{Action, Address, FileStateStore};
+use lab_core::{Action, Address, FileStateStore, ResourceSpec};
 use lab_proxmox::api::{ErrorKind, Form};
 use lab_proxmox::model::*;
 use lab_proxmox::sim::Firewall;
@@ -29,12 +29,17 @@ enum Shape {
     Full,
     /// The node and the VM only: the firewall objects are removed.
     GuestOnly,
+    /// The node only: the VM is destroyed too.
+    NodeOnly,
 }
 
 fn lab(conn: &Connection, shape: Shape) -> Lab {
     let mut lab = Lab::new("home");
     lab.register_provider(conn.provider(ProxmoxOptions::default()));
     let pve1 = lab.add(Node::new("pve1").bridge("vmbr0"));
+    if shape == Shape::NodeOnly {
+        return lab;
+    }
     let web = lab.add(
         Vm::new("web", &pve1)
             .vmid(200)
@@ -204,6 +209,8 @@ fn the_policy_applies_in_order_then_plans_nothing() {
         assert_eq!(guest.rules[1]["dest"], "+zone_mgmt");
 
         assert_converged(&conn, dir.path()).await;
+        let violations = conn.simulator().unwrap().schema_violations();
+        assert!(violations.is_empty(), "{violations:#?}");
     });
 }
 
@@ -310,6 +317,11 @@ fn removing_the_policy_deletes_what_the_lab_made_and_keeps_the_rest() {
         assert_eq!(guest.rules[0]["comment"], "ping, by hand");
         let again = e.plan(&PlanOptions::default()).await.unwrap();
         assert!(!again.has_changes(), "{:#?}", again.steps);
+
+        // Destroying the guest removes its firewall config, as
+        // `remove_vmfw_conf` does.
+        apply(&engine(&conn, dir.path(), Shape::NodeOnly)).await;
+        assert!(firewall(&conn).guests.is_empty());
     });
 }
 
@@ -585,5 +597,174 @@ fn the_simulator_answers_with_pves_texts() {
             "value does not match the regex pattern 'net\\d+'"
         );
         assert!(conn.simulator().unwrap().schema_violations().is_empty());
+    });
+}
+
+#[test]
+fn the_firewall_is_persisted_with_the_rest_of_the_simulator() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pve.json");
+    let before = {
+        let conn = Connection::simulated(sim_config(), &file).unwrap();
+        rt.block_on(apply(&engine(&conn, dir.path(), Shape::Full)));
+        firewall(&conn)
+    };
+    let conn = Connection::simulated(sim_config(), &file).unwrap();
+    assert_eq!(firewall(&conn), before);
+    rt.block_on(assert_converged(&conn, dir.path()));
+}
+
+/// The problems of `lab`'s resources, as `(field, message)`.
+fn problems(lab: &Lab) -> Vec<(String, String)> {
+    lab.resources()
+        .flat_map(|s| {
+            s.problems
+                .iter()
+                .map(|p| (p.field.clone(), p.message.clone()))
+        })
+        .collect()
+}
+
+#[test]
+fn bad_rules_are_reported_where_they_were_written() {
+    let mut lab = Lab::new("home");
+    let pve1 = lab.add(Node::new("pve1"));
+    let web = lab.add(Vm::new("web", &pve1));
+    let sg = lab.add(
+        SecurityGroup::new("a_name_longer_than_18")
+            .rule(FirewallRule::accept_in().dport("22"))
+            .rule(FirewallRule::accept_in().proto("icmp").sport("22"))
+            .rule(FirewallRule::accept_in().source("10.0.0.1,fd00::1"))
+            .rule(FirewallRule::accept_in().iface("net0"))
+            .rule(
+                FirewallRule::drop_in()
+                    .macro_name("NoSuchMacro")
+                    .proto("tcp")
+                    .dport("1:99999"),
+            ),
+    );
+    let inner = lab.add(SecurityGroup::new("sg_ok").rule(FirewallRule::group(&sg)));
+    lab.add(
+        GuestFirewall::vm("web-fw", &web, &pve1)
+            .rule(FirewallRule::group(&inner).iface("eth0"))
+            .log_level_in("loud"),
+    );
+    lab.add(
+        IpSet::new("zone")
+            .entry("10.0.0.0/8")
+            .entry("10.1.0.0/8")
+            .entry("0.0.0.0/0")
+            .entry("not an ip"),
+    );
+    let found = problems(&lab);
+    let has = |field: &str, text: &str| found.iter().any(|(f, m)| f == field && m.contains(text));
+    for (field, text) in [
+        ("group", "is not a valid security group name"),
+        ("rules.dport", "missing property - 'dport' requires 'proto'"),
+        ("rules.sport", "protocol 'icmp' does not support ports"),
+        ("rules.source", "detected mixed ipv4/ipv6 addresses"),
+        ("rules.iface", "parameter -i not allowed"),
+        ("rules.macro", "unknown macro 'NoSuchMacro'"),
+        ("rules.dport", "invalid port '99999'"),
+        ("rules.type", "security groups not allowed"),
+        ("rules.iface", "`eth0` is not a guest NIC"),
+        ("log_level_in", "`loud` is not a log level"),
+        ("entries", "address '10.0.0.0/8' already exists"),
+        ("entries", "a zero prefix is not allowed"),
+        ("entries", "`not an ip` is not an IP address"),
+    ] {
+        assert!(has(field, text), "{field}: {text} not in {found:#?}");
+    }
+    assert_eq!(found.len(), 13, "{found:#?}");
+    // The edges: the guest firewall needs the group, the group the ipsets.
+    let fw = lab
+        .resource(&Address::new("proxmox.guest_firewall", "web-fw"))
+        .unwrap();
+    assert!(fw
+        .deps
+        .iter()
+        .any(|d| d.on.to_string() == "proxmox.firewall_group.sg_ok"));
+    assert!(fw.deps.iter().any(|d| d.on.to_string() == "proxmox.vm.web"));
+}
+
+/// A resource written as attributes, as lab-net's lowering writes them.
+struct Raw(ResourceSpec);
+
+impl Resource for Raw {
+    fn spec_mut(&mut self) -> &mut ResourceSpec {
+        &mut self.0
+    }
+
+    fn into_spec(self) -> ResourceSpec {
+        self.0
+    }
+}
+
+fn map(pairs: &[(&str, Value)]) -> Value {
+    Value::Map(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+    )
+}
+
+#[test]
+fn attributes_written_by_other_code_converge_too() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::simulated(sim_config(), dir.path().join("pve.json")).unwrap();
+    let build = || {
+        let mut lab = Lab::new("home");
+        lab.register_provider(conn.provider(ProxmoxOptions::default()));
+        let mut set = ResourceSpec::new("proxmox.firewall_ipset", "zone_lan");
+        set.set("name", "zone_lan");
+        set.set(
+            "entries",
+            Value::List(vec![
+                map(&[("cidr", Value::from("10.9.0.7/32"))]),
+                map(&[
+                    ("cidr", Value::from("10.8.1.0/16")),
+                    ("nomatch", Value::Bool(false)),
+                ]),
+            ]),
+        );
+        lab.add(Raw(set));
+        let mut group = ResourceSpec::new("proxmox.firewall_group", "sg_lan");
+        group.set("group", "sg_lan");
+        group.set(
+            "rules",
+            Value::List(vec![
+                map(&[
+                    ("type", Value::from("in")),
+                    ("action", Value::from("ACCEPT")),
+                    ("macro", Value::from("ssh")),
+                    ("source", Value::from("+zone_lan")),
+                ]),
+                map(&[("type", Value::from("in")), ("action", Value::from("DROP"))]),
+            ]),
+        );
+        lab.add(Raw(group));
+        Engine::new(lab, FileStateStore::new(dir.path().join("state")))
+    };
+    rt.block_on(async {
+        let e = build();
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        let report = e.apply(&plan, &opts()).await.unwrap();
+        assert!(report.is_success(), "{:?}", report.failed);
+        let fw = firewall(&conn);
+        let mut cidrs: Vec<&str> = fw.ipsets["zone_lan"]
+            .entries
+            .iter()
+            .map(|e| e.cidr.as_str())
+            .collect();
+        cidrs.sort();
+        assert_eq!(cidrs, vec!["10.8.0.0/16", "10.9.0.7"]);
+        let rules = &fw.groups["sg_lan"].rules;
+        assert_eq!(rules[0]["macro"], "SSH");
+        assert_eq!(rules[0]["enable"], "1", "a rule without `enable` is on");
+        let again = build().plan(&PlanOptions::default()).await.unwrap();
+        assert!(!again.has_changes(), "{:#?}", again.steps);
     });
 }

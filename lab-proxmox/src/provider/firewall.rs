@@ -18,13 +18,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use lab_core::provider::{generic_diff, FieldChange, KindSchema, ReadRequest};
-use lab_core::value::decode;
+use lab_core::value::{decode, decode_value, encode_value};
 use lab_core::{Attrs, ProviderError};
 use serde_json::{Map, Value as Json};
 
 use super::{err, normalize, ProxmoxProvider};
 use crate::api::{path, ApiError, ErrorKind, Form};
-use crate::kinds::{self, FirewallRule, GuestFirewallSpec};
+use crate::kinds::{self, FirewallRule, GuestFirewallSpec, IpSetEntry};
 
 /// One guest's firewall as read: its options and its rules.
 #[derive(Debug, Default, Clone)]
@@ -161,9 +161,76 @@ pub(crate) fn firewall_diff(
     desired: &Attrs,
     observed: &Attrs,
 ) -> Vec<FieldChange> {
+    let desired = canonical_attrs(desired);
     let mut projected = observed.clone();
     projected.retain(|k, _| desired.contains_key(k));
-    generic_diff(schema, desired, &projected)
+    generic_diff(schema, &desired, &projected)
+}
+
+/// A rule as PVE stores it: the macro in PVE's spelling, empty texts
+/// absent.
+pub(crate) fn canonical_rule(rule: &FirewallRule) -> FirewallRule {
+    let mut r = rule.clone();
+    if let Some(m) = r.macro_name.as_deref().and_then(kinds::canonical_macro) {
+        r.macro_name = Some(m.to_string());
+    }
+    for field in [
+        &mut r.source,
+        &mut r.dest,
+        &mut r.proto,
+        &mut r.dport,
+        &mut r.sport,
+        &mut r.icmp_type,
+        &mut r.macro_name,
+        &mut r.iface,
+        &mut r.log,
+        &mut r.comment,
+    ] {
+        if field.as_deref() == Some("") {
+            *field = None;
+        }
+    }
+    r
+}
+
+/// An ipset's entries as PVE stores them: `cidr` normalised, sorted,
+/// `nomatch: false` and empty comments absent.
+pub(crate) fn canonical_entries(entries: &[IpSetEntry]) -> Vec<IpSetEntry> {
+    let mut out: Vec<IpSetEntry> = entries
+        .iter()
+        .map(|e| IpSetEntry {
+            cidr: kinds::normalize_cidr(&e.cidr),
+            nomatch: e.nomatch.filter(|n| *n),
+            comment: e.comment.clone().filter(|c| !c.is_empty()),
+        })
+        .collect();
+    out.sort_by(|a, b| a.cidr.cmp(&b.cidr));
+    out
+}
+
+/// Desired attributes written by other code than the builders (lab-net's
+/// lowering) in the form the read gives: `rules` and `entries` through
+/// their serde types (defaults filled in) and [`canonical_rule`] /
+/// [`canonical_entries`]. A list that does not decode (a reference not
+/// known yet) is left as it is.
+fn canonical_attrs(desired: &Attrs) -> Attrs {
+    let mut out = desired.clone();
+    if let Some(v) = desired.get("rules") {
+        if let Ok(rules) = decode_value::<Vec<FirewallRule>>(v) {
+            let rules: Vec<FirewallRule> = rules.iter().map(canonical_rule).collect();
+            if let Ok(v) = encode_value(&rules) {
+                out.insert("rules".into(), v);
+            }
+        }
+    }
+    if let Some(v) = desired.get("entries") {
+        if let Ok(entries) = decode_value::<Vec<IpSetEntry>>(v) {
+            if let Ok(v) = encode_value(&canonical_entries(&entries)) {
+                out.insert("entries".into(), v);
+            }
+        }
+    }
+    out
 }
 
 /// The segments of a guest firewall's path: `nodes/{node}/{qemu|lxc}/{vmid}/firewall`.
@@ -206,6 +273,7 @@ impl ProxmoxProvider {
         base: &[String],
         desired: &[FirewallRule],
     ) -> Result<(), ProviderError> {
+        let desired: Vec<FirewallRule> = desired.iter().map(canonical_rule).collect();
         let (current, _) = self.rule_list(base).await?;
         // Each write carries the digest of the list as read just before it.
         let digest = || async { Ok::<_, ProviderError>(self.rule_list(base).await?.1) };

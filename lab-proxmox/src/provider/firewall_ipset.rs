@@ -16,7 +16,7 @@ use lab_core::{Attrs, ProviderError};
 use serde_json::{Map, Value as Json};
 
 use super::backup_job::{comment_with, marker_of, user_comment};
-use super::firewall::{firewall_diff, missing};
+use super::firewall::{canonical_entries, firewall_diff, missing};
 use super::{err, gone_ok, normalize, ProxmoxProvider, Snapshot};
 use crate::api::{path, Form};
 use crate::kinds::{IpSetEntry, IpSetOutputs, IpSetSpec};
@@ -93,6 +93,7 @@ impl ProxmoxProvider {
 
     /// Makes the entries of `name` the desired ones.
     async fn write_entries(&self, name: &str, desired: &[IpSetEntry]) -> Result<(), ProviderError> {
+        let desired = canonical_entries(desired);
         let base = path(&["cluster", "firewall", "ipset", name]);
         let current: Vec<Map<String, Json>> = self.client.get(&base, &[]).await.map_err(err)?;
         let digest_of =
