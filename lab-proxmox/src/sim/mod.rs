@@ -22,6 +22,7 @@
 //! | storage | `storage`, `content`, `urls`, `aplinfo` | `/storage` CRUD with synchronous NFS activation and fixed keys, per-node status and content, volume delete as an `imgdel` task (`delay=` waits), the appliance catalogue (`aplinfo`) and its downloads, `download-url` with PVE's content and extension rules, file name normalisation, the existing-file and checksum checks inside the worker, `query-url-metadata`; each URL's simulated content (size, digests per algorithm, [`SimUrl`]) (notes §8) |
 //! | pools | `pools` | `/pools` with `?poolid=` and the deprecated `/pools/{id}` (notes §12) |
 //! | cluster | `cluster` | `/version`, `/nodes`, `/nodes/{node}/status`, `/nodes/{node}/version`, `/nodes/{node}/network`, `/cluster/resources`, `/cluster/status`, `/cluster/nextid`, `/cluster/tasks`, `/cluster/options`, `/access/permissions` (notes §5) |
+//! | firewall | `firewall`, `firewall_api` | pve-firewall's API: `/cluster/firewall/{options,groups,ipset}` and `/nodes/{node}/{qemu,lxc}/{vmid}/firewall/{options,rules}`; rules `POST`ed at the top (disabled without `enable`), `moveto`, one digest per list (stale: `detected modified configuration`), `verify_rule`'s 400s, `is not empty` refusals, ipset entries stored as `clean_cidr` does; a destroyed guest's config removed; [`SimHandle::firewall_snapshot`] |
 //! | faults | [`Faults`] | failing requests, extra latency, 400 on the first task poll, 599 on polls, lock timeout at run time (notes §16) |
 //!
 //! ## Deliberate deviations
@@ -50,7 +51,7 @@
 //!   back to (ZFS would refuse all but the newest).
 //! - Not simulated (they answer 501 like an unknown path, or are accepted
 //!   and ignored when they are mere parameters): tickets/CSRF, backups and
-//!   restores, migration, HA, SDN, firewall, node network changes,
+//!   restores, migration, HA, SDN, firewall aliases and host rules, node network changes,
 //!   `move_disk`, uploads, LXC clone/template and suspend/resume, the guest
 //!   agent, `PUT /cluster/options`.
 //!
