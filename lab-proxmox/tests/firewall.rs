@@ -31,6 +31,8 @@ enum Shape {
     GuestOnly,
     /// The node only: the VM is destroyed too.
     NodeOnly,
+    /// Everything, with one more rule in the middle of the group.
+    ExtraRule,
 }
 
 fn lab(conn: &Connection, shape: Shape) -> Lab {
@@ -59,23 +61,26 @@ fn lab(conn: &Connection, shape: Shape) -> Lab {
             .entry("10.40.0.0/24")
             .nomatch("10.40.0.1"),
     );
-    let sg = lab.add(
-        SecurityGroup::new("sg_dmz")
-            .comment("DMZ servers")
-            .rule(
-                FirewallRule::accept_in()
-                    .source_set(&mgmt)
-                    .proto("tcp")
-                    .dport("22")
-                    .comment("ssh from mgmt"),
-            )
-            .rule(
-                FirewallRule::accept_in()
-                    .source_set(&dmz)
-                    .macro_name("https"),
-            )
-            .rule(FirewallRule::drop_in().log("info")),
-    );
+    let group = SecurityGroup::new("sg_dmz")
+        .comment("DMZ servers")
+        .rule(
+            FirewallRule::accept_in()
+                .source_set(&mgmt)
+                .proto("tcp")
+                .dport("22")
+                .comment("ssh from mgmt"),
+        )
+        .rule(
+            FirewallRule::accept_in()
+                .source_set(&dmz)
+                .macro_name("https"),
+        );
+    let group = if shape == Shape::ExtraRule {
+        group.rule(FirewallRule::accept_in().proto("icmp").comment("ping"))
+    } else {
+        group
+    };
+    let sg = lab.add(group.rule(FirewallRule::drop_in().log("info")));
     lab.add(
         GuestFirewall::vm("web-fw", &web, &pve1)
             .policy_in(Policy::Drop)
@@ -766,5 +771,50 @@ fn attributes_written_by_other_code_converge_too() {
         assert_eq!(rules[0]["enable"], "1", "a rule without `enable` is on");
         let again = build().plan(&PlanOptions::default()).await.unwrap();
         assert!(!again.has_changes(), "{:#?}", again.steps);
+    });
+}
+
+/// The group's writes since `from` in the simulator's request log.
+fn group_writes(conn: &Connection, from: usize) -> Vec<String> {
+    conn.simulator().unwrap().requests()[from..]
+        .iter()
+        .filter(|r| r.method != "GET" && r.path.starts_with(GROUP))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+#[test]
+fn a_rule_added_or_removed_in_the_middle_touches_only_that_rule() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::simulated(sim_config(), dir.path().join("pve.json")).unwrap();
+    rt.block_on(async {
+        apply(&engine(&conn, dir.path(), Shape::Full)).await;
+        let from = conn.simulator().unwrap().requests().len();
+        apply(&engine(&conn, dir.path(), Shape::ExtraRule)).await;
+        // POST (disabled, at the top), move to position 2, enable.
+        assert_eq!(
+            group_writes(&conn, from),
+            vec![
+                format!("POST {GROUP}"),
+                format!("PUT {GROUP}/0"),
+                format!("PUT {GROUP}/2"),
+            ]
+        );
+        let rules = &firewall(&conn).groups["sg_dmz"].rules;
+        let order: Vec<&str> = rules
+            .iter()
+            .map(|r| {
+                r.get("comment")
+                    .map_or(r["action"].as_str(), String::as_str)
+            })
+            .collect();
+        assert_eq!(order, vec!["ssh from mgmt", "ACCEPT", "ping", "DROP"]);
+        assert!(rules.iter().all(|r| r["enable"] == "1"));
+
+        let from = conn.simulator().unwrap().requests().len();
+        apply(&engine(&conn, dir.path(), Shape::Full)).await;
+        assert_eq!(group_writes(&conn, from), vec![format!("DELETE {GROUP}/2")]);
+        assert_converged(&conn, dir.path()).await;
     });
 }

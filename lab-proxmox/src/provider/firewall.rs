@@ -6,12 +6,15 @@
 //!
 //! How a rule list is written (`write_rules`): PVE's `POST` inserts a rule
 //! at the TOP whatever `pos` says, and every write to a list takes the
-//! list's `digest`. So the list is read, each position that differs is
-//! rewritten in place (`PUT .../{pos}` with the digest and `delete=` for
-//! the fields the rule no longer has), extra rules are deleted from the
-//! end, and each missing rule is `POST`ed DISABLED, moved to its place
-//! (`moveto`), then enabled, so a new rule is never live at position 0
-//! for a moment. The list is re-read before each write for its digest:
+//! list's `digest`. So the list is read and walked position by position:
+//! a rule whose successor is the wanted one is deleted, a wanted rule
+//! whose successor is the rule there is inserted (`POST`ed DISABLED, moved
+//! to its place with `moveto`, then enabled, so it is never live at
+//! position 0 for a moment), any other difference is rewritten in place
+//! (`PUT .../{pos}` with `delete=` for the fields the rule no longer has);
+//! rules left over are deleted from the end. One rule added or removed in
+//! the middle is therefore one insert or delete, not a rewrite of every
+//! rule after it. The list is re-read before each write for its digest:
 //! someone editing the same list meanwhile makes PVE refuse the write
 //! (`detected modified configuration`) instead of it being overwritten.
 
@@ -265,6 +268,91 @@ impl ProxmoxProvider {
         Ok((list.iter().map(rule_of).collect(), digest))
     }
 
+    /// The digest of the list at `base` as it is now.
+    async fn rules_digest(&self, base: &[String]) -> Result<Option<String>, ProviderError> {
+        Ok(self.rule_list(base).await?.1)
+    }
+
+    /// `PUT` of `form` at `pos` with the list's current digest.
+    async fn put_rule(
+        &self,
+        base: &[String],
+        pos: usize,
+        mut form: Form,
+    ) -> Result<(), ProviderError> {
+        if let Some(d) = self.rules_digest(base).await? {
+            form.push_str("digest", &d);
+        }
+        self.client
+            .put(&joined(base, &[&pos.to_string()]), &form)
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// Rule `pos` becomes `want` in place (`delete=` for the fields `have`
+    /// has and `want` has not).
+    async fn rewrite_rule(
+        &self,
+        base: &[String],
+        pos: usize,
+        want: &FirewallRule,
+        have: &FirewallRule,
+    ) -> Result<(), ProviderError> {
+        let mut form = rule_form(want, want.enable);
+        let gone: Vec<&str> = OPTIONAL_RULE_KEYS
+            .iter()
+            .copied()
+            .filter(|k| optional(want, k).is_none() && optional(have, k).is_some())
+            .collect();
+        if !gone.is_empty() {
+            form.push_str("delete", &gone.join(","));
+        }
+        self.put_rule(base, pos, form).await
+    }
+
+    /// `DELETE` of rule `pos` with the list's current digest.
+    async fn delete_rule(&self, base: &[String], pos: usize) -> Result<(), ProviderError> {
+        let query: Vec<(&str, String)> = self
+            .rules_digest(base)
+            .await?
+            .into_iter()
+            .map(|d| ("digest", d))
+            .collect();
+        self.client
+            .delete(&joined(base, &[&pos.to_string()]), &query)
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// `want` at position `pos`: `POST`ed disabled (PVE puts it at the
+    /// top), moved to `pos` (`moveto` = `pos + 1`: PVE places the rule
+    /// before the one at `moveto` in the list that still holds it), then
+    /// enabled, so it is never live out of order.
+    async fn insert_rule(
+        &self,
+        base: &[String],
+        pos: usize,
+        want: &FirewallRule,
+    ) -> Result<(), ProviderError> {
+        self.client
+            .post(&joined(base, &[]), &rule_form(want, false))
+            .await
+            .map_err(err)?;
+        if pos > 0 {
+            let mut form = Form::new();
+            form.push_int("moveto", pos as i64 + 1);
+            self.put_rule(base, 0, form).await?;
+        }
+        if want.enable {
+            let mut form = Form::new();
+            form.push_int("enable", 1);
+            self.put_rule(base, pos, form).await?;
+        }
+        Ok(())
+    }
+
     /// Makes the rule list at `base` (a group: `cluster/firewall/groups/{g}`;
     /// a guest: `.../firewall/rules`) exactly `desired`, in order (see the
     /// module docs).
@@ -274,66 +362,38 @@ impl ProxmoxProvider {
         desired: &[FirewallRule],
     ) -> Result<(), ProviderError> {
         let desired: Vec<FirewallRule> = desired.iter().map(canonical_rule).collect();
-        let (current, _) = self.rule_list(base).await?;
-        // Each write carries the digest of the list as read just before it.
-        let digest = || async { Ok::<_, ProviderError>(self.rule_list(base).await?.1) };
-        let with_digest = |form: &mut Form, digest: Option<String>| {
-            if let Some(d) = digest {
-                form.push_str("digest", &d);
+        let (mut current, _) = self.rule_list(base).await?;
+        // `current` mirrors the list as each write leaves it.
+        let mut i = 0;
+        while i < desired.len() {
+            let want = &desired[i];
+            match current.get(i) {
+                Some(have) if have == want => i += 1,
+                // `have` is not wanted here but the next one is: delete it.
+                Some(_) if current.get(i + 1) == Some(want) => {
+                    self.delete_rule(base, i).await?;
+                    current.remove(i);
+                }
+                // `have` is wanted next: `want` goes in before it.
+                Some(have) if desired.get(i + 1) == Some(have) => {
+                    self.insert_rule(base, i, want).await?;
+                    current.insert(i, want.clone());
+                    i += 1;
+                }
+                Some(have) => {
+                    self.rewrite_rule(base, i, want, have).await?;
+                    current[i] = want.clone();
+                    i += 1;
+                }
+                None => {
+                    self.insert_rule(base, i, want).await?;
+                    current.push(want.clone());
+                    i += 1;
+                }
             }
-        };
-        for (i, (want, have)) in desired.iter().zip(current.iter()).enumerate() {
-            if want == have {
-                continue;
-            }
-            let mut form = rule_form(want, want.enable);
-            let gone: Vec<&str> = OPTIONAL_RULE_KEYS
-                .iter()
-                .copied()
-                .filter(|k| optional(want, k).is_none() && optional(have, k).is_some())
-                .collect();
-            if !gone.is_empty() {
-                form.push_str("delete", &gone.join(","));
-            }
-            with_digest(&mut form, digest().await?);
-            self.client
-                .put(&joined(base, &[&i.to_string()]), &form)
-                .await
-                .map_err(err)?;
         }
         for pos in (desired.len()..current.len()).rev() {
-            let query: Vec<(&str, String)> =
-                digest().await?.into_iter().map(|d| ("digest", d)).collect();
-            self.client
-                .delete(&joined(base, &[&pos.to_string()]), &query)
-                .await
-                .map_err(err)?;
-        }
-        for (j, want) in desired.iter().enumerate().skip(current.len()) {
-            // Disabled at the top, moved below the rules before it, then
-            // switched on: never live out of order.
-            self.client
-                .post(&joined(base, &[]), &rule_form(want, false))
-                .await
-                .map_err(err)?;
-            if j > 0 {
-                let mut form = Form::new();
-                form.push_int("moveto", j as i64 + 1);
-                with_digest(&mut form, digest().await?);
-                self.client
-                    .put(&joined(base, &["0"]), &form)
-                    .await
-                    .map_err(err)?;
-            }
-            if want.enable {
-                let mut form = Form::new();
-                form.push_int("enable", 1);
-                with_digest(&mut form, digest().await?);
-                self.client
-                    .put(&joined(base, &[&j.to_string()]), &form)
-                    .await
-                    .map_err(err)?;
-            }
+            self.delete_rule(base, pos).await?;
         }
         Ok(())
     }
