@@ -67,16 +67,21 @@ fn main() {
             .node(&pve1)
             .node(&pve2),
     );
-    let debian = lab.add(File::download(
-        "debian-13-ct",
-        &pve1,
-        &local,
-        Content::Vztmpl,
-        "http://download.proxmox.com/images/system/debian-13-standard_13.1-2_amd64.tar.zst",
-    ));
+    // `local` is each node's own disk: each node downloads the template.
+    let template = |node: &Handle<Node>| {
+        File::download(
+            &format!("debian-13-ct-{}", node.address().name()),
+            node,
+            &local,
+            Content::Vztmpl,
+            "http://download.proxmox.com/images/system/debian-13-standard_13.1-2_amd64.tar.zst",
+        )
+    };
+    let templates = [lab.add(template(&pve1)), lab.add(template(&pve2))];
     let container = |name: &str, node: &Handle<Node>| {
+        let on_pve1 = node.address() == pve1.address();
         Container::new(name, node)
-            .ostemplate(&debian)
+            .ostemplate(&templates[usize::from(!on_pve1)])
             .rootfs(&lvm, "8G")
             .memory_mb(1024)
             .onboot(true)

@@ -27,14 +27,10 @@ use super::{add, push_dep};
 use crate::kinds::Port;
 use crate::read::{GuestView, NetModel};
 
-/// `proxmox.firewall_ipset`.
-pub const IPSET: &str = "proxmox.firewall_ipset";
-/// `proxmox.firewall_group`.
-pub const GROUP: &str = "proxmox.firewall_group";
-/// `proxmox.guest_firewall`.
-pub const GUEST_FIREWALL: &str = "proxmox.guest_firewall";
-/// `proxmox.firewall_cluster`.
-pub const CLUSTER_FIREWALL: &str = "proxmox.firewall_cluster";
+pub use lab_proxmox::kinds::{
+    FIREWALL_CLUSTER as CLUSTER_FIREWALL, FIREWALL_GROUP as GROUP, FIREWALL_IPSET as IPSET,
+    GUEST_FIREWALL,
+};
 
 /// The IPSet (and security group) of a zone.
 pub fn zone_set(zone: &str) -> String {

@@ -28,12 +28,22 @@
 //! | `proxmox.backup_job` | yes | [`BackupJobSpec`] |
 //! | `proxmox.sdn_zone` | yes | [`SdnZoneSpec`] |
 //! | `proxmox.sdn_vnet` | yes | [`SdnVnetSpec`] |
+//! | `proxmox.firewall_ipset` | yes | [`IpSetSpec`] |
+//! | `proxmox.firewall_group` | yes | [`SecurityGroupSpec`] |
+//! | `proxmox.firewall_cluster` | yes | [`ClusterFirewallSpec`] |
+//! | `proxmox.guest_firewall` | yes | [`GuestFirewallSpec`] |
 //!
 //! [`Retention`] (`prune-backups`) is shared by storages and backup jobs.
+//! [`FirewallRule`] is shared by security groups and guest firewalls.
 
 mod backup_job;
 mod ct;
 mod file;
+mod firewall_cluster;
+mod firewall_group;
+mod firewall_ipset;
+mod firewall_rule;
+mod guest_firewall;
 mod pool;
 mod retention;
 mod sdn_vnet;
@@ -45,6 +55,15 @@ mod vm;
 pub use backup_job::{BackupJobOutputs, BackupJobSpec};
 pub use ct::{CtMountpoint, CtNic, CtSpec, CtVolume};
 pub use file::{FileOutputs, FileSpec};
+pub use firewall_cluster::{ClusterFirewallOutputs, ClusterFirewallSpec};
+pub use firewall_group::{SecurityGroupOutputs, SecurityGroupSpec};
+pub use firewall_ipset::{IpSetEntry, IpSetOutputs, IpSetSpec};
+pub use firewall_rule::{
+    canonical_macro, check_address, check_ports, check_proto, firewall_name_ok, ip_version,
+    normalize_cidr, FirewallRule, LOG_LEVELS, MACROS, MAX_GROUP_NAME, MAX_IPSET_NAME, PROTOCOLS,
+    PROTOCOLS_WITH_PORTS, SERVICES,
+};
+pub use guest_firewall::{GuestFirewallOutputs, GuestFirewallSpec};
 pub use pool::{PoolOutputs, PoolSpec};
 pub use retention::Retention;
 pub use sdn_vnet::{
@@ -77,10 +96,30 @@ pub const BACKUP_JOB: &str = "proxmox.backup_job";
 pub const SDN_ZONE: &str = "proxmox.sdn_zone";
 /// Kind of SDN VNets (`/cluster/sdn/vnets`).
 pub const SDN_VNET: &str = "proxmox.sdn_vnet";
+/// Kind of firewall IP sets (`/cluster/firewall/ipset`).
+pub const FIREWALL_IPSET: &str = "proxmox.firewall_ipset";
+/// Kind of firewall security groups (`/cluster/firewall/groups`).
+pub const FIREWALL_GROUP: &str = "proxmox.firewall_group";
+/// Kind of the datacenter firewall options (`/cluster/firewall/options`).
+pub const FIREWALL_CLUSTER: &str = "proxmox.firewall_cluster";
+/// Kind of guest firewalls (`/nodes/{node}/{qemu,lxc}/{vmid}/firewall`).
+pub const GUEST_FIREWALL: &str = "proxmox.guest_firewall";
 
 /// The kinds the provider applies.
 pub const MANAGED: &[&str] = &[
-    STORAGE, FILE, TEMPLATE, VM, CT, POOL, BACKUP_JOB, SDN_ZONE, SDN_VNET,
+    STORAGE,
+    FILE,
+    TEMPLATE,
+    VM,
+    CT,
+    POOL,
+    BACKUP_JOB,
+    FIREWALL_IPSET,
+    FIREWALL_GROUP,
+    FIREWALL_CLUSTER,
+    GUEST_FIREWALL,
+    SDN_ZONE,
+    SDN_VNET,
 ];
 
 /// Smallest and largest VMID Proxmox accepts.
@@ -107,5 +146,9 @@ mod tests {
         assert_eq!(BackupJobSpec::KIND, BACKUP_JOB);
         assert_eq!(SdnZoneSpec::KIND, SDN_ZONE);
         assert_eq!(SdnVnetSpec::KIND, SDN_VNET);
+        assert_eq!(IpSetSpec::KIND, FIREWALL_IPSET);
+        assert_eq!(SecurityGroupSpec::KIND, FIREWALL_GROUP);
+        assert_eq!(ClusterFirewallSpec::KIND, FIREWALL_CLUSTER);
+        assert_eq!(GuestFirewallSpec::KIND, GUEST_FIREWALL);
     }
 }

@@ -38,7 +38,7 @@ fn flag(m: &Map<String, Json>, key: &str) -> Option<bool> {
 }
 
 /// The user's part of a comment ending in `marker` (or in any lab marker).
-fn user_comment(comment: Option<String>) -> Option<String> {
+pub(super) fn user_comment(comment: Option<String>) -> Option<String> {
     let c = comment?;
     let user = match c.rfind("lab:") {
         Some(i) if !c[i..].contains(' ') => c[..i].trim_end().to_string(),
@@ -48,7 +48,7 @@ fn user_comment(comment: Option<String>) -> Option<String> {
 }
 
 /// The comment to write: the user's, then the marker.
-fn comment_with(user: Option<&str>, marker: &str) -> String {
+pub(super) fn comment_with(user: Option<&str>, marker: &str) -> String {
     match user {
         Some(u) if !u.is_empty() => format!("{u} {marker}"),
         _ => marker.to_string(),
@@ -56,7 +56,7 @@ fn comment_with(user: Option<&str>, marker: &str) -> String {
 }
 
 /// The marker a job's raw comment ends with, if any.
-fn marker_of(comment: Option<&str>) -> Option<&str> {
+pub(super) fn marker_of(comment: Option<&str>) -> Option<&str> {
     let c = comment?;
     let last = c.rsplit(' ').next()?;
     last.starts_with("lab:").then_some(last)

@@ -35,7 +35,12 @@ mod backup_job;
 mod ct;
 mod diff;
 mod file;
+mod firewall;
+mod firewall_cluster;
+mod firewall_group;
+mod firewall_ipset;
 mod guest;
+mod guest_firewall;
 mod normalize;
 mod pool;
 mod recover;
@@ -68,7 +73,10 @@ use crate::api::{ApiError, Client, ClusterResource, ErrorKind, Form};
 use crate::kinds::{
     self, BackupJobSpec, CtSpec, FileSpec, PoolSpec, StorageSpec, TemplateSpec, VmSpec,
 };
+use crate::kinds::{ClusterFirewallSpec, GuestFirewallSpec, IpSetSpec, SecurityGroupSpec};
 use crate::kinds::{SdnVnetSpec, SdnZoneSpec};
+
+pub use firewall::FirewallSnapshot;
 
 /// Tunables of the provider.
 #[derive(Clone, Debug)]
@@ -135,6 +143,7 @@ pub struct Snapshot {
     backup_jobs: HashMap<String, Map<String, Json>>,
     contents: HashMap<(String, String), BTreeSet<String>>,
     sdn: sdn::SdnSnapshot,
+    firewall: FirewallSnapshot,
 }
 
 impl ProxmoxProvider {
@@ -172,6 +181,10 @@ impl ProxmoxProvider {
             .kind::<BackupJobSpec>()
             .kind::<SdnZoneSpec>()
             .kind::<SdnVnetSpec>()
+            .kind::<IpSetSpec>()
+            .kind::<SecurityGroupSpec>()
+            .kind::<ClusterFirewallSpec>()
+            .kind::<GuestFirewallSpec>()
             .shared()
     }
 
@@ -541,6 +554,7 @@ impl TypedProvider for ProxmoxProvider {
             snap.backup_jobs = self.listing("/cluster/backup", "id").await?;
         }
         self.sdn_snapshot(&mut snap, requests).await?;
+        snap.firewall = self.firewall_snapshot(requests).await?;
         for r in requests.iter().filter(|r| r.address.kind() == kinds::FILE) {
             let file = decode::<FileSpec>(&r.prior).map_err(|e| {
                 ProviderError::permanent(format!(

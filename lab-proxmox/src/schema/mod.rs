@@ -411,7 +411,13 @@ struct TrieNode {
 /// contain a slash '/'"; pve-common `src/PVE/RESTHandler.pm map_path_to_methods` then
 /// does `$stack = [join('/', @$stack)] if scalar(@$stack) > 1`, so
 /// `.../content/local:vztmpl/x.tar.zst` reaches `{volume}` = `local:vztmpl/x.tar.zst`.
-pub const FRAGMENT_DELIMITED: &[&str] = &["/nodes/{node}/storage/{storage}/content"];
+pub const FRAGMENT_DELIMITED: &[&str] = &[
+    "/nodes/{node}/storage/{storage}/content",
+    // pve-firewall `src/PVE/API2/Firewall/IPSet.pm`: an entry's `{cidr}` holds a `/`.
+    "/cluster/firewall/ipset/{name}",
+    "/nodes/{node}/qemu/{vmid}/firewall/ipset/{name}",
+    "/nodes/{node}/lxc/{vmid}/firewall/ipset/{name}",
+];
 
 /// The PVE API schema, compiled for routing and validation.
 ///

@@ -547,6 +547,8 @@ pub(crate) fn destroy_apply(
             kind.label()
         ));
     }
+    // qemu-server and pve-container: `PVE::Firewall::remove_vmfw_conf($vmid)`.
+    world.firewall.guests.remove(&vmid);
     world.guests.remove(&vmid);
     Ok(warnings)
 }

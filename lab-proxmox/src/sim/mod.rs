@@ -23,6 +23,7 @@
 //! | pools | `pools` | `/pools` with `?poolid=` and the deprecated `/pools/{id}` (notes §12) |
 //! | SDN | `sdn` | `/cluster/sdn` zones, VNets and subnets (pve-network): writes pending until `PUT /cluster/sdn` commits them as the running config in a `reloadnetworkall` task, `?pending=1` (`state` new/changed/deleted, `pending` values) and `?running=1`, pve-network's refusals and texts, applied VNets usable as guest bridges on their zone's nodes; bridges VLAN-aware only as configured ([`SimNode::vlan_aware_bridges`]; a lab's declared bridges are made so by [`NodeJoiner::declare_bridges`]) |
 //! | cluster | `cluster` | `/version`, `/nodes`, `/nodes/{node}/status`, `/nodes/{node}/version`, `/nodes/{node}/network`, `/cluster/resources`, `/cluster/status`, `/cluster/nextid`, `/cluster/tasks`, `/cluster/options`, `/access/permissions` (notes §5) |
+//! | firewall | `firewall`, `firewall_api` | pve-firewall's API: `/cluster/firewall/{options,groups,ipset}` and `/nodes/{node}/{qemu,lxc}/{vmid}/firewall/{options,rules}`; rules `POST`ed at the top (disabled without `enable`), `moveto`, one digest per list (stale: `detected modified configuration`), `verify_rule`'s 400s, `is not empty` refusals, ipset entries stored as `clean_cidr` does; a destroyed guest's config removed; [`SimHandle::firewall_snapshot`] |
 //! | faults | [`Faults`] | failing requests, extra latency, 400 on the first task poll, 599 on polls, lock timeout at run time (notes §16) |
 //!
 //! ## Deliberate deviations
@@ -51,7 +52,7 @@
 //!   back to (ZFS would refuse all but the newest).
 //! - Not simulated (they answer 501 like an unknown path, or are accepted
 //!   and ignored when they are mere parameters): tickets/CSRF, backups and
-//!   restores, migration, HA, SDN locks/rollback/IPAM/DNS, firewall, node network changes,
+//!   restores, migration, HA, SDN locks/rollback/IPAM/DNS, firewall aliases and host rules, node network changes,
 //!   `move_disk`, uploads, LXC clone/template and suspend/resume, the guest
 //!   agent, `PUT /cluster/options`.
 //!
@@ -78,6 +79,8 @@ mod content;
 mod copies;
 mod disks;
 mod faults;
+mod firewall;
+mod firewall_api;
 mod guest;
 mod locks;
 mod lxc;
@@ -111,6 +114,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub use faults::Faults;
+pub use firewall::{
+    Firewall, FwRule, GuestFirewallConf, IpSetConf, IpSetEntryConf, SecurityGroupConf,
+};
 pub use sdn::{Sdn, SdnRunning, SdnSection, SdnSections};
 pub use server::{request_params, serve_https};
 pub use urls::SimUrl;
@@ -1131,6 +1137,12 @@ impl SimHandle {
     /// A snapshot of the simulated cluster, for assertions.
     pub fn world(&self) -> World {
         self.shared.read(World::clone)
+    }
+
+    /// The firewall configuration as stored (`cluster.fw` and every
+    /// guest's `<vmid>.fw`), for tests comparing it with a lab's policy.
+    pub fn firewall_snapshot(&self) -> Firewall {
+        self.shared.read(|w| w.firewall.clone())
     }
 
     /// A cheap, cloneable view of the world that outlives borrows of the

@@ -494,6 +494,9 @@ async fn dispatch(
                 _ => Err(not_implemented()),
             }
         }
+        (_, ["cluster", "firewall", rest @ ..]) => {
+            super::firewall_api::cluster(shared, method, rest, &p)
+        }
         ("GET", ["access", "permissions"]) => cluster::permissions(&p),
         ("GET", ["storage"]) => storage::list_config(shared, &p),
         ("POST", ["storage"]) => storage::create(shared, &p).await,
@@ -613,6 +616,10 @@ async fn node_dispatch(
                 (_, ["snapshot", ..]) => {
                     snapshot_dispatch(shared, GuestKind::Qemu, method, node, id, &tail[1..], p)
                 }
+                (_, ["firewall", fw @ ..]) => {
+                    super::firewall_api::guest(shared, GuestKind::Qemu, id, method, fw, &p)?
+                        .ok_or_else(unrouted)
+                }
                 ("GET", ["status"]) => subdirs(&[
                     "current", "start", "stop", "reset", "shutdown", "reboot", "suspend", "resume",
                 ]),
@@ -646,6 +653,10 @@ async fn node_dispatch(
                 ("PUT", ["resize"]) => lxc::resize(shared, node, id, &p).await,
                 (_, ["snapshot", ..]) => {
                     snapshot_dispatch(shared, GuestKind::Lxc, method, node, id, &tail[1..], p)
+                }
+                (_, ["firewall", fw @ ..]) => {
+                    super::firewall_api::guest(shared, GuestKind::Lxc, id, method, fw, &p)?
+                        .ok_or_else(unrouted)
                 }
                 ("GET", ["status"]) => subdirs(&[
                     "current", "start", "stop", "shutdown", "reboot", "suspend", "resume",

@@ -57,6 +57,9 @@ pub struct World {
     /// The SDN configuration (`/cluster/sdn`), pending and running.
     #[serde(default)]
     pub sdn: super::sdn::Sdn,
+    /// The firewall's configuration (`cluster.fw`, `<vmid>.fw`).
+    #[serde(default)]
+    pub firewall: super::firewall::Firewall,
 }
 
 /// One backup job of `/cluster/backup`.

@@ -1,0 +1,820 @@
+//! The firewall kinds against pve-sim: ipsets, security groups with
+//! ordered rules, guest firewalls attaching them, the datacenter switch;
+//! apply then plan says nothing; drift when a rule is edited, removed or
+//! moved or an ipset entry removed by hand through the API; delete;
+//! recovery of a group made before a crash; PVE's error texts.
+
+#![cfg(feature = "sim")]
+
+mod common;
+
+use std::path::Path;
+
+use lab_core::plan::PlanOptions;
+use lab_core::prelude::*;
+use lab_core::provider::{Claim, OpContext, OpKind, Ownership, RecoverCause, RecoverRequest};
+use lab_core::{Action, Address, FileStateStore, ResourceSpec};
+use lab_proxmox::api::{ErrorKind, Form};
+use lab_proxmox::model::*;
+use lab_proxmox::sim::Firewall;
+use lab_proxmox::{Connection, ProxmoxOptions};
+use serde_json::{Map, Value as Json};
+
+use common::{opts, runtime, sim_config};
+
+/// How much of the policy the lab declares.
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    /// Everything.
+    Full,
+    /// The node and the VM only: the firewall objects are removed.
+    GuestOnly,
+    /// The node only: the VM is destroyed too.
+    NodeOnly,
+    /// Everything, with one more rule in the middle of the group.
+    ExtraRule,
+}
+
+fn lab(conn: &Connection, shape: Shape) -> Lab {
+    let mut lab = Lab::new("home");
+    lab.register_provider(conn.provider(ProxmoxOptions::default()));
+    let pve1 = lab.add(Node::new("pve1").bridge("vmbr0"));
+    if shape == Shape::NodeOnly {
+        return lab;
+    }
+    let web = lab.add(
+        Vm::new("web", &pve1)
+            .vmid(200)
+            .nic("net0", "vmbr0")
+            .firewall(true),
+    );
+    if shape == Shape::GuestOnly {
+        return lab;
+    }
+    let mgmt = lab.add(
+        IpSet::new("zone_mgmt")
+            .entry("10.10.0.0/24")
+            .comment("management"),
+    );
+    let dmz = lab.add(
+        IpSet::new("zone_dmz")
+            .entry("10.40.0.0/24")
+            .nomatch("10.40.0.1"),
+    );
+    let group = SecurityGroup::new("sg_dmz")
+        .comment("DMZ servers")
+        .rule(
+            FirewallRule::accept_in()
+                .source_set(&mgmt)
+                .proto("tcp")
+                .dport("22")
+                .comment("ssh from mgmt"),
+        )
+        .rule(
+            FirewallRule::accept_in()
+                .source_set(&dmz)
+                .macro_name("https"),
+        );
+    let group = if shape == Shape::ExtraRule {
+        group.rule(FirewallRule::accept_in().proto("icmp").comment("ping"))
+    } else {
+        group
+    };
+    let sg = lab.add(group.rule(FirewallRule::drop_in().log("info")));
+    lab.add(
+        GuestFirewall::vm("web-fw", &web, &pve1)
+            .policy_in(Policy::Drop)
+            .ipfilter(true)
+            .rule(FirewallRule::group(&sg).iface("net0"))
+            .rule(
+                FirewallRule::accept_out()
+                    .dest_set(&mgmt)
+                    .proto("udp")
+                    .dport("53"),
+            ),
+    );
+    lab.add(ClusterFirewall::new().policy_in(Policy::Drop));
+    lab
+}
+
+fn engine(conn: &Connection, dir: &Path, shape: Shape) -> Engine {
+    Engine::new(lab(conn, shape), FileStateStore::new(dir.join("state")))
+}
+
+fn firewall(conn: &Connection) -> Firewall {
+    conn.simulator().unwrap().firewall_snapshot()
+}
+
+async fn apply(e: &Engine) -> lab_core::Plan {
+    let plan = e.plan(&PlanOptions::default()).await.expect("plan");
+    let report = e.apply(&plan, &opts()).await.expect("apply");
+    assert!(report.is_success(), "{:?}", report.failed);
+    plan
+}
+
+async fn assert_converged(conn: &Connection, dir: &Path) {
+    let again = engine(conn, dir, Shape::Full)
+        .plan(&PlanOptions::default())
+        .await
+        .unwrap();
+    assert!(!again.has_changes(), "{:#?}", again.steps);
+}
+
+/// The plan after a hand edit updates exactly `address`; applying it
+/// restores the lab's policy.
+async fn drift_is_found_and_undone(conn: &Connection, dir: &Path, address: &str) {
+    let e = engine(conn, dir, Shape::Full);
+    let plan = e.plan(&PlanOptions::default()).await.unwrap();
+    let changed: Vec<String> = plan.steps.iter().map(|s| s.address.to_string()).collect();
+    assert_eq!(changed, vec![address.to_string()], "{:#?}", plan.steps);
+    assert_eq!(plan.steps[0].action, Action::Update);
+    let report = e.apply(&plan, &opts()).await.unwrap();
+    assert!(report.is_success(), "{:?}", report.failed);
+    assert_converged(conn, dir).await;
+}
+
+async fn rules_of(conn: &Connection, list: &str) -> Vec<Map<String, Json>> {
+    conn.client().get(list, &[]).await.unwrap()
+}
+
+async fn digest_of(conn: &Connection, list: &str) -> String {
+    rules_of(conn, list).await[0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+const GROUP: &str = "/cluster/firewall/groups/sg_dmz";
+const GUEST_RULES: &str = "/nodes/pve1/qemu/200/firewall/rules";
+
+#[test]
+fn the_policy_applies_in_order_then_plans_nothing() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::simulated(sim_config(), dir.path().join("pve.json")).unwrap();
+    rt.block_on(async {
+        let plan = apply(&engine(&conn, dir.path(), Shape::Full)).await;
+        let note = plan
+            .steps
+            .iter()
+            .find(|s| s.address.to_string() == "proxmox.firewall_cluster.cluster")
+            .unwrap();
+        assert!(note
+            .notes
+            .iter()
+            .any(|n| n.contains("sets `enable` back to 0")));
+
+        let fw = firewall(&conn);
+        assert_eq!(fw.options["enable"], "1");
+        assert_eq!(fw.options["policy_in"], "DROP");
+        let dmz = &fw.ipsets["zone_dmz"];
+        let mut cidrs: Vec<(&str, bool)> = dmz
+            .entries
+            .iter()
+            .map(|e| (e.cidr.as_str(), e.nomatch))
+            .collect();
+        cidrs.sort();
+        assert_eq!(cidrs, vec![("10.40.0.0/24", false), ("10.40.0.1", true)]);
+        assert_eq!(
+            fw.ipsets["zone_mgmt"].comment.as_deref(),
+            Some("management lab:home/proxmox.firewall_ipset.zone_mgmt")
+        );
+        let group = &fw.groups["sg_dmz"];
+        let summary: Vec<(&str, &str, &str)> = group
+            .rules
+            .iter()
+            .map(|r| {
+                (
+                    r["action"].as_str(),
+                    r.get("source").map_or("-", String::as_str),
+                    r["enable"].as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("ACCEPT", "+zone_mgmt", "1"),
+                ("ACCEPT", "+zone_dmz", "1"),
+                ("DROP", "-", "1"),
+            ]
+        );
+        assert_eq!(group.rules[1]["macro"], "HTTPS");
+        let guest = &fw.guests[&200];
+        assert_eq!(guest.options["enable"], "1");
+        assert_eq!(guest.options["policy_in"], "DROP");
+        assert_eq!(guest.options["ipfilter"], "1");
+        assert_eq!(guest.rules[0]["type"], "group");
+        assert_eq!(guest.rules[0]["action"], "sg_dmz");
+        assert_eq!(guest.rules[0]["iface"], "net0");
+        assert_eq!(
+            guest.rules[0]["comment"],
+            "lab:home/proxmox.guest_firewall.web-fw"
+        );
+        assert_eq!(guest.rules[1]["dest"], "+zone_mgmt");
+
+        assert_converged(&conn, dir.path()).await;
+        let violations = conn.simulator().unwrap().schema_violations();
+        assert!(violations.is_empty(), "{violations:#?}");
+    });
+}
+
+#[test]
+fn rules_and_entries_changed_by_hand_are_drift_and_are_put_back() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::simulated(sim_config(), dir.path().join("pve.json")).unwrap();
+    let client = conn.client();
+    rt.block_on(async {
+        apply(&engine(&conn, dir.path(), Shape::Full)).await;
+        let want = firewall(&conn);
+
+        // A rule edited: ssh opened to port 2222 instead.
+        let form = Form::new()
+            .str("dport", "2222")
+            .str("digest", digest_of(&conn, GROUP).await);
+        client.put(&format!("{GROUP}/0"), &form).await.unwrap();
+        drift_is_found_and_undone(&conn, dir.path(), "proxmox.firewall_group.sg_dmz").await;
+        assert_eq!(firewall(&conn), want);
+
+        // A rule removed: the final DROP.
+        let digest = digest_of(&conn, GROUP).await;
+        client
+            .delete(&format!("{GROUP}/2"), &[("digest", digest)])
+            .await
+            .unwrap();
+        drift_is_found_and_undone(&conn, dir.path(), "proxmox.firewall_group.sg_dmz").await;
+        assert_eq!(firewall(&conn), want);
+
+        // Rules reordered: the DROP moved to the top.
+        let form = Form::new()
+            .str("moveto", "0")
+            .str("digest", digest_of(&conn, GROUP).await);
+        client.put(&format!("{GROUP}/2"), &form).await.unwrap();
+        assert_eq!(firewall(&conn).groups["sg_dmz"].rules[0]["action"], "DROP");
+        drift_is_found_and_undone(&conn, dir.path(), "proxmox.firewall_group.sg_dmz").await;
+        assert_eq!(firewall(&conn), want);
+
+        // An ipset entry removed.
+        let entries: Vec<Map<String, Json>> = client
+            .get("/cluster/firewall/ipset/zone_dmz", &[])
+            .await
+            .unwrap();
+        let digest = entries[0]["digest"].as_str().unwrap().to_string();
+        client
+            .delete(
+                "/cluster/firewall/ipset/zone_dmz/10.40.0.0%2F24",
+                &[("digest", digest)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(firewall(&conn).ipsets["zone_dmz"].entries.len(), 1);
+        drift_is_found_and_undone(&conn, dir.path(), "proxmox.firewall_ipset.zone_dmz").await;
+
+        // A rule added to the guest by hand (at the top, as PVE adds).
+        let form = Form::new()
+            .str("type", "in")
+            .str("action", "ACCEPT")
+            .str("enable", "1");
+        client.post(GUEST_RULES, &form).await.unwrap();
+        drift_is_found_and_undone(&conn, dir.path(), "proxmox.guest_firewall.web-fw").await;
+        assert_eq!(firewall(&conn).guests[&200].rules, want.guests[&200].rules);
+    });
+}
+
+#[test]
+fn removing_the_policy_deletes_what_the_lab_made_and_keeps_the_rest() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::simulated(sim_config(), dir.path().join("pve.json")).unwrap();
+    rt.block_on(async {
+        apply(&engine(&conn, dir.path(), Shape::Full)).await;
+        // Someone else's rule on the guest, made by hand.
+        let form = Form::new()
+            .str("type", "in")
+            .str("action", "ACCEPT")
+            .str("proto", "icmp")
+            .str("enable", "1")
+            .str("comment", "ping, by hand");
+        conn.client().post(GUEST_RULES, &form).await.unwrap();
+
+        let e = engine(&conn, dir.path(), Shape::GuestOnly);
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        assert_eq!(
+            plan.steps
+                .iter()
+                .filter(|s| s.action == Action::Delete)
+                .count(),
+            5,
+            "{:#?}",
+            plan.steps
+        );
+        let report = e.apply(&plan, &opts()).await.unwrap();
+        assert!(report.is_success(), "{:?}", report.failed);
+        let fw = firewall(&conn);
+        assert!(fw.groups.is_empty(), "{:?}", fw.groups);
+        assert!(fw.ipsets.is_empty(), "{:?}", fw.ipsets);
+        assert_eq!(fw.options["enable"], "0");
+        assert_eq!(fw.options["policy_in"], "DROP", "other options stay");
+        let guest = &fw.guests[&200];
+        assert_eq!(guest.options["enable"], "0");
+        assert_eq!(guest.rules.len(), 1);
+        assert_eq!(guest.rules[0]["comment"], "ping, by hand");
+        let again = e.plan(&PlanOptions::default()).await.unwrap();
+        assert!(!again.has_changes(), "{:#?}", again.steps);
+
+        // Destroying the guest removes its firewall config, as
+        // `remove_vmfw_conf` does.
+        apply(&engine(&conn, dir.path(), Shape::NodeOnly)).await;
+        assert!(firewall(&conn).guests.is_empty());
+    });
+}
+
+#[test]
+fn a_group_made_before_a_crash_is_adopted_not_created_twice() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::simulated(sim_config(), dir.path().join("pve.json")).unwrap();
+    let lab = lab(&conn, Shape::Full);
+    let address = Address::new("proxmox.firewall_group", "sg_dmz");
+    let desired = lab.resource(&address).unwrap().attrs.clone();
+    rt.block_on(async {
+        // The create reached PVE (the group and its first rule), then lab died.
+        let client = conn.client();
+        let form = Form::new().str("group", "sg_dmz").str(
+            "comment",
+            "DMZ servers lab:home/proxmox.firewall_group.sg_dmz",
+        );
+        client
+            .post("/cluster/firewall/groups", &form)
+            .await
+            .unwrap();
+        let form = Form::new()
+            .str("type", "in")
+            .str("action", "DROP")
+            .str("enable", "0");
+        client.post(GROUP, &form).await.unwrap();
+        let provider = conn.provider(ProxmoxOptions::default());
+        let req = RecoverRequest {
+            address: address.clone(),
+            action: OpKind::Create,
+            cause: RecoverCause::Interrupted,
+            owner: Ownership {
+                lab: "home".into(),
+                lineage: "test".into(),
+                address: address.clone(),
+            },
+            desired,
+            claim: Claim::new(),
+            known_ids: Vec::new(),
+        };
+        let recovered = provider
+            .recover(&OpContext::detached(), &req)
+            .await
+            .unwrap();
+        assert_eq!(recovered.found.len(), 1, "{recovered:?}");
+        assert_eq!(recovered.found[0].id, "sg_dmz");
+
+        // A group of that name without the marker is not adopted.
+        let form = Form::new()
+            .str("group", "sg_dmz")
+            .str("rename", "sg_dmz")
+            .str("comment", "made by hand");
+        client
+            .post("/cluster/firewall/groups", &form)
+            .await
+            .unwrap();
+        let none = provider
+            .recover(&OpContext::detached(), &req)
+            .await
+            .unwrap();
+        assert!(none.found.is_empty(), "{none:?}");
+    });
+}
+
+#[test]
+fn a_state_behind_adopts_the_groups_that_carry_the_marker() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::simulated(sim_config(), dir.path().join("pve.json")).unwrap();
+    let state = dir.path().join("state");
+    rt.block_on(async {
+        apply(&engine(&conn, dir.path(), Shape::GuestOnly)).await;
+        let before = std::fs::read(state.join("state.json")).unwrap();
+        apply(&engine(&conn, dir.path(), Shape::Full)).await;
+        std::fs::write(state.join("state.json"), before).unwrap();
+        let plan = engine(&conn, dir.path(), Shape::Full)
+            .plan(&PlanOptions::default())
+            .await
+            .unwrap();
+        let sg = Address::new("proxmox.firewall_group", "sg_dmz");
+        assert!(
+            plan.recovered
+                .iter()
+                .any(|r| r.address == sg && r.outcome.contains("adopted")),
+            "{:?}",
+            plan.recovered
+        );
+        assert!(
+            !plan
+                .steps
+                .iter()
+                .any(|s| s.action == Action::Create
+                    && s.address.kind().starts_with("proxmox.firewall_")),
+            "{:#?}",
+            plan.steps
+        );
+    });
+}
+
+#[test]
+fn the_simulator_answers_with_pves_texts() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::simulated(sim_config(), dir.path().join("pve.json")).unwrap();
+    let client = conn.client();
+    rt.block_on(async {
+        client
+            .post(
+                "/cluster/firewall/groups",
+                &Form::new().str("group", "sg_a"),
+            )
+            .await
+            .unwrap();
+        let dup = client
+            .post(
+                "/cluster/firewall/groups",
+                &Form::new().str("group", "sg_a"),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(dup.errors["group"], "Security group 'sg_a' already exists");
+
+        // An unknown ipset.
+        let bad = Form::new()
+            .str("type", "in")
+            .str("action", "ACCEPT")
+            .str("source", "+nope");
+        let e = client
+            .post("/cluster/firewall/groups/sg_a", &bad)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status, 400, "{e}");
+        assert_eq!(e.errors["source"], "no such ipset 'nope'");
+
+        // An unknown macro, a port without a protocol, a bad port.
+        let e = client
+            .post(
+                "/cluster/firewall/groups/sg_a",
+                &Form::new()
+                    .str("type", "in")
+                    .str("action", "ACCEPT")
+                    .str("macro", "Nope"),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.errors["macro"], "unknown macro 'Nope'");
+        let e = client
+            .post(
+                "/cluster/firewall/groups/sg_a",
+                &Form::new()
+                    .str("type", "in")
+                    .str("action", "ACCEPT")
+                    .str("dport", "22"),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.errors["proto"],
+            "missing property - 'dport' requires this property"
+        );
+        let e = client
+            .post(
+                "/cluster/firewall/groups/sg_a",
+                &Form::new()
+                    .str("type", "in")
+                    .str("action", "ACCEPT")
+                    .str("proto", "tcp")
+                    .str("dport", "99999"),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.errors["dport"], "invalid format - invalid port '99999'");
+
+        // POST inserts at the top; without `enable` the rule is off.
+        for action in ["ACCEPT", "DROP"] {
+            client
+                .post(
+                    "/cluster/firewall/groups/sg_a",
+                    &Form::new()
+                        .str("type", "in")
+                        .str("action", action)
+                        .str("pos", "5"),
+                )
+                .await
+                .unwrap();
+        }
+        let rules = rules_of(&conn, "/cluster/firewall/groups/sg_a").await;
+        assert_eq!(rules[0]["action"], "DROP");
+        assert_eq!(rules[1]["action"], "ACCEPT");
+        assert_eq!(rules[0]["enable"], 0);
+        assert_eq!(rules[1]["pos"], 1);
+
+        // A stale digest.
+        let stale = rules[0]["digest"].as_str().unwrap().to_string();
+        client
+            .delete(
+                "/cluster/firewall/groups/sg_a/0",
+                &[("digest", stale.clone())],
+            )
+            .await
+            .unwrap();
+        let e = client
+            .delete("/cluster/firewall/groups/sg_a/0", &[("digest", stale)])
+            .await
+            .unwrap_err();
+        assert_eq!(e.status, 500);
+        assert_eq!(
+            e.message,
+            "detected modified configuration - file changed by other user? Try again."
+        );
+
+        // A group with rules cannot be deleted; a missing one is "no such".
+        let e = client
+            .delete("/cluster/firewall/groups/sg_a", &[])
+            .await
+            .unwrap_err();
+        assert_eq!(e.message, "Security group 'sg_a' is not empty");
+        let e = client
+            .get::<Json>("/cluster/firewall/groups/sg_b", &[])
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
+        assert_eq!(e.message, "no such security group 'sg_b'");
+
+        // ipsets: entries normalised, duplicates and /0 refused.
+        client
+            .post(
+                "/cluster/firewall/ipset",
+                &Form::new().str("name", "zone_x"),
+            )
+            .await
+            .unwrap();
+        client
+            .post(
+                "/cluster/firewall/ipset/zone_x",
+                &Form::new().str("cidr", "10.1.2.3/24"),
+            )
+            .await
+            .unwrap();
+        let e = client
+            .post(
+                "/cluster/firewall/ipset/zone_x",
+                &Form::new().str("cidr", "10.1.2.0/24"),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.errors["cidr"], "address '10.1.2.0/24' already exists");
+        let e = client
+            .delete("/cluster/firewall/ipset/zone_x", &[])
+            .await
+            .unwrap_err();
+        assert_eq!(e.message, "IPSet 'zone_x' is not empty");
+        let entry: Json = client
+            .get("/cluster/firewall/ipset/zone_x/10.1.2.0%2F24", &[])
+            .await
+            .unwrap();
+        assert_eq!(entry["cidr"], "10.1.2.0/24");
+
+        // Guest rules: groups may be attached; `iface` must be a NIC key.
+        let e = client
+            .post(
+                "/nodes/pve1/qemu/100/firewall/rules",
+                &Form::new()
+                    .str("type", "in")
+                    .str("action", "ACCEPT")
+                    .str("iface", "eth0"),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.errors["iface"],
+            "value does not match the regex pattern 'net\\d+'"
+        );
+        assert!(conn.simulator().unwrap().schema_violations().is_empty());
+    });
+}
+
+#[test]
+fn the_firewall_is_persisted_with_the_rest_of_the_simulator() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pve.json");
+    let before = {
+        let conn = Connection::simulated(sim_config(), &file).unwrap();
+        rt.block_on(apply(&engine(&conn, dir.path(), Shape::Full)));
+        firewall(&conn)
+    };
+    let conn = Connection::simulated(sim_config(), &file).unwrap();
+    assert_eq!(firewall(&conn), before);
+    rt.block_on(assert_converged(&conn, dir.path()));
+}
+
+/// The problems of `lab`'s resources, as `(field, message)`.
+fn problems(lab: &Lab) -> Vec<(String, String)> {
+    lab.resources()
+        .flat_map(|s| {
+            s.problems
+                .iter()
+                .map(|p| (p.field.clone(), p.message.clone()))
+        })
+        .collect()
+}
+
+#[test]
+fn bad_rules_are_reported_where_they_were_written() {
+    let mut lab = Lab::new("home");
+    let pve1 = lab.add(Node::new("pve1"));
+    let web = lab.add(Vm::new("web", &pve1));
+    let sg = lab.add(
+        SecurityGroup::new("a_name_longer_than_18")
+            .rule(FirewallRule::accept_in().dport("22"))
+            .rule(FirewallRule::accept_in().proto("icmp").sport("22"))
+            .rule(FirewallRule::accept_in().source("10.0.0.1,fd00::1"))
+            .rule(FirewallRule::accept_in().iface("net0"))
+            .rule(
+                FirewallRule::drop_in()
+                    .macro_name("NoSuchMacro")
+                    .proto("tcp")
+                    .dport("1:99999"),
+            ),
+    );
+    let inner = lab.add(SecurityGroup::new("sg_ok").rule(FirewallRule::group(&sg)));
+    lab.add(
+        GuestFirewall::vm("web-fw", &web, &pve1)
+            .rule(FirewallRule::group(&inner).iface("eth0"))
+            .log_level_in("loud"),
+    );
+    lab.add(
+        IpSet::new("zone")
+            .entry("10.0.0.0/8")
+            .entry("10.1.0.0/8")
+            .entry("0.0.0.0/0")
+            .entry("not an ip"),
+    );
+    let found = problems(&lab);
+    let has = |field: &str, text: &str| found.iter().any(|(f, m)| f == field && m.contains(text));
+    for (field, text) in [
+        ("group", "is not a valid security group name"),
+        ("rules.dport", "missing property - 'dport' requires 'proto'"),
+        ("rules.sport", "protocol 'icmp' does not support ports"),
+        ("rules.source", "detected mixed ipv4/ipv6 addresses"),
+        ("rules.iface", "parameter -i not allowed"),
+        ("rules.macro", "unknown macro 'NoSuchMacro'"),
+        ("rules.dport", "invalid port '99999'"),
+        ("rules.type", "security groups not allowed"),
+        ("rules.iface", "`eth0` is not a guest NIC"),
+        ("log_level_in", "`loud` is not a log level"),
+        ("entries", "address '10.0.0.0/8' already exists"),
+        ("entries", "a zero prefix is not allowed"),
+        ("entries", "`not an ip` is not an IP address"),
+    ] {
+        assert!(has(field, text), "{field}: {text} not in {found:#?}");
+    }
+    assert_eq!(found.len(), 13, "{found:#?}");
+    // The edges: the guest firewall needs the group, the group the ipsets.
+    let fw = lab
+        .resource(&Address::new("proxmox.guest_firewall", "web-fw"))
+        .unwrap();
+    assert!(fw
+        .deps
+        .iter()
+        .any(|d| d.on.to_string() == "proxmox.firewall_group.sg_ok"));
+    assert!(fw.deps.iter().any(|d| d.on.to_string() == "proxmox.vm.web"));
+}
+
+/// A resource written as attributes, as lab-net's lowering writes them.
+struct Raw(ResourceSpec);
+
+impl Resource for Raw {
+    fn spec_mut(&mut self) -> &mut ResourceSpec {
+        &mut self.0
+    }
+
+    fn into_spec(self) -> ResourceSpec {
+        self.0
+    }
+}
+
+fn map(pairs: &[(&str, Value)]) -> Value {
+    Value::Map(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+    )
+}
+
+#[test]
+fn attributes_written_by_other_code_converge_too() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::simulated(sim_config(), dir.path().join("pve.json")).unwrap();
+    let build = || {
+        let mut lab = Lab::new("home");
+        lab.register_provider(conn.provider(ProxmoxOptions::default()));
+        let mut set = ResourceSpec::new("proxmox.firewall_ipset", "zone_lan");
+        set.set("name", "zone_lan");
+        set.set(
+            "entries",
+            Value::List(vec![
+                map(&[("cidr", Value::from("10.9.0.7/32"))]),
+                map(&[
+                    ("cidr", Value::from("10.8.1.0/16")),
+                    ("nomatch", Value::Bool(false)),
+                ]),
+            ]),
+        );
+        lab.add(Raw(set));
+        let mut group = ResourceSpec::new("proxmox.firewall_group", "sg_lan");
+        group.set("group", "sg_lan");
+        group.set(
+            "rules",
+            Value::List(vec![
+                map(&[
+                    ("type", Value::from("in")),
+                    ("action", Value::from("ACCEPT")),
+                    ("macro", Value::from("ssh")),
+                    ("source", Value::from("+zone_lan")),
+                ]),
+                map(&[("type", Value::from("in")), ("action", Value::from("DROP"))]),
+            ]),
+        );
+        lab.add(Raw(group));
+        Engine::new(lab, FileStateStore::new(dir.path().join("state")))
+    };
+    rt.block_on(async {
+        let e = build();
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        let report = e.apply(&plan, &opts()).await.unwrap();
+        assert!(report.is_success(), "{:?}", report.failed);
+        let fw = firewall(&conn);
+        let mut cidrs: Vec<&str> = fw.ipsets["zone_lan"]
+            .entries
+            .iter()
+            .map(|e| e.cidr.as_str())
+            .collect();
+        cidrs.sort();
+        assert_eq!(cidrs, vec!["10.8.0.0/16", "10.9.0.7"]);
+        let rules = &fw.groups["sg_lan"].rules;
+        assert_eq!(rules[0]["macro"], "SSH");
+        assert_eq!(rules[0]["enable"], "1", "a rule without `enable` is on");
+        let again = build().plan(&PlanOptions::default()).await.unwrap();
+        assert!(!again.has_changes(), "{:#?}", again.steps);
+    });
+}
+
+/// The group's writes since `from` in the simulator's request log.
+fn group_writes(conn: &Connection, from: usize) -> Vec<String> {
+    conn.simulator().unwrap().requests()[from..]
+        .iter()
+        .filter(|r| r.method != "GET" && r.path.starts_with(GROUP))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+#[test]
+fn a_rule_added_or_removed_in_the_middle_touches_only_that_rule() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::simulated(sim_config(), dir.path().join("pve.json")).unwrap();
+    rt.block_on(async {
+        apply(&engine(&conn, dir.path(), Shape::Full)).await;
+        let from = conn.simulator().unwrap().requests().len();
+        apply(&engine(&conn, dir.path(), Shape::ExtraRule)).await;
+        // POST (disabled, at the top), move to position 2, enable.
+        assert_eq!(
+            group_writes(&conn, from),
+            vec![
+                format!("POST {GROUP}"),
+                format!("PUT {GROUP}/0"),
+                format!("PUT {GROUP}/2"),
+            ]
+        );
+        let rules = &firewall(&conn).groups["sg_dmz"].rules;
+        let order: Vec<&str> = rules
+            .iter()
+            .map(|r| {
+                r.get("comment")
+                    .map_or(r["action"].as_str(), String::as_str)
+            })
+            .collect();
+        assert_eq!(order, vec!["ssh from mgmt", "ACCEPT", "ping", "DROP"]);
+        assert!(rules.iter().all(|r| r["enable"] == "1"));
+
+        let from = conn.simulator().unwrap().requests().len();
+        apply(&engine(&conn, dir.path(), Shape::Full)).await;
+        assert_eq!(group_writes(&conn, from), vec![format!("DELETE {GROUP}/2")]);
+        assert_converged(&conn, dir.path()).await;
+    });
+}
