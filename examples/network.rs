@@ -70,7 +70,7 @@ fn main() {
     // `local` is each node's own disk: each node downloads the template.
     let template = |node: &Handle<Node>| {
         File::download(
-            &format!("debian-13-ct-{}", node.address().name()),
+            format!("debian-13-ct-{}", node.address().name()),
             node,
             &local,
             Content::Vztmpl,
