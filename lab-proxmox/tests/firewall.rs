@@ -81,17 +81,20 @@ fn lab(conn: &Connection, shape: Shape) -> Lab {
         group
     };
     let sg = lab.add(group.rule(FirewallRule::drop_in().log("info")));
+    let guest = GuestFirewall::vm("web-fw", &web, &pve1).policy_in(Policy::Drop);
+    // ExtraRule also stops setting `ipfilter`: the lab no longer manages it.
+    let guest = if shape == Shape::ExtraRule {
+        guest
+    } else {
+        guest.ipfilter(true)
+    };
     lab.add(
-        GuestFirewall::vm("web-fw", &web, &pve1)
-            .policy_in(Policy::Drop)
-            .ipfilter(true)
-            .rule(FirewallRule::group(&sg).iface("net0"))
-            .rule(
-                FirewallRule::accept_out()
-                    .dest_set(&mgmt)
-                    .proto("udp")
-                    .dport("53"),
-            ),
+        guest.rule(FirewallRule::group(&sg).iface("net0")).rule(
+            FirewallRule::accept_out()
+                .dest_set(&mgmt)
+                .proto("udp")
+                .dport("53"),
+        ),
     );
     lab.add(ClusterFirewall::new().policy_in(Policy::Drop));
     lab
@@ -601,6 +604,29 @@ fn the_simulator_answers_with_pves_texts() {
             e.errors["iface"],
             "value does not match the regex pattern 'net\\d+'"
         );
+        // Containers: the same rules, their own rule_env.
+        let e = client
+            .post(
+                "/nodes/pve1/lxc/300/firewall/rules",
+                &Form::new().str("type", "forward").str("action", "ACCEPT"),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.errors["type"],
+            "invalid rule type 'forward' for rule_env 'ct'"
+        );
+        client
+            .post(
+                "/nodes/pve1/lxc/300/firewall/rules",
+                &Form::new()
+                    .str("type", "group")
+                    .str("action", "sg_a")
+                    .str("enable", "1"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(firewall(&conn).guests[&300].rules[0]["action"], "sg_a");
         assert!(conn.simulator().unwrap().schema_violations().is_empty());
     });
 }
@@ -811,6 +837,10 @@ fn a_rule_added_or_removed_in_the_middle_touches_only_that_rule() {
             .collect();
         assert_eq!(order, vec!["ssh from mgmt", "ACCEPT", "ping", "DROP"]);
         assert!(rules.iter().all(|r| r["enable"] == "1"));
+        // An option the lab stopped setting is left as it is.
+        let guest = &firewall(&conn).guests[&200];
+        assert_eq!(guest.options["ipfilter"], "1", "{guest:?}");
+        assert_eq!(guest.options["policy_in"], "DROP");
 
         let from = conn.simulator().unwrap().requests().len();
         apply(&engine(&conn, dir.path(), Shape::Full)).await;
