@@ -2,7 +2,9 @@
 //! ordered rules, guest firewalls attaching them, the datacenter switch;
 //! apply then plan says nothing; drift when a rule is edited, removed or
 //! moved or an ipset entry removed by hand through the API; delete;
-//! recovery of a group made before a crash; PVE's error texts.
+//! recovery of a group made before a crash (an apply dropped mid-create,
+//! as tests/recovery.rs drops one; a state behind; a direct `recover`);
+//! PVE's error texts; offline problems; persistence.
 
 #![cfg(feature = "sim")]
 
@@ -845,6 +847,71 @@ fn a_rule_added_or_removed_in_the_middle_touches_only_that_rule() {
         let from = conn.simulator().unwrap().requests().len();
         apply(&engine(&conn, dir.path(), Shape::Full)).await;
         assert_eq!(group_writes(&conn, from), vec![format!("DELETE {GROUP}/2")]);
+        assert_converged(&conn, dir.path()).await;
+    });
+}
+
+/// Applies the full lab until PVE has the group, then drops the apply
+/// (lab "dies"; what PVE did stays).
+async fn apply_until_the_group_exists(conn: &Connection, dir: &Path) {
+    let e = engine(conn, dir, Shape::Full);
+    let plan = e.plan(&PlanOptions::default()).await.unwrap();
+    let options = opts();
+    let run = e.apply(&plan, &options);
+    tokio::pin!(run);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        tokio::select! {
+            r = &mut run => panic!("the apply finished before the group existed: {r:?}"),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(5)) => {}
+        }
+        if firewall(conn).groups.contains_key("sg_dmz") {
+            return; // dropping `run` here is the crash
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no group was made");
+    }
+}
+
+/// lab dies (its apply dropped) just after PVE made the group, before
+/// its rules were all written: the next plan adopts the group by its
+/// marker (says so), completes its rules, and there is one group.
+#[test]
+fn a_group_whose_create_was_cut_short_is_adopted_and_completed() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::simulated(sim_config(), dir.path().join("pve.json")).unwrap();
+    let sim = conn.simulator().unwrap();
+    rt.block_on(async {
+        apply(&engine(&conn, dir.path(), Shape::GuestOnly)).await;
+        sim.faults()
+            .extra_latency(std::time::Duration::from_millis(30));
+        apply_until_the_group_exists(&conn, dir.path()).await;
+        sim.faults().extra_latency(std::time::Duration::ZERO);
+        let made = firewall(&conn).groups["sg_dmz"].rules.len();
+        assert!(made < 3, "the crash came after the rules ({made})");
+
+        let e = engine(&conn, dir.path(), Shape::Full);
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        let sg = Address::new("proxmox.firewall_group", "sg_dmz");
+        assert!(
+            plan.recovered
+                .iter()
+                .any(|r| r.address == sg && r.outcome.contains("adopted")),
+            "{:?}",
+            plan.recovered
+        );
+        assert!(
+            !plan
+                .steps
+                .iter()
+                .any(|s| s.address == sg && s.action == Action::Create),
+            "{:#?}",
+            plan.steps
+        );
+        let report = e.apply(&plan, &opts()).await.unwrap();
+        assert!(report.is_success(), "{:?}", report.failed);
+        assert_eq!(firewall(&conn).groups.len(), 1);
+        assert_eq!(firewall(&conn).groups["sg_dmz"].rules.len(), 3);
         assert_converged(&conn, dir.path()).await;
     });
 }
