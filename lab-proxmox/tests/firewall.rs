@@ -915,3 +915,47 @@ fn a_group_whose_create_was_cut_short_is_adopted_and_completed() {
         assert_converged(&conn, dir.path()).await;
     });
 }
+
+#[test]
+fn rules_naming_undeclared_ipsets_or_groups_are_warned_about() {
+    let codes = |lab: &Lab| -> Vec<String> {
+        lab.check()
+            .iter()
+            .filter(|d| d.code == "proxmox::firewall-reference")
+            .map(|d| d.message.clone())
+            .collect()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::simulated(sim_config(), dir.path().join("pve.json")).unwrap();
+    assert!(codes(&lab(&conn, Shape::Full)).is_empty());
+
+    let mut lab = Lab::new("home");
+    let pve1 = lab.add(Node::new("pve1"));
+    let web = lab.add(Vm::new("web", &pve1));
+    let mut group = ResourceSpec::new("proxmox.firewall_group", "sg_lan");
+    group.set("group", "sg_lan");
+    group.set(
+        "rules",
+        Value::List(vec![map(&[
+            ("type", Value::from("in")),
+            ("action", Value::from("ACCEPT")),
+            ("source", Value::from("+zone_nope")),
+        ])]),
+    );
+    lab.add(Raw(group));
+    let mut fw = GuestFirewall::vm("web-fw", &web, &pve1);
+    fw.spec_mut().set(
+        "rules",
+        Value::List(vec![map(&[
+            ("type", Value::from("group")),
+            ("action", Value::from("sg_missing")),
+        ])]),
+    );
+    lab.add(fw);
+    let found = codes(&lab);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(found[0].contains("ipset `+zone_nope`") || found[1].contains("ipset `+zone_nope`"));
+    assert!(found
+        .iter()
+        .any(|m| m.contains("security group `sg_missing`")));
+}

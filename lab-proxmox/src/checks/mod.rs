@@ -39,6 +39,7 @@
 //! ```
 
 mod backup;
+mod firewall;
 mod read;
 mod rules;
 pub mod world;
@@ -47,6 +48,7 @@ use lab_core::{Address, Check, CheckSet, Lab, ResourceSpec, Severity};
 
 use crate::kinds;
 use backup::backup_selection;
+use firewall::firewall_references;
 use read::{by_address, node, strs, text};
 use rules::*;
 
@@ -76,6 +78,10 @@ pub const DUPLICATE_VOLUME: &str = "proxmox::duplicate-volume";
 /// A backup job that selects no guest, or selects them in two ways (a
 /// VMID list and `all` or a pool), or excludes guests from a VMID list.
 pub const BACKUP_SELECTION: &str = "proxmox::backup-selection";
+/// A firewall rule names an ipset or attaches a security group the lab
+/// does not declare (warning: PVE refuses the first unless the cluster has
+/// it, and silently skips the second).
+pub const FIREWALL_REFERENCE: &str = "proxmox::firewall-reference";
 
 /// (Plan time) a guest, template, file or storage on a node the cluster
 /// does not have.
@@ -117,6 +123,7 @@ pub fn all() -> Vec<Check> {
         Check::new(NFS_EXPORT, Severity::Error, nfs_export),
         Check::new(DUPLICATE_VOLUME, Severity::Error, duplicate_volume),
         Check::new(BACKUP_SELECTION, Severity::Error, backup_selection),
+        Check::new(FIREWALL_REFERENCE, Severity::Warning, firewall_references),
         Check::at_plan(NODE_MISSING, Severity::Error),
         Check::at_plan(STORAGE_MISSING, Severity::Error),
         Check::at_plan(CLUSTER_CONTENT, Severity::Error),
