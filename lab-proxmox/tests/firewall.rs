@@ -277,6 +277,35 @@ fn rules_and_entries_changed_by_hand_are_drift_and_are_put_back() {
         assert_eq!(firewall(&conn).ipsets["zone_dmz"].entries.len(), 1);
         drift_is_found_and_undone(&conn, dir.path(), "proxmox.firewall_ipset.zone_dmz").await;
 
+        // An entry added by hand, and one's comment changed.
+        client
+            .post(
+                "/cluster/firewall/ipset/zone_dmz",
+                &Form::new().str("cidr", "10.99.0.0/16"),
+            )
+            .await
+            .unwrap();
+        drift_is_found_and_undone(&conn, dir.path(), "proxmox.firewall_ipset.zone_dmz").await;
+        let entries: Vec<Map<String, Json>> = client
+            .get("/cluster/firewall/ipset/zone_dmz", &[])
+            .await
+            .unwrap();
+        let form = Form::new()
+            .str("comment", "changed")
+            .str("digest", entries[0]["digest"].as_str().unwrap());
+        client
+            .put("/cluster/firewall/ipset/zone_dmz/10.40.0.0%2F24", &form)
+            .await
+            .unwrap();
+        drift_is_found_and_undone(&conn, dir.path(), "proxmox.firewall_ipset.zone_dmz").await;
+        // The same set (PVE keeps entries newest first; order means nothing).
+        let sorted = |fw: &Firewall| {
+            let mut e = fw.ipsets["zone_dmz"].entries.clone();
+            e.sort_by(|a, b| a.cidr.cmp(&b.cidr));
+            e
+        };
+        assert_eq!(sorted(&firewall(&conn)), sorted(&want));
+
         // A rule added to the guest by hand (at the top, as PVE adds).
         let form = Form::new()
             .str("type", "in")
