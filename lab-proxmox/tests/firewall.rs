@@ -424,6 +424,30 @@ fn a_group_made_before_a_crash_is_adopted_not_created_twice() {
             .await
             .unwrap();
         assert!(none.found.is_empty(), "{none:?}");
+
+        // The same for an ipset made before the crash, with its marker.
+        let address = Address::new("proxmox.firewall_ipset", "zone_mgmt");
+        let form = Form::new().str("name", "zone_mgmt").str(
+            "comment",
+            "management lab:home/proxmox.firewall_ipset.zone_mgmt",
+        );
+        client.post("/cluster/firewall/ipset", &form).await.unwrap();
+        let req = RecoverRequest {
+            address: address.clone(),
+            owner: Ownership {
+                lab: "home".into(),
+                lineage: "test".into(),
+                address: address.clone(),
+            },
+            desired: lab.resource(&address).unwrap().attrs.clone(),
+            ..req
+        };
+        let recovered = provider
+            .recover(&OpContext::detached(), &req)
+            .await
+            .unwrap();
+        assert_eq!(recovered.found.len(), 1, "{recovered:?}");
+        assert_eq!(recovered.found[0].id, "zone_mgmt");
     });
 }
 
