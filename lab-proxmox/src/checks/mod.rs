@@ -39,6 +39,7 @@
 //! ```
 
 mod backup;
+mod firewall;
 mod read;
 mod rules;
 mod sdn;
@@ -48,6 +49,7 @@ use lab_core::{Address, Check, CheckSet, Lab, ResourceSpec, Severity};
 
 use crate::kinds;
 use backup::backup_selection;
+use firewall::firewall_references;
 use read::{by_address, node, strs, text};
 use rules::*;
 
@@ -77,6 +79,10 @@ pub const DUPLICATE_VOLUME: &str = "proxmox::duplicate-volume";
 /// A backup job that selects no guest, or selects them in two ways (a
 /// VMID list and `all` or a pool), or excludes guests from a VMID list.
 pub const BACKUP_SELECTION: &str = "proxmox::backup-selection";
+/// A firewall rule names an ipset or attaches a security group the lab
+/// does not declare (warning: PVE refuses the first unless the cluster has
+/// it, and silently skips the second).
+pub const FIREWALL_REFERENCE: &str = "proxmox::firewall-reference";
 
 /// An SDN zone or VNet id PVE does not take (2 to 8 letters and digits,
 /// a letter first), or a VNet named like a bridge a node declares.
@@ -139,6 +145,7 @@ pub fn all() -> Vec<Check> {
         Check::new(SDN_ZONE_TYPE, Severity::Error, sdn::sdn_zone_type),
         Check::new(SDN_TAG_RANGE, Severity::Error, sdn::sdn_tag_range),
         Check::new(SDN_TAG_REUSED, Severity::Error, sdn::sdn_tag_reused),
+        Check::new(FIREWALL_REFERENCE, Severity::Warning, firewall_references),
         Check::at_plan(NODE_MISSING, Severity::Error),
         Check::at_plan(STORAGE_MISSING, Severity::Error),
         Check::at_plan(CLUSTER_CONTENT, Severity::Error),

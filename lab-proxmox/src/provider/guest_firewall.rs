@@ -1,6 +1,7 @@
 //! `proxmox.guest_firewall`: `/nodes/{node}/{qemu,lxc}/{vmid}/firewall`.
 //! Create and update `PUT .../options` (the options the lab sets, with the
-//! digest; options the code stopped setting are `delete`d) and write the
+//! digest; an option the lab does not set is not the lab's: neither
+//! compared nor written nor deleted) and write the
 //! rule list in order (`write_rules`), each rule's comment ending with the
 //! lab's marker. The read strips the marker; a rule without it (made by
 //! hand) stays in the observed list, so it shows as drift and the next
@@ -89,35 +90,24 @@ fn exists(read: &GuestFirewallRead) -> bool {
 }
 
 impl ProxmoxProvider {
-    async fn guest_options(
-        &self,
-        spec: &GuestFirewallSpec,
-        prior: Option<&GuestFirewallSpec>,
-    ) -> Result<(), ProviderError> {
-        let mut base: Vec<&str> = Vec::new();
-        let segs = guest_base(spec);
-        base.extend(segs.iter().map(String::as_str));
-        base.push("options");
-        let options_path = path(&base);
+    /// `PUT .../options` with `enable` and the options the lab sets (with
+    /// the digest read just before); the others are not the lab's and stay.
+    async fn guest_options(&self, spec: &GuestFirewallSpec) -> Result<(), ProviderError> {
+        let mut segs = guest_base(spec);
+        segs.push("options".into());
+        let p: Vec<&str> = segs.iter().map(String::as_str).collect();
+        let options_path = path(&p);
         let mut form = Form::new();
         form.push_bool("enable", spec.enable);
-        let mut delete = Vec::new();
         for key in FLAGS {
-            match (flag_of(spec, key), prior.and_then(|p| flag_of(p, key))) {
-                (Some(v), _) => form.push_bool(key, v),
-                (None, Some(_)) => delete.push(*key),
-                (None, None) => {}
+            if let Some(v) = flag_of(spec, key) {
+                form.push_bool(key, v);
             }
         }
         for key in TEXTS {
-            match (text_of(spec, key), prior.and_then(|p| text_of(p, key))) {
-                (Some(v), _) => form.push_str(key, &v),
-                (None, Some(_)) => delete.push(*key),
-                (None, None) => {}
+            if let Some(v) = text_of(spec, key) {
+                form.push_str(key, &v);
             }
-        }
-        if !delete.is_empty() {
-            form.push_str("delete", &delete.join(","));
         }
         let now: serde_json::Map<String, serde_json::Value> =
             self.client.get(&options_path, &[]).await.map_err(err)?;
@@ -131,10 +121,9 @@ impl ProxmoxProvider {
     async fn guest_firewall_write(
         &self,
         spec: &GuestFirewallSpec,
-        prior: Option<&GuestFirewallSpec>,
         marker: &str,
     ) -> Result<Found<GuestFirewallSpec>, ProviderError> {
-        self.guest_options(spec, prior).await?;
+        self.guest_options(spec).await?;
         let mut base = guest_base(spec);
         base.push("rules".into());
         let marked: Vec<FirewallRule> = spec.rules.iter().map(|r| mark_rule(r, marker)).collect();
@@ -183,7 +172,7 @@ impl KindProvider<GuestFirewallSpec> for ProxmoxProvider {
         _ctx: &OpContext,
         req: Create<GuestFirewallSpec>,
     ) -> Result<Found<GuestFirewallSpec>, ProviderError> {
-        self.guest_firewall_write(&req.spec, None, &req.owner.marker())
+        self.guest_firewall_write(&req.spec, &req.owner.marker())
             .await
     }
 
@@ -192,7 +181,7 @@ impl KindProvider<GuestFirewallSpec> for ProxmoxProvider {
         _ctx: &OpContext,
         req: Update<GuestFirewallSpec>,
     ) -> Result<Found<GuestFirewallSpec>, ProviderError> {
-        self.guest_firewall_write(&req.spec, Some(&req.prior), &req.owner.marker())
+        self.guest_firewall_write(&req.spec, &req.owner.marker())
             .await
     }
 

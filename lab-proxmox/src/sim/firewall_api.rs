@@ -365,36 +365,40 @@ fn rule_at(
     }
 }
 
-fn group_list(fw: &Firewall) -> Value {
-    let items: Vec<BTreeMap<String, String>> = fw
-        .groups
+/// The listing lines of `/cluster/firewall/groups` (`group`, `comment`)
+/// or `/cluster/firewall/ipset` (`name`, `comment`).
+fn listing_items<T>(
+    objects: &BTreeMap<String, T>,
+    key: &str,
+    comment: impl Fn(&T) -> Option<&String>,
+) -> Vec<BTreeMap<String, String>> {
+    objects
         .iter()
-        .map(|(name, g)| {
+        .map(|(name, o)| {
             let mut m = BTreeMap::new();
-            m.insert("group".to_string(), name.clone());
-            if let Some(c) = g.comment.as_ref().filter(|c| !c.is_empty()) {
+            m.insert(key.to_string(), name.clone());
+            if let Some(c) = comment(o).filter(|c| !c.is_empty()) {
                 m.insert("comment".to_string(), c.clone());
             }
             m
         })
-        .collect();
-    listing(&items)
+        .collect()
+}
+
+fn group_items(fw: &Firewall) -> Vec<BTreeMap<String, String>> {
+    listing_items(&fw.groups, "group", |g| g.comment.as_ref())
+}
+
+fn ipset_items(fw: &Firewall) -> Vec<BTreeMap<String, String>> {
+    listing_items(&fw.ipsets, "name", |s| s.comment.as_ref())
+}
+
+fn group_list(fw: &Firewall) -> Value {
+    listing(&group_items(fw))
 }
 
 fn ipset_list(fw: &Firewall) -> Value {
-    let items: Vec<BTreeMap<String, String>> = fw
-        .ipsets
-        .iter()
-        .map(|(name, s)| {
-            let mut m = BTreeMap::new();
-            m.insert("name".to_string(), name.clone());
-            if let Some(c) = s.comment.as_ref().filter(|c| !c.is_empty()) {
-                m.insert("comment".to_string(), c.clone());
-            }
-            m
-        })
-        .collect();
-    listing(&items)
+    listing(&ipset_items(fw))
 }
 
 /// A list of objects with the list's digest on each.
@@ -464,25 +468,11 @@ fn create_group(fw: &mut Firewall, p: &Params) -> ApiResult {
 }
 
 fn group_list_digest(fw: &Firewall) -> String {
-    match group_list(fw) {
-        Value::Array(items) => items
-            .first()
-            .and_then(|i| i.get("digest"))
-            .and_then(Value::as_str)
-            .map_or_else(|| rules_digest(&[]), str::to_string),
-        _ => rules_digest(&[]),
-    }
+    rules_digest(&group_items(fw))
 }
 
 fn ipset_list_digest(fw: &Firewall) -> String {
-    match ipset_list(fw) {
-        Value::Array(items) => items
-            .first()
-            .and_then(|i| i.get("digest"))
-            .and_then(Value::as_str)
-            .map_or_else(|| rules_digest(&[]), str::to_string),
-        _ => rules_digest(&[]),
-    }
+    rules_digest(&ipset_items(fw))
 }
 
 /// `POST /cluster/firewall/ipset` (create, or `rename` / update the comment).
