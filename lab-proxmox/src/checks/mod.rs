@@ -71,6 +71,10 @@ pub const STORAGE_NOT_ON_NODE: &str = "proxmox::storage-not-on-node";
 /// A container template that is not a `vztmpl` file, a cloud image that is
 /// not an `import` file, or a VM's CD-ROM that is not an `iso` file.
 pub const FILE_CONTENT: &str = "proxmox::file-content";
+/// A guest or template on one node using a file (OS template, cloud image,
+/// ISO) downloaded to a node-local storage of another node: that node's
+/// disk is the only place the file is.
+pub const FILE_NODE: &str = "proxmox::file-on-other-node";
 /// An NFS storage whose NAS pool does not say its server or export.
 pub const NFS_EXPORT: &str = "proxmox::nfs-export";
 /// Two files with one volume id on one node (same storage, content type
@@ -138,6 +142,7 @@ pub fn all() -> Vec<Check> {
         Check::new(UNKNOWN_BRIDGE, Severity::Error, unknown_bridge),
         Check::new(STORAGE_NOT_ON_NODE, Severity::Error, storage_not_on_node),
         Check::new(FILE_CONTENT, Severity::Error, file_content),
+        Check::new(FILE_NODE, Severity::Error, file_on_other_node),
         Check::new(NFS_EXPORT, Severity::Error, nfs_export),
         Check::new(DUPLICATE_VOLUME, Severity::Error, duplicate_volume),
         Check::new(BACKUP_SELECTION, Severity::Error, backup_selection),

@@ -231,6 +231,53 @@ pub(super) fn storage_not_on_node(lab: &Lab, out: &mut Vec<Diagnostic>) {
     }
 }
 
+pub(super) fn file_on_other_node(lab: &Lab, out: &mut Vec<Diagnostic>) {
+    let uses = [
+        (
+            kinds::CT,
+            "ostemplate_file",
+            "ostemplate",
+            "the OS template",
+        ),
+        (kinds::TEMPLATE, "image_file", "image", "the cloud image"),
+        (kinds::VM, "cdrom_file", "cdrom", "the CD-ROM image"),
+    ];
+    for (kind, file_key, loc_key, what) in uses {
+        for spec in lab.resources().filter(|s| s.kind() == kind) {
+            let Some(file) = text(spec, file_key).and_then(|a| by_address(lab, a)) else {
+                continue;
+            };
+            let (Some(on), Some(file_node), Some(store)) = (
+                text(spec, "node"),
+                text(file, "node"),
+                text(file, "storage"),
+            ) else {
+                continue;
+            };
+            let local = storage(lab, store)
+                .is_some_and(|s| s.attrs.get("shared") == Some(&lab_core::Value::Bool(false)));
+            if on == file_node || !local {
+                continue;
+            }
+            out.push(
+                Diagnostic::error(
+                    FILE_NODE,
+                    format!(
+                        "`{}` runs on `{on}`, but {what} `{}` is on `{store}` of `{file_node}`, a storage each node has on its own disk",
+                        spec.address, file.address
+                    ),
+                )
+                .for_resource(&spec.address)
+                .with_label(spec.loc_of(loc_key), format!("{what} given here"))
+                .with_label(file.declared_at, format!("downloaded to `{file_node}`"))
+                .with_help(format!(
+                    "download it on `{on}` too (File::download(.., &{on}, ..)) and use that one, or download it to a shared storage (NFS)"
+                )),
+            );
+        }
+    }
+}
+
 pub(super) fn file_content(lab: &Lab, out: &mut Vec<Diagnostic>) {
     let rules: [(&str, &str, &str, &str, &str); 3] = [
         (
