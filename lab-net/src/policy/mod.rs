@@ -6,4 +6,4 @@
 pub mod pve;
 mod reach;
 
-pub use reach::{can_reach, resolve, Reason, Verdict};
+pub use reach::{can_reach, reach, resolve, Reason, Verdict};

@@ -159,3 +159,52 @@ pub fn resolve(model: &NetModel, name: &str) -> Result<Vec<Endpoint>, String> {
         "`{name}` is no service, guest, host or zone of this lab"
     ))
 }
+
+/// "Can `from` reach `to` on `port`?" for a whole lab, by name (a service,
+/// a guest's resource name, a host, or a zone as the source): the zone
+/// policy's answer, as `reach` prints it. Allowed only if every endpoint
+/// of `from` reaches every endpoint of `to`; otherwise the first denial.
+/// For `cargo test`:
+///
+/// ```
+/// use lab_core::prelude::*;
+/// use lab_net::kinds::Port;
+/// use lab_net::model::*;
+/// use lab_net::policy::reach;
+///
+/// let mut lab = Lab::new("home");
+/// let storage = lab.add(Zone::storage());
+/// let iot = lab.add(Zone::iot());
+/// let v30 = lab.add(Vlan::new("storage", 30, &storage).cidr("10.0.30.0/24"));
+/// lab.add(Vlan::new("iot", 60, &iot).cidr("10.0.60.0/24"));
+/// let nas = lab.add(Host::new("nas", &v30, "10.0.30.5"));
+/// lab.add(Service::new("nas-ui", &nas).admin(Port::tcp(5001)));
+/// assert!(!reach(&lab, "iot", "nas-ui", &Port::tcp(5001)).unwrap().allowed);
+/// lab.add(Flow::allow(&iot, &storage).port(Port::tcp(5001)));
+/// assert!(reach(&lab, "iot", "nas-ui", &Port::tcp(5001)).unwrap().allowed);
+/// ```
+pub fn reach(lab: &lab_core::Lab, from: &str, to: &str, port: &Port) -> Result<Verdict, String> {
+    let derived;
+    let lab = if lab.derivation_pending() {
+        let mut copy = lab.clone();
+        copy.derive();
+        derived = copy;
+        &derived
+    } else {
+        lab
+    };
+    let model = NetModel::read(lab);
+    let sources = resolve(&model, from)?;
+    let targets = resolve(&model, to)?;
+    let mut first = None;
+    for s in &sources {
+        for t in &targets {
+            let v = can_reach(&model, s, t, port);
+            if !v.allowed {
+                return Ok(v);
+            }
+            first.get_or_insert(v);
+        }
+    }
+    first.ok_or_else(|| format!("`{from}` or `{to}` has no endpoint"))
+}
