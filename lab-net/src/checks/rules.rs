@@ -482,6 +482,17 @@ pub(super) fn admin_exposed(lab: &Lab, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// The service's guest states `zone` with `.zone(..)`: a NIC of it on
+/// another zone's VLAN is `net::nic-zone`'s finding, not the flow's.
+fn stated_zone(m: &NetModel, s: &crate::read::ServiceView, zone: &str) -> bool {
+    s.spec
+        .guest
+        .as_deref()
+        .and_then(|g| m.guest(g))
+        .and_then(|g| g.zone.as_ref())
+        .is_some_and(|(z, _)| z == zone)
+}
+
 pub(super) fn flow_target(lab: &Lab, out: &mut Vec<Diagnostic>) {
     let m = NetModel::read(lab);
     for f in &m.flows {
@@ -497,7 +508,7 @@ pub(super) fn flow_target(lab: &Lab, out: &mut Vec<Diagnostic>) {
                 err(FLOW_TARGET, format!("flow `{}` targets service `{name}`, which has no address on a lab-net VLAN", f.address.name()), f.loc, "here")
                     .with_help("put the service's guest on a VLAN with `.nic_on(slot, &vlan)`"),
             );
-        } else if !ends.iter().any(|e| e.zone == f.spec.to) {
+        } else if !ends.iter().any(|e| e.zone == f.spec.to) && !stated_zone(&m, s, &f.spec.to) {
             out.push(
                 err(
                     FLOW_TARGET,
