@@ -140,6 +140,17 @@ impl Service {
     /// forwarding to `port` on its guest.
     #[track_caller]
     pub fn internal(mut self, proxy: &Handle<super::Caddy>, host: &str, port: u16) -> Self {
+        if let Some(p) = crate::checks::caddy::site_host_problem(host) {
+            self.spec.invalid(
+                "proxy",
+                p,
+                "write the name clients use, like `photos.lab.home.arpa`",
+            );
+        }
+        if port == 0 {
+            self.spec
+                .invalid("proxy", "port 0", "write the port the service listens on");
+        }
         let mut map = indexmap::IndexMap::new();
         map.insert("via".to_string(), Value::from(proxy.address().name()));
         map.insert("host".to_string(), Value::from(host));
