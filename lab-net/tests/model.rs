@@ -505,3 +505,49 @@ fn the_proxy_must_be_allowed_to_reach_what_it_fronts() {
     let addr = m.guest("proxmox.ct.app").unwrap().nics[0].address.unwrap();
     assert_eq!(upstream, format!("{addr}:2283"));
 }
+
+#[test]
+fn a_vm_with_cloud_init_gets_its_address_in_ipconfig() {
+    use lab_proxmox::model::{CloudInit, Storage, Vm};
+    let mut b = base();
+    let lvm = b.lab.add(Storage::existing("local-lvm").node(&b.node));
+    let vm = b.lab.add(
+        Vm::new("app", &b.node)
+            .cloud_init(CloudInit::new(&lvm).user("admin"))
+            .nic_on("net0", &b.v20)
+            .address("10.0.20.40")
+            .nic_on("net1", &b.v30),
+    );
+    let mut lab = b.lab;
+    lab.derive();
+    let spec = lab.resource(vm.address()).unwrap();
+    let ipconfig: Vec<&str> = spec.attrs["cloud_init"]
+        .get("ipconfig")
+        .and_then(Value::as_list)
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(ipconfig.len(), 2, "{ipconfig:?}");
+    assert_eq!(ipconfig[0], "ip=10.0.20.40/24,gw=10.0.20.1");
+    assert!(ipconfig[1].starts_with("ip=10.0.30."), "{ipconfig:?}");
+    assert!(
+        !ipconfig[1].contains("gw="),
+        "the storage VLAN has no gateway"
+    );
+    // An ipconfig the user wrote is kept.
+    let mut b = base();
+    let lvm = b.lab.add(Storage::existing("local-lvm").node(&b.node));
+    let vm = b.lab.add(
+        Vm::new("app", &b.node)
+            .cloud_init(CloudInit::new(&lvm).ipconfig("ip=dhcp"))
+            .nic_on("net0", &b.v20),
+    );
+    let mut lab = b.lab;
+    lab.derive();
+    let ci = &lab.resource(vm.address()).unwrap().attrs["cloud_init"];
+    assert_eq!(
+        ci.get("ipconfig").and_then(Value::as_list).unwrap().len(),
+        1
+    );
+}
