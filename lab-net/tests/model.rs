@@ -551,3 +551,59 @@ fn a_vm_with_cloud_init_gets_its_address_in_ipconfig() {
         1
     );
 }
+
+#[test]
+fn two_clusters_get_a_firewall_each() {
+    use lab_core::testing::MemoryProvider;
+    let mut b = base();
+    let east = b
+        .lab
+        .register_provider_as("east", MemoryProvider::new().shared());
+    let west = b
+        .lab
+        .register_provider_as("west", MemoryProvider::new().shared());
+    b.lab.add(
+        Container::new("a", &b.node)
+            .nic_on("net0", &b.v20)
+            .provider(&east),
+    );
+    b.lab.add(
+        Container::new("c", &b.node)
+            .nic_on("net0", &b.v20)
+            .provider(&west),
+    );
+    let mut lab = b.lab;
+    lab.derive();
+    for (instance, guest) in [("east", "a"), ("west", "c")] {
+        let group = lab
+            .resources()
+            .find(|s| {
+                s.address.to_string() == format!("proxmox.firewall_group.zone-servers--{instance}")
+            })
+            .unwrap_or_else(|| panic!("{instance}'s group"));
+        assert_eq!(
+            group.attrs["group"],
+            Value::from("zone-servers"),
+            "the PVE name is the same"
+        );
+        assert_eq!(
+            group.provider.as_ref().map(|b| b.name.as_str()),
+            Some(instance)
+        );
+        let cluster = lab
+            .resources()
+            .find(|s| {
+                s.address.to_string() == format!("proxmox.firewall_cluster.cluster--{instance}")
+            })
+            .unwrap();
+        assert!(cluster
+            .deps
+            .iter()
+            .any(|d| d.on.to_string() == format!("proxmox.guest_firewall.{guest}")));
+        let fw = lab
+            .resources()
+            .find(|s| s.address.to_string() == format!("proxmox.guest_firewall.{guest}"))
+            .unwrap();
+        assert!(fw.deps.iter().any(|d| d.on == group.address));
+    }
+}

@@ -76,18 +76,23 @@ fn accept(source: &str, dest: Option<&str>, port: &Port, comment: &str) -> Value
 struct Ctx {
     id: lab_core::LabId,
     binding: Option<ProviderBinding>,
+    /// Appended to the addresses (not the PVE names) of this instance's
+    /// cluster-wide objects when the lab has several.
+    suffix: String,
 }
 
 impl Ctx {
+    /// A spec of `kind` for the PVE object `name` on this instance.
     fn spec(&self, kind: &str, name: &str) -> ResourceSpec {
-        let mut spec = ResourceSpec::new(kind, name);
+        let mut spec = ResourceSpec::new(kind, &format!("{name}{}", self.suffix));
         spec.check_set = Some(lab_proxmox::checks::SET);
         spec.provider = self.binding.clone();
         spec
     }
 
+    /// Orders `spec` after this instance's object `name` of `kind`.
     fn dep(&self, spec: &mut ResourceSpec, kind: &str, name: &str, via: &str, at: Loc) {
-        let on = Address::new(kind, name);
+        let on = Address::new(kind, &format!("{name}{}", self.suffix));
         if !spec.deps.iter().any(|d| d.on == on) {
             push_dep(spec, self.id, &on, via, at);
         }
@@ -108,28 +113,37 @@ pub fn flow_ports(model: &NetModel, flow: &crate::read::FlowView) -> Vec<Port> {
 }
 
 pub(super) fn derive(lab: &mut Lab, model: &NetModel) {
-    let guests: Vec<&GuestView> = model
+    // One firewall per Proxmox instance the guests are bound to (usually
+    // one; a lab with two clusters gets the cluster-wide objects on each,
+    // their addresses suffixed with the instance's name).
+    let mut clusters: IndexMap<Option<String>, Vec<&GuestView>> = IndexMap::new();
+    for g in model
         .guests
         .iter()
         .filter(|g| g.vlan_nics().next().is_some())
-        .collect();
-    if guests.is_empty() {
-        return;
+    {
+        clusters
+            .entry(g.binding.as_ref().map(|b| b.name.clone()))
+            .or_default()
+            .push(g);
     }
-    // Cluster-wide objects go to the guests' instance when they agree.
-    let first = guests[0].binding.as_ref().map(|b| b.name.clone());
-    let agree = guests
-        .iter()
-        .all(|g| g.binding.as_ref().map(|b| b.name.clone()) == first);
-    let ctx = Ctx {
-        id: lab.id(),
-        binding: if agree {
-            guests[0].binding.clone()
-        } else {
-            None
-        },
-    };
+    let several = clusters.len() > 1;
+    for (instance, guests) in clusters {
+        let suffix = match (&instance, several) {
+            (Some(name), true) => format!("--{name}"),
+            (None, true) => "--default".to_string(),
+            _ => String::new(),
+        };
+        let ctx = Ctx {
+            id: lab.id(),
+            binding: guests[0].binding.clone(),
+            suffix,
+        };
+        derive_for(lab, model, &ctx, &guests);
+    }
+}
 
+fn derive_for(lab: &mut Lab, model: &NetModel, ctx: &Ctx, guests: &[&GuestView]) {
     // Zone IPSets.
     let mut zone_sets: IndexMap<String, Loc> = IndexMap::new();
     for zone in model.zones.values() {
@@ -195,7 +209,7 @@ pub(super) fn derive(lab: &mut Lab, model: &NetModel) {
 
     // Security groups, for the zones with guests.
     let mut groups: IndexMap<String, ()> = IndexMap::new();
-    for g in &guests {
+    for g in guests {
         for nic in g.vlan_nics() {
             if let Some(z) = nic.vlan.as_deref().and_then(|v| model.vlan_zone(v)) {
                 groups.insert(z.name.clone(), ());
@@ -249,10 +263,11 @@ pub(super) fn derive(lab: &mut Lab, model: &NetModel) {
 
     // Guest firewalls.
     let mut guest_fws = Vec::new();
-    for g in &guests {
+    for g in guests {
         let at = g.vlan_nics().next().map_or(g.loc, |n| n.loc);
         let name = g.name().to_string();
-        let mut spec = ctx.spec(GUEST_FIREWALL, &name);
+        let mut spec = ResourceSpec::new(GUEST_FIREWALL, &name);
+        spec.check_set = Some(lab_proxmox::checks::SET);
         spec.provider = g.binding.clone();
         spec.set("node", g.node.as_str());
         spec.set(
@@ -291,7 +306,8 @@ pub(super) fn derive(lab: &mut Lab, model: &NetModel) {
     let mut spec = ctx.spec(CLUSTER_FIREWALL, "cluster");
     spec.set("enable", true);
     for (name, loc) in &guest_fws {
-        ctx.dep(&mut spec, GUEST_FIREWALL, name, "after", loc);
+        let on = Address::new(GUEST_FIREWALL, name);
+        push_dep(&mut spec, ctx.id, &on, "after", *loc);
     }
     add(lab, spec, at);
 }
