@@ -29,13 +29,16 @@
 //! - `pbs` (feature `pbs`, which turns on `proxmox`): Proxmox Backup
 //!   Server, backup jobs, the failure-domain analysis and restore drills
 //!   (`failures`, `restore-drill`, `backup-now` join the CLI);
-//! - `net` (feature `net`): VLANs and trust zones, Cloudflare, the reverse
-//!   proxy, firewall;
+//! - `net` (feature `net`, which turns on `proxmox`): trust zones, VLANs
+//!   and the flows between them; the Proxmox firewall, NIC tags and
+//!   addresses derived from them; the Caddy reverse proxy (`reach` joins
+//!   the CLI);
 //! - `talos` (feature `talos`, which turns on `proxmox`): Talos Linux and its
 //!   Kubernetes cluster.
 //!
 //! The feature `sim` adds the API-faithful simulators of the enabled
-//! providers (`lab::proxmox::sim`, `lab::pbs::sim`, `lab::talos::sim`).
+//! providers (`lab::proxmox::sim`, `lab::pbs::sim`, `lab::talos::sim`,
+//! `lab::net::sim`).
 //! Features compose, so one line gives a lab everything the examples use:
 //! `["proxmox", "sim"]` for a Proxmox VE lab, `["pbs", "sim"]` for one
 //! with backups, `["talos", "sim"]` for Talos on Proxmox VE with both
