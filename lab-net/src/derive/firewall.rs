@@ -307,7 +307,7 @@ fn derive_for(lab: &mut Lab, model: &NetModel, ctx: &Ctx, guests: &[&GuestView])
     spec.set("enable", true);
     for (name, loc) in &guest_fws {
         let on = Address::new(GUEST_FIREWALL, name);
-        push_dep(&mut spec, ctx.id, &on, "after", *loc);
+        push_dep(&mut spec, ctx.id, &on, "after", loc);
     }
     add(lab, spec, at);
 }
