@@ -9,7 +9,7 @@
 //! refuse a tunnel config before it is sent, and the simulator refuses
 //! what the API would.
 
-mod go_regexp;
+pub(crate) mod go_regexp;
 mod go_url;
 pub mod ingress;
 
