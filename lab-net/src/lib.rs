@@ -26,6 +26,7 @@
 
 pub mod api;
 pub mod checks;
+pub mod cloudflare;
 pub mod command;
 pub mod connect;
 pub mod derive;

@@ -8,6 +8,7 @@
 //! them.
 
 mod caddy;
+pub mod cloudflare;
 pub mod dns_record;
 pub mod flow;
 pub mod host;

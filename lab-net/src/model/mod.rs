@@ -18,6 +18,7 @@
 //! ```
 
 mod caddy;
+pub mod cloudflare;
 mod dns_record;
 mod flow;
 mod guest;
