@@ -294,16 +294,38 @@ impl Operation {
         }
         let value: Value = serde_json::from_slice(body)
             .map_err(|e| format!("the request body is not valid JSON: {e}"))?;
-        let first = validator
-            .iter_errors(&value)
-            .next()
-            .map(|e| (e.instance_path().to_string(), e.to_string()));
+        let first = validator.iter_errors(&value).next().map(|e| explain(&e));
         if let Some((at, e)) = first {
             let at = if at.is_empty() { "/".to_string() } else { at };
             return Err(format!("{at}: {e}"));
         }
         Ok(Some(value))
     }
+}
+
+/// The error to show for `e`: for a `oneOf`/`anyOf` no branch accepts
+/// (a DNS record of some type, an Access app of some kind), the first
+/// error of the branch that came closest (its `type` accepted, then the
+/// fewest errors) rather than "not valid under any of the schemas".
+fn explain(e: &jsonschema::ValidationError<'_>) -> (String, String) {
+    use jsonschema::error::ValidationErrorKind;
+    if let ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } =
+        e.kind()
+    {
+        let closest = context
+            .iter()
+            .filter(|errs| !errs.is_empty())
+            .min_by_key(|errs| {
+                let wrong_type = errs
+                    .iter()
+                    .any(|x| x.instance_path().to_string().ends_with("/type"));
+                (wrong_type, errs.len())
+            });
+        if let Some(first) = closest.and_then(|errs| errs.first()) {
+            return explain(first);
+        }
+    }
+    (e.instance_path().to_string(), e.to_string())
 }
 
 /// A `$ref` to `#/components/...`, followed once (for the type of a query
