@@ -120,8 +120,11 @@ async fn every_answer_wears_the_envelope_and_unknown_paths_are_7003() {
     let ok = api.get("/user/tokens/verify").await;
     assert_eq!(ok.status, 200);
     assert_eq!(ok.body["errors"], json!([]));
-    assert_eq!(ok.body["messages"], json!([]));
     assert_eq!(ok.body["result"]["status"], "active");
+    assert_eq!(
+        ok.body["messages"][0]["message"],
+        "This API Token is valid and active"
+    );
 
     let missing = api.get("/no/such/thing").await;
     assert_eq!((missing.status, missing.code()), (400, 7003));
@@ -132,6 +135,7 @@ async fn every_answer_wears_the_envelope_and_unknown_paths_are_7003() {
     assert_eq!(wrong_method.status, 405);
 
     let zones = api.get("/zones?name=example.com").await;
+    assert_eq!(zones.body["messages"], json!([]));
     assert_eq!(zones.body["result"][0]["name"], "example.com");
     assert_eq!(
         zones.body["result"][0]["id"].as_str().map(str::len),
@@ -222,6 +226,28 @@ async fn tunnels_refuse_a_duplicate_name_with_409_1013_and_carry_a_token() {
         .decode(parsed["s"].as_str().unwrap())
         .unwrap();
     assert_eq!(secret.len(), 32);
+
+    // A rename onto a name in use is the same 409.
+    let other = api.post(&base, json!({"name": "other"})).await;
+    let other_id = other.body["result"]["id"].as_str().unwrap().to_string();
+    let rename = api
+        .call(
+            Method::PATCH,
+            &format!("{base}/{other_id}"),
+            Some(json!({"name": "lab"})),
+        )
+        .await;
+    assert_eq!((rename.status, rename.code()), (409, 1013));
+    let rename = api
+        .call(
+            Method::PATCH,
+            &format!("{base}/{other_id}"),
+            Some(json!({"name": "lab-2"})),
+        )
+        .await;
+    assert_eq!(rename.body["result"]["name"], "lab-2");
+    api.call(Method::DELETE, &format!("{base}/{other_id}"), None)
+        .await;
 
     // Delete: gone from is_deleted=false, kept under is_deleted=true; the name is free.
     let deleted = api

@@ -53,6 +53,8 @@ pub(crate) struct Success {
     pub status: u16,
     pub result: Value,
     pub result_info: Option<Value>,
+    /// The envelope's `messages` (informational, e.g. the token check's).
+    pub messages: Vec<Value>,
 }
 
 impl Success {
@@ -62,6 +64,7 @@ impl Success {
             status: 200,
             result,
             result_info: None,
+            messages: Vec::new(),
         }
     }
 }
@@ -71,7 +74,7 @@ pub(crate) fn success_body(s: &Success) -> Value {
     let mut body = json!({
         "success": true,
         "errors": [],
-        "messages": [],
+        "messages": s.messages,
         "result": s.result,
     });
     if let Some(info) = &s.result_info {
@@ -141,6 +144,7 @@ impl Page {
             status: 200,
             result: Value::Array(page),
             result_info: Some(info),
+            messages: Vec::new(),
         }
     }
 }

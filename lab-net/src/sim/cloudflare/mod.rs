@@ -468,3 +468,25 @@ impl Drop for CloudflareSim {
         self.stop();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_limit_slides_and_says_how_long_to_wait() {
+        let mut rate = RateLimit {
+            limit: 2,
+            window: Duration::from_secs(10),
+            seen: VecDeque::new(),
+        };
+        let t0 = Instant::now();
+        assert!(rate.admit(t0).is_ok());
+        assert!(rate.admit(t0 + Duration::from_secs(4)).is_ok());
+        assert_eq!(rate.admit(t0 + Duration::from_secs(5)), Err(5));
+        assert_eq!(rate.admit(t0 + Duration::from_millis(9_500)), Err(1));
+        // The first request has left the window.
+        assert!(rate.admit(t0 + Duration::from_secs(10)).is_ok());
+        assert_eq!(rate.admit(t0 + Duration::from_secs(11)), Err(3));
+    }
+}

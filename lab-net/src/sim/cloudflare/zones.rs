@@ -80,6 +80,11 @@ pub(crate) fn dispatch(shared: &Shared, req: &Request) -> Answer {
                 "expires_on": null,
             }),
             result_info: None,
+            messages: vec![json!({
+                "code": 10000,
+                "message": "This API Token is valid and active",
+                "type": null,
+            })],
         }),
         _ => Err(ApiError::no_route()),
     }
