@@ -652,3 +652,99 @@ async fn curl_reads_a_zone() {
     assert_eq!(body["success"], true);
     assert_eq!(body["result"][0]["name"], "example.com");
 }
+
+#[tokio::test]
+async fn updates_keep_the_name_rules_and_deletes_are_final() {
+    let api = example().await;
+    let records = format!("{}/dns_records", api.zone());
+    let cname = api
+        .post(
+            &records,
+            json!({"type": "CNAME", "name": "app", "content": "t.cfargotunnel.com", "proxied": true}),
+        )
+        .await;
+    let a = api
+        .post(
+            &records,
+            json!({"type": "A", "name": "db", "content": "198.51.100.7"}),
+        )
+        .await;
+    let a_id = a.body["result"]["id"].as_str().unwrap().to_string();
+    let same = api
+        .post(
+            &records,
+            json!({"type": "A", "name": "db", "content": "198.51.100.7"}),
+        )
+        .await;
+    assert_eq!((same.status, same.code()), (400, 81057));
+    let second_a = api
+        .post(
+            &records,
+            json!({"type": "A", "name": "db", "content": "198.51.100.8"}),
+        )
+        .await;
+    assert_eq!(second_a.status, 200, "two A records may share a name");
+
+    let onto_cname = api
+        .call(
+            Method::PATCH,
+            &format!("{records}/{a_id}"),
+            Some(json!({"name": "app.example.com"})),
+        )
+        .await;
+    assert_eq!((onto_cname.status, onto_cname.code()), (400, 81054));
+    let put = api
+        .call(
+            Method::PUT,
+            &format!("{records}/{a_id}"),
+            Some(json!({"type": "A", "name": "db2", "content": "198.51.100.9", "ttl": 300})),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(put.body["result"]["name"], "db2.example.com");
+    assert_eq!(
+        put.body["result"]["created_on"],
+        a.body["result"]["created_on"]
+    );
+
+    let cname_id = cname.body["result"]["id"].as_str().unwrap().to_string();
+    let gone = api
+        .call(Method::DELETE, &format!("{records}/{cname_id}"), None)
+        .await;
+    assert_eq!(gone.body["result"], json!({"id": cname_id}));
+    let missing = api.get(&format!("{records}/{cname_id}")).await;
+    assert_eq!((missing.status, missing.code()), (404, 81044));
+
+    let unknown_zone = api
+        .get("/zones/0123456789abcdef0123456789abcdef/dns_records")
+        .await;
+    assert_eq!((unknown_zone.status, unknown_zone.code()), (400, 7003));
+}
+
+#[tokio::test]
+async fn zones_are_created_once_and_other_accounts_are_refused() {
+    let api = example().await;
+    let account = api.sim.account_id().to_string();
+    let created = api
+        .post(
+            "/zones",
+            json!({"name": "lab.example.org", "account": {"id": account}}),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    assert_eq!(created.body["result"]["status"], "pending");
+    let again = api
+        .post(
+            "/zones",
+            json!({"name": "lab.example.org", "account": {"id": account}}),
+        )
+        .await;
+    assert_eq!((again.status, again.code()), (400, 1061));
+    let by_account = api.get(&format!("/zones?account.id={account}")).await;
+    assert_eq!(by_account.body["result_info"]["total_count"], 2);
+
+    let other = api
+        .get("/accounts/0123456789abcdef0123456789abcdef/cfd_tunnel")
+        .await;
+    assert_eq!((other.status, other.code()), (403, 10000));
+}

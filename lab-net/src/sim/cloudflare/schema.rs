@@ -9,6 +9,8 @@
 //! mistakes of the 2024 file are corrected here (the file stays verbatim):
 //! the catch-all ingress rule has no `hostname`, and a DNS record body does
 //! not carry the read-only `id`/`proxiable`/`created_on`/`modified_on`.
+//! A PATCH body is checked as a partial one (nothing required; `oneOf`
+//! read as `anyOf`), as the API treats it.
 //! Query parameters not in the operation are refused (the real API mostly
 //! ignores them; refusing catches a client's typo).
 
@@ -88,6 +90,24 @@ fn correct_drift(doc: &mut Value) {
     }
 }
 
+/// A PATCH body's schema: the subset gives PATCH the POST body (the DNS
+/// record with `type`, `name` and `content` required), but a PATCH sends
+/// only what changes. Nothing is required, and `oneOf` becomes `anyOf`
+/// (a partial body fits several record types at once).
+fn partial(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            map.remove("required");
+            if let Some(branches) = map.remove("oneOf") {
+                map.insert("anyOf".into(), branches);
+            }
+            map.values_mut().for_each(partial);
+        }
+        Value::Array(items) => items.iter_mut().for_each(partial),
+        _ => {}
+    }
+}
+
 impl Api {
     fn compile(text: &str) -> Result<Api, String> {
         let mut doc: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
@@ -104,13 +124,16 @@ impl Api {
                 None => v.clone(),
             }
         };
-        let compile = |schema: &Value| -> Result<jsonschema::Validator, String> {
+        let mut partial_components = components.clone();
+        partial(&mut partial_components);
+        let compile_with = |components: &Value, schema: &Value| {
             let wrapped = json!({
                 "components": components,
                 "allOf": [schema],
             });
             jsonschema::draft4::new(&wrapped).map_err(|e| e.to_string())
         };
+        let compile = |schema: &Value| compile_with(&components, schema);
         let mut ops = Vec::new();
         let paths = doc["paths"].as_object().ok_or("no paths")?;
         for (template, item) in paths {
@@ -145,7 +168,14 @@ impl Api {
                     .and_then(|b| b.pointer("/content/application~1json/schema"))
                 {
                     Some(s) => Some(Arc::new(
-                        compile(s).map_err(|e| format!("{method} {template}: {e}"))?,
+                        if method == "patch" {
+                            let mut s = s.clone();
+                            partial(&mut s);
+                            compile_with(&partial_components, &s)
+                        } else {
+                            compile(s)
+                        }
+                        .map_err(|e| format!("{method} {template}: {e}"))?,
                     )),
                     None => None,
                 };
