@@ -597,6 +597,8 @@ async fn the_state_survives_a_restart_in_a_private_file() {
     let t = api.post(&base, json!({"name": "kept"})).await;
     let id = t.body["result"]["id"].as_str().unwrap().to_string();
     let account = api.sim.account_id().to_string();
+    let token = api.sim.token().expose().to_string();
+    let fingerprint = api.sim.fingerprint().to_string();
     drop(api);
     #[cfg(unix)]
     {
@@ -606,6 +608,12 @@ async fn the_state_survives_a_restart_in_a_private_file() {
     }
     let again = start(config).await;
     assert_eq!(again.sim.account_id(), account);
+    assert_eq!(again.sim.token().expose(), token, "the token is kept");
+    assert_eq!(
+        again.sim.fingerprint(),
+        fingerprint,
+        "the certificate is kept"
+    );
     let got = again.get(&format!("{base}/{id}")).await;
     assert_eq!(got.body["result"]["name"], "kept");
 }

@@ -59,7 +59,8 @@ pub const DEFAULT_RATE_WINDOW: Duration = Duration::from_secs(300);
 /// How to start a simulated Cloudflare account.
 #[derive(Clone)]
 pub struct CloudflareSimConfig {
-    /// The API token the simulator accepts (`None`: a random one).
+    /// The API token the simulator accepts (`None`: the one kept beside
+    /// the state file, else a random one).
     pub token: Option<String>,
     /// The account id (32 hex digits; `None`: a random one).
     pub account_id: Option<String>,
@@ -314,18 +315,23 @@ impl CloudflareSim {
                 );
             }
         }
+        // With a state file, the certificate and the token are kept beside
+        // it (`<state>.tls.json`, 0600), so a pinned client keeps working
+        // across restarts.
+        let sidecar = config.state_file.as_ref().map(|p| {
+            let mut s = p.as_os_str().to_owned();
+            s.push(".tls.json");
+            PathBuf::from(s)
+        });
         let identity = lab_proxmox::sim::tls::load_or_generate_for(
             "Cloudflare API simulator",
             "api.cloudflare.com",
-            None,
-            "",
-            None,
+            sidecar.as_deref(),
+            "cloudflare-api-token",
+            config.token.as_deref(),
         )
         .map_err(SimError::Tls)?;
-        let token = config.token.clone().unwrap_or_else(|| {
-            let b: [u8; 30] = rand::random();
-            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b)
-        });
+        let token = identity.token_secret.clone();
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| SimError::Bind {
