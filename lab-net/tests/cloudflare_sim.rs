@@ -756,3 +756,32 @@ async fn zones_are_created_once_and_other_accounts_are_refused() {
         .await;
     assert_eq!((other.status, other.code()), (403, 10000));
 }
+
+#[test]
+fn a_background_simulator_serves_without_the_callers_runtime() {
+    let sim =
+        CloudflareSim::start_background(CloudflareSimConfig::default().with_zone("example.com"))
+            .expect("the simulator starts on its own thread");
+    let pin = lab_proxmox::api::tls::parse_fingerprint(sim.fingerprint()).unwrap();
+    let tls = lab_proxmox::api::tls::client_config(Some(pin)).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let body: Value = runtime.block_on(async {
+        reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .build()
+            .unwrap()
+            .get(format!("{}/zones", sim.base_url()))
+            .bearer_auth(sim.token().expose())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(body["result"][0]["name"], "example.com");
+    sim.stop();
+}
