@@ -785,3 +785,55 @@ fn a_background_simulator_serves_without_the_callers_runtime() {
     assert_eq!(body["result"][0]["name"], "example.com");
     sim.stop();
 }
+
+#[tokio::test]
+async fn a_connected_tunnel_is_deleted_only_after_its_connections_are_cleaned() {
+    let api = example().await;
+    let base = format!("{}/cfd_tunnel", api.account());
+    let t = api
+        .post(&base, json!({"name": "edge", "config_src": "cloudflare"}))
+        .await;
+    let id = t.body["result"]["id"].as_str().unwrap().to_string();
+    assert!(api.sim.connect_tunnel(&id, "c0nnect0r"));
+    let got = api.get(&format!("{base}/{id}")).await;
+    assert_eq!(got.body["result"]["status"], "healthy");
+    let clients = api.get(&format!("{base}/{id}/connections")).await;
+    assert_eq!(clients.body["result"][0]["id"], "c0nnect0r");
+    assert_eq!(
+        clients.body["result"][0]["conns"].as_array().map(Vec::len),
+        Some(4)
+    );
+
+    let refused = api
+        .call(Method::DELETE, &format!("{base}/{id}"), None)
+        .await;
+    assert_eq!((refused.status, refused.code()), (400, 1022));
+    let other_client = api
+        .call(
+            Method::DELETE,
+            &format!("{base}/{id}/connections?client_id=other"),
+            None,
+        )
+        .await;
+    assert_eq!(other_client.status, 200);
+    let still = api
+        .call(Method::DELETE, &format!("{base}/{id}"), None)
+        .await;
+    assert_eq!(
+        still.code(),
+        1022,
+        "another connector's cleanup leaves these"
+    );
+    api.call(
+        Method::DELETE,
+        &format!("{base}/{id}/connections?client_id=c0nnect0r"),
+        None,
+    )
+    .await;
+    let got = api.get(&format!("{base}/{id}")).await;
+    assert_eq!(got.body["result"]["status"], "down");
+    let deleted = api
+        .call(Method::DELETE, &format!("{base}/{id}"), None)
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+}

@@ -463,6 +463,13 @@ impl CloudflareSim {
         })
     }
 
+    /// Simulates a connector (`cloudflared tunnel run`) on tunnel `id`:
+    /// four connections from `client_id`, status `healthy`. False if no
+    /// such live tunnel.
+    pub fn connect_tunnel(&self, id: &str, client_id: &str) -> bool {
+        self.shared.write(|w| tunnels::connect(w, id, client_id))
+    }
+
     /// Changes the rate limit from now on (the window's history is kept).
     pub fn set_rate_limit(&self, limit: u32, window: Duration) {
         let mut rate = self.shared.rate.lock().unwrap_or_else(|e| e.into_inner());

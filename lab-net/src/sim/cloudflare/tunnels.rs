@@ -3,7 +3,9 @@
 //! `is_deleted`/`name`/`uuid`/`status`/prefix filters, read, rename,
 //! delete (soft: `deleted_at` is set and the name is free again), the
 //! connector token (base64 of `{"a","s","t"}`, cloudflared's
-//! `connection.TunnelToken`), connections, and the remote configuration:
+//! `connection.TunnelToken`), connections (a connector is simulated with
+//! [`super::CloudflareSim::connect_tunnel`]; a tunnel that has some cannot
+//! be deleted, 1022), and the remote configuration:
 //! `PUT …/configurations` replaces the whole document after cloudflared's
 //! ingress rules accept it (`lab_net::cloudflare::ingress`), and bumps
 //! `version`.
@@ -22,6 +24,8 @@ pub(crate) const DUPLICATE_NAME: u32 = 1013;
 /// 400, `Bad Configuration: Validation failed: <cloudflared's message>`
 /// (the API's answer as quoted in public client code).
 pub(crate) const INVALID_INGRESS: u32 = 1056;
+/// A tunnel with connections cannot be deleted (clean them up first).
+pub(crate) const ACTIVE_CONNECTIONS: u32 = 1022;
 
 pub(crate) fn dispatch(shared: &Shared, req: &Request) -> Answer {
     let account = super::zones::account(shared, req)?;
@@ -39,12 +43,10 @@ pub(crate) fn dispatch(shared: &Shared, req: &Request) -> Answer {
             with_tunnel(shared, &account, req, |t| Ok(Value::String(token(t))))
         }
         ("GET", "/accounts/{account_id}/cfd_tunnel/{tunnel_id}/connections") => {
-            with_tunnel(shared, &account, req, |t| {
-                Ok(t.record["connections"].clone())
-            })
+            with_tunnel(shared, &account, req, |t| Ok(clients(t)))
         }
         ("DELETE", "/accounts/{account_id}/cfd_tunnel/{tunnel_id}/connections") => {
-            with_tunnel(shared, &account, req, |_| Ok(json!({})))
+            clean_connections(shared, &account, req)
         }
         ("GET", "/accounts/{account_id}/cfd_tunnel/{tunnel_id}/configurations") => {
             with_tunnel(shared, &account, req, |t| {
@@ -241,10 +243,95 @@ fn update(shared: &Shared, account: &str, req: &Request) -> Answer {
     })
 }
 
+/// The connectors of a tunnel, as `GET …/connections` lists them: one
+/// client per connector (`client_id`) with its connections.
+fn clients(t: &Tunnel) -> Value {
+    let mut by_client: Vec<(String, Vec<Value>)> = Vec::new();
+    for c in t.record["connections"].as_array().into_iter().flatten() {
+        let client = c["client_id"].as_str().unwrap_or_default().to_string();
+        match by_client.iter_mut().find(|(id, _)| *id == client) {
+            Some((_, conns)) => conns.push(c.clone()),
+            None => by_client.push((client, vec![c.clone()])),
+        }
+    }
+    Value::Array(
+        by_client
+            .into_iter()
+            .map(|(id, conns)| {
+                json!({
+                    "id": id,
+                    "arch": "linux_amd64",
+                    "version": conns[0]["client_version"],
+                    "run_at": conns[0]["opened_at"],
+                    "features": [],
+                    "conns": conns,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// `DELETE …/connections[?client_id=]`: drops the (stale) connections of
+/// one connector or of all; a tunnel left without any is `down`.
+fn clean_connections(shared: &Shared, account: &str, req: &Request) -> Answer {
+    let id = req.param("tunnel_id");
+    let client = super::envelope::query(req.query, "client_id").map(str::to_string);
+    shared.write(|w| match w.tunnels.get_mut(id) {
+        Some(t) if t.account == account && is_live(t) => {
+            if let Some(conns) = t.record["connections"].as_array_mut() {
+                let before = conns.len();
+                conns.retain(|c| client.as_deref().is_some_and(|k| c["client_id"] != k));
+                if conns.is_empty() && before > 0 {
+                    t.record["status"] = "down".into();
+                    t.record["conns_inactive_at"] = now_rfc3339().into();
+                }
+            }
+            Ok(Success::ok(json!({})))
+        }
+        _ => Err(not_found()),
+    })
+}
+
+/// A connector running `cloudflared tunnel run --token` (the simulator's
+/// knob): four connections from `client_id`, the tunnel `healthy`.
+pub(crate) fn connect(w: &mut super::world::World, tunnel: &str, client_id: &str) -> bool {
+    let Some(t) = w.tunnels.get_mut(tunnel).filter(|t| is_live(t)) else {
+        return false;
+    };
+    let now = now_rfc3339();
+    if let Some(conns) = t.record["connections"].as_array_mut() {
+        for colo in ["ams01", "fra06", "ams08", "fra13"] {
+            conns.push(json!({
+                "id": uuid(),
+                "client_id": client_id,
+                "client_version": "2024.8.2",
+                "colo_name": colo,
+                "is_pending_reconnect": false,
+                "opened_at": now,
+                "origin_ip": "127.0.0.1",
+                "uuid": uuid(),
+            }));
+        }
+    }
+    t.record["status"] = "healthy".into();
+    t.record["conns_active_at"] = now.into();
+    true
+}
+
 fn delete(shared: &Shared, account: &str, req: &Request) -> Answer {
     let id = req.param("tunnel_id");
     shared.write(|w| match w.tunnels.get_mut(id) {
         Some(t) if t.account == account && is_live(t) => {
+            if t.record["connections"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty())
+            {
+                return Err(ApiError::new(
+                    400,
+                    ACTIVE_CONNECTIONS,
+                    "Cannot delete tunnel because it has active connections",
+                ));
+            }
             t.record["deleted_at"] = now_rfc3339().into();
             Ok(Success::ok(t.record.clone()))
         }
