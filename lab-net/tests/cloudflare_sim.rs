@@ -492,6 +492,21 @@ async fn access_apps_get_an_aud_and_unique_precedences() {
     assert_eq!(scoped.status, 200, "{}", scoped.body);
     assert_eq!(scoped.body["result"]["reusable"], false);
 
+    // A policy changed later shows changed in the app.
+    let renamed = api
+        .call(
+            Method::PUT,
+            &format!("{access}/policies/{}", policies[1]),
+            Some(json!({"name": "ci-tokens", "decision": "non_identity",
+                        "include": [{"any_valid_service_token": {}}]})),
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    let app_now = api.get(&format!("{access}/apps/{app_id}")).await;
+    assert_eq!(app_now.body["result"]["policies"][0]["name"], "ci-tokens");
+    assert_eq!(app_now.body["result"]["policies"][0]["precedence"], 1);
+    assert_eq!(app_now.body["result"]["aud"], app.body["result"]["aud"]);
+
     let in_use = api
         .call(
             Method::DELETE,

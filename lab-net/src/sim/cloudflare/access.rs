@@ -253,6 +253,16 @@ fn save_plain(
                 })
                 .count();
             record["app_count"] = count.into();
+            // The apps show the policy as it is now.
+            for app in w.apps.values_mut() {
+                for linked in app.record["policies"].as_array_mut().into_iter().flatten() {
+                    if linked["id"] == id.as_str() {
+                        let precedence = linked["precedence"].clone();
+                        *linked = record.clone();
+                        linked["precedence"] = precedence;
+                    }
+                }
+            }
         }
         kind.store(w).insert(
             id,

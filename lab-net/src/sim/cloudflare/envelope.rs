@@ -27,8 +27,7 @@ impl ApiError {
         }
     }
 
-    /// 7003 "No route for the URI" (HTTP 400), for unknown paths and for
-    /// ids that name nothing in a path position the API routes on.
+    /// 7003 "No route for the URI" (HTTP 400), for unknown paths.
     pub fn no_route() -> ApiError {
         ApiError::new(400, 7003, "No route for the URI")
     }
