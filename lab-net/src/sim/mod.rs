@@ -2,3 +2,4 @@
 
 pub mod caddy;
 pub use caddy::CaddySim;
+pub mod cloudflare;
