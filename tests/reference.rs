@@ -1,7 +1,7 @@
 //! The reference data inside the repository is what its `SOURCES.md` says:
-//! every file of `lab-proxmox/reference/`, `lab-talos/reference/` and
-//! `lab-pbs/reference/` is listed there with its sha256, and no listed file
-//! is missing or changed.
+//! every file of `lab-proxmox/reference/`, `lab-talos/reference/`,
+//! `lab-pbs/reference/` and `lab-net/reference/` is listed there with its
+//! sha256, and no listed file is missing or changed.
 //!
 //! The crates embed these files (`include_str!`), so a missing one already
 //! fails the build; this test catches a file replaced without updating its
@@ -89,4 +89,9 @@ fn talos_reference_matches_its_sources() {
 #[test]
 fn pbs_reference_matches_its_sources() {
     check("lab-pbs", 1);
+}
+
+#[test]
+fn net_reference_matches_its_sources() {
+    check("lab-net", 1);
 }
