@@ -1,6 +1,7 @@
 //! A create that fails after claiming an identity: the state keeps it
 //! pending, the next plan asks the provider to recover exactly that object
 //! (here: remove the half-made one), and the retry reuses the identity.
+//! A retry within the same run reuses it too.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -23,6 +24,9 @@ struct Claimer {
     objects: Mutex<BTreeMap<String, (Attrs, String)>>,
     next: Mutex<u32>,
     fail_next_create: Mutex<bool>,
+    /// The next create claims, half makes its object, then fails with a
+    /// transient error (a connection cut after the service started).
+    cut_next_create: Mutex<bool>,
     reserved_seen: Mutex<Vec<String>>,
 }
 
@@ -71,6 +75,10 @@ impl Provider for Claimer {
         };
         ctx.claim(Claim::new().with("id", id.as_str()))?;
         let mut objects = self.objects.lock().unwrap();
+        if std::mem::take(&mut *self.cut_next_create.lock().unwrap()) {
+            objects.insert(id, (req.attrs.clone(), String::new()));
+            return Err(ProviderError::transient("the connection was cut"));
+        }
         if std::mem::take(&mut *self.fail_next_create.lock().unwrap()) {
             // Half made: the object exists, without its marker.
             objects.insert(id, (req.attrs.clone(), String::new()));
@@ -182,4 +190,32 @@ fn a_failed_create_stays_pending_is_cleaned_and_retried_with_the_same_identity()
         assert!(store.load().unwrap().unwrap().pending.is_empty());
         assert!(!e.plan(&PlanOptions::default()).await.unwrap().has_changes());
     });
+}
+
+#[test]
+fn a_retry_in_the_same_run_reuses_the_identity_its_first_try_claimed() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let provider = std::sync::Arc::new(Claimer::default());
+    *provider.cut_next_create.lock().unwrap() = true;
+    let store = MemoryStateStore::new();
+    let mut lab = Lab::new("home");
+    lab.register_provider(provider.clone() as std::sync::Arc<dyn Provider>);
+    lab.add(Thing::new("box").attr("size", 3));
+    rt.block_on(async {
+        let e = Engine::new(lab, store.clone());
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        let report = e.apply(&plan, &ApplyOptions::default()).await.unwrap();
+        assert!(report.is_success(), "{report:?}");
+    });
+    // The second try was given the first try's claim: no second object
+    // beside the half-made one.
+    assert_eq!(
+        *provider.reserved_seen.lock().unwrap(),
+        vec!["1".to_string()]
+    );
+    let objects: Vec<String> = provider.objects.lock().unwrap().keys().cloned().collect();
+    assert_eq!(objects, vec!["1".to_string()]);
 }

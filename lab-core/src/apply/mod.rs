@@ -527,7 +527,7 @@ async fn run_op_inner(
         }
     }
     // Inputs: references resolved from outputs recorded by the producers.
-    let (attrs, lineage, reserved) = {
+    let (attrs, lineage, mut reserved) = {
         let state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
         let mut attrs = match op.kind {
             OpKind::Delete => step
@@ -674,6 +674,23 @@ async fn run_op_inner(
                     delay,
                     error: e.message.clone(),
                 });
+                // What this try claimed (a VMID, its task) may exist now,
+                // half made: the next try reuses the claim, as the next run
+                // would, so it never makes a second object beside it (the
+                // provider refuses a claimed identity that is taken, and
+                // the next plan's recovery looks at it).
+                if op.kind == OpKind::Create {
+                    let merged = journal
+                        .merged
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clone();
+                    if !merged.is_empty() {
+                        let mut claim = reserved.clone().unwrap_or_default();
+                        claim.merge(&merged);
+                        reserved = Some(claim);
+                    }
+                }
                 tokio::time::sleep(delay).await;
                 attempt += 1;
             }
