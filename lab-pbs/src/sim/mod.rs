@@ -419,51 +419,16 @@ impl PbsSim {
     /// first (a CLI embedding it). It runs until the handle is dropped or
     /// [`PbsSim::stop`]ped.
     pub fn start_background(config: PbsSimConfig) -> Result<PbsSim, SimError> {
-        let (tx, rx) = std::sync::mpsc::channel();
         let listen = config.listen;
-        std::thread::Builder::new()
-            .name("pbs-sim".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = tx.send(Err(SimError::Bind {
-                            addr: listen,
-                            reason: format!("cannot start a runtime: {e}"),
-                        }));
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    match PbsSim::start(config).await {
-                        Ok(sim) => {
-                            let mut stopped = sim.shutdown.subscribe();
-                            if tx.send(Ok(sim)).is_ok() {
-                                while !*stopped.borrow() {
-                                    if stopped.changed().await.is_err() {
-                                        break;
-                                    }
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            let _ = tx.send(Err(e));
-                        }
-                    }
-                });
-            })
-            .map_err(|e| SimError::Bind {
+        lab_proxmox::sim::start_on_own_thread(
+            "pbs-sim",
+            move || PbsSim::start(config),
+            |sim: &PbsSim| sim.shutdown.subscribe(),
+            move |reason| SimError::Bind {
                 addr: listen,
-                reason: format!("cannot start the simulator's thread: {e}"),
-            })?;
-        rx.recv().map_err(|_| SimError::Bind {
-            addr: listen,
-            reason: "the simulator's thread ended before it started".into(),
-        })?
+                reason,
+            },
+        )
     }
 
     /// `https://127.0.0.1:<port>`.

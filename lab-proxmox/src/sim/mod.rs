@@ -73,6 +73,7 @@
 
 mod aplinfo;
 mod async_worker;
+mod background;
 mod backup;
 mod cluster;
 mod content;
@@ -113,6 +114,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+pub use background::start_on_own_thread;
 pub use faults::Faults;
 pub use firewall::{
     Firewall, FwRule, GuestFirewallConf, IpSetConf, IpSetEntryConf, SecurityGroupConf,

@@ -377,50 +377,16 @@ impl CloudflareSim {
     /// first (a CLI embedding it). It runs until the handle is dropped or
     /// [`CloudflareSim::stop`]ped.
     pub fn start_background(config: CloudflareSimConfig) -> Result<CloudflareSim, SimError> {
-        let (tx, rx) = std::sync::mpsc::channel();
         let listen = config.listen;
-        let failed = |reason: String| SimError::Bind {
-            addr: listen,
-            reason,
-        };
-        std::thread::Builder::new()
-            .name("cloudflare-sim".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = tx.send(Err(SimError::Bind {
-                            addr: listen,
-                            reason: format!("cannot start a runtime: {e}"),
-                        }));
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    match CloudflareSim::start(config).await {
-                        Ok(sim) => {
-                            let mut stopped = sim.shutdown.subscribe();
-                            if tx.send(Ok(sim)).is_ok() {
-                                while !*stopped.borrow() {
-                                    if stopped.changed().await.is_err() {
-                                        break;
-                                    }
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            let _ = tx.send(Err(e));
-                        }
-                    }
-                });
-            })
-            .map_err(|e| failed(format!("cannot start the simulator's thread: {e}")))?;
-        rx.recv()
-            .map_err(|_| failed("the simulator's thread ended before it started".into()))?
+        lab_proxmox::sim::start_on_own_thread(
+            "cloudflare-sim",
+            move || CloudflareSim::start(config),
+            |sim: &CloudflareSim| sim.shutdown.subscribe(),
+            move |reason| SimError::Bind {
+                addr: listen,
+                reason,
+            },
+        )
     }
 
     /// `https://127.0.0.1:<port>/client/v4`: the API base URL.
