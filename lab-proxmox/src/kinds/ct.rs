@@ -13,6 +13,9 @@
 //! | `unprivileged` | `Bool` | forces replacement |
 //! | `features?` | `{nesting?: Bool, keyctl?: Bool}` | |
 //! | `password?: Secret`, `ssh_keys?: [Str]` | | create-time only; force replacement |
+//! | `entrypoint?` | `Str` | the command run as init (application containers); left out: not managed (an OCI image's own stays) |
+//! | `env?` | `{NAME: Str}` | runtime environment variables the lab sets (PVE's NUL-separated `env`); other variables (an OCI image's `PATH`) stay and are not compared |
+//! | `env_secrets?` | `{NAME: Secret}` | the same, with sensitive values: sealed in the state, redacted in plans; a changed value is an update |
 //! | `onboot`, `started`, `tags?`, `notes?`, `pool?` | | as for a VM |
 //!
 //! Outputs ([`super::GuestOutputs`]): `vmid`, `node`, `macs`.
@@ -48,6 +51,12 @@ pub struct CtSpec {
     pub password: Option<Secret>,
     /// Root's SSH keys (create only).
     pub ssh_keys: Option<Vec<String>>,
+    /// The command run as init (`entrypoint`; PVE's default `/sbin/init`).
+    pub entrypoint: Option<String>,
+    /// Environment variables with plain values, by name.
+    pub env: Option<IndexMap<String, String>>,
+    /// Environment variables with secret values, by name.
+    pub env_secrets: Option<IndexMap<String, Secret>>,
     /// The root filesystem.
     pub rootfs: Option<CtVolume>,
     /// Mount points, by slot.
@@ -113,6 +122,34 @@ pub struct CtNic {
     pub gw: Option<String>,
     /// Proxmox firewall on the NIC.
     pub firewall: Option<bool>,
+}
+
+impl CtSpec {
+    /// The names of the environment variables the spec sets (plain and
+    /// secret), in the spec's order.
+    pub fn env_names(&self) -> Vec<&str> {
+        let plain = self.env.iter().flat_map(|m| m.keys());
+        let secret = self.env_secrets.iter().flat_map(|m| m.keys());
+        plain.chain(secret).map(String::as_str).collect()
+    }
+
+    /// The variables the spec sets as `NAME=value`, plain ones first; the
+    /// secret values exposed (only for the request that sends them).
+    pub fn env_entries(&self) -> Vec<String> {
+        let plain = self.env.iter().flatten().map(|(k, v)| format!("{k}={v}"));
+        let secret = self
+            .env_secrets
+            .iter()
+            .flatten()
+            .map(|(k, v)| format!("{k}={}", v.expose()));
+        plain.chain(secret).collect()
+    }
+
+    /// Whether the spec manages anything Proxmox's guest listing does not
+    /// show (so a refresh reads the config, not only the listing).
+    pub fn manages_runtime(&self) -> bool {
+        self.entrypoint.is_some() || self.env.is_some() || self.env_secrets.is_some()
+    }
 }
 
 impl Kind for CtSpec {

@@ -1,11 +1,14 @@
-//! `proxmox.file`: a file downloaded onto a storage (`download-url`).
+//! `proxmox.file`: a file downloaded onto a storage (`download-url`), or
+//! an OCI image pulled from a registry (`oci-registry-pull`, PVE 9.1).
 //!
 //! | field | shape | notes |
 //! |---|---|---|
 //! | `node`, `storage` | `Str` | |
-//! | `content` | `"import" \| "iso" \| "vztmpl"` | |
-//! | `filename`, `url` | `Str` | |
-//! | `checksum?`, `checksum_algorithm?` | `Str` | |
+//! | `content` | `"import" \| "iso" \| "vztmpl"` | an OCI image is `vztmpl` |
+//! | `filename` | `Str` | an OCI image's is the one PVE gives it: the reference's last segment normalised + `.tar` (`cloudflared_2025.11.1.tar`) |
+//! | `url?` | `Str` | a download's source |
+//! | `reference?` | `Str` | an OCI image's (`docker.io/cloudflare/cloudflared:2025.11.1`) |
+//! | `checksum?`, `checksum_algorithm?` | `Str` | downloads only |
 //!
 //! Every field forces replacement: a downloaded file is immutable.
 //!
@@ -26,8 +29,10 @@ pub struct FileSpec {
     pub content: String,
     /// Its file name.
     pub filename: String,
-    /// Where it is downloaded from.
-    pub url: String,
+    /// Where it is downloaded from (a download).
+    pub url: Option<String>,
+    /// The OCI image reference it is pulled as (an OCI image).
+    pub reference: Option<String>,
     /// Expected checksum.
     pub checksum: Option<String>,
     /// The checksum's algorithm.

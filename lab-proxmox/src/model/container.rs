@@ -3,7 +3,7 @@
 use std::panic::Location;
 
 use indexmap::IndexMap;
-use lab_core::{Handle, Resource, ResourceSpec, Secret, Value};
+use lab_core::{Handle, Input, Resource, ResourceSpec, Secret, Value};
 
 use super::common::{
     cidr_problem, ip_problem, mark, parse_size_gb, parse_slot, problem_at, put, MP_SLOTS, SIZE_HELP,
@@ -61,6 +61,10 @@ pub struct Container {
     mountpoints: Vec<MountPoint>,
     features: IndexMap<String, Value>,
     ssh_keys: Vec<String>,
+    /// Plain environment variables, by name.
+    env: IndexMap<String, Value>,
+    /// Secret environment variables (a `Secret` or a reference), by name.
+    env_secrets: IndexMap<String, Value>,
 }
 
 impl Container {
@@ -80,6 +84,8 @@ impl Container {
             mountpoints: Vec::new(),
             features: IndexMap::new(),
             ssh_keys: Vec::new(),
+            env: IndexMap::new(),
+            env_secrets: IndexMap::new(),
         }
     }
 
@@ -319,6 +325,138 @@ impl Container {
         self
     }
 
+    /// The command the container runs as init instead of `/sbin/init`
+    /// (PVE's `entrypoint`), with its arguments: for an application
+    /// container made from an OCI image ([`File::oci_image`]), e.g.
+    /// `cloudflared --no-autoupdate tunnel run`. It replaces the image's
+    /// own entrypoint and command. Left out, the container keeps what it
+    /// has (the image's) and the lab does not compare it.
+    ///
+    /// ```
+    /// use lab_core::prelude::*;
+    /// use lab_proxmox::model::*;
+    /// let mut lab = Lab::new("home");
+    /// let pve1 = lab.add(Node::new("pve1").bridge("vmbr0"));
+    /// let local = lab.add(Storage::existing("local").content(&[Content::Vztmpl, Content::Rootdir]));
+    /// let image = lab.add(File::oci_image("cloudflared", &pve1, &local, "docker.io/cloudflare/cloudflared:2025.11.1"));
+    /// let ct = lab.add(
+    ///     Container::new("tunnel", &pve1)
+    ///         .ostemplate(&image)
+    ///         .rootfs(&local, "2G")
+    ///         .entrypoint("cloudflared --no-autoupdate tunnel run")
+    ///         .env("TUNNEL_LOGLEVEL", "info")
+    ///         .env_secret("TUNNEL_TOKEN", Secret::new("eyJh...")),
+    /// );
+    /// let spec = lab.resource(ct.address()).unwrap();
+    /// assert_eq!(spec.attrs["entrypoint"], Value::from("cloudflared --no-autoupdate tunnel run"));
+    /// assert_eq!(spec.attrs["env"].get("TUNNEL_LOGLEVEL"), Some(&Value::from("info")));
+    /// assert!(spec.attrs["env_secrets"].contains_secret());
+    /// ```
+    #[track_caller]
+    pub fn entrypoint(mut self, command: &str) -> Self {
+        let spec = self.spec();
+        if command.trim().is_empty() {
+            spec.invalid(
+                "entrypoint",
+                "the entrypoint is empty",
+                "give the command and its arguments, e.g. `cloudflared --no-autoupdate tunnel run`",
+            );
+        } else if let Some(c) = command.chars().find(|c| forbidden_control(*c)) {
+            spec.invalid(
+                "entrypoint",
+                format!(
+                    "the entrypoint contains the control character {:?}, which Proxmox refuses",
+                    c
+                ),
+                "write the command on one line without control characters (tabs are allowed)",
+            );
+        }
+        spec.set("entrypoint", command);
+        self
+    }
+
+    /// Sets the environment variable `name` to `value` in the container
+    /// (PVE's `env`, LXC's `lxc.environment.runtime`). Variables the image
+    /// brings (`PATH`, ...) stay unless set here. For a token or a
+    /// password use [`Container::env_secret`].
+    #[track_caller]
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        if self.env_name_ok(name, "env") {
+            if let Some(c) = value.chars().find(|c| forbidden_control(*c)) {
+                self.spec().invalid(
+                    "env",
+                    format!(
+                        "the value of `{name}` contains the control character {c:?}, which Proxmox refuses"
+                    ),
+                    "give a one-line value without control characters (tabs are allowed)",
+                );
+            }
+        }
+        self.env.insert(name.to_string(), Value::from(value));
+        let env = self.env.clone();
+        self.spec().set("env", env);
+        mark(self.spec(), format!("env.{name}"), Location::caller());
+        self
+    }
+
+    /// Sets the environment variable `name` to a secret: a [`Secret`], or
+    /// another resource's secret output (a Cloudflare tunnel's run token),
+    /// which also orders this container after that resource. The value is
+    /// sealed in the state and never printed; a changed value is an update
+    /// of the container. Proxmox stores it in the container's config, where
+    /// anyone allowed to read the config (`VM.Audit`) can see it.
+    #[track_caller]
+    pub fn env_secret(mut self, name: &str, value: impl Into<Input<Secret>>) -> Self {
+        self.env_name_ok(name, "env_secrets");
+        let field = format!("env_secrets.{name}");
+        let spec = self.spec();
+        // Through a field of its own so a reference records its edge (via
+        // `env_secrets.NAME`), then moved into the map.
+        spec.set_input::<Secret>(&field, value);
+        let value = spec.attrs.shift_remove(&field).unwrap_or(Value::Null);
+        if let Value::Secret(s) = &value {
+            if s.expose().chars().any(forbidden_control) {
+                spec.invalid(
+                    "env_secrets",
+                    format!(
+                        "the value of `{name}` contains a control character, which Proxmox refuses"
+                    ),
+                    "check the secret: a token is one line without control characters",
+                );
+            }
+        }
+        self.env_secrets.insert(name.to_string(), value);
+        let secrets = self.env_secrets.clone();
+        self.spec().set("env_secrets", secrets);
+        mark(self.spec(), field, Location::caller());
+        self
+    }
+
+    /// Checks an environment variable's name (`\w+`, set once); records a
+    /// problem on `field` and returns false when it is bad.
+    #[track_caller]
+    fn env_name_ok(&mut self, name: &str, field: &str) -> bool {
+        let twice = self.env.contains_key(name) || self.env_secrets.contains_key(name);
+        let spec = self.spec();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            spec.invalid(
+                field,
+                format!("`{name}` is not an environment variable name Proxmox accepts"),
+                "use letters, digits and `_` only, e.g. `TUNNEL_TOKEN`",
+            );
+            return false;
+        }
+        if twice {
+            spec.invalid(
+                field,
+                format!("the environment variable `{name}` is set twice"),
+                "set each variable once, with .env(..) or .env_secret(..)",
+            );
+            return false;
+        }
+        true
+    }
+
     /// Start the container when its node boots (default off).
     #[track_caller]
     pub fn onboot(mut self, on: bool) -> Self {
@@ -353,6 +491,12 @@ impl Container {
         self.guest.pool(pool);
         self
     }
+}
+
+/// The control characters PVE's `entrypoint` and `env` patterns refuse
+/// (pve-container: everything below a space but tab, and DEL).
+fn forbidden_control(c: char) -> bool {
+    (c.is_ascii_control() && c != '\t') || c == '\u{7f}'
 }
 
 impl Resource for Container {

@@ -1,5 +1,7 @@
 //! Files a node downloads onto a storage by URL (`download-url`): cloud
-//! images to import, ISOs and container templates. No SSH is involved.
+//! images to import, ISOs and container templates; and OCI images a node
+//! pulls from a registry (`oci-registry-pull`, PVE 9.1), which land as
+//! container templates for application containers. No SSH is involved.
 
 use lab_core::{Handle, Loc, Output, Resource, ResourceSpec};
 
@@ -7,6 +9,7 @@ use super::common::problem_at;
 use super::node::Node;
 use super::storage::{Content, Storage};
 use crate::kinds;
+use crate::schema::is_oci_image_reference;
 
 /// The checksum algorithms `download-url` knows.
 const CHECKSUM_ALGORITHMS: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
@@ -19,7 +22,9 @@ const CHECKSUM_ALGORITHMS: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha38
 /// [`Content::Vztmpl`]; the file name defaults to the URL's last path
 /// segment and must have an extension Proxmox accepts for that content
 /// (`.qcow2`, `.raw`, `.vmdk`, `.ova`, `.ovf` to import; `.iso`, `.img`;
-/// `.tar.gz`, `.tar.xz`, `.tar.zst`, `.tar.bz2`).
+/// `.tar`, `.tar.gz`, `.tar.xz`, `.tar.zst`, `.tar.bz2`). An OCI image
+/// ([`File::oci_image`]) is pulled from a registry instead and lands as a
+/// `.tar` container template.
 ///
 /// ```
 /// use lab_core::prelude::*;
@@ -48,6 +53,8 @@ pub struct File {
     content: Content,
     /// Where the file name came from: `.filename(..)` or the URL.
     filename_loc: Loc,
+    /// Pulled from an OCI registry rather than downloaded.
+    oci: bool,
 }
 
 impl File {
@@ -99,13 +106,85 @@ impl File {
             spec,
             content,
             filename_loc,
+            oci: false,
+        }
+    }
+
+    /// `node` pulls the OCI image `reference` (`[registry[:port]/]repository:tag`,
+    /// e.g. `docker.io/cloudflare/cloudflared:2025.11.1`) onto `storage`
+    /// (a file storage with `vztmpl` content) with `oci-registry-pull`.
+    /// The image lands as a container template named as PVE names it: the
+    /// reference's last segment with every character outside
+    /// `[a-zA-Z0-9_.-]` made `_`, plus `.tar`
+    /// (`local:vztmpl/cloudflared_2025.11.1.tar`); its `volid` output feeds
+    /// [`super::Container::ostemplate`] like a downloaded template's.
+    ///
+    /// The reference is checked with the API schema's pattern: a tag is
+    /// required (a digest alone is refused) and the repository path is
+    /// lower case.
+    ///
+    /// ```
+    /// use lab_core::prelude::*;
+    /// use lab_proxmox::model::*;
+    /// let mut lab = Lab::new("home");
+    /// let pve1 = lab.add(Node::new("pve1"));
+    /// let local = lab.add(Storage::existing("local").content(&[Content::Vztmpl]).node(&pve1));
+    /// let image = lab.add(File::oci_image(
+    ///     "cloudflared",
+    ///     &pve1,
+    ///     &local,
+    ///     "docker.io/cloudflare/cloudflared:2025.11.1",
+    /// ));
+    /// let spec = lab.resource(image.address()).unwrap();
+    /// assert_eq!(spec.attrs["filename"], Value::from("cloudflared_2025.11.1.tar"));
+    /// assert_eq!(spec.attrs["content"], Value::from("vztmpl"));
+    /// ```
+    #[track_caller]
+    pub fn oci_image(
+        name: &str,
+        node: &Handle<Node>,
+        storage: &Handle<Storage>,
+        reference: &str,
+    ) -> File {
+        let mut spec = ResourceSpec::new(Self::KIND, name);
+        spec.check_set = Some(crate::checks::SET);
+        spec.set("node", node.address().name());
+        spec.depend_on(node, "node");
+        spec.set("storage", storage.address().name());
+        spec.depend_on(storage, "storage");
+        spec.set("content", Content::Vztmpl.as_str());
+        if !is_oci_image_reference(reference) {
+            spec.invalid(
+                "reference",
+                format!("`{reference}` is not an OCI image reference Proxmox can pull"),
+                oci_reference_help(reference),
+            );
+        }
+        spec.set("reference", reference);
+        spec.set("filename", oci_filename(reference));
+        let filename_loc = spec.loc_of("filename");
+        File {
+            spec,
+            content: Content::Vztmpl,
+            filename_loc,
+            oci: true,
         }
     }
 
     /// The name to store the file under, instead of the URL's last segment.
+    /// For an OCI image, the name PVE stores it under: normalised as PVE
+    /// does, with `.tar` appended (given or not).
     #[track_caller]
     pub fn filename(mut self, filename: &str) -> Self {
-        self.spec.set("filename", filename);
+        if self.oci {
+            let stem = filename.strip_suffix(".tar").unwrap_or(filename);
+            self.spec.set(
+                "filename",
+                format!("{}.tar", normalize_content_filename(stem)),
+            );
+        } else {
+            self.spec.set("filename", filename);
+        }
         self.filename_loc = self.spec.loc_of("filename");
         self
     }
@@ -113,6 +192,14 @@ impl File {
     /// The expected checksum, verified by Proxmox after the download.
     #[track_caller]
     pub fn checksum(mut self, algorithm: &str, value: &str) -> Self {
+        if self.oci {
+            self.spec.invalid(
+                "checksum",
+                "an OCI image is pulled by reference and has no checksum to check",
+                "pin the image with its tag in the reference instead; remove .checksum(..)",
+            );
+            return self;
+        }
         if !CHECKSUM_ALGORITHMS.contains(&algorithm) {
             self.spec.invalid(
                 "checksum_algorithm",
@@ -138,6 +225,47 @@ impl File {
     }
 }
 
+/// `PVE::Storage::normalize_content_filename`: the part after the last `/`
+/// or `\\`, every character outside `[a-zA-Z0-9_.-]` made `_`.
+pub(crate) fn normalize_content_filename(name: &str) -> String {
+    let name = name.strip_suffix('\n').unwrap_or(name);
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    base.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The file name `oci-registry-pull` gives an image pulled without a
+/// `filename`: `normalize_content_filename(reference) . ".tar"`.
+pub(crate) fn oci_filename(reference: &str) -> String {
+    format!("{}.tar", normalize_content_filename(reference))
+}
+
+/// What to write instead of a reference `oci-registry-pull` refuses.
+fn oci_reference_help(reference: &str) -> String {
+    let reference = reference.trim();
+    if let Some(rest) = reference.split_once("://").map(|(_, r)| r) {
+        return format!("leave out the scheme: `{rest}`");
+    }
+    if reference.contains('@') {
+        return "Proxmox pulls by tag only: write `registry/repository:tag`, not a digest".into();
+    }
+    let last = reference.rsplit('/').next().unwrap_or(reference);
+    if !last.contains(':') {
+        return format!("add the tag, e.g. `{reference}:latest` (better: a pinned version)");
+    }
+    if reference.chars().any(|c| c.is_ascii_uppercase()) {
+        return "the repository path is lower case (only the registry host and the tag may have capitals)".into();
+    }
+    "write it as `[registry[:port]/]repository:tag`, e.g. `docker.io/cloudflare/cloudflared:2025.11.1`".into()
+}
+
 /// Why `filename` cannot hold `content`, if it cannot.
 fn filename_problem(filename: &str, content: Content) -> Option<(String, String)> {
     if filename.is_empty() {
@@ -156,7 +284,7 @@ fn filename_problem(filename: &str, content: Content) -> Option<(String, String)
     let exts: &[&str] = match content {
         Content::Import => &[".qcow2", ".raw", ".vmdk", ".ova", ".ovf"],
         Content::Iso => &[".iso", ".img"],
-        Content::Vztmpl => &[".tar.gz", ".tar.xz", ".tar.zst", ".tar.bz2"],
+        Content::Vztmpl => &[".tar", ".tar.gz", ".tar.xz", ".tar.zst", ".tar.bz2"],
         _ => return None,
     };
     if exts.iter().any(|e| lower.ends_with(e)) {

@@ -7,7 +7,7 @@ use lab_core::ProviderError;
 use super::guest::{guest_kind_provider, GuestSpec, Listed};
 use super::normalize::{self, Readback};
 use super::vm_drives::disk_size;
-use super::{request, ProxmoxProvider};
+use super::{ct_runtime, err, request, ProxmoxProvider};
 use crate::api::{path, Form};
 use crate::kinds::{CtSpec, GuestOutputs};
 
@@ -35,6 +35,10 @@ impl GuestSpec for CtSpec {
         self.nics.iter().map(|n| n.slot.as_str()).collect()
     }
 
+    fn config_beyond_listing(&self) -> bool {
+        self.manages_runtime()
+    }
+
     fn observe(rb: &Readback<'_>, prior: Option<&Self>) -> (Self, GuestOutputs) {
         normalize::ct(rb, prior)
     }
@@ -60,6 +64,7 @@ impl ProxmoxProvider {
             .as_deref()
             .ok_or_else(|| missing("ostemplate"))?;
         let rootfs = spec.rootfs.as_ref().ok_or_else(|| missing("rootfs"))?;
+        ct_runtime::check_secrets(spec)?;
         let node = &spec.node;
         let vmid = self
             .vmid_for_create(ctx, node, spec.vmid, Claim::new())
@@ -67,7 +72,7 @@ impl ProxmoxProvider {
         let mut form = Form::new();
         form.push_int("vmid", vmid);
         form.push_str("ostemplate", ostemplate);
-        request::ct_settings(&mut form, spec, &Default::default(), tag, marker);
+        request::ct_settings(&mut form, spec, &Default::default(), &[], tag, marker);
         form.push_str(
             "rootfs",
             &request::ct_volume(&rootfs.storage, rootfs.size_gb, None),
@@ -88,11 +93,44 @@ impl ProxmoxProvider {
         if let Some(p) = &spec.pool {
             form.push_str("pool", p);
         }
-        let created = self
+        if let Some(e) = &spec.entrypoint {
+            form.push_str("entrypoint", e);
+        }
+        if let Some(env) = ct_runtime::merged_env(&[], &[], spec) {
+            form.push_secret("env", &env);
+        }
+        let mut created = self
             .post_claim_wait(&path(&["nodes", node, "lxc"]), &form, ctx)
             .await;
+        if created.is_ok() && spec.manages_runtime() {
+            created = self.settle_runtime(ctx, node, vmid, spec).await;
+        }
         self.finish_guest_create(ctx, node, vmid, spec, tag, created)
             .await
+    }
+
+    /// After a create: a container made from an OCI image runs the image's
+    /// entrypoint and environment (pve-container's `restore_oci_archive`
+    /// replaces what the create sent), so the spec's are written again,
+    /// the image's other variables kept, before the first start.
+    async fn settle_runtime(
+        &self,
+        ctx: &OpContext,
+        node: &str,
+        vmid: i64,
+        spec: &CtSpec,
+    ) -> Result<(), ProviderError> {
+        let config = self.config::<CtSpec>(node, vmid).await.map_err(err)?;
+        let mut form = Form::new();
+        let change = ct_runtime::settle(&mut form, &config, spec, &[]);
+        if !change.changed {
+            return Ok(());
+        }
+        if let Some(d) = normalize::text(&config, "digest") {
+            form.push_str("digest", &d);
+        }
+        let p = path(&["nodes", node, "lxc", &vmid.to_string(), "config"]);
+        self.put_wait(&p, &form, ctx).await
     }
 
     async fn update_ct(
@@ -102,13 +140,21 @@ impl ProxmoxProvider {
     ) -> Result<Found<CtSpec>, ProviderError> {
         let (tag, marker) = (req.owner.tag(), req.owner.marker());
         let spec = &req.spec;
+        ct_runtime::check_secrets(spec)?;
         let mut u = self.start_guest_update(req).await?;
         let (config, form) = (&u.config, &mut u.form);
-        request::ct_settings(form, spec, &u.macs, &tag, &marker);
+        let host_managed = request::host_managed_slots(config);
+        request::ct_settings(form, spec, &u.macs, &host_managed, &tag, &marker);
+        let mut remove: Vec<String> = Vec::new();
+        if req.changed("entrypoint") || req.changed("env") || req.changed("env_secrets") {
+            let owned_before = req.prior.env_names();
+            if ct_runtime::settle(form, config, spec, &owned_before).delete_env {
+                remove.push("env".into());
+            }
+        }
         // Mount points: add new slots now; grow existing ones (and the
         // root filesystem) with resize below.
         let mut resizes: Vec<(String, i64)> = Vec::new();
-        let mut remove: Vec<String> = Vec::new();
         if req.changed("mountpoints") || req.changed("rootfs") {
             let wanted = spec.mountpoints.as_deref().unwrap_or_default();
             for m in wanted {

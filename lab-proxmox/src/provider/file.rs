@@ -1,5 +1,13 @@
-//! `proxmox.file`: `download-url` onto a storage; immutable, so a file
-//! whose volume is listed is as declared.
+//! `proxmox.file`: `download-url` onto a storage, or `oci-registry-pull`
+//! of an OCI image (PVE 9.1); immutable, so a file whose volume is listed
+//! is as declared.
+//!
+//! An OCI image is pulled by `skopeo` into `<name>.tar.tmp.<pid>` and
+//! renamed when complete, so a listed image is whole too. PVE refuses a
+//! pull onto an existing file before it starts a task (`refusing to
+//! override existing file '<name>.tar'`); its name comes from the
+//! reference's repository and tag, so such a file is taken as the image
+//! (there is no checksum to compare).
 //!
 //! A download is claimed (`volid`, then the task's UPID) before it is
 //! sent. PVE writes the file under a temporary name and renames it when
@@ -55,6 +63,7 @@ impl KindProvider<FileSpec> for ProxmoxProvider {
                 "content",
                 "filename",
                 "url",
+                "reference",
                 "checksum",
                 "checksum_algorithm",
             ],
@@ -102,6 +111,17 @@ impl KindProvider<FileSpec> for ProxmoxProvider {
                 .with("node", spec.node.as_str())
                 .with("volid", volid.as_str()),
         )?;
+        if let Some(reference) = &spec.reference {
+            return match self.pull(spec, reference, ctx).await {
+                Ok(()) => Ok(observe(spec, &volid)),
+                // The file is there (pulled by hand, or by a pull the lab
+                // has no record of): its name is the image's tag.
+                Err(e) if e.message.contains("refusing to override existing file") => {
+                    Ok(observe(spec, &volid))
+                }
+                Err(e) => Err(e),
+            };
+        }
         match self.download(spec, ctx, true).await {
             Ok(()) => Ok(observe(spec, &volid)),
             Err(e) if e.message.contains("refusing to override existing file") => {
@@ -113,7 +133,8 @@ impl KindProvider<FileSpec> for ProxmoxProvider {
                     Verdict::Different(why) => Err(ProviderError::permanent(format!(
                         "{volid} already exists on {} and is not the file at {} ({why}); \
                          remove it (or choose another `filename`) and apply again",
-                        spec.node, spec.url
+                        spec.node,
+                        spec.url.as_deref().unwrap_or_default()
                     ))),
                 }
             }
@@ -222,9 +243,14 @@ impl KindProvider<FileSpec> for ProxmoxProvider {
 }
 
 impl ProxmoxProvider {
-    /// The UPID of a `download` task still running on the file's node for
-    /// its file name, if any.
+    /// The UPID of a `download` (or `ociregistrypull`) task still running
+    /// on the file's node for its file name, if any.
     async fn running_download(&self, spec: &FileSpec) -> Result<Option<String>, ProviderError> {
+        let wtype = if spec.reference.is_some() {
+            "ociregistrypull"
+        } else {
+            "download"
+        };
         let active: Vec<Map<String, Json>> = self
             .client
             .get(
@@ -236,10 +262,32 @@ impl ProxmoxProvider {
         Ok(active
             .iter()
             .filter(|t| {
-                normalize::text(t, "type").as_deref() == Some("download")
+                normalize::text(t, "type").as_deref() == Some(wtype)
                     && normalize::text(t, "id").as_deref() == Some(spec.filename.as_str())
             })
             .find_map(|t| normalize::text(t, "upid")))
+    }
+
+    /// `oci-registry-pull` of `reference`, claiming its task. The file
+    /// name is sent without the `.tar` PVE appends.
+    async fn pull(
+        &self,
+        spec: &FileSpec,
+        reference: &str,
+        ctx: &OpContext,
+    ) -> Result<(), ProviderError> {
+        let mut form = Form::new();
+        form.push_str("reference", reference);
+        let stem = spec.filename.strip_suffix(".tar").unwrap_or(&spec.filename);
+        form.push_str("filename", stem);
+        let p = path(&[
+            "nodes",
+            &spec.node,
+            "storage",
+            &spec.storage,
+            "oci-registry-pull",
+        ]);
+        self.post_claim_wait(&p, &form, ctx).await
     }
 
     /// `download-url` of `spec`, claiming its task. With `claim` false the
@@ -250,10 +298,16 @@ impl ProxmoxProvider {
         ctx: &OpContext,
         claim: bool,
     ) -> Result<(), ProviderError> {
+        let url = spec.url.as_deref().ok_or_else(|| {
+            ProviderError::permanent(format!(
+                "{} has neither a `url` nor an OCI `reference`: nothing to download",
+                spec.volid()
+            ))
+        })?;
         let mut form = Form::new();
         form.push_str("content", &spec.content);
         form.push_str("filename", &spec.filename);
-        form.push_str("url", &spec.url);
+        form.push_str("url", url);
         if let Some(c) = &spec.checksum {
             form.push_str("checksum", c);
         }
@@ -274,8 +328,12 @@ impl ProxmoxProvider {
         }
     }
 
-    /// Whether the file at `spec`'s volume id is the one its URL serves.
+    /// Whether the file at `spec`'s volume id is the one its URL serves (an
+    /// OCI image's, named after its tag, is taken as it is).
     async fn verify(&self, spec: &FileSpec) -> Result<Verdict, ProviderError> {
+        let Some(url) = spec.url.clone() else {
+            return Ok(Verdict::Same);
+        };
         let volid = spec.volid();
         let listing: Vec<Map<String, Json>> = self
             .client
@@ -295,7 +353,7 @@ impl ProxmoxProvider {
             .client
             .get::<Map<String, Json>>(
                 &path(&["nodes", &spec.node, "query-url-metadata"]),
-                &[("url", spec.url.clone())],
+                &[("url", url.clone())],
             )
             .await
         {

@@ -1,6 +1,7 @@
 //! What VMs, containers and templates share: the [`GuestSpec`] view of
 //! their specs, the bulk read from `/cluster/resources` (configs read only
-//! for guests whose listed fields changed), reading one back, delete,
+//! for guests whose listed fields changed, or that manage settings the
+//! listing does not show), reading one back, delete,
 //! adoption by tag and notes marker, and the tail of create and update
 //! (start, pool, resizes, reboot for pending changes).
 
@@ -47,6 +48,12 @@ pub(crate) trait GuestSpec: Kind<Outputs = GuestOutputs> + Clone {
     /// [`crate::ProxmoxOptions::copies_per_storage`].
     fn copies_onto(&self) -> Option<&str> {
         None
+    }
+    /// Whether the spec manages settings `/cluster/resources` does not
+    /// reflect at all (a container's `entrypoint` and `env`): its config
+    /// is read on every refresh, not only when a listed field changed.
+    fn config_beyond_listing(&self) -> bool {
+        false
     }
     /// Reads a config back into the spec; `prior` gives what Proxmox does
     /// not keep, `pool` is the pool the cluster lists the guest in.
@@ -188,7 +195,9 @@ impl ProxmoxProvider {
                 continue;
             };
             let node = res.node.clone().unwrap_or_default();
-            let found = if cheap_fields_match(res, &r.prior.listed(), &tag) {
+            let cheap = !r.prior.config_beyond_listing()
+                && cheap_fields_match(res, &r.prior.listed(), &tag);
+            let found = if cheap {
                 // Nothing Proxmox lists changed: take the recorded state.
                 let mut spec = r.prior.clone();
                 spec.set_node(&node);

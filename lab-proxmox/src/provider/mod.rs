@@ -33,6 +33,7 @@
 
 mod backup_job;
 mod ct;
+mod ct_runtime;
 mod diff;
 mod file;
 mod firewall;

@@ -396,6 +396,7 @@ pub(crate) fn ct(rb: &Readback<'_>, prior: Option<&CtSpec>) -> (CtSpec, GuestOut
         prior.is_some_and(|p| p.tags.is_some()),
         ownership_tag,
     );
+    let runtime = super::ct_runtime::observe(config, prior);
     let spec = CtSpec {
         node: node.to_string(),
         vmid: prior.and_then(|p| p.vmid).map(|_| vmid),
@@ -408,6 +409,9 @@ pub(crate) fn ct(rb: &Readback<'_>, prior: Option<&CtSpec>) -> (CtSpec, GuestOut
         ostemplate_file: prior.and_then(|p| p.ostemplate_file.clone()),
         password: prior.and_then(|p| p.password.clone()),
         ssh_keys: prior.and_then(|p| p.ssh_keys.clone()),
+        entrypoint: runtime.entrypoint,
+        env: runtime.env,
+        env_secrets: runtime.env_secrets,
         rootfs,
         mountpoints: (!mps.is_empty() || declared_mps).then_some(mps),
         nics,

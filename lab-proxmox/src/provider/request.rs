@@ -64,8 +64,9 @@ pub(crate) fn qemu_nic(n: &VmNic, mac: Option<&str>) -> String {
     v
 }
 
-/// An LXC NIC: `name=eth0,bridge=vmbr0,tag=30,ip=dhcp[,gw=..][,hwaddr=MAC]`.
-pub(crate) fn lxc_nic(n: &CtNic, mac: Option<&str>) -> String {
+/// An LXC NIC: `name=eth0,bridge=vmbr0,tag=30,ip=dhcp[,gw=..][,hwaddr=MAC]`,
+/// with `host-managed=1` when the NIC has it (see [`host_managed_slots`]).
+pub(crate) fn lxc_nic(n: &CtNic, mac: Option<&str>, host_managed: bool) -> String {
     let mut parts = vec![format!("name={}", n.name.as_deref().unwrap_or("eth0"))];
     for (k, v) in [("bridge", &n.bridge), ("ip", &n.ip), ("gw", &n.gw)] {
         if let Some(v) = v {
@@ -81,7 +82,32 @@ pub(crate) fn lxc_nic(n: &CtNic, mac: Option<&str>) -> String {
     if let Some(m) = mac {
         parts.push(format!("hwaddr={m}"));
     }
+    if host_managed {
+        parts.push("host-managed=1".into());
+    }
     parts.join(",")
+}
+
+/// The NIC slots of a container config that carry `host-managed=1`: PVE
+/// sets it on every NIC of a container made from an OCI image whose
+/// entrypoint is not `/sbin/init` (pve-container `restore_oci_archive`:
+/// such a container has no network management inside, so the host runs
+/// DHCP for it). A config write keeps it, or the container would lose its
+/// network at the next start.
+pub(crate) fn host_managed_slots(
+    config: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<String> {
+    config
+        .iter()
+        .filter(|(k, _)| k.starts_with("net") && k[3..].chars().all(|c| c.is_ascii_digit()))
+        .filter(|(_, v)| {
+            v.as_str().is_some_and(|s| {
+                s.split(',')
+                    .any(|p| matches!(p.trim(), "host-managed=1" | "host-managed=true"))
+            })
+        })
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 /// A CD-ROM drive holding `volid` (`local:iso/x.iso,media=cdrom`), or an
@@ -163,11 +189,14 @@ pub(crate) fn vm_settings(
     form.push_str("description", &description(spec.notes.as_deref(), marker));
 }
 
-/// The settings of an LXC container shared by create and update (not disks).
+/// The settings of an LXC container shared by create and update (not disks,
+/// not the runtime settings); `host_managed` are the NIC slots that keep
+/// `host-managed=1`.
 pub(crate) fn ct_settings(
     form: &mut Form,
     spec: &CtSpec,
     macs: &Macs,
+    host_managed: &[String],
     ownership_tag: &str,
     marker: &str,
 ) {
@@ -178,7 +207,8 @@ pub(crate) fn ct_settings(
     form.push_int("memory", spec.memory_mb);
     form.push_int("swap", spec.swap_mb);
     for n in &spec.nics {
-        form.push_str(&n.slot, &lxc_nic(n, mac(macs, &n.slot)));
+        let kept = host_managed.contains(&n.slot);
+        form.push_str(&n.slot, &lxc_nic(n, mac(macs, &n.slot), kept));
     }
     if let Some(f) = &spec.features {
         let parts: Vec<String> = f

@@ -102,7 +102,7 @@ use serde_json::Value;
 use check::{Errors, Given};
 pub use formats::CHECKED_FORMATS;
 pub use model::{Property, PropertyType};
-pub use patterns::CHECKED_PATTERNS;
+pub use patterns::{is_oci_image_reference, CHECKED_PATTERNS, OCI_IMAGE_REFERENCE};
 
 /// The PVE 9.1 API viewer dump (`reference/pve-apidoc.json`, AGPL-3.0-or-later, see
 /// `reference/SOURCES.md`), embedded in the crate.

@@ -58,6 +58,8 @@ pub const CHECKED_PATTERNS: &[&str] = &[
     r"(?^i:[a-z0-9_][a-z0-9_\-\+\.]*)(?:;(?^i:[a-z0-9_][a-z0-9_\-\+\.]*))*",
     r"(?:(?^i:[a-z0-9_][a-z0-9_\-\+\.]*);)*(?^i:[a-z0-9_][a-z0-9_\-\+\.]*)",
     r"(?^:^(\d+)\-(\d+(\.\d+)*)$)",
+    OCI_IMAGE_REFERENCE,
+    r"(?^:(?:\w+=[^\x00-\x08\x10-\x1F\x7F]*)(?:\0\w+=[^\x00-\x08\x10-\x1F\x7F]*)*)",
     r"(?^:[^\x00-\x08\x10-\x1F\x7F]+)",
     r"[0-9a-zA-Z!=]{0,4096}",
     r#"^[^\x00-\x1F\x7F <>#"]*$"#,
@@ -170,6 +172,36 @@ fn usb_port(s: &str) -> bool {
 /// `[^\x00-\x08\x10-\x1F\x7F]` (tab to `\x0f` are allowed, as the pattern says).
 fn printable_ish(c: char) -> bool {
     !(c <= '\x08' || ('\x10'..='\x1f').contains(&c) || c == '\x7f')
+}
+
+/// `reference` of `POST /nodes/{node}/storage/{storage}/oci-registry-pull`
+/// (pve-storage `API2/Storage/Status.pm`): `[registry[:port]/]repository:tag`.
+/// Unlike PVE's other patterns this one is also a Rust regex with the same
+/// meaning (no Perl-only syntax), so it runs with the `regex` crate.
+pub const OCI_IMAGE_REFERENCE: &str = r"^(?:(?:[a-zA-Z\d]|[a-zA-Z\d][a-zA-Z\d-]*[a-zA-Z\d])(?:\.(?:[a-zA-Z\d]|[a-zA-Z\d][a-zA-Z\d-]*[a-zA-Z\d]))*(?::\d+)?/)?[a-z\d]+(?:(?:[._]|__|[-]*)[a-z\d]+)*(?:/[a-z\d]+(?:(?:[._]|__|[-]*)[a-z\d]+)*)*:\w[\w.-]{0,127}$";
+
+/// Whether `reference` is an OCI image reference `oci-registry-pull`
+/// accepts ([`OCI_IMAGE_REFERENCE`]): `docker.io/cloudflare/cloudflared:2025.11.1`
+/// yes; without a tag, with a digest or upper-case letters in the path, no.
+pub fn is_oci_image_reference(reference: &str) -> bool {
+    use std::sync::OnceLock;
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(OCI_IMAGE_REFERENCE).expect("the OCI reference pattern compiles")
+    })
+    .is_match(reference)
+}
+
+/// `env` of an LXC config (`NAME=value` items separated by NUL): each name
+/// `\w+`, each value without control characters but tab to `\x0f` (as
+/// the embedded schema says; pve-container's newer pattern also refuses
+/// `\x0a`-`\x0f`, and `write_pct_config` refuses a newline anyway).
+fn lxc_env(v: &str) -> bool {
+    v.split('\0').all(|item| {
+        item.split_once('=').is_some_and(|(name, value)| {
+            !name.is_empty() && all(name, is_word) && all(value, printable_ish)
+        })
+    })
 }
 
 /// Runs a `/.../`-delimited pattern (Proxmox Backup Server's schema: the
@@ -344,6 +376,10 @@ pub(crate) fn check(pattern: &str, v: &str) -> Option<bool> {
         }
         r"(?^:^(\d+)\-(\d+(\.\d+)*)$)" => usb_port(v),
         r"(?^:[^\x00-\x08\x10-\x1F\x7F]+)" => !v.is_empty() && all(v, printable_ish),
+        OCI_IMAGE_REFERENCE => is_oci_image_reference(v),
+        r"(?^:(?:\w+=[^\x00-\x08\x10-\x1F\x7F]*)(?:\0\w+=[^\x00-\x08\x10-\x1F\x7F]*)*)" => {
+            lxc_env(v)
+        }
         r"[0-9a-zA-Z!=]{0,4096}" => {
             v.len() <= 4096 && all(v, |c| c.is_ascii_alphanumeric() || c == '!' || c == '=')
         }
@@ -431,6 +467,35 @@ mod tests {
         assert_eq!(check(comment, "two\nlines"), Some(false));
         // Not a regex the engine takes: skipped, not refused.
         assert_eq!(check("/^(?<=x)$/", "x"), None);
+    }
+
+    #[test]
+    fn oci_references_and_lxc_env() {
+        for ok in [
+            "docker.io/cloudflare/cloudflared:2025.11.1",
+            "cloudflared:latest",
+            "registry.example.com:5000/team/app:v1.2-rc_3",
+            "library/alpine:3.22",
+        ] {
+            assert!(is_oci_image_reference(ok), "{ok}");
+            assert_eq!(check(OCI_IMAGE_REFERENCE, ok), Some(true));
+        }
+        for bad in [
+            "docker.io/cloudflare/cloudflared",
+            "docker.io/Cloudflare/cloudflared:1",
+            "cloudflared@sha256:0123",
+            "docker://cloudflared:1",
+            "-bad.example/x:1",
+            "",
+        ] {
+            assert!(!is_oci_image_reference(bad), "{bad}");
+        }
+        let env = r"(?^:(?:\w+=[^\x00-\x08\x10-\x1F\x7F]*)(?:\0\w+=[^\x00-\x08\x10-\x1F\x7F]*)*)";
+        assert_eq!(check(env, "A=1\0TUNNEL_TOKEN=ey.J=\0EMPTY="), Some(true));
+        assert_eq!(check(env, "A=1\0\0B=2"), Some(false));
+        assert_eq!(check(env, "BAD-NAME=1"), Some(false));
+        assert_eq!(check(env, "A=\x1b[0m"), Some(false));
+        assert_eq!(check(env, ""), Some(false));
     }
 
     #[test]
