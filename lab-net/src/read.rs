@@ -2,6 +2,11 @@
 //! names and the guests on VLANs, read from the specs into typed views,
 //! with every address the IPAM gives ([`crate::ipam`]). The derivation,
 //! the checks and the reachability answer all read this one view.
+//!
+//! [`edge`]: the Cloudflare side (tunnels, their rules, DNS, Access, the
+//! connectors), in [`NetModel::edge`].
+
+pub mod edge;
 
 use std::net::Ipv4Addr;
 
@@ -204,10 +209,24 @@ pub struct NetModel {
     pub proxies: IndexMap<String, ProxyView>,
     /// NICs the IPAM found no free address for: (guest, slot).
     pub pool_exhausted: Vec<(Address, String)>,
+    /// The Cloudflare edge.
+    pub edge: edge::EdgeModel,
 }
 
 fn read<T: serde::de::DeserializeOwned>(spec: &ResourceSpec) -> Option<T> {
     decode(&spec.attrs).ok()
+}
+
+/// `value` with every reference to an output replaced by its name
+/// (`cloudflare.access_group.ops#id`): a service's Access rules may name an
+/// Access group's id, which the model view reads as text.
+fn unref(value: &Value) -> Value {
+    match value {
+        Value::Ref(r) => Value::Str(r.to_string()),
+        Value::List(l) => Value::List(l.iter().map(unref).collect()),
+        Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), unref(v))).collect()),
+        other => other.clone(),
+    }
 }
 
 impl NetModel {
@@ -256,7 +275,12 @@ impl NetModel {
                     }
                 }
                 SERVICE => {
-                    if let Some(s) = read(spec) {
+                    let attrs = spec
+                        .attrs
+                        .iter()
+                        .map(|(k, v)| (k.clone(), unref(v)))
+                        .collect();
+                    if let Ok(s) = decode(&attrs) {
                         m.services.insert(
                             name.clone(),
                             ServiceView {
@@ -327,9 +351,29 @@ impl NetModel {
                 }
                 _ => {}
             }
+            m.edge.read(spec);
         }
         crate::ipam::allocate(&mut m);
+        // A derived rule points at the exposure it follows from.
+        let mut configs = std::mem::take(&mut m.edge.configs);
+        for rule in configs.iter_mut().flat_map(|c| c.rules.iter_mut()) {
+            if let Some(at) = rule.derived_from.as_ref().and_then(|e| m.exposure_loc(e)) {
+                rule.loc = at;
+            }
+        }
+        m.edge.configs = configs;
         m
+    }
+
+    /// The line that exposed a service publicly.
+    pub fn exposure_loc(&self, exposure: &edge::ExposureRef) -> Option<Loc> {
+        let s = self.services.get(&exposure.service)?;
+        Some(
+            s.field_locs
+                .get(&format!("public.{}", exposure.index))
+                .copied()
+                .unwrap_or(s.loc),
+        )
     }
 
     /// The zone of a VLAN.

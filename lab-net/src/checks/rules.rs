@@ -324,7 +324,7 @@ fn proxy_endpoints(m: &NetModel, via: &str) -> Vec<Endpoint> {
 }
 
 /// The first source endpoint that cannot reach any of `targets` on `port`.
-fn denied(
+pub(super) fn denied(
     m: &NetModel,
     from: &[Endpoint],
     targets: &[Endpoint],
@@ -399,6 +399,7 @@ pub(super) fn flow_denied(lab: &Lab, out: &mut Vec<Diagnostic>) {
             }
         }
     }
+    super::edge::connector_flows(&m, out);
 }
 
 pub(super) fn firewall_off(lab: &Lab, out: &mut Vec<Diagnostic>) {

@@ -10,7 +10,11 @@
 //!   firewalls and the cluster switch, from the zone policy.
 //! - Proxy routes: each service served through a `net.caddy` proxy adds a
 //!   route (host -> the service's address and port) to that proxy.
+//! - The edge ([`edge`]): each service exposed through a Cloudflare Tunnel
+//!   adds a rule to the tunnel's ingress, a proxied CNAME, and behind
+//!   Access an Access application and policy.
 
+pub mod edge;
 pub mod firewall;
 mod nics;
 
@@ -53,6 +57,7 @@ fn derive(lab: &mut Lab) {
     sdn(lab, &model);
     firewall::derive(lab, &model);
     proxy_routes(lab, &model);
+    edge::derive(lab, &model);
 }
 
 /// One `proxmox.sdn_vnet` per VLAN on an SDN zone.

@@ -22,7 +22,7 @@ pub use dns_record::DnsRecordSpec;
 pub use flow::FlowSpec;
 pub use host::HostSpec;
 pub use port::{Port, Proto};
-pub use service::{ProxyExposure, ServiceSpec};
+pub use service::{ProxyExposure, PublicAccess, PublicExposure, ServiceSpec};
 pub use vlan::VlanSpec;
 pub use zone::{Trust, ZoneSpec};
 
@@ -49,3 +49,7 @@ pub const NICS_ANNOTATION: &str = "net.nics";
 pub const ZONE_ANNOTATION: &str = "net.zone";
 /// The annotation on a `net.caddy` proxy naming the guest it runs in.
 pub const PROXY_GUEST_ANNOTATION: &str = "net.guest";
+/// The annotation on a Proxmox container naming the `cloudflare.tunnel`
+/// it runs the connector (cloudflared) of, written by
+/// [`crate::model::cloudflare::Connector`].
+pub const CONNECTOR_ANNOTATION: &str = "net.cloudflared";

@@ -5,7 +5,9 @@ use std::panic::Location;
 use lab_core::{Handle, ResourceSpec, Value};
 use lab_proxmox::model::{Container, Vm};
 
+use super::cloudflare::{Include, Tunnel};
 use super::host::Host;
+use super::public::Public;
 use super::{net_resource, net_spec};
 use crate::kinds::{Port, SERVICE};
 
@@ -81,6 +83,7 @@ pub struct Service {
     ports: Vec<Port>,
     admin: Vec<Port>,
     needs: Vec<String>,
+    public: Vec<Value>,
 }
 
 net_resource!(Service);
@@ -94,11 +97,13 @@ impl Service {
         spec.set("ports", Vec::<String>::new());
         spec.set("admin", Vec::<String>::new());
         spec.set("needs", Vec::<String>::new());
+        spec.set("public", Value::List(Vec::new()));
         Service {
             spec,
             ports: Vec::new(),
             admin: Vec::new(),
             needs: Vec::new(),
+            public: Vec::new(),
         }
     }
 
@@ -172,6 +177,86 @@ impl Service {
                 "call `.internal(&proxy, host, port)` first",
             );
         }
+        self
+    }
+
+    /// Serves it on the internet as `https://host` through `tunnel`, to
+    /// `port` on its guest: lab-net derives the tunnel's ingress rule
+    /// (before the catch-all, after the rules written by hand), a proxied
+    /// CNAME for `host` in the account's zone that `host` ends in, and
+    /// nothing else. An admin port exposed this way is refused by `check`
+    /// (`net::admin-public`): use [`Service::public_behind_access`].
+    ///
+    /// ```
+    /// use lab_core::prelude::*;
+    /// use lab_net::kinds::Port;
+    /// use lab_net::model::cloudflare::{Account, Tunnel, Zone as CfZone};
+    /// use lab_net::model::*;
+    /// use lab_proxmox::model::{Container, Node};
+    ///
+    /// let mut lab = Lab::new("home");
+    /// let pve1 = lab.add(Node::new("pve1").bridge("vmbr0"));
+    /// let dmz = lab.add(Zone::dmz());
+    /// let v40 = lab.add(Vlan::new("dmz", 40, &dmz).cidr("10.0.40.0/24"));
+    /// let cf = lab.add(Account::new("cf", "0123456789abcdef0123456789abcdef", Secret::new("t"), "team"));
+    /// lab.add(CfZone::new(&cf, "example.com"));
+    /// let tunnel = lab.add(Tunnel::new(&cf, "lab"));
+    /// let web = lab.add(Container::new("blog", &pve1).nic_on("net0", &v40));
+    /// lab.add(Service::new("blog", &web).port(Port::tcp(8080))
+    ///     .public(&tunnel, "blog.example.com", 8080));
+    /// lab.derive();
+    /// assert!(lab.resources().any(|s| s.address.to_string() == "cloudflare.dns_record.cname-blog-example-com"));
+    /// ```
+    #[track_caller]
+    pub fn public(self, tunnel: &Handle<Tunnel>, host: &str, port: u16) -> Self {
+        self.expose(Public::new(tunnel, host, port))
+    }
+
+    /// [`Service::public`] behind Cloudflare Access: lab-net also derives
+    /// an Access application for `host` and an Allow policy for `who`, and
+    /// the tunnel rule requires that application's token
+    /// (`originRequest.access`), so nobody else reaches the service.
+    ///
+    /// ```
+    /// use lab_core::prelude::*;
+    /// use lab_net::kinds::Port;
+    /// use lab_net::model::cloudflare::{Account, Include, Tunnel};
+    /// use lab_net::model::*;
+    /// use lab_proxmox::model::{Container, Node};
+    ///
+    /// let mut lab = Lab::new("home");
+    /// let pve1 = lab.add(Node::new("pve1").bridge("vmbr0"));
+    /// let cf = lab.add(Account::new("cf", "0123456789abcdef0123456789abcdef", Secret::new("t"), "team"));
+    /// let tunnel = lab.add(Tunnel::new(&cf, "lab"));
+    /// let ct = lab.add(Container::new("grafana", &pve1));
+    /// lab.add(Service::new("grafana", &ct).admin(Port::tcp(3000))
+    ///     .public_behind_access(&tunnel, "grafana.example.com", 3000,
+    ///                           Include::emails(&["me@example.com"])));
+    /// ```
+    #[track_caller]
+    pub fn public_behind_access(
+        self,
+        tunnel: &Handle<Tunnel>,
+        host: &str,
+        port: u16,
+        who: Include,
+    ) -> Self {
+        self.expose(Public::new(tunnel, host, port).behind_access(who))
+    }
+
+    /// Serves it on the internet as [`Public`] says (a path, an origin
+    /// speaking TLS, Access with reusable policies).
+    #[track_caller]
+    pub fn expose(mut self, public: Public) -> Self {
+        let here = Location::caller();
+        let (value, deps, problems) = public.into_value();
+        self.spec
+            .field_locs
+            .insert(format!("public.{}", self.public.len()), here);
+        self.spec.deps.extend(deps);
+        self.spec.problems.extend(problems);
+        self.public.push(value);
+        self.spec.set("public", Value::List(self.public.clone()));
         self
     }
 }

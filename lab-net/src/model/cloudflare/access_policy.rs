@@ -159,6 +159,12 @@ impl Include {
         }
     }
 
+    /// The rules, the dependencies their references need, and the problems
+    /// met (for builders that nest the rules, as a service's exposure).
+    pub(crate) fn into_parts(self) -> (Vec<Value>, Vec<Dependency>, Vec<Problem>) {
+        (self.rules, self.deps, self.problems)
+    }
+
     /// Appends these rules to `spec`'s list `field` (its problems and
     /// dependencies with them).
     pub(crate) fn add_to(self, spec: &mut ResourceSpec, field: &str, loc: Loc) {

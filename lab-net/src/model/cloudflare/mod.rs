@@ -35,6 +35,7 @@ mod access_app;
 mod access_group;
 mod access_policy;
 mod account;
+mod connector;
 mod dns_record;
 mod tunnel;
 mod tunnel_config;
@@ -45,7 +46,8 @@ pub use access_app::{AccessApp, AccessAppOutput};
 pub use access_group::{AccessGroup, AccessGroupOutput};
 pub use access_policy::{AccessPolicy, AccessPolicyOutput, Include};
 pub use account::{Account, AccountOutput};
-pub use dns_record::{DnsRecord, DnsRecordOutput};
+pub use connector::{Connector, CLOUDFLARED_COMMAND, TOKEN_VARIABLE};
+pub use dns_record::{DnsRecord, DnsRecordOutput, MANAGED_COMMENT};
 pub use tunnel::{Tunnel, TunnelOutput};
 pub use tunnel_config::{TunnelConfig, TunnelIngress};
 pub use zone::{Zone, ZoneOutput};
@@ -56,9 +58,14 @@ use lab_core::{Handle, ResourceSpec, Value};
 
 /// A spec of a Cloudflare kind, declared at the caller's line. Resource
 /// names are hostnames or display names (see [`resource_name`]).
+/// It carries lab-net's checks (the edge's: Access on admin surfaces,
+/// public names through the tunnel), so they run on a lab of Cloudflare
+/// resources alone.
 #[track_caller]
 pub(crate) fn cf_spec(kind: &str, name: &str) -> ResourceSpec {
-    ResourceSpec::new(kind, &resource_name(name))
+    let mut spec = ResourceSpec::new(kind, &resource_name(name));
+    spec.check_set = Some(crate::checks::SET);
+    spec
 }
 
 /// `grafana.example.com` -> `grafana-example-com`, `*.x.com` ->

@@ -246,6 +246,10 @@ impl TunnelConfig {
                 origin.insert("access".to_string(), Value::Map(access));
             }
         }
+        // Each rule's own line, for the checks that judge one rule.
+        self.spec
+            .field_locs
+            .insert(format!("config.ingress.{}", self.rules.len()), loc);
         self.rules.push(value);
         self.write();
         self
