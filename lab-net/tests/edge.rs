@@ -704,3 +704,64 @@ fn the_connector_runs_cloudflared_with_the_tunnels_token() {
     assert!(!ct.attrs.contains_key(lab_net::kinds::CONNECTOR_ANNOTATION));
     e.lab.derive();
 }
+
+#[test]
+fn two_paths_of_one_host_share_its_record_and_get_an_app_each() {
+    let mut e = good();
+    let ops = e.lab.add(cf::AccessGroup::new(
+        &e.cf,
+        "ops",
+        Include::emails(&["ops@example.com"]),
+    ));
+    e.lab.add(
+        Service::new("api", &e.blog_ct)
+            .port(Port::tcp(8081))
+            .admin(Port::tcp(9090))
+            .expose(
+                Public::new(&e.tunnel, "app.example.com", 8081)
+                    .path("^/api/")
+                    .behind_access(admins()),
+            )
+            .expose(
+                Public::new(&e.tunnel, "app.example.com", 9090)
+                    .path("^/admin/")
+                    .behind_access(Include::group(&ops)),
+            ),
+    );
+    assert!(findings(&e.lab).is_empty(), "{:#?}", findings(&e.lab));
+    e.lab.derive();
+    let records: Vec<_> = e
+        .lab
+        .resources()
+        .filter(|s| s.kind() == DNS_RECORD && s.attrs["name"] == Value::from("app.example.com"))
+        .collect();
+    assert_eq!(records.len(), 1);
+    let apps: Vec<String> = e
+        .lab
+        .resources()
+        .filter(|s| s.kind() == ACCESS_APP && s.attrs["domain"] == Value::from("app.example.com"))
+        .map(|s| s.address.to_string())
+        .collect();
+    assert_eq!(apps.len(), 2, "{apps:?}");
+    // The group's id is a reference the derived policy keeps, with its
+    // edge.
+    let policy = e
+        .lab
+        .resources()
+        .find(|s| {
+            s.kind() == ACCESS_POLICY
+                && s.attrs["include"]
+                    .as_list()
+                    .is_some_and(|l| l.iter().any(|r| r.get("group").is_some()))
+        })
+        .cloned()
+        .expect("the group's policy");
+    assert!(depends_on(&policy, "cloudflare.access_group.ops"));
+    let typed: AccessPolicySpec = decode(&resolved(&policy)).expect("decodes");
+    assert_eq!(
+        typed.include,
+        vec![AccessRule::Group {
+            id: "cloudflare.access_group.ops#id".into()
+        }]
+    );
+}

@@ -221,6 +221,16 @@ fn dns_record(
         return;
     }
     let zone_address = zone.address.clone();
+    // Two exposures of one host (different paths) share its record.
+    if lab
+        .resource(&Address::new(
+            DNS_RECORD,
+            &resource_name(&format!("cname-{}", p.host)),
+        ))
+        .is_some()
+    {
+        return;
+    }
     let mut spec = cf_spec(
         lab,
         DNS_RECORD,
@@ -251,7 +261,11 @@ fn access(
     at: Loc,
 ) -> Address {
     let access = p.access.as_ref().expect("called for exposures with access");
-    let name = access.name.clone().unwrap_or_else(|| p.host.clone());
+    // One app per exposure: its path (if any) tells two of one host apart.
+    let name = access.name.clone().unwrap_or_else(|| match &p.path {
+        Some(path) => format!("{} {path}", p.host),
+        None => p.host.clone(),
+    });
     let id = lab.id();
     // The include rules as written (references to Access groups kept).
     let service = Address::new(SERVICE, &exposure.service);
