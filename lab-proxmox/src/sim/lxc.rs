@@ -442,11 +442,21 @@ pub(crate) fn create_apply(
         config.insert(key.clone(), value);
     }
     let log = &mut *cx.log;
-    log.push(format!(
-        "extracting archive '/var/lib/vz/template/cache/{}'",
-        template.volid.rsplit('/').next().unwrap_or_default()
-    ));
-    log.push(format!("Total bytes read: {}", template.size * 3));
+    // `archive_is_oci_format`: a `.tar` with an OCI layout inside.
+    match template
+        .oci
+        .as_ref()
+        .filter(|_| template.volid.ends_with(".tar"))
+    {
+        Some(image) => super::oci::apply_image_config(image, &mut config, log),
+        None => {
+            log.push(format!(
+                "extracting archive '/var/lib/vz/template/cache/{}'",
+                template.volid.rsplit('/').next().unwrap_or_default()
+            ));
+            log.push(format!("Total bytes read: {}", template.size * 3));
+        }
+    }
     log.push(format!(
         "Detected container architecture: {}",
         config.get("arch").cloned().unwrap_or_default()

@@ -43,7 +43,7 @@ use super::sdn::{self, Part as SdnPart};
 use super::state::Shared;
 use super::world::GuestKind;
 use super::{
-    aplinfo, backup, cluster, content, lxc, pools, qemu, restore, snapshots, storage, tasks,
+    aplinfo, backup, cluster, content, lxc, oci, pools, qemu, restore, snapshots, storage, tasks,
     validate, vzdump, RecordedRequest,
 };
 
@@ -592,6 +592,7 @@ async fn node_dispatch(
                     content::delete_volume(shared, node, id, volume, &p).await
                 }
                 ("POST", ["download-url"]) => storage::download_url(shared, node, id, &p),
+                ("POST", ["oci-registry-pull"]) => oci::registry_pull(shared, node, id, &p),
                 _ => Err(unrouted()),
             }
         }

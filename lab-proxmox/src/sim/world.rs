@@ -161,6 +161,10 @@ pub struct Volume {
     /// that content's; `None` for volumes not downloaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub download: Option<Download>,
+    /// What an OCI image pulled with `oci-registry-pull` holds (its
+    /// entrypoint, command and environment); `None` for other volumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci: Option<super::oci::OciImage>,
 }
 
 /// What a downloaded file was downloaded as.
