@@ -207,6 +207,31 @@ fn a_secret_output_is_a_reference_with_its_ordering_edge() {
 }
 
 #[test]
+fn an_image_on_a_storage_without_templates_is_refused_at_the_files_line() {
+    let Base { mut lab, pve1, .. } = base();
+    let lvm = lab.add(
+        Storage::existing("local-lvm")
+            .content(&[Content::Images, Content::Rootdir])
+            .node(&pve1),
+    );
+    let line = line!() + 1;
+    lab.add(File::oci_image("cloudflared", &pve1, &lvm, REFERENCE));
+    let diags = lab.check();
+    let d = diags
+        .iter()
+        .find(|d| d.code == checks::STORAGE_CONTENT)
+        .unwrap_or_else(|| panic!("{diags:#?}"));
+    assert!(d.is_blocking());
+    assert!(
+        d.labels
+            .iter()
+            .any(|l| (l.loc.file(), l.loc.line()) == (file!(), line)),
+        "{d:#?}"
+    );
+    assert!(d.message.contains("vztmpl"), "{}", d.message);
+}
+
+#[test]
 #[rustfmt::skip] // the assertions count lines
 fn env_and_entrypoint_pve_refuses_are_reported_at_the_users_line() {
     let Base { mut lab, pve1, local } = base();
@@ -420,7 +445,13 @@ fn a_changed_env_secret_is_an_update_whose_plan_does_not_show_it() {
         assert!(text.contains("debug"), "plain values are shown: {text}");
         let report = e2.apply(&plan, &opts()).await.unwrap();
         assert!(report.is_success(), "{report:#?}");
-        let env = env_of(&tunnel_config(&conn));
+        let config = tunnel_config(&conn);
+        assert!(
+            config["net0"].contains("host-managed=1"),
+            "an update keeps the host's DHCP: {}",
+            config["net0"]
+        );
+        let env = env_of(&config);
         assert!(
             env.contains(&format!("TUNNEL_TOKEN={}", rotated.token)),
             "{env:?}"
@@ -671,5 +702,60 @@ fn an_image_pulled_by_hand_is_taken_and_a_missing_one_fails_with_skopeos_words()
         assert!(world()
             .volume("pve1", "local:vztmpl/cloudflared_0.0.0.tar")
             .is_none());
+    });
+}
+
+#[test]
+#[rustfmt::skip] // the assertions count lines
+fn a_node_before_9_1_is_refused_at_plan_time_where_the_code_asks_for_oci() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SimConfig {
+        nodes: vec![lab_proxmox::sim::SimNode::new("pve1").version("9.0.10")],
+        ..sim_config()
+    };
+    let conn = connect(dir.path(), config);
+    let mut lab = Lab::new("home");
+    lab.register_provider(conn.provider(ProxmoxOptions::default()));
+    let pve1 = lab.add(Node::new("pve1").bridge("vmbr0"));
+    let local = lab.add(Storage::existing("local").content(&[Content::Vztmpl]).node(&pve1));
+    let lvm = lab.add(Storage::existing("local-lvm").content(&[Content::Rootdir]).node(&pve1));
+    let pull = line!() + 1;
+    lab.add(File::oci_image("cloudflared", &pve1, &local, REFERENCE));
+    let system = lab.add(File::download("debian", &pve1, &local, Content::Vztmpl, "http://download.proxmox.com/images/system/debian-13-standard_13.1-2_amd64.tar.zst"));
+    let entrypoint = line!() + 1;
+    lab.add(Container::new("app", &pve1).ostemplate(&system).rootfs(&lvm, "2G").entrypoint("/usr/bin/app"));
+    assert!(lab.check().iter().all(|d| !d.is_blocking()), "only the cluster can tell");
+    let engine = Engine::new(lab, FileStateStore::new(dir.path().join(".lab")));
+    let err = runtime()
+        .block_on(engine.plan(&PlanOptions::default()))
+        .expect_err("the plan stops");
+    let lab_core::EngineError::PlanCheck(diags) = err else {
+        panic!("not a plan check: {err:?}");
+    };
+    let found: Vec<&Diagnostic> = diags.iter().filter(|d| d.code == checks::OCI_UNSUPPORTED).collect();
+    assert_eq!(found.len(), 2, "{diags:#?}");
+    for (d, line) in found.iter().zip([pull, entrypoint]) {
+        assert_eq!(d.file_line(), Some((file!(), line)), "{d:#?}");
+        assert!(d.message.contains("Proxmox VE 9.0.10"), "{}", d.message);
+        assert!(d.help.as_deref().unwrap().contains("upgrade `pve1`"));
+    }
+    assert!(conn.simulator().unwrap().world().volumes.iter().all(|v| !v.volid.contains("cloudflared")));
+
+    // What such a node answers when asked anyway.
+    runtime().block_on(async {
+        let api = sim_support::Api::new(conn.simulator().unwrap());
+        let a = api
+            .post("/nodes/pve1/storage/local/oci-registry-pull", &[("reference", REFERENCE)])
+            .await;
+        assert_eq!(a.status, 501, "{a:?}");
+        assert_eq!(api.get("/nodes/pve1/version", &[]).await.data()["release"], "9.0");
+        let a = api
+            .post(
+                "/nodes/pve1/lxc",
+                &[("vmid", "150"), ("ostemplate", "local:vztmpl/x.tar.zst"), ("entrypoint", "/bin/app")],
+            )
+            .await;
+        assert_eq!(a.status, 400, "{a:?}");
+        assert!(a.body.contains("property is not defined in schema"), "{}", a.body);
     });
 }

@@ -324,6 +324,7 @@ pub(crate) fn create(shared: &Arc<Shared>, node: &str, p: &Params) -> ApiResult 
         check_root_only(&empty, key, Some(value))?;
     }
     let storages = shared.read(|w| -> Result<Vec<String>, ApiError> {
+        super::oci::refuse_runtime_keys(w, node, config.keys().map(String::as_str))?;
         if let Some(pool) = &pool {
             if !w.pools.contains_key(pool) {
                 return Err(ApiError::die(format!("pool '{pool}' does not exist")));
@@ -528,6 +529,7 @@ pub(crate) async fn put_config(
         set.push((key.to_string(), normalise_value(key, value)?));
     }
     shared.read(|w| -> Result<(), ApiError> {
+        super::oci::refuse_runtime_keys(w, node, set.iter().map(|(k, _)| k.as_str()))?;
         let g = guest::lookup(w, KIND, node, vmid).map_err(ApiError::Die)?;
         for (key, value) in &set {
             check_root_only(&g.config, key, Some(value))?;

@@ -389,7 +389,15 @@ pub struct SimNode {
     /// Storages on this node (merged into one `storage.cfg`; a storage
     /// missing on some nodes gets a `nodes=` restriction).
     pub storages: Vec<SimStorage>,
+    /// The Proxmox VE version it runs (default [`PVE_VERSION`]); before
+    /// 9.1 it has no `oci-registry-pull` and no container `entrypoint` or
+    /// `env` (the embedded schema is 9.1's: those are refused by hand).
+    pub version: String,
 }
+
+/// The Proxmox VE version a simulated node runs by default (the embedded
+/// schema's).
+pub const PVE_VERSION: &str = "9.1.2";
 
 impl SimNode {
     /// A node with bridges `vmbr0`, `vmbr1` and storages `local` and
@@ -400,7 +408,14 @@ impl SimNode {
             bridges: vec!["vmbr0".into(), "vmbr1".into()],
             vlan_aware_bridges: Vec::new(),
             storages: vec![SimStorage::local(), SimStorage::local_lvm()],
+            version: PVE_VERSION.to_string(),
         }
+    }
+
+    /// The node runs Proxmox VE `version` (`9.0.10`).
+    pub fn version(mut self, version: &str) -> Self {
+        self.version = version.to_string();
+        self
     }
 }
 
@@ -700,6 +715,7 @@ fn join_node(w: &mut World, node: &SimNode) -> bool {
         bridges: node.bridges.clone(),
         vlan_aware_bridges: node.vlan_aware_bridges.clone(),
         boot_time,
+        version: node.version.clone(),
     });
     // `storage.cfg` is cluster-wide: an entry without `nodes=` covers the
     // new node too; a restricted one names it if the node has it.
@@ -757,6 +773,7 @@ fn initial_world(config: &SimConfig) -> Result<World, SimError> {
             bridges: node.bridges.clone(),
             vlan_aware_bridges: node.vlan_aware_bridges.clone(),
             boot_time,
+            version: node.version.clone(),
         });
     }
     for node in &config.nodes {

@@ -101,8 +101,42 @@ pub(crate) struct PullPlan {
     pub filename: String,
 }
 
-/// `POST /nodes/{node}/storage/{storage}/oci-registry-pull`.
+/// Whether `node` runs Proxmox VE 9.1 or later, which has OCI images and
+/// the container keys `entrypoint` and `env` (an unknown node: yes).
+pub(crate) fn node_has_oci(w: &World, node: &str) -> bool {
+    let Some(n) = w.node(node) else {
+        return true;
+    };
+    let mut parts = n.version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let release = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    release >= (9, 1)
+}
+
+/// A node before 9.1 does not know `entrypoint` and `env`: PVE's schema
+/// error for the first of `keys` that is one of them.
+pub(crate) fn refuse_runtime_keys<'a>(
+    w: &World,
+    node: &str,
+    mut keys: impl Iterator<Item = &'a str>,
+) -> Result<(), ApiError> {
+    if node_has_oci(w, node) {
+        return Ok(());
+    }
+    match keys.find(|k| matches!(*k, "entrypoint" | "env")) {
+        Some(k) => Err(ApiError::param(
+            k,
+            "property is not defined in schema and the schema does not allow additional properties",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `POST /nodes/{node}/storage/{storage}/oci-registry-pull` (a node
+/// before 9.1 does not have it: 501).
 pub(crate) fn registry_pull(shared: &Arc<Shared>, node: &str, id: &str, p: &Params) -> ApiResult {
+    if !shared.read(|w| node_has_oci(w, node)) {
+        return Err(ApiError::NotImplemented(String::new()));
+    }
     let reference = p.required("reference")?.to_string();
     let filename = format!(
         "{}.tar",

@@ -561,7 +561,7 @@ async fn node_dispatch(
         ("GET", ["network"]) => cluster::network(shared, node, &p),
         ("GET", ["tasks"]) => tasks::list(shared, node, &p),
         ("GET", ["query-url-metadata"]) => storage::query_url_metadata(shared, &p),
-        ("GET", ["version"]) => cluster::node_version(),
+        ("GET", ["version"]) => cluster::node_version(shared, node),
         ("GET", ["aplinfo"]) => aplinfo::list(shared),
         ("POST", ["aplinfo"]) => aplinfo::download(shared, node, &p),
         (_, ["tasks", upid, tail @ ..]) => {
