@@ -83,7 +83,7 @@ fn engine(conn: &Connection, dir: &Path, app: &App) -> Engine {
     Engine::new(app_lab(conn, app), FileStateStore::new(dir.join(".lab")))
 }
 
-fn tunnel_config(conn: &Connection) -> std::collections::BTreeMap<String, String> {
+fn tunnel_view(conn: &Connection) -> lab_proxmox::sim::GuestView {
     conn.simulator()
         .unwrap()
         .world()
@@ -91,7 +91,10 @@ fn tunnel_config(conn: &Connection) -> std::collections::BTreeMap<String, String
         .into_iter()
         .find(|g| g.name == "tunnel")
         .expect("the container exists")
-        .config
+}
+
+fn tunnel_config(conn: &Connection) -> std::collections::BTreeMap<String, String> {
+    tunnel_view(conn).config
 }
 
 fn env_of(config: &std::collections::BTreeMap<String, String>) -> Vec<String> {
@@ -203,7 +206,11 @@ fn a_changed_env_secret_is_an_update_whose_plan_does_not_show_it() {
         assert!(text.contains("debug"), "plain values are shown: {text}");
         let report = e2.apply(&plan, &opts()).await.unwrap();
         assert!(report.is_success(), "{report:#?}");
-        let config = tunnel_config(&conn);
+        // Not hotpluggable: the provider rebooted the container into it.
+        let view = tunnel_view(&conn);
+        assert!(view.pending.is_empty(), "{:?}", view.pending);
+        assert_eq!(view.status, lab_proxmox::sim::GuestStatus::Running);
+        let config = view.current;
         assert!(
             config["net0"].contains("host-managed=1"),
             "an update keeps the host's DHCP: {}",
@@ -276,6 +283,18 @@ fn an_entrypoint_edited_in_the_simulator_is_drift_and_apply_restores_it() {
             .put(&format!("/nodes/pve1/lxc/{id}/config"), &form)
             .await
             .unwrap();
+        // Not hotpluggable: pending while the container runs what the lab
+        // set, so nothing has drifted yet.
+        let pending = tunnel_view(&conn).pending;
+        assert!(
+            pending.contains_key("entrypoint") && pending.contains_key("env"),
+            "{pending:?}"
+        );
+        assert!(!e.plan(&PlanOptions::default()).await.unwrap().has_changes());
+        // Rebooted: the hand edit runs.
+        let api = sim_support::Api::new(conn.simulator().unwrap());
+        api.ok("POST", &format!("/nodes/pve1/lxc/{id}/status/reboot"), &[])
+            .await;
 
         let plan = e.plan(&PlanOptions::default()).await.unwrap();
         let step = plan
@@ -297,7 +316,10 @@ fn an_entrypoint_edited_in_the_simulator_is_drift_and_apply_restores_it() {
         );
 
         assert!(e.apply(&plan, &opts()).await.unwrap().is_success());
-        let config = tunnel_config(&conn);
+        // Written, then rebooted into: running, nothing pending.
+        let view = tunnel_view(&conn);
+        assert!(view.pending.is_empty(), "{:?}", view.pending);
+        let config = view.current;
         assert_eq!(
             config.get("entrypoint").map(String::as_str),
             Some("cloudflared --no-autoupdate tunnel run")

@@ -27,8 +27,8 @@
 //!   only allowed for root@pam)` (`check_ct_modify_config_perm`; bpg #609).
 //!
 //! Simplification: every config change of a running container applies at
-//! once except `arch`, `ostype`, `features` and `rootfs`, which go to the
-//! pending section.
+//! once except `arch`, `ostype`, `features`, `rootfs`, `entrypoint` and
+//! `env`, which go to the pending section.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -67,8 +67,10 @@ const CREATE_META: &[&str] = &[
 
 const UPDATE_META: &[&str] = &["node", "vmid", "delete", "revert", "digest"];
 
-/// Keys that go to pending on a running container.
-const COLD: &[&str] = &["arch", "ostype", "features", "rootfs"];
+/// Keys that go to pending on a running container (`entrypoint` and
+/// `env` are not hotpluggable either: pve-container's
+/// `vmconfig_hotplug_pending` skips them, so they wait for a reboot).
+const COLD: &[&str] = &["arch", "ostype", "features", "rootfs", "entrypoint", "env"];
 
 /// The `vzcreate` plan.
 #[derive(Debug, Clone, Serialize, Deserialize)]
