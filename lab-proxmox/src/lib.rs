@@ -4,10 +4,12 @@
 //! as every provider crate:
 //!
 //! - [`model`]: typed resources and their builders: nodes (each with its
-//!   local disk as an appliance), NAS pools, storages, downloaded files,
-//!   templates, QEMU VMs, LXC containers and pools, with outputs such as the
-//!   VMID and MAC addresses; [`kinds`] is the typed contract they lower to
-//!   (one serde spec per kind);
+//!   local disk as an appliance), NAS pools, storages, downloaded files and
+//!   pulled OCI images, templates, QEMU VMs, LXC containers (system
+//!   containers, and application containers with an `entrypoint` and
+//!   environment variables, secret ones included) and pools, with outputs
+//!   such as the VMID and MAC addresses; [`kinds`] is the typed contract
+//!   they lower to (one serde spec per kind);
 //! - [`api`]: the HTTP client for the PVE API (reqwest with rustls, API-token
 //!   auth, pinned certificate fingerprint, asynchronous task polling);
 //! - [`provider`]: lab-core's typed provider (one `KindProvider` per kind,

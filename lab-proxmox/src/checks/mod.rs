@@ -40,6 +40,7 @@
 
 mod backup;
 mod firewall;
+pub(crate) mod oci;
 mod read;
 mod rules;
 mod sdn;
@@ -121,6 +122,9 @@ pub const SDN_BRIDGE_MISSING: &str = "proxmox::sdn-bridge-missing";
 /// (Plan time) a VLAN zone on a bridge that is not VLAN-aware on a node it
 /// spans.
 pub const SDN_BRIDGE_NOT_VLAN_AWARE: &str = "proxmox::sdn-bridge-not-vlan-aware";
+/// (Plan time) an OCI image pulled, or a container's `entrypoint`/`env`
+/// written, on a node older than Proxmox VE 9.1, which has neither.
+pub const OCI_UNSUPPORTED: &str = "proxmox::oci-unsupported";
 
 /// What this crate's builders put on every spec they make
 /// ([`lab_core::ResourceSpec::check_set`]): the lab registers [`all`] when
@@ -158,6 +162,7 @@ pub fn all() -> Vec<Check> {
         Check::at_plan(CLONE_ACROSS_NODES, Severity::Error),
         Check::at_plan(SDN_BRIDGE_MISSING, Severity::Error),
         Check::at_plan(SDN_BRIDGE_NOT_VLAN_AWARE, Severity::Error),
+        Check::at_plan(OCI_UNSUPPORTED, Severity::Error),
     ]
 }
 

@@ -43,6 +43,10 @@ pub struct WorldNode {
     /// only when the plan creates or changes a VLAN SDN zone; `None`: not
     /// read, or offline.
     pub bridges: Option<Vec<WorldBridge>>,
+    /// Its Proxmox VE version (`GET /nodes/{node}/version`: `9.1.2`), read
+    /// only when the plan pulls an OCI image or writes a container's
+    /// `entrypoint`/`env` there; `None`: not read, or offline.
+    pub version: Option<String>,
 }
 
 /// One bridge as a node reports it.
@@ -72,7 +76,7 @@ pub struct WorldStorage {
 const GIB: u64 = 1 << 30;
 
 impl World {
-    fn node(&self, name: &str) -> Option<&WorldNode> {
+    pub(super) fn node(&self, name: &str) -> Option<&WorldNode> {
         self.nodes.iter().find(|n| n.name == name)
     }
 
@@ -117,6 +121,7 @@ pub fn check(plan: &PlanCheck<'_>, world: &World) -> Vec<Diagnostic> {
     storage_full(plan.lab, &steps, world, &mut out);
     clone_across_nodes(plan.lab, &steps, world, &mut out);
     super::sdn::bridges(plan.lab, &steps, world, &mut out);
+    super::oci::unsupported(&steps, world, &mut out);
     out
 }
 

@@ -34,6 +34,10 @@ struct MountPoint {
 /// `net<N>`; `.vlan()`, `.ip()`, `.gw()` and `.firewall()` change the NIC
 /// added last.
 ///
+/// An application container (PVE 9.1) runs an OCI image
+/// ([`File::oci_image`]) with its own [`Container::entrypoint`] and
+/// environment ([`Container::env`], [`Container::env_secret`]).
+///
 /// ```
 /// use lab_core::prelude::*;
 /// use lab_proxmox::model::*;

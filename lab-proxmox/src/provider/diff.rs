@@ -2,8 +2,9 @@
 //! replacement, after projecting what Proxmox reports onto what the lab
 //! declares (a NIC map that does not mention `firewall` is not a change
 //! because Proxmox reports `firewall=0`). Optional fields the lab leaves out
-//! are not compared, except a CD-ROM the lab itself inserted: dropping
-//! `.cdrom(..)` ejects the disc.
+//! are not compared, except a CD-ROM the lab itself inserted (dropping
+//! `.cdrom(..)` ejects the disc) and a container's environment variables
+//! (dropping the last `.env(..)` removes the variables the lab set).
 
 use lab_core::provider::{generic_diff, FieldChange, KindSchema};
 use lab_core::{Attrs, Value};
@@ -102,6 +103,24 @@ pub(crate) fn diff(schema: &KindSchema, desired: &Attrs, observed: &Attrs) -> Ve
             changes.push(FieldChange {
                 field: "cdrom".into(),
                 before: Some(disc.clone()),
+                after: None,
+                forces_replacement: false,
+            });
+        }
+    }
+    // Environment variables a container's recorded spec set (the read
+    // reports only those) and the code no longer declares at all: removed.
+    for field in ["env", "env_secrets"] {
+        if desired.contains_key(field) {
+            continue;
+        }
+        if let Some(set) = observed
+            .get(field)
+            .filter(|v| v.as_map().is_some_and(|m| !m.is_empty()))
+        {
+            changes.push(FieldChange {
+                field: field.into(),
+                before: Some(set.clone()),
                 after: None,
                 forces_replacement: false,
             });

@@ -11,6 +11,7 @@ use serde_json::{Map, Value as Json};
 
 use super::normalize::{is_disk_slot, text, volume_storage};
 use super::{err, ProxmoxProvider};
+use crate::checks::oci::step_needs_oci;
 use crate::checks::world::{World, WorldNode, WorldStorage};
 use crate::kinds;
 
@@ -39,6 +40,44 @@ fn storage(m: &Map<String, Json>) -> Option<WorldStorage> {
 }
 
 impl ProxmoxProvider {
+    /// The version of each online node the plan pulls an OCI image on or
+    /// writes a container's `entrypoint`/`env` on (one read each).
+    async fn node_versions(
+        &self,
+        ctx: &OpContext,
+        plan: &PlanCheck<'_>,
+        world: &mut World,
+    ) -> Result<(), ProviderError> {
+        let mut wanted: Vec<String> = Vec::new();
+        for step in &plan.steps {
+            let Some(spec) = plan.spec(step) else {
+                continue;
+            };
+            if !step_needs_oci(step, spec) {
+                continue;
+            }
+            if let Some(on) = spec.attrs.get("node").and_then(|v| v.as_str()) {
+                if !wanted.iter().any(|w| w == on) {
+                    wanted.push(on.to_string());
+                }
+            }
+        }
+        for node in world
+            .nodes
+            .iter_mut()
+            .filter(|n| n.storages.is_some() && wanted.contains(&n.name))
+        {
+            ctx.throttle().await;
+            let v: Map<String, Json> = self
+                .client
+                .get(&crate::api::path(&["nodes", &node.name, "version"]), &[])
+                .await
+                .map_err(err)?;
+            node.version = text(&v, "version");
+        }
+        Ok(())
+    }
+
     /// Reads the [`World`] `plan` is checked against.
     pub(super) async fn world(
         &self,
@@ -67,9 +106,11 @@ impl ProxmoxProvider {
                 name,
                 storages,
                 bridges: None,
+                version: None,
             });
         }
         self.sdn_bridges(ctx, plan, &mut world).await?;
+        self.node_versions(ctx, plan, &mut world).await?;
         // Existing templates cloned onto another node: where are their disks?
         for step in &plan.steps {
             if step.address.kind() != kinds::VM

@@ -24,11 +24,12 @@ const NODE_MAXMEM: u64 = 64 * 1024 * 1024 * 1024;
 const NODE_MAXCPU: u64 = 16;
 const NODE_DISK: u64 = 100 * 1024 * 1024 * 1024;
 
-/// pve-manager's `PVE::pvecfg::version_info()` of the simulated node.
-fn version_info() -> Map<String, Value> {
+/// pve-manager's `PVE::pvecfg::version_info()` of a node running `version`.
+fn version_info(version: &str) -> Map<String, Value> {
     let mut obj = Map::new();
-    obj.insert("version".into(), json!("9.1.2"));
-    obj.insert("release".into(), json!("9.1"));
+    let release: Vec<&str> = version.split('.').take(2).collect();
+    obj.insert("version".into(), json!(version));
+    obj.insert("release".into(), json!(release.join(".")));
     obj.insert("repoid".into(), json!("5a1b2c3d4e5f6a7b"));
     obj
 }
@@ -39,7 +40,7 @@ const DATACENTER_CFG: &[(&str, &str)] = &[("console", "xtermjs"), ("keyboard", "
 /// `GET /version`: `version_info()` plus the datacenter `console`
 /// (pve-manager `PVE/API2.pm`).
 pub(crate) fn version() -> ApiResult {
-    let mut obj = version_info();
+    let mut obj = version_info(super::PVE_VERSION);
     for (k, v) in DATACENTER_CFG.iter().filter(|(k, _)| *k == "console") {
         obj.insert((*k).into(), json!(v));
     }
@@ -48,8 +49,12 @@ pub(crate) fn version() -> ApiResult {
 
 /// `GET /nodes/{node}/version`: `version_info()` alone (pve-manager
 /// `PVE/API2/Nodes.pm`, method `version`).
-pub(crate) fn node_version() -> ApiResult {
-    Ok(Reply::data(Value::Object(version_info())))
+pub(crate) fn node_version(shared: &Arc<Shared>, node: &str) -> ApiResult {
+    let version = shared.read(|w| {
+        w.node(node)
+            .map_or_else(|| super::PVE_VERSION.to_string(), |n| n.version.clone())
+    });
+    Ok(Reply::data(Value::Object(version_info(&version))))
 }
 
 /// `GET /cluster`: the index lists `{name}` items (pve-manager

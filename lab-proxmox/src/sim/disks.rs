@@ -137,6 +137,7 @@ pub(crate) fn alloc_image(
         ctime: now(),
         virtual_size: None,
         download: None,
+        oci: None,
     });
     Ok(volid)
 }
@@ -187,6 +188,7 @@ pub(crate) fn alloc_named(
         ctime: now(),
         virtual_size: None,
         download: None,
+        oci: None,
     });
     Ok(volid)
 }
@@ -217,6 +219,7 @@ pub(crate) fn alloc_cloudinit(
             ctime: now(),
             virtual_size: None,
             download: None,
+            oci: None,
         });
     }
     Ok(volid)

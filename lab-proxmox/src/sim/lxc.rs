@@ -27,8 +27,8 @@
 //!   only allowed for root@pam)` (`check_ct_modify_config_perm`; bpg #609).
 //!
 //! Simplification: every config change of a running container applies at
-//! once except `arch`, `ostype`, `features` and `rootfs`, which go to the
-//! pending section.
+//! once except `arch`, `ostype`, `features`, `rootfs`, `entrypoint` and
+//! `env`, which go to the pending section.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -67,8 +67,10 @@ const CREATE_META: &[&str] = &[
 
 const UPDATE_META: &[&str] = &["node", "vmid", "delete", "revert", "digest"];
 
-/// Keys that go to pending on a running container.
-const COLD: &[&str] = &["arch", "ostype", "features", "rootfs"];
+/// Keys that go to pending on a running container (`entrypoint` and
+/// `env` are not hotpluggable either: pve-container's
+/// `vmconfig_hotplug_pending` skips them, so they wait for a reboot).
+const COLD: &[&str] = &["arch", "ostype", "features", "rootfs", "entrypoint", "env"];
 
 /// The `vzcreate` plan.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -324,6 +326,7 @@ pub(crate) fn create(shared: &Arc<Shared>, node: &str, p: &Params) -> ApiResult 
         check_root_only(&empty, key, Some(value))?;
     }
     let storages = shared.read(|w| -> Result<Vec<String>, ApiError> {
+        super::oci::refuse_runtime_keys(w, node, config.keys().map(String::as_str))?;
         if let Some(pool) = &pool {
             if !w.pools.contains_key(pool) {
                 return Err(ApiError::die(format!("pool '{pool}' does not exist")));
@@ -442,11 +445,21 @@ pub(crate) fn create_apply(
         config.insert(key.clone(), value);
     }
     let log = &mut *cx.log;
-    log.push(format!(
-        "extracting archive '/var/lib/vz/template/cache/{}'",
-        template.volid.rsplit('/').next().unwrap_or_default()
-    ));
-    log.push(format!("Total bytes read: {}", template.size * 3));
+    // `archive_is_oci_format`: a `.tar` with an OCI layout inside.
+    match template
+        .oci
+        .as_ref()
+        .filter(|_| template.volid.ends_with(".tar"))
+    {
+        Some(image) => super::oci::apply_image_config(image, &mut config, log),
+        None => {
+            log.push(format!(
+                "extracting archive '/var/lib/vz/template/cache/{}'",
+                template.volid.rsplit('/').next().unwrap_or_default()
+            ));
+            log.push(format!("Total bytes read: {}", template.size * 3));
+        }
+    }
     log.push(format!(
         "Detected container architecture: {}",
         config.get("arch").cloned().unwrap_or_default()
@@ -518,6 +531,7 @@ pub(crate) async fn put_config(
         set.push((key.to_string(), normalise_value(key, value)?));
     }
     shared.read(|w| -> Result<(), ApiError> {
+        super::oci::refuse_runtime_keys(w, node, set.iter().map(|(k, _)| k.as_str()))?;
         let g = guest::lookup(w, KIND, node, vmid).map_err(ApiError::Die)?;
         for (key, value) in &set {
             check_root_only(&g.config, key, Some(value))?;

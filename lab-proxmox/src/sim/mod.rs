@@ -17,9 +17,9 @@
 //! | restart | `tasks`, `state`, `tls` | a simulator started on its state file is the node after a crash or reboot: tasks that were running read `stopped` with `unexpected status` and no `TASK` line (pve-common `read_status`), and what their workers wrote stays (a clone's target `lock: clone` with the drives copied so far, a create's `lock: create` and its allocated disks, no file for a download); a simulator embedded in `lab` ([`crate::Connection::simulated`]) stops with `lab`, not with its node, so it resumes them instead ([`Restart::NodeKeptRunning`]); the certificate and the token secret are kept in `<state>.tls.json`; the state file is re-read when changed from outside; [`SimHandle::unlock`] / `pve-sim unlock` = `qm unlock` / `pct unlock` |
 //! | locks | `locks` | config and storage locks with timeouts taken where qemu-server/pve-container take them (before or inside the worker), `can't lock file '...' - got timeout`, the `lock` config key (`create`, `clone`) and `VM is locked (<lock>)`, `skiplock` refused for a token (`Only root may use this option.`) (notes §3, §15) |
 //! | QEMU | `qemu`, `power` | create (MACs, disk allocation drive by drive, `import-from`, cloud-init drive, `meta`/`vmgenid`/`smbios1`, default boot order, `start`, `pool`), config (pending on running VMs, `digest`, `current=1`, `snapshot=`, masked `cipassword`, urlencoded `sshkeys`, new MAC when a NIC is written without one), linked/full clone (source locked shared, new VMID exclusive, the storage lock only around each drive's allocation, a full clone's copy sharing the storage's bandwidth (`copies`), new MACs, placeholder `# qmclone temporary file`, the new config rewritten after each drive), template (`base-` volumes), resize, power (start/stop/shutdown/reboot/reset, suspend to RAM (`paused`) or to disk (`lock: suspended`, a state volume), resume; `check_running` before the fork: `VM <id> not running`), destroy (notes §6) |
-//! | LXC | `lxc` | create (`ostemplate`, rootfs/mount points, `hwaddr`, the `hostname` `CT<id>`, `memory` 512 and `swap` 512 defaults), config, resize, power, destroy, the root-only checks a token hits (403) (notes §7) |
+//! | LXC | `lxc`, `oci` | create (`ostemplate`, rootfs/mount points, `hwaddr`, the `hostname` `CT<id>`, `memory` 512 and `swap` 512 defaults; from an OCI image: its `Entrypoint` + `Cmd` as `entrypoint`, `cmode: console`, `host-managed=1` NICs and its `Env` as `env`, replacing what the create sent), config (`entrypoint`, NUL-separated `env`), resize, power, destroy, the root-only checks a token hits (403) (notes §7) |
 //! | snapshots | `snapshots` | QEMU and LXC: list (+`current`), create (`lock: snapshot`, `snapstate: prepare`, RAM to `vm-<id>-state-<name>`, `snapshot feature is not available` on raw files), rollback (stops the guest, `lock: rollback`, unused disks, starts with RAM or `start=1`), delete (`lock: snapshot-delete`, parents relinked), section config read/update, all as tasks (`qmsnapshot`, `vzrollback`, ...) |
-//! | storage | `storage`, `content`, `urls`, `aplinfo` | `/storage` CRUD with synchronous NFS activation and fixed keys, per-node status and content, volume delete as an `imgdel` task (`delay=` waits), the appliance catalogue (`aplinfo`) and its downloads, `download-url` with PVE's content and extension rules, file name normalisation, the existing-file and checksum checks inside the worker, `query-url-metadata`; each URL's simulated content (size, digests per algorithm, [`SimUrl`]) (notes §8) |
+//! | storage | `storage`, `content`, `urls`, `aplinfo` | `/storage` CRUD with synchronous NFS activation and fixed keys, per-node status and content, volume delete as an `imgdel` task (`delay=` waits), the appliance catalogue (`aplinfo`) and its downloads, `download-url` with PVE's content and extension rules, file name normalisation, the existing-file and checksum checks inside the worker, `query-url-metadata`; each URL's simulated content (size, digests per algorithm, [`SimUrl`]); `oci-registry-pull` (`oci`: file storages with `vztmpl` only, `<repository-tag>.tar` names, an existing file refused before the `ociregistrypull` task, skopeo's failure for [`SimConfig::oci_images_missing`], each image's simulated config, [`OciImage`]) (notes §8) |
 //! | pools | `pools` | `/pools` with `?poolid=` and the deprecated `/pools/{id}` (notes §12) |
 //! | SDN | `sdn` | `/cluster/sdn` zones, VNets and subnets (pve-network): writes pending until `PUT /cluster/sdn` commits them as the running config in a `reloadnetworkall` task, `?pending=1` (`state` new/changed/deleted, `pending` values) and `?running=1`, pve-network's refusals and texts, applied VNets usable as guest bridges on their zone's nodes; bridges VLAN-aware only as configured ([`SimNode::vlan_aware_bridges`]; a lab's declared bridges are made so by [`NodeJoiner::declare_bridges`]) |
 //! | cluster | `cluster` | `/version`, `/nodes`, `/nodes/{node}/status`, `/nodes/{node}/version`, `/nodes/{node}/network`, `/cluster/resources`, `/cluster/status`, `/cluster/nextid`, `/cluster/tasks`, `/cluster/options`, `/access/permissions` (notes §5) |
@@ -85,6 +85,7 @@ mod firewall_api;
 mod guest;
 mod locks;
 mod lxc;
+mod oci;
 mod pbs_link;
 mod pools;
 mod power;
@@ -119,6 +120,7 @@ pub use faults::Faults;
 pub use firewall::{
     Firewall, FwRule, GuestFirewallConf, IpSetConf, IpSetEntryConf, SecurityGroupConf,
 };
+pub use oci::{image_config, OciImage};
 pub use sdn::{Sdn, SdnRunning, SdnSection, SdnSections};
 pub use server::{request_params, serve_https};
 pub use urls::SimUrl;
@@ -157,7 +159,7 @@ pub struct TaskLatency {
     pub qmconfig: Duration,
     /// `resize` (QEMU and LXC).
     pub resize: Duration,
-    /// `download` (`download-url`).
+    /// `download` (`download-url`) and `ociregistrypull` (`oci-registry-pull`).
     pub download: Duration,
     /// `vzcreate`.
     pub vzcreate: Duration,
@@ -257,7 +259,7 @@ impl TaskLatency {
             "qmtemplate" => &mut self.qmtemplate,
             "qmconfig" => &mut self.qmconfig,
             "resize" => &mut self.resize,
-            "download" => &mut self.download,
+            "download" | "ociregistrypull" => &mut self.download,
             "vzcreate" => &mut self.vzcreate,
             "vzstart" => &mut self.vzstart,
             "vzstop" => &mut self.vzstop,
@@ -283,7 +285,7 @@ impl TaskLatency {
             "qmtemplate" => self.qmtemplate,
             "qmconfig" => self.qmconfig,
             "resize" => self.resize,
-            "download" => self.download,
+            "download" | "ociregistrypull" => self.download,
             "vzcreate" => self.vzcreate,
             "vzstart" => self.vzstart,
             "vzstop" => self.vzstop,
@@ -387,7 +389,15 @@ pub struct SimNode {
     /// Storages on this node (merged into one `storage.cfg`; a storage
     /// missing on some nodes gets a `nodes=` restriction).
     pub storages: Vec<SimStorage>,
+    /// The Proxmox VE version it runs (default [`PVE_VERSION`]); before
+    /// 9.1 it has no `oci-registry-pull` and no container `entrypoint` or
+    /// `env` (the embedded schema is 9.1's: those are refused by hand).
+    pub version: String,
 }
+
+/// The Proxmox VE version a simulated node runs by default (the embedded
+/// schema's).
+pub const PVE_VERSION: &str = "9.1.2";
 
 impl SimNode {
     /// A node with bridges `vmbr0`, `vmbr1` and storages `local` and
@@ -398,7 +408,14 @@ impl SimNode {
             bridges: vec!["vmbr0".into(), "vmbr1".into()],
             vlan_aware_bridges: Vec::new(),
             storages: vec![SimStorage::local(), SimStorage::local_lvm()],
+            version: PVE_VERSION.to_string(),
         }
+    }
+
+    /// The node runs Proxmox VE `version` (`9.0.10`).
+    pub fn version(mut self, version: &str) -> Self {
+        self.version = version.to_string();
+        self
     }
 }
 
@@ -432,6 +449,9 @@ pub struct SimConfig {
     /// URLs whose server answers 404 (`download-url` tasks fail,
     /// `query-url-metadata` is refused).
     pub download_urls_fail: Vec<String>,
+    /// OCI image references the registry does not have
+    /// (`oci-registry-pull` tasks fail as skopeo does).
+    pub oci_images_missing: Vec<String>,
     /// The simulated content behind URLs (size, checksums, MIME type);
     /// any other URL gets content derived from it (see [`SimUrl`]).
     pub urls: BTreeMap<String, SimUrl>,
@@ -496,6 +516,7 @@ impl Default for SimConfig {
             schema: PveSchema::embedded(),
             nfs_servers_reachable: Vec::new(),
             download_urls_fail: Vec::new(),
+            oci_images_missing: Vec::new(),
             urls: BTreeMap::new(),
             clone_source_lock: CloneSourceLock::default(),
             restart: Restart::default(),
@@ -694,6 +715,7 @@ fn join_node(w: &mut World, node: &SimNode) -> bool {
         bridges: node.bridges.clone(),
         vlan_aware_bridges: node.vlan_aware_bridges.clone(),
         boot_time,
+        version: node.version.clone(),
     });
     // `storage.cfg` is cluster-wide: an entry without `nodes=` covers the
     // new node too; a restricted one names it if the node has it.
@@ -751,6 +773,7 @@ fn initial_world(config: &SimConfig) -> Result<World, SimError> {
             bridges: node.bridges.clone(),
             vlan_aware_bridges: node.vlan_aware_bridges.clone(),
             boot_time,
+            version: node.version.clone(),
         });
     }
     for node in &config.nodes {
@@ -850,6 +873,7 @@ async fn start_on_current_runtime(config: SimConfig) -> Result<SimHandle, SimErr
             known: config.urls.clone(),
             failing: config.download_urls_fail.clone(),
         },
+        oci_images_missing: config.oci_images_missing.clone(),
         clone_source_lock: config.clone_source_lock,
     };
     let shared = Arc::new(Shared::new(settings, config.schema.clone(), world, faults));

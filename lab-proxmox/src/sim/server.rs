@@ -43,7 +43,7 @@ use super::sdn::{self, Part as SdnPart};
 use super::state::Shared;
 use super::world::GuestKind;
 use super::{
-    aplinfo, backup, cluster, content, lxc, pools, qemu, restore, snapshots, storage, tasks,
+    aplinfo, backup, cluster, content, lxc, oci, pools, qemu, restore, snapshots, storage, tasks,
     validate, vzdump, RecordedRequest,
 };
 
@@ -561,7 +561,7 @@ async fn node_dispatch(
         ("GET", ["network"]) => cluster::network(shared, node, &p),
         ("GET", ["tasks"]) => tasks::list(shared, node, &p),
         ("GET", ["query-url-metadata"]) => storage::query_url_metadata(shared, &p),
-        ("GET", ["version"]) => cluster::node_version(),
+        ("GET", ["version"]) => cluster::node_version(shared, node),
         ("GET", ["aplinfo"]) => aplinfo::list(shared),
         ("POST", ["aplinfo"]) => aplinfo::download(shared, node, &p),
         (_, ["tasks", upid, tail @ ..]) => {
@@ -592,6 +592,7 @@ async fn node_dispatch(
                     content::delete_volume(shared, node, id, volume, &p).await
                 }
                 ("POST", ["download-url"]) => storage::download_url(shared, node, id, &p),
+                ("POST", ["oci-registry-pull"]) => oci::registry_pull(shared, node, id, &p),
                 _ => Err(unrouted()),
             }
         }

@@ -33,6 +33,7 @@ pub(crate) struct Settings {
     pub persist: Option<PathBuf>,
     pub nfs_servers_reachable: Vec<String>,
     pub urls: Urls,
+    pub oci_images_missing: Vec<String>,
     pub clone_source_lock: CloneSourceLock,
 }
 

@@ -519,7 +519,7 @@ pub(crate) fn subdir(content: &str) -> &'static str {
 
 /// `PVE::Storage::normalize_content_filename`: the part after the last
 /// `/` or `\`, every character outside `[a-zA-Z0-9_.-]` replaced by `_`.
-fn normalize_content_filename(name: &str) -> String {
+pub(crate) fn normalize_content_filename(name: &str) -> String {
     let name = name.strip_suffix('\n').unwrap_or(name);
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     base.chars()
@@ -689,7 +689,7 @@ pub(crate) fn download_check(
 }
 
 /// A command line as `PVE::Tools::cmd2string` prints it.
-fn cmd2string(args: &[&str]) -> String {
+pub(crate) fn cmd2string(args: &[&str]) -> String {
     args.iter()
         .map(|a| {
             let plain = !a.is_empty()
@@ -774,6 +774,7 @@ pub(crate) fn download_apply(
         ctime: now(),
         virtual_size,
         download: Some(download),
+        oci: None,
     });
     cx.log
         .push(format!("download of '{}' to '{path}' finished", plan.url));

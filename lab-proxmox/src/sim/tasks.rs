@@ -54,7 +54,7 @@ use super::locks::{Held, LockSpec};
 use super::rest::{ApiError, ApiResult, Params, Reply};
 use super::state::{Settings, Shared};
 use super::world::{now, GuestKind, Task, TaskState, World, UNEXPECTED_STATUS};
-use super::{content, lxc, qemu, snapshots, storage};
+use super::{content, lxc, oci, qemu, snapshots, storage};
 
 /// What a worker does.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -118,6 +118,8 @@ pub(crate) enum Effect {
     LxcCreate(lxc::CreatePlan),
     /// `download`.
     Download(storage::DownloadPlan),
+    /// `ociregistrypull`.
+    OciPull(oci::PullPlan),
     /// `imgdel` (`DELETE .../storage/{storage}/content/{volume}`).
     DeleteVolume(content::DeletePlan),
     /// `qmsnapshot`, `qmrollback`, `qmdelsnapshot` and their `vz` twins.
@@ -260,6 +262,7 @@ impl Effect {
             } => guest::destroy_apply(world, *kind, node, *vmid, *purge, *unreferenced, log),
             Effect::LxcCreate(plan) => lxc::create_apply(world, plan, cx),
             Effect::Download(plan) => storage::download_apply(world, plan, cx).map(|()| 0),
+            Effect::OciPull(plan) => oci::pull_apply(world, plan, cx).map(|()| 0),
             Effect::DeleteVolume(plan) => content::delete_apply(world, plan, cx),
             Effect::Snapshot(plan) => snapshots::apply(world, plan, cx),
         }
@@ -273,6 +276,7 @@ impl Effect {
             Effect::QemuUpdate(p) => &p.node,
             Effect::LxcCreate(p) => &p.node,
             Effect::Download(p) => &p.node,
+            Effect::OciPull(p) => &p.node,
             Effect::DeleteVolume(p) => &p.node,
             Effect::Snapshot(p) => &p.node,
             Effect::QemuTemplate { node, .. }

@@ -407,6 +407,7 @@ async fn backup_one(
                     ctime: backup_time as u64,
                     virtual_size: None,
                     download: None,
+                    oci: None,
                 })
             });
         }

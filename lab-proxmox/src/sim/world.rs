@@ -85,6 +85,14 @@ pub struct NodeState {
     pub vlan_aware_bridges: Vec<String>,
     /// Boot time (Unix seconds), for `uptime` and UPID `pstart`.
     pub boot_time: u64,
+    /// Its Proxmox VE version (`GET /nodes/{node}/version`).
+    #[serde(default = "default_pve_version")]
+    pub version: String,
+}
+
+/// The version a node runs unless configured otherwise.
+pub(crate) fn default_pve_version() -> String {
+    super::PVE_VERSION.to_string()
 }
 
 /// One storage definition from `storage.cfg`.
@@ -161,6 +169,10 @@ pub struct Volume {
     /// that content's; `None` for volumes not downloaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub download: Option<Download>,
+    /// What an OCI image pulled with `oci-registry-pull` holds (its
+    /// entrypoint, command and environment); `None` for other volumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci: Option<super::oci::OciImage>,
 }
 
 /// What a downloaded file was downloaded as.
