@@ -436,6 +436,22 @@ impl CloudflareSim {
         self.shared.write(|w| tunnels::connect(w, id, client_id))
     }
 
+    /// Edits tunnel `id`'s remote configuration as someone in the
+    /// dashboard would: `edit` changes the `config` document in place (not
+    /// checked: the dashboard's own editor is), the version goes up. False
+    /// if the tunnel has no configuration.
+    pub fn edit_tunnel_config(&self, id: &str, edit: impl FnOnce(&mut Value)) -> bool {
+        self.shared.write(|w| {
+            let Some(doc) = w.tunnels.get_mut(id).and_then(|t| t.configuration.as_mut()) else {
+                return false;
+            };
+            edit(&mut doc["config"]);
+            let version = doc["version"].as_u64().unwrap_or(0) + 1;
+            doc["version"] = version.into();
+            true
+        })
+    }
+
     /// Changes the rate limit from now on (the window's history is kept).
     pub fn set_rate_limit(&self, limit: u32, window: Duration) {
         let mut rate = self.shared.rate.lock().unwrap_or_else(|e| e.into_inner());

@@ -1,0 +1,216 @@
+//! `cloudflare.tunnel_config`: the tunnel's whole remote configuration.
+//! A create or update `PUT`s the document (`{"config": …}`), reads it
+//! back (`GET …/configurations`) and fails if Cloudflare holds something
+//! else. A refresh reads the document and compares it as a whole: a rule
+//! edited in the dashboard is drift, and the plan's update PUTs the code's
+//! document again (the PUT replaces everything: one owner per tunnel). A
+//! document lab-net cannot read into its types (a field it does not know)
+//! shows as a first rule whose hostname is [`FOREIGN_RULE`] and whose
+//! service names the JSON path. A delete PUTs the catch-all alone
+//! (`http_status:404`): the tunnel stays up, serving nothing.
+
+use async_trait::async_trait;
+use lab_core::kind::{Create, Delete, Found, KindProvider, Read, Update};
+use lab_core::provider::{KindSchema, OpContext, ProviderError};
+use serde_json::{json, Value as Json};
+
+use super::{estimates, Bound, CloudflareProvider, CloudflareSnapshot};
+use crate::kinds::cloudflare::{
+    IngressRule, TunnelConfigDocument, TunnelConfigOut, TunnelConfigSpec, CATCH_ALL_SERVICE,
+};
+
+/// The hostname of the rule that stands for a document lab-net cannot
+/// read.
+pub const FOREIGN_RULE: &str = "(changed outside lab)";
+
+/// Empty objects (`originRequest: {}`) left out: Cloudflare may add them.
+fn without_empty_objects(v: &Json) -> Json {
+    match v {
+        Json::Object(m) => Json::Object(
+            m.iter()
+                .filter(|(_, v)| !matches!(v, Json::Object(o) if o.is_empty()))
+                .map(|(k, v)| (k.clone(), without_empty_objects(v)))
+                .collect(),
+        ),
+        Json::Array(items) => Json::Array(items.iter().map(without_empty_objects).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The document a configuration (`GET …/configurations`'s result) holds,
+/// compared with `prior`; `None` when there is none.
+pub(crate) fn observe(
+    configuration: &Json,
+    prior: &TunnelConfigDocument,
+) -> Option<TunnelConfigDocument> {
+    let config = configuration.get("config")?;
+    if config.is_null() {
+        return None;
+    }
+    let mut config = without_empty_objects(config);
+    // `warp-routing: {enabled: false}` is what no warp-routing means.
+    if prior.warp_routing.is_none()
+        && config.pointer("/warp-routing/enabled") == Some(&Json::Bool(false))
+    {
+        if let Some(m) = config.as_object_mut() {
+            m.remove("warp-routing");
+        }
+    }
+    match serde_json::from_value::<TunnelConfigDocument>(config) {
+        Ok(doc) => Some(doc),
+        Err(e) => {
+            let mut doc = prior.clone();
+            doc.ingress.insert(
+                0,
+                IngressRule {
+                    hostname: Some(FOREIGN_RULE.to_string()),
+                    service: format!("not lab-net's shape: {}", e.to_string().replace('"', "`")),
+                    ..IngressRule::default()
+                },
+            );
+            Some(doc)
+        }
+    }
+}
+
+fn path(bound: &Bound, tunnel_id: &str) -> String {
+    bound.account_path(&format!("/cfd_tunnel/{tunnel_id}/configurations"))
+}
+
+async fn put_and_check(
+    provider: &CloudflareProvider,
+    ctx: &OpContext,
+    address: &lab_core::Address,
+    spec: &TunnelConfigSpec,
+) -> Result<Found<TunnelConfigSpec>, ProviderError> {
+    let bound = provider.bound()?;
+    let path = path(&bound, &spec.tunnel_id);
+    let body = json!({ "config": spec.config });
+    bound.client.put(ctx, &path, &body).await?;
+    let back = bound.client.get(ctx, &path, &[]).await?;
+    let held = observe(&back, &spec.config);
+    if held.as_ref() != Some(&spec.config) {
+        return Err(ProviderError::permanent(format!(
+            "{address}: Cloudflare took the configuration of tunnel {} but holds another \
+             one; is someone else (the dashboard, another tool) writing it? One tunnel has \
+             one owner: its configuration is replaced as a whole",
+            spec.tunnel_id
+        )));
+    }
+    Ok(Found {
+        id: spec.tunnel_id.clone(),
+        spec: spec.clone(),
+        outputs: TunnelConfigOut {
+            version: back.get("version").and_then(Json::as_i64).unwrap_or(0),
+        },
+    })
+}
+
+#[async_trait]
+impl KindProvider<TunnelConfigSpec> for CloudflareProvider {
+    fn schema(&self) -> KindSchema {
+        KindSchema {
+            force_new: vec!["account", "tunnel", "tunnel_id"],
+            ignore: Vec::new(),
+            estimate: estimates(600),
+        }
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        snapshot: &CloudflareSnapshot,
+        requests: &[Read<TunnelConfigSpec>],
+    ) -> Result<Vec<Option<Found<TunnelConfigSpec>>>, ProviderError> {
+        Ok(requests
+            .iter()
+            .map(|r| {
+                let configuration = snapshot.configurations.get(&r.prior.tunnel_id)?.as_ref()?;
+                let config = observe(configuration, &r.prior.config)?;
+                Some(Found {
+                    id: r.id.clone(),
+                    spec: TunnelConfigSpec {
+                        config,
+                        ..r.prior.clone()
+                    },
+                    outputs: TunnelConfigOut {
+                        version: configuration
+                            .get("version")
+                            .and_then(Json::as_i64)
+                            .unwrap_or(r.prior_outputs.version),
+                    },
+                })
+            })
+            .collect())
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        req: Create<TunnelConfigSpec>,
+    ) -> Result<Found<TunnelConfigSpec>, ProviderError> {
+        put_and_check(self, ctx, &req.address, &req.spec).await
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        req: Update<TunnelConfigSpec>,
+    ) -> Result<Found<TunnelConfigSpec>, ProviderError> {
+        put_and_check(self, ctx, &req.address, &req.spec).await
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        req: Delete<TunnelConfigSpec>,
+    ) -> Result<(), ProviderError> {
+        let bound = self.bound()?;
+        let body = json!({"config": {"ingress": [{"service": CATCH_ALL_SERVICE}]}});
+        match bound
+            .client
+            .put(ctx, &path(&bound, &req.prior.tunnel_id), &body)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(rules: Json) -> TunnelConfigDocument {
+        serde_json::from_value(json!({ "ingress": rules })).unwrap()
+    }
+
+    #[test]
+    fn cloudflare_additions_are_not_drift_and_edits_are() {
+        let prior = doc(
+            json!([{"hostname": "a.example.com", "service": "http://10.0.0.1:80"},
+                               {"service": "http_status:404"}]),
+        );
+        let live = json!({"version": 3, "config": {
+            "ingress": [{"hostname": "a.example.com", "service": "http://10.0.0.1:80", "originRequest": {}},
+                        {"service": "http_status:404"}],
+            "warp-routing": {"enabled": false}}});
+        assert_eq!(observe(&live, &prior), Some(prior.clone()));
+        let edited = json!({"config": {"ingress": [
+            {"hostname": "a.example.com", "service": "http://10.0.0.9:80"},
+            {"service": "http_status:404"}]}});
+        let seen = observe(&edited, &prior).unwrap();
+        assert_eq!(seen.ingress[0].service, "http://10.0.0.9:80");
+        assert_eq!(observe(&json!({"config": null}), &prior), None);
+        let foreign = json!({"config": {"ingress": [{"service": "http_status:404", "bogus": 1}]}});
+        let seen = observe(&foreign, &prior).unwrap();
+        assert_eq!(seen.ingress[0].hostname.as_deref(), Some(FOREIGN_RULE));
+        assert!(
+            seen.ingress[0].service.contains("bogus"),
+            "{}",
+            seen.ingress[0].service
+        );
+    }
+}
