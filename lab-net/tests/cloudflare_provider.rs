@@ -368,7 +368,13 @@ fn rate_limited_calls_wait_for_retry_after_and_succeed() {
     let rt = runtime();
     rt.block_on(async {
         let conn = CloudflareConnection::simulated("cloudflare", dir.path()).unwrap();
-        let e = engine_on(&conn, dir.path());
+        let retries = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = retries.clone();
+        let e = engine_on(&conn, dir.path()).on_event(move |ev| {
+            if let lab_core::Event::Retrying { delay, error, .. } = ev {
+                seen.lock().unwrap().push((*delay, error.clone()));
+            }
+        });
         let plan = e.plan(&PlanOptions::default()).await.unwrap();
         let sim = conn.simulator().unwrap();
         sim.set_rate_limit(8, Duration::from_secs(1));
@@ -381,6 +387,20 @@ fn rate_limited_calls_wait_for_retry_after_and_succeed() {
             .filter(|r| r.status == 429 && r.error_code == Some(971))
             .count();
         assert!(limited > 0, "the lowered limit was hit");
+        // Each 429 was retried no sooner than its Retry-After (1 s here;
+        // the engine's own backoff is at most 200 ms).
+        let retries = retries.lock().unwrap().clone();
+        let rate_limited: Vec<_> = retries
+            .iter()
+            .filter(|(_, e)| e.contains("error 971"))
+            .collect();
+        assert!(!rate_limited.is_empty(), "{retries:#?}");
+        assert!(
+            rate_limited
+                .iter()
+                .all(|(d, _)| *d >= Duration::from_secs(1)),
+            "{rate_limited:#?}"
+        );
         sim.set_rate_limit(1200, Duration::from_secs(300));
         assert_no_changes(&e).await;
     });
@@ -584,6 +604,23 @@ fn two_accounts_in_one_lab_are_two_instances() {
             text.contains("one provider instance serves one account"),
             "{text}"
         );
+
+        // Resources on an instance no account is bound to: refused too.
+        let mut lab = Lab::new("home");
+        let ha = lab.register_provider_as("cf-a", a.provider());
+        let hb = lab.register_provider_as("cf-b", b.provider());
+        let acct =
+            lab.add(Account::new("a", ACCOUNT_A, Secret::new(TOKEN_A), "myteam").provider(&ha));
+        lab.add(Tunnel::new(&acct, "stray").provider(&hb));
+        let e = Engine::new(lab, FileStateStore::new(fresh.path().join(".lab")));
+        let err = e.plan(&PlanOptions::default()).await.unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(
+            text.contains(
+                "`cf-b` applies cloudflare.tunnel.stray but no `cloudflare.account` is bound to it"
+            ),
+            "{text}"
+        );
     });
 }
 
@@ -642,5 +679,43 @@ fn destroy_leaves_the_account_empty() {
         );
         let state = e.store().load().unwrap().expect("a state");
         assert!(state.resources.is_empty(), "{:#?}", state.resources.keys());
+    });
+}
+
+#[test]
+fn a_record_carrying_the_marker_is_taken_over_not_duplicated() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    rt.block_on(async {
+        // A run that made the blog's CNAME and crashed before recording
+        // it: the record carries the resource's marker.
+        let (sim, provider) = direct(account_a().with_zone("example.com")).await;
+        let zone_id = sim.zone_id("example.com").unwrap();
+        let ctx = lab_core::OpContext::detached();
+        let left = client(&sim)
+            .post(
+                &ctx,
+                &format!("/zones/{zone_id}/dns_records"),
+                &json!({"type": "CNAME", "name": "blog.example.com", "content": "old.cfargotunnel.com",
+                        "proxied": true, "ttl": 1,
+                        "comment": "managed-by:lab-net lab:home/cloudflare.dns_record.cname-blog-example-com"}),
+            )
+            .await
+            .unwrap();
+        let mut lab = Lab::new("home");
+        lab.register_provider(provider.shared());
+        let _ = add_edge(&mut lab, "cf", ACCOUNT_A, TOKEN_A, "example.com", None);
+        let e = Engine::new(lab, FileStateStore::new(dir.path().join(".lab")));
+        apply(&e, 2).await;
+        let records = dns_records(&sim);
+        assert_eq!(records.len(), 2, "{records:#?}");
+        let blog = records
+            .iter()
+            .find(|r| r["name"] == "blog.example.com")
+            .unwrap();
+        assert_eq!(blog["id"], left["id"], "the same record, taken over");
+        let id = tunnel_id(&sim, "cf-edge");
+        assert_eq!(blog["content"], format!("{id}.cfargotunnel.com"));
+        assert_no_changes(&e).await;
     });
 }
