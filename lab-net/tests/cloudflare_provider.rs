@@ -172,6 +172,16 @@ fn a_full_edge_applies_and_a_new_provider_plans_no_changes() {
         let e = engine_on(&conn, dir.path());
         let plan = apply(&e, 2).await;
         assert_eq!(plan.steps.len(), 9, "{:#?}", plan.steps);
+        let config_step = plan
+            .steps
+            .iter()
+            .find(|s| s.address.kind() == "cloudflare.tunnel_config")
+            .unwrap();
+        assert!(
+            config_step.notes[0].contains("whole remote configuration"),
+            "{:?}",
+            config_step.notes
+        );
         let sim = conn.simulator().expect("the plan started the simulator");
         assert_eq!(sim.account_id(), ACCOUNT_A);
         assert_eq!(sim.token().expose(), TOKEN_A);

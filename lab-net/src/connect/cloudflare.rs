@@ -296,3 +296,34 @@ mod sim {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_names_the_live_api() {
+        // Variables of an instance no other test uses.
+        let var = api_variable("unit-env");
+        assert_eq!(var, "CLOUDFLARE_UNIT_ENV_API");
+        std::env::set_var(&var, "cloudflare");
+        let e = CloudflareConnection::endpoint_from_env("unit-env")
+            .unwrap()
+            .unwrap();
+        assert_eq!(e, Endpoint::cloudflare());
+        std::env::set_var(&var, "https://127.0.0.1:9443/client/v4/");
+        std::env::set_var("CLOUDFLARE_UNIT_ENV_FINGERPRINT", "AA:BB");
+        let e = CloudflareConnection::endpoint_from_env("unit-env")
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.base_url, "https://127.0.0.1:9443/client/v4");
+        assert_eq!(e.fingerprint.as_deref(), Some("AA:BB"));
+        let conn = CloudflareConnection::from_env_or_simulated("unit-env", "").unwrap();
+        assert!(conn.describe().contains("127.0.0.1:9443"), "{conn:?}");
+        std::env::set_var(&var, "api.cloudflare.com");
+        let err = CloudflareConnection::endpoint_from_env("unit-env").unwrap_err();
+        assert!(err.to_string().contains("CLOUDFLARE_UNIT_ENV_API"), "{err}");
+        std::env::remove_var(&var);
+        std::env::remove_var("CLOUDFLARE_UNIT_ENV_FINGERPRINT");
+    }
+}

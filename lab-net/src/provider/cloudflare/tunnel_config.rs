@@ -11,7 +11,7 @@
 
 use async_trait::async_trait;
 use lab_core::kind::{Create, Delete, Found, KindProvider, Read, Update};
-use lab_core::provider::{KindSchema, OpContext, ProviderError};
+use lab_core::provider::{KindSchema, OpContext, ProviderError, StepReview};
 use serde_json::{json, Value as Json};
 
 use super::{estimates, Bound, CloudflareProvider, CloudflareSnapshot};
@@ -114,6 +114,17 @@ impl KindProvider<TunnelConfigSpec> for CloudflareProvider {
             ignore: Vec::new(),
             estimate: estimates(600),
         }
+    }
+
+    fn review(&self, review: &StepReview<'_>) -> Result<Vec<String>, String> {
+        if review.prior.is_some() {
+            return Ok(Vec::new());
+        }
+        Ok(vec![
+            "lab owns the tunnel's whole remote configuration: rules added in the dashboard \
+             are replaced (and show as drift until then)"
+                .into(),
+        ])
     }
 
     async fn read(
