@@ -214,7 +214,8 @@ fn a_full_edge_applies_and_a_new_provider_plans_no_changes() {
                 comment.starts_with("managed-by:lab-net lab:home/cloudflare.dns_record."),
                 "{comment}"
             );
-            assert_eq!(r["tags"][0], "managed-by:lab-net");
+            // Free zones take no tags: ownership is in the comment.
+            assert_eq!(r["tags"], json!([]));
         }
 
         // The tunnel's token is its output, sealed in the state, never in
@@ -726,6 +727,65 @@ fn a_record_carrying_the_marker_is_taken_over_not_duplicated() {
         assert_eq!(blog["id"], left["id"], "the same record, taken over");
         let id = tunnel_id(&sim, "cf-edge");
         assert_eq!(blog["content"], format!("{id}.cfargotunnel.com"));
+        assert_no_changes(&e).await;
+    });
+}
+
+#[test]
+fn long_names_get_the_short_marker_and_paid_zones_get_tags() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    rt.block_on(async {
+        let (sim, _) = direct(account_a().with_zone("example.com")).await;
+        let host = "a-rather-long-service-name-for-limits.example.com";
+        let make = |provider: CloudflareProvider| {
+            let mut lab = Lab::new("home");
+            lab.register_provider(provider.shared());
+            let acct = lab.add(Account::new("cf", ACCOUNT_A, Secret::new(TOKEN_A), "myteam"));
+            let zone = lab.add(Zone::new(&acct, "example.com"));
+            let tunnel = lab.add(Tunnel::new(&acct, "edge"));
+            lab.add(DnsRecord::tunnel_cname(&zone, host, &tunnel));
+            Engine::new(lab, FileStateStore::new(dir.path().join(".lab")))
+        };
+        let endpoint = Endpoint {
+            base_url: sim.base_url(),
+            fingerprint: Some(sim.fingerprint().to_string()),
+        };
+
+        // Tags on a Free zone: Cloudflare's refusal, its chain shown.
+        let e = make(CloudflareProvider::new(endpoint.clone()).with_dns_tags(true));
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        let report = e.apply(&plan, &opts(2)).await.unwrap();
+        let failed = &report.failed[0];
+        assert!(
+            failed.error.contains(
+                "error 1004: DNS Validation Error (9300: DNS record has 2 tags, exceeding the quota of 0.)"
+            ),
+            "{}",
+            failed.error
+        );
+
+        // On a paid plan the tags are written; the long name's marker is
+        // the short one, so the comment fits in 100 characters.
+        assert!(sim.set_zone_plan("example.com", "pro"));
+        let plan = e.plan(&PlanOptions::default()).await.unwrap();
+        let report = e.apply(&plan, &opts(2)).await.unwrap();
+        assert!(report.is_success(), "{report:#?}");
+        let record = dns_records(&sim).pop().unwrap();
+        let comment = record["comment"].as_str().unwrap();
+        let marker = format!("lab:home/cloudflare.dns_record.cname-{}", host.replace('.', "-"));
+        assert_eq!(
+            comment,
+            format!(
+                "managed-by:lab-net {}",
+                lab_net::provider::cloudflare::short_marker(&marker)
+            )
+        );
+        assert!(comment.len() <= 100);
+        assert_eq!(record["tags"][0], "managed-by:lab-net");
+        assert!(record["tags"][1].as_str().unwrap().starts_with("lab:lab-"));
+        drop(e);
+        let e = make(CloudflareProvider::new(endpoint).with_dns_tags(true));
         assert_no_changes(&e).await;
     });
 }

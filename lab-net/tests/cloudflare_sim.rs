@@ -366,13 +366,26 @@ async fn a_cname_shares_its_name_with_no_other_record() {
         .message()
         .starts_with("An A, AAAA, or CNAME record with that host already exists."));
 
-    let tunnel = api
-        .post(
-            &records,
-            json!({"type": "CNAME", "name": "grafana.example.com", "content": "t.cfargotunnel.com",
-                   "proxied": true, "ttl": 1, "comment": "managed-by:lab-net", "tags": ["owner:lab-net"]}),
-        )
-        .await;
+    let record = json!({"type": "CNAME", "name": "grafana.example.com", "content": "t.cfargotunnel.com",
+                        "proxied": true, "ttl": 1, "comment": "managed-by:lab-net", "tags": ["owner:lab-net"]});
+    // A Free zone takes no tags, and comments of 100 characters at most.
+    let free = api.post(&records, record.clone()).await;
+    assert_eq!((free.status, free.code()), (400, 1004), "{}", free.body);
+    assert_eq!(
+        free.body["errors"][0]["error_chain"],
+        json!([{"code": 9300, "message": "DNS record has 1 tags, exceeding the quota of 0."}])
+    );
+    let mut long = record.clone();
+    long["tags"] = json!([]);
+    long["comment"] = json!("x".repeat(101));
+    let long = api.post(&records, long).await;
+    assert_eq!(
+        long.body["errors"][0]["error_chain"][0]["code"], 9313,
+        "{}",
+        long.body
+    );
+    assert!(api.sim.set_zone_plan("example.com", "pro"));
+    let tunnel = api.post(&records, record).await;
     assert_eq!(tunnel.status, 200, "{}", tunnel.body);
     assert_eq!(tunnel.body["result"]["proxied"], true);
     assert_eq!(tunnel.body["result"]["tags"], json!(["owner:lab-net"]));

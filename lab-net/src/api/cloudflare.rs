@@ -11,7 +11,8 @@
 //! - **The envelope**: every answer is `{success, errors, messages,
 //!   result, result_info}`. A `success: false` is a failure whatever the
 //!   HTTP status says; the error keeps Cloudflare's codes and messages
-//!   ([`CloudflareError::code`]).
+//!   ([`CloudflareError::code`]), with the `error_chain` some errors carry
+//!   (DNS validation: 1004 with 9300 "… tags, exceeding the quota of 0.").
 //! - **Failure classes** ([`lab_core::ProviderError`]): 401/403 are
 //!   credentials (the run stops and says which permission the token
 //!   needs); 429 is transient with the `Retry-After` the API sent; 5xx and
@@ -80,6 +81,43 @@ pub struct ApiMessage {
     pub code: u64,
     /// Its message.
     pub message: String,
+    /// Its `error_chain`: the reasons under it.
+    pub chain: Vec<ApiMessage>,
+}
+
+impl ApiMessage {
+    fn from_json(e: &Value) -> ApiMessage {
+        ApiMessage {
+            code: e.get("code").and_then(Value::as_u64).unwrap_or(0),
+            message: e
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            chain: e
+                .get("error_chain")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(ApiMessage::from_json)
+                .collect(),
+        }
+    }
+}
+
+impl fmt::Display for ApiMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error {}: {}", self.code, self.message)?;
+        if !self.chain.is_empty() {
+            let reasons: Vec<String> = self
+                .chain
+                .iter()
+                .map(|c| format!("{}: {}", c.code, c.message))
+                .collect();
+            write!(f, " ({})", reasons.join("; "))?;
+        }
+        Ok(())
+    }
 }
 
 /// A failed call.
@@ -103,6 +141,21 @@ impl CloudflareError {
     /// The first Cloudflare error code, if the API sent one.
     pub fn code(&self) -> Option<u64> {
         self.errors.first().map(|e| e.code)
+    }
+
+    /// Every code the API sent, the error chains' included.
+    pub fn codes(&self) -> Vec<u64> {
+        fn walk(m: &ApiMessage, out: &mut Vec<u64>) {
+            out.push(m.code);
+            for c in &m.chain {
+                walk(c, out);
+            }
+        }
+        let mut out = Vec::new();
+        for e in &self.errors {
+            walk(e, &mut out);
+        }
+        out
     }
 
     /// True if the API said the object does not exist (HTTP 404).
@@ -443,14 +496,7 @@ fn envelope(
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .map(|e| ApiMessage {
-            code: e.get("code").and_then(Value::as_u64).unwrap_or(0),
-            message: e
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-        })
+        .map(ApiMessage::from_json)
         .collect();
     if (200..300).contains(&status) && success == Some(true) && errors.is_empty() {
         let body = body.unwrap_or(Value::Null);
@@ -477,7 +523,7 @@ fn envelope(
     } else {
         errors
             .iter()
-            .map(|e| format!("error {}: {}", e.code, e.message))
+            .map(ApiMessage::to_string)
             .collect::<Vec<_>>()
             .join("; ")
     };
@@ -528,6 +574,26 @@ mod tests {
         assert_eq!(e.kind, CloudflareErrorKind::Refused);
         assert_eq!(e.code(), Some(1013));
         assert!(e.message.contains("error 1013: dup"), "{}", e.message);
+    }
+
+    #[test]
+    fn error_chains_are_kept() {
+        let e = answer(
+            400,
+            r#"{"success":false,"errors":[{"code":1004,"message":"DNS Validation Error",
+                "error_chain":[{"code":9300,"message":"DNS record has 1 tags, exceeding the quota of 0."}]}],
+                "messages":[],"result":null}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), Some(1004));
+        assert_eq!(e.codes(), vec![1004, 9300]);
+        assert!(
+            e.message.contains(
+                "error 1004: DNS Validation Error (9300: DNS record has 1 tags, exceeding the quota of 0.)"
+            ),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

@@ -89,6 +89,7 @@ pub struct CloudflareConnection {
     instance: String,
     describe: String,
     endpoint: Option<Endpoint>,
+    dns_tags: bool,
     #[cfg(feature = "sim")]
     sim: Option<Arc<sim::SimSource>>,
 }
@@ -140,6 +141,7 @@ impl CloudflareConnection {
             instance: instance.to_string(),
             describe: format!("the Cloudflare API at {}", endpoint.base_url),
             endpoint: Some(endpoint),
+            dns_tags: false,
             #[cfg(feature = "sim")]
             sim: None,
         }
@@ -168,6 +170,7 @@ impl CloudflareConnection {
                 state_file.display()
             ),
             endpoint: None,
+            dns_tags: false,
             sim: Some(Arc::new(sim::SimSource::new(state_file))),
         })
     }
@@ -210,13 +213,24 @@ impl CloudflareConnection {
         self.sim.as_ref().and_then(|s| s.running())
     }
 
+    /// Tags the DNS records too (zones on a paid plan only; see
+    /// [`CloudflareProvider::with_dns_tags`]).
+    pub fn with_dns_tags(mut self, on: bool) -> Self {
+        self.dns_tags = on;
+        self
+    }
+
     /// The provider to register with the lab.
     pub fn provider(&self) -> Arc<dyn Provider> {
         #[cfg(feature = "sim")]
         if let Some(sim) = &self.sim {
-            return CloudflareProvider::with_source(sim.clone()).shared();
+            return CloudflareProvider::with_source(sim.clone())
+                .with_dns_tags(self.dns_tags)
+                .shared();
         }
-        CloudflareProvider::new(self.endpoint.clone().unwrap_or_else(Endpoint::cloudflare)).shared()
+        CloudflareProvider::new(self.endpoint.clone().unwrap_or_else(Endpoint::cloudflare))
+            .with_dns_tags(self.dns_tags)
+            .shared()
     }
 }
 

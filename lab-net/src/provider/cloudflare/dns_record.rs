@@ -1,7 +1,12 @@
 //! `cloudflare.dns_record`: a record in a zone of the account, owned
-//! through its `comment` (the spec's comment, then the lab's marker
-//! `lab:<lab>/<address>`) and its `tags` (`managed-by:lab-net` and
-//! `lab:<lab tag>`). The marker is how lab-net knows its own records: a
+//! through its `comment`: the spec's comment, then the lab's marker
+//! `lab:<lab>/<address>`. A Free zone's comments hold 100 characters at
+//! most, so when both do not fit the marker is written short,
+//! `lab:#<16 hex digits>` (FNV-1a 64 of the full marker); either form is
+//! recognised. Tags (`managed-by:lab-net`, `lab:<lab tag>`) are written
+//! only when the provider is told the zones are on a paid plan
+//! ([`super::CloudflareProvider::with_dns_tags`]): a Free zone refuses any
+//! tag (1004/9300). The marker is how lab-net knows its own records: a
 //! create finds a record of the name carrying this resource's marker (left
 //! by a run that crashed before recording it) and takes it over with a
 //! `PUT`; a record of the same name that does not carry it is someone
@@ -19,34 +24,69 @@ use crate::kinds::cloudflare::{CloudflareDnsRecordOut, CloudflareDnsRecordSpec};
 /// The tag on every record lab-net writes.
 pub const MANAGED_TAG: &str = "managed-by:lab-net";
 
-/// The comment written for a spec's `comment` and the owner's marker.
-///
-/// ```
-/// use lab_net::provider::cloudflare::wire_comment;
-/// assert_eq!(wire_comment(Some("managed-by:lab-net"), "lab:home/x"), "managed-by:lab-net lab:home/x");
-/// assert_eq!(wire_comment(None, "lab:home/x"), "lab:home/x");
-/// ```
-pub fn wire_comment(comment: Option<&str>, marker: &str) -> String {
+/// The longest comment every plan takes (Free: 100 characters).
+pub const COMMENT_LIMIT: usize = 100;
+
+fn join(comment: Option<&str>, marker: &str) -> String {
     match comment.filter(|c| !c.is_empty()) {
         Some(c) => format!("{c} {marker}"),
         None => marker.to_string(),
     }
 }
 
-/// True if `record`'s comment carries `marker`.
+/// The short form of `marker`: `lab:#` and FNV-1a 64 of it in hex.
+pub fn short_marker(marker: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in marker.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("lab:#{h:016x}")
+}
+
+/// The comment written for a spec's `comment` and the owner's marker: the
+/// marker whole when it fits in [`COMMENT_LIMIT`], else short.
+///
+/// ```
+/// use lab_net::provider::cloudflare::{short_marker, wire_comment};
+/// assert_eq!(wire_comment(Some("managed-by:lab-net"), "lab:home/x"), "managed-by:lab-net lab:home/x");
+/// assert_eq!(wire_comment(None, "lab:home/x"), "lab:home/x");
+/// let long = format!("lab:home/cloudflare.dns_record.cname-{}", "a".repeat(80));
+/// assert_eq!(wire_comment(Some("c"), &long), format!("c {}", short_marker(&long)));
+/// ```
+pub fn wire_comment(comment: Option<&str>, marker: &str) -> String {
+    let full = join(comment, marker);
+    if full.chars().count() <= COMMENT_LIMIT {
+        full
+    } else {
+        join(comment, &short_marker(marker))
+    }
+}
+
+/// The comment with `marker` (whole or short) taken off its end, if it
+/// carries it.
+fn without_marker(comment: &str, marker: &str) -> Option<String> {
+    [marker.to_string(), short_marker(marker)]
+        .iter()
+        .find_map(|m| {
+            if comment == m {
+                Some(String::new())
+            } else {
+                comment.strip_suffix(&format!(" {m}")).map(str::to_string)
+            }
+        })
+}
+
+/// True if `record`'s comment carries `marker` (whole or short).
 pub fn owned_by(record: &Json, marker: &str) -> bool {
-    let comment = text(record, "comment");
-    comment == marker || comment.ends_with(&format!(" {marker}"))
+    without_marker(&text(record, "comment"), marker).is_some()
 }
 
 /// The spec's comment in a record's comment: the marker taken off (a
 /// comment without it is shown whole, as drift).
 fn spec_comment(record: &Json, marker: &str) -> Option<String> {
     let comment = text(record, "comment");
-    let own = comment
-        .strip_suffix(marker)
-        .map(|c| c.trim_end().to_string())
-        .unwrap_or(comment);
+    let own = without_marker(&comment, marker).unwrap_or(comment);
     (!own.is_empty()).then_some(own)
 }
 
@@ -68,16 +108,19 @@ fn spec_of(record: &Json, zone: &str, zone_id: &str, marker: &str) -> Cloudflare
     }
 }
 
-fn body(spec: &CloudflareDnsRecordSpec, owner: &Ownership) -> Json {
-    json!({
+fn body(spec: &CloudflareDnsRecordSpec, owner: &Ownership, tags: bool) -> Json {
+    let mut body = json!({
         "type": spec.record_type,
         "name": spec.name,
         "content": spec.content,
         "proxied": spec.proxied,
         "ttl": spec.ttl,
         "comment": wire_comment(spec.comment.as_deref(), &owner.marker()),
-        "tags": [MANAGED_TAG, format!("lab:{}", owner.tag())],
-    })
+    });
+    if tags {
+        body["tags"] = json!([MANAGED_TAG, format!("lab:{}", owner.tag())]);
+    }
+    body
 }
 
 /// The records named `name` in `zone_id`.
@@ -104,13 +147,14 @@ pub(crate) async fn named(
 
 async fn write_and_read(
     bound: &Bound,
+    tags: bool,
     ctx: &OpContext,
     id: Option<&str>,
     spec: &CloudflareDnsRecordSpec,
     owner: &Ownership,
 ) -> Result<Found<CloudflareDnsRecordSpec>, ProviderError> {
     let base = format!("/zones/{}/dns_records", spec.zone_id);
-    let body = body(spec, owner);
+    let body = body(spec, owner, tags);
     let written = match id {
         Some(id) => {
             bound
@@ -169,7 +213,8 @@ impl KindProvider<CloudflareDnsRecordSpec> for CloudflareProvider {
         let existing = named(&bound, ctx, &req.spec.zone_id, &req.spec.name).await?;
         if let Some(ours) = existing.iter().find(|r| owned_by(r, &marker)) {
             let id = text(ours, "id");
-            return write_and_read(&bound, ctx, Some(&id), &req.spec, &req.owner).await;
+            return write_and_read(&bound, self.dns_tags, ctx, Some(&id), &req.spec, &req.owner)
+                .await;
         }
         if let Some(other) = existing.first() {
             return Err(ProviderError::permanent(format!(
@@ -181,7 +226,7 @@ impl KindProvider<CloudflareDnsRecordSpec> for CloudflareProvider {
                 text(other, "comment")
             )));
         }
-        write_and_read(&bound, ctx, None, &req.spec, &req.owner).await
+        write_and_read(&bound, self.dns_tags, ctx, None, &req.spec, &req.owner).await
     }
 
     async fn update(
@@ -190,7 +235,15 @@ impl KindProvider<CloudflareDnsRecordSpec> for CloudflareProvider {
         req: Update<CloudflareDnsRecordSpec>,
     ) -> Result<Found<CloudflareDnsRecordSpec>, ProviderError> {
         let bound = self.bound()?;
-        write_and_read(&bound, ctx, Some(&req.id), &req.spec, &req.owner).await
+        write_and_read(
+            &bound,
+            self.dns_tags,
+            ctx,
+            Some(&req.id),
+            &req.spec,
+            &req.owner,
+        )
+        .await
     }
 
     async fn delete(
@@ -249,5 +302,9 @@ mod tests {
         assert!(!owned_by(&hand, "lab:home/a"));
         assert_eq!(spec_comment(&hand, "lab:home/a").as_deref(), Some("mine"));
         assert_eq!(spec_comment(&json!({"comment": null}), "m"), None);
+        let short = json!({"comment": format!("mine {}", short_marker("lab:home/a"))});
+        assert!(owned_by(&short, "lab:home/a"));
+        assert_eq!(spec_comment(&short, "lab:home/a").as_deref(), Some("mine"));
+        assert!(!owned_by(&short, "lab:home/b"));
     }
 }

@@ -20,8 +20,9 @@
 //! - **Kinds**, one file each: `account` (token check; never deleted),
 //!   `zone` (an existing zone, looked up by name), `tunnel` (created or
 //!   adopted by name), `tunnel_config` (the whole document PUT; delete =
-//!   the catch-all only), `dns_record` (owned through its comment and
-//!   tags), `access_app`, `access_policy`, `access_group`.
+//!   the catch-all only), `dns_record` (owned through its comment, and
+//!   tags on paid zones when asked), `access_app`, `access_policy`,
+//!   `access_group`.
 //! - **Plan-time checks** ([`plan_checks`]): a zone the account lacks, and
 //!   a DNS name held by a record that is not this resource's, stop the plan
 //!   at the user's line instead of failing halfway through an apply.
@@ -59,7 +60,7 @@ use crate::kinds::cloudflare::{
     TunnelConfigSpec, TunnelSpec, ZoneSpec, ACCOUNT, ZONE,
 };
 
-pub use dns_record::{owned_by, wire_comment, MANAGED_TAG};
+pub use dns_record::{owned_by, short_marker, wire_comment, COMMENT_LIMIT, MANAGED_TAG};
 pub use snapshot::CloudflareSnapshot;
 
 /// Cloudflare's global rate limit: requests per [`RATE_PERIOD`].
@@ -112,6 +113,7 @@ impl Bound {
 pub struct CloudflareProvider {
     source: Box<dyn EndpointSource>,
     bound: RwLock<Option<Arc<Bound>>>,
+    dns_tags: bool,
 }
 
 impl std::fmt::Debug for CloudflareProvider {
@@ -135,7 +137,17 @@ impl CloudflareProvider {
         CloudflareProvider {
             source: Box::new(source),
             bound: RwLock::new(None),
+            dns_tags: false,
         }
+    }
+
+    /// Also tags the DNS records it writes (`managed-by:lab-net`,
+    /// `lab:<lab tag>`). Only for zones on a paid plan: a Free zone refuses
+    /// any tag (1004/9300 "… exceeding the quota of 0."), so by default
+    /// ownership is in the comment alone.
+    pub fn with_dns_tags(mut self, on: bool) -> Self {
+        self.dns_tags = on;
+        self
     }
 
     /// The provider as the engine takes it, serving every Cloudflare kind.

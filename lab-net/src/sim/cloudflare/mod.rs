@@ -436,6 +436,26 @@ impl CloudflareSim {
         self.shared.write(|w| tunnels::connect(w, id, client_id))
     }
 
+    /// Puts zone `name` on another plan (`free`, `pro`, `business`,
+    /// `enterprise`: its `plan.legacy_id`); zones start on `free`. False if
+    /// there is no such zone.
+    pub fn set_zone_plan(&self, name: &str, legacy_id: &str) -> bool {
+        self.shared.write(|w| {
+            let Some(zone) = w.zones.values_mut().find(|z| z.record["name"] == name) else {
+                return false;
+            };
+            zone.record["plan"]["legacy_id"] = legacy_id.into();
+            zone.record["plan"]["name"] = match legacy_id {
+                "free" => "Free Website",
+                "pro" => "Pro Website",
+                "business" => "Business Website",
+                _ => "Enterprise Website",
+            }
+            .into();
+            true
+        })
+    }
+
     /// Edits tunnel `id`'s remote configuration as someone in the
     /// dashboard would: `edit` changes the `config` document in place (not
     /// checked: the dashboard's own editor is), the version goes up. False
