@@ -26,11 +26,14 @@
 //! `<INSTANCE>` is the instance name upper case, `-` as `_`
 //! ([`api_variable`]). Without them the simulator runs on its own thread,
 //! its state in `dir/cloudflare-<instance>.json` (certificate and token
-//! beside it), started by the first plan with the lab's account id, token
-//! and zones (every zone the lab declares exists there, so a simulated lab
+//! beside it), started by the first plan with the lab's account id and
+//! zones (every zone the lab declares exists there, so a simulated lab
 //! never meets `net::cloudflare-zone-missing`), and restarted on the same
-//! state when the lab's account, token or zones change. Without the
-//! feature `sim`, an error says which variable to set.
+//! state when the lab's account, token or zones change. The simulator
+//! never sees the lab's token: it accepts a stand-in derived from it
+//! (`sim-` and its SHA-256), which the provider sends instead, so a real
+//! token in the lab's code is not written into the simulator's files.
+//! Without the feature `sim`, an error says which variable to set.
 
 use std::sync::Arc;
 
@@ -239,6 +242,8 @@ mod sim {
     use std::path::PathBuf;
     use std::sync::{Arc, Mutex};
 
+    use lab_core::Secret;
+
     use crate::api::cloudflare::Endpoint;
     use crate::provider::cloudflare::{EndpointSource, LabAccount};
     use crate::sim::cloudflare::{CloudflareSim, CloudflareSimConfig};
@@ -271,14 +276,22 @@ mod sim {
         }
     }
 
+    /// The simulator's token for the lab's `token`: `sim-` and its
+    /// SHA-256 (one way: the files keep no usable token).
+    pub(super) fn stand_in(token: &Secret) -> Secret {
+        let digest = lab_proxmox::api::tls::sha256_fingerprint(token.expose().as_bytes());
+        Secret::new(format!("sim-{}", digest.replace(':', "").to_lowercase()))
+    }
+
     impl EndpointSource for Arc<SimSource> {
-        fn endpoint(&self, account: &LabAccount) -> Result<Endpoint, String> {
+        fn endpoint(&self, account: &LabAccount) -> Result<(Endpoint, Option<Secret>), String> {
             let mut zones = account.zones.clone();
             zones.sort();
             zones.dedup();
+            let token = stand_in(&account.token);
             let shape = Shape {
                 account_id: account.account_id.clone(),
-                token: account.token.expose().to_string(),
+                token: token.expose().to_string(),
                 zones,
             };
             let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
@@ -288,7 +301,7 @@ mod sim {
             };
             if let Some((had, sim)) = running.as_ref() {
                 if *had == shape {
-                    return Ok(endpoint(sim));
+                    return Ok((endpoint(sim), Some(token)));
                 }
             }
             // Another account, token or zone set: the same state, started
@@ -306,7 +319,7 @@ mod sim {
             let sim = CloudflareSim::start_background(config).map_err(|e| e.to_string())?;
             let at = endpoint(&sim);
             *running = Some((shape, Arc::new(sim)));
-            Ok(at)
+            Ok((at, Some(token)))
         }
     }
 }

@@ -85,13 +85,16 @@ pub struct LabAccount {
 /// Where the provider's API is, once it knows the lab's account: a fixed
 /// endpoint ([`Endpoint`] itself), or a simulator shaped by the account.
 pub trait EndpointSource: Send + Sync + 'static {
-    /// The endpoint for `account` (a simulator starts or adapts here).
-    fn endpoint(&self, account: &LabAccount) -> Result<Endpoint, String>;
+    /// The endpoint for `account` (a simulator starts or adapts here), and
+    /// the token to send there when it is not the account's own (a
+    /// simulator is given a stand-in, so the lab's real token is never
+    /// written into its files).
+    fn endpoint(&self, account: &LabAccount) -> Result<(Endpoint, Option<Secret>), String>;
 }
 
 impl EndpointSource for Endpoint {
-    fn endpoint(&self, _account: &LabAccount) -> Result<Endpoint, String> {
-        Ok(self.clone())
+    fn endpoint(&self, _account: &LabAccount) -> Result<(Endpoint, Option<Secret>), String> {
+        Ok((self.clone(), None))
     }
 }
 
@@ -280,13 +283,13 @@ impl TypedProvider for CloudflareProvider {
             }
             return Ok(());
         };
-        let endpoint = self.source.endpoint(&account).map_err(|e| {
+        let (endpoint, stand_in) = self.source.endpoint(&account).map_err(|e| {
             ProviderError::permanent(format!(
                 "{}: no Cloudflare API to talk to: {e}",
                 account.address
             ))
         })?;
-        let client = CloudflareClient::new(&endpoint, &account.token)
+        let client = CloudflareClient::new(&endpoint, stand_in.as_ref().unwrap_or(&account.token))
             .map_err(|e| ProviderError::permanent(format!("{}: {e}", account.address)))?;
         let bound = Arc::new(Bound {
             client,
