@@ -287,6 +287,9 @@ fn a_rule_edited_in_the_dashboard_is_drift_and_the_update_restores_it() {
             .find(|s| s.address.kind() == "cloudflare.tunnel_config")
             .expect("an update of the configuration");
         assert_eq!(step.action, lab_core::Action::Update);
+        let changed: Vec<&str> = step.changes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(changed, vec!["config.ingress[1].service"]);
+
         let text = lab_core::plan::render::render(&plan, false);
         assert!(text.contains("10.0.40.66"), "{text}");
         let report = e.apply(&plan, &opts(2)).await.unwrap();

@@ -8,10 +8,17 @@
 //! shows as a first rule whose hostname is [`FOREIGN_RULE`] and whose
 //! service names the JSON path. A delete PUTs the catch-all alone
 //! (`http_status:404`): the tunnel stays up, serving nothing.
+//!
+//! The diff goes into the document: a changed rule shows as
+//! `config.ingress[1].service = "…" -> "…"`, not as the whole document
+//! twice.
 
 use async_trait::async_trait;
 use lab_core::kind::{Create, Delete, Found, KindProvider, Read, Update};
-use lab_core::provider::{KindSchema, OpContext, ProviderError, StepReview};
+use lab_core::provider::{
+    generic_diff, FieldChange, KindSchema, OpContext, ProviderError, StepReview,
+};
+use lab_core::{Attrs, Value};
 use serde_json::{json, Value as Json};
 
 use super::{estimates, Bound, CloudflareProvider, CloudflareSnapshot};
@@ -73,6 +80,43 @@ pub(crate) fn observe(
     }
 }
 
+/// The changes that turn `have` into `want`, as paths under `at`
+/// (`config.ingress[1].service`): maps key by key, lists item by item
+/// (items past the shorter list added or removed whole), anything else
+/// (a reference not known yet included) as one change.
+pub(crate) fn deep_changes(
+    at: &str,
+    want: Option<&Value>,
+    have: Option<&Value>,
+) -> Vec<FieldChange> {
+    let leaf = || {
+        vec![FieldChange {
+            field: at.to_string(),
+            before: have.cloned(),
+            after: want.cloned(),
+            forces_replacement: false,
+        }]
+    };
+    match (want, have) {
+        (Some(w), Some(h)) if w == h => Vec::new(),
+        (None, None) => Vec::new(),
+        (Some(Value::Map(w)), Some(Value::Map(h))) => {
+            let mut out = Vec::new();
+            for (k, wv) in w {
+                out.extend(deep_changes(&format!("{at}.{k}"), Some(wv), h.get(k)));
+            }
+            for (k, hv) in h.iter().filter(|(k, _)| !w.contains_key(*k)) {
+                out.extend(deep_changes(&format!("{at}.{k}"), None, Some(hv)));
+            }
+            out
+        }
+        (Some(Value::List(w)), Some(Value::List(h))) => (0..w.len().max(h.len()))
+            .flat_map(|i| deep_changes(&format!("{at}[{i}]"), w.get(i), h.get(i)))
+            .collect(),
+        _ => leaf(),
+    }
+}
+
 fn path(bound: &Bound, tunnel_id: &str) -> String {
     bound.account_path(&format!("/cfd_tunnel/{tunnel_id}/configurations"))
 }
@@ -114,6 +158,20 @@ impl KindProvider<TunnelConfigSpec> for CloudflareProvider {
             ignore: Vec::new(),
             estimate: estimates(600),
         }
+    }
+
+    fn diff(&self, desired: &Attrs, observed: &Attrs) -> Vec<FieldChange> {
+        let schema = KindProvider::<TunnelConfigSpec>::schema(self);
+        generic_diff(&schema, desired, observed)
+            .into_iter()
+            .flat_map(|c| {
+                if c.field == "config" && !c.forces_replacement {
+                    deep_changes("config", c.after.as_ref(), c.before.as_ref())
+                } else {
+                    vec![c]
+                }
+            })
+            .collect()
     }
 
     fn review(&self, review: &StepReview<'_>) -> Result<Vec<String>, String> {
@@ -193,6 +251,40 @@ impl KindProvider<TunnelConfigSpec> for CloudflareProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn document_changes_are_paths() {
+        let v = |j: Json| lab_net_value(&j);
+        let want = v(
+            json!({"ingress": [{"hostname": "a", "service": "http://x:1"},
+                                        {"hostname": "b", "service": "http://y:1"},
+                                        {"service": "http_status:404"}]}),
+        );
+        let have = v(
+            json!({"ingress": [{"hostname": "a", "service": "http://x:2"},
+                                        {"service": "http_status:404"}],
+                            "warp-routing": {"enabled": true}}),
+        );
+        let changes = deep_changes("config", Some(&want), Some(&have));
+        let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec![
+                "config.ingress[0].service",
+                "config.ingress[1].hostname",
+                "config.ingress[1].service",
+                "config.ingress[2]",
+                "config.warp-routing",
+            ]
+        );
+        assert_eq!(changes[0].after, Some(Value::Str("http://x:1".into())));
+        assert_eq!(changes[4].after, None);
+        assert!(deep_changes("config", Some(&want), Some(&want)).is_empty());
+    }
+
+    fn lab_net_value(j: &Json) -> Value {
+        lab_core::value::encode_value(j).unwrap()
+    }
 
     fn doc(rules: Json) -> TunnelConfigDocument {
         serde_json::from_value(json!({ "ingress": rules })).unwrap()
