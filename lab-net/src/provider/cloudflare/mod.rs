@@ -350,3 +350,20 @@ pub(crate) fn estimates(create_ms: u64) -> lab_core::provider::Estimates {
         delete: Duration::from_millis(create_ms / 2),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shared_provider_serves_every_kind_at_cloudflares_rate() {
+        let p = CloudflareProvider::new(Endpoint::cloudflare()).shared();
+        assert_eq!(p.name(), "cloudflare");
+        assert_eq!(p.kinds().len(), 8);
+        assert!(p.kinds().iter().all(|k| k.starts_with("cloudflare.")));
+        assert_eq!(
+            p.rate_limit(),
+            Some(RateLimit::new(1200, Duration::from_secs(300)))
+        );
+    }
+}
