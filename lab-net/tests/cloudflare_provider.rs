@@ -800,3 +800,46 @@ fn long_names_get_the_short_marker_and_paid_zones_get_tags() {
         assert_no_changes(&e).await;
     });
 }
+
+#[test]
+fn removing_the_account_with_its_objects_says_to_keep_it_until_they_are_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    rt.block_on(async {
+        let conn = CloudflareConnection::simulated("cloudflare", dir.path()).unwrap();
+        let mut lab = Lab::new("home");
+        lab.register_provider(conn.provider());
+        let acct = lab.add(Account::new(
+            "cf",
+            ACCOUNT_A,
+            Secret::new(TOKEN_A),
+            "myteam",
+        ));
+        lab.add(Tunnel::new(&acct, "edge"));
+        let e = Engine::new(lab, FileStateStore::new(dir.path().join(".lab")));
+        apply(&e, 2).await;
+        drop(e);
+
+        let mut lab = Lab::new("home");
+        lab.register_provider(conn.provider());
+        let e = Engine::new(lab, FileStateStore::new(dir.path().join(".lab")));
+        let err = e.plan(&PlanOptions::default()).await.unwrap_err();
+        let text = err.to_string() + &format!("{err:?}");
+        assert!(
+            text.contains("keep their account in the code until they are gone"),
+            "{text}"
+        );
+        // With the account kept, the tunnel goes.
+        let mut lab = Lab::new("home");
+        lab.register_provider(conn.provider());
+        lab.add(Account::new(
+            "cf",
+            ACCOUNT_A,
+            Secret::new(TOKEN_A),
+            "myteam",
+        ));
+        let e = Engine::new(lab, FileStateStore::new(dir.path().join(".lab")));
+        apply(&e, 2).await;
+        assert!(live_tunnels(&conn.simulator().unwrap()).is_empty());
+    });
+}

@@ -175,9 +175,11 @@ impl CloudflareProvider {
             .and_then(|b| b.clone())
             .ok_or_else(|| {
                 ProviderError::permanent(
-                    "the Cloudflare provider has no account yet: the lab binds no \
+                    "the Cloudflare provider has no account: the lab binds no \
                      `cloudflare.account` to this instance (add `Account::new(..)`, with \
-                     `.provider(&handle)` when the lab has several Cloudflare instances)",
+                     `.provider(&handle)` when the lab has several Cloudflare instances); \
+                     to delete Cloudflare objects, keep their account in the code until they \
+                     are gone (its token is what deletes them)",
                 )
             })
     }
