@@ -647,6 +647,36 @@ async fn the_state_survives_a_restart_in_a_private_file() {
 }
 
 #[tokio::test]
+async fn two_simulators_on_one_state_file_see_each_others_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cloudflare.json");
+    let config = CloudflareSimConfig::default()
+        .with_zone("example.com")
+        .with_state_file(&path);
+    // Two `lab` processes at once: each its own simulator, one file.
+    let a = start(config.clone()).await;
+    let b = start(config.with_zone("example.org")).await;
+    assert_eq!(a.sim.account_id(), b.sim.account_id());
+    let base = format!("{}/cfd_tunnel", a.account());
+    let made = a.post(&base, json!({"name": "from-a"})).await;
+    let id = made.body["result"]["id"].as_str().unwrap().to_string();
+    let seen = b.get(&format!("{base}/{id}")).await;
+    assert_eq!(seen.body["result"]["name"], "from-a", "{}", seen.body);
+    b.post(&base, json!({"name": "from-b"})).await;
+    let listed = a.get(&base).await;
+    let names: Vec<&str> = listed.body["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["from-a", "from-b"]);
+    // b's zone, made when b started, is in the file a reads.
+    assert!(a.sim.zone_id("example.org").is_some());
+    assert!(a.sim.zone_id("example.com").is_some());
+}
+
+#[tokio::test]
 async fn requests_are_counted_per_endpoint() {
     let api = example().await;
     let base = format!("{}/cfd_tunnel", api.account());
