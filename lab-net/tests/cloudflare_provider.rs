@@ -843,3 +843,30 @@ fn removing_the_account_with_its_objects_says_to_keep_it_until_they_are_gone() {
         assert!(live_tunnels(&conn.simulator().unwrap()).is_empty());
     });
 }
+
+#[test]
+fn the_client_reads_every_page() {
+    let rt = runtime();
+    rt.block_on(async {
+        let (sim, _) = direct(account_a()).await;
+        let api = client(&sim);
+        let ctx = lab_core::OpContext::detached();
+        let path = format!("/accounts/{ACCOUNT_A}/cfd_tunnel");
+        for i in 0..57 {
+            api.post(&ctx, &path, &json!({"name": format!("t{i:02}")}))
+                .await
+                .unwrap();
+        }
+        sim.reset_requests();
+        let all = api.get_all(&ctx, &path, &[]).await.unwrap();
+        assert_eq!(all.len(), 57);
+        let names: std::collections::BTreeSet<&str> =
+            all.iter().map(|t| t["name"].as_str().unwrap()).collect();
+        assert_eq!(names.len(), 57, "no tunnel twice");
+        // Two pages of 50 (the sim's default would be 20: three).
+        assert_eq!(sim.request_count(), 2, "{:?}", sim.requests());
+        // A filter is kept on every page.
+        let some = api.get_all(&ctx, &path, &[("name", "t07")]).await.unwrap();
+        assert_eq!(some.len(), 1);
+    });
+}
