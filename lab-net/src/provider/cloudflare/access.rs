@@ -12,10 +12,6 @@ use serde_json::Value as Json;
 use super::{text, Bound};
 use crate::kinds::cloudflare::AccessRule;
 
-/// The prefix of the stand-in for a rule lab-net cannot read (a rule kind
-/// it does not write, e.g. `geo`), so the plan shows it as drift.
-pub const FOREIGN_RULE: &str = "(changed outside lab)";
-
 /// `record[key]` as rules; each rule lab-net cannot read stands as an
 /// `email` rule naming it, so it differs from any rule the code writes.
 pub(crate) fn rules(record: &Json, key: &str) -> Vec<AccessRule> {
@@ -26,7 +22,7 @@ pub(crate) fn rules(record: &Json, key: &str) -> Vec<AccessRule> {
         .flatten()
         .map(|r| {
             serde_json::from_value::<AccessRule>(r.clone()).unwrap_or_else(|_| AccessRule::Email {
-                email: format!("{FOREIGN_RULE} {r}"),
+                email: format!("{} {r}", super::FOREIGN),
             })
         })
         .collect()
@@ -102,7 +98,7 @@ mod tests {
             panic!()
         };
         assert!(
-            email.starts_with(FOREIGN_RULE) && email.contains("geo"),
+            email.starts_with(crate::provider::cloudflare::FOREIGN) && email.contains("geo"),
             "{email}"
         );
         assert!(rules(&r, "exclude").is_empty());

@@ -8,9 +8,9 @@
 //!   finds the one account bound to this instance and builds the client
 //!   with its token (none, or two, is an error saying what to write). The
 //!   endpoint comes from an [`EndpointSource`]: Cloudflare's API, or a
-//!   simulator that takes its account, token and zones from the same lab
-//!   ([`crate::connect::CloudflareConnection`]), so the lab's code is the
-//!   same in both.
+//!   simulator that takes its account and zones from the same lab (and a
+//!   stand-in for its token; [`crate::connect::CloudflareConnection`]), so
+//!   the lab's code is the same in both.
 //! - **One refresh, few calls** ([`snapshot`]): the account's tunnels,
 //!   zones, apps, policies and groups are listed once (every page), plus
 //!   one DNS listing per zone and one configuration read per configured
@@ -62,6 +62,12 @@ use crate::kinds::cloudflare::{
 
 pub use dns_record::{owned_by, short_marker, wire_comment, COMMENT_LIMIT, MANAGED_TAG};
 pub use snapshot::CloudflareSnapshot;
+
+/// What stands, in what a refresh reads back, for a part lab-net cannot
+/// read into its types (a tunnel rule's hostname, an Access rule's
+/// e-mail): it differs from anything the code writes, so the plan shows
+/// the drift and the update that writes the code's version again.
+pub const FOREIGN: &str = "(changed outside lab)";
 
 /// Cloudflare's global rate limit: requests per [`RATE_PERIOD`].
 pub const RATE_REQUESTS: u32 = 1200;

@@ -5,7 +5,7 @@
 //! edited in the dashboard is drift, and the plan's update PUTs the code's
 //! document again (the PUT replaces everything: one owner per tunnel). A
 //! document lab-net cannot read into its types (a field it does not know)
-//! shows as a first rule whose hostname is [`FOREIGN_RULE`] and whose
+//! shows as a first rule whose hostname is [`super::FOREIGN`] and whose
 //! service names the JSON path. A delete PUTs the catch-all alone
 //! (`http_status:404`): the tunnel stays up, serving nothing.
 //!
@@ -25,10 +25,6 @@ use super::{estimates, Bound, CloudflareProvider, CloudflareSnapshot};
 use crate::kinds::cloudflare::{
     IngressRule, TunnelConfigDocument, TunnelConfigOut, TunnelConfigSpec, CATCH_ALL_SERVICE,
 };
-
-/// The hostname of the rule that stands for a document lab-net cannot
-/// read.
-pub const FOREIGN_RULE: &str = "(changed outside lab)";
 
 /// Empty objects (`originRequest: {}`) left out: Cloudflare may add them.
 fn without_empty_objects(v: &Json) -> Json {
@@ -70,7 +66,7 @@ pub(crate) fn observe(
             doc.ingress.insert(
                 0,
                 IngressRule {
-                    hostname: Some(FOREIGN_RULE.to_string()),
+                    hostname: Some(super::FOREIGN.to_string()),
                     service: format!("not lab-net's shape: {}", e.to_string().replace('"', "`")),
                     ..IngressRule::default()
                 },
@@ -309,7 +305,10 @@ mod tests {
         assert_eq!(observe(&json!({"config": null}), &prior), None);
         let foreign = json!({"config": {"ingress": [{"service": "http_status:404", "bogus": 1}]}});
         let seen = observe(&foreign, &prior).unwrap();
-        assert_eq!(seen.ingress[0].hostname.as_deref(), Some(FOREIGN_RULE));
+        assert_eq!(
+            seen.ingress[0].hostname.as_deref(),
+            Some(crate::provider::cloudflare::FOREIGN)
+        );
         assert!(
             seen.ingress[0].service.contains("bogus"),
             "{}",
