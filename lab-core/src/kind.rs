@@ -228,6 +228,12 @@ pub trait TypedProvider: Send + Sync + 'static {
         Ok(())
     }
 
+    /// How many requests per period the service accepts (see
+    /// [`Provider::rate_limit`]); `None` by default.
+    fn rate_limit(&self) -> Option<crate::provider::RateLimit> {
+        None
+    }
+
     /// Sees the lab's code before anything is read (see
     /// [`Provider::prepare`]); nothing by default.
     fn prepare(&self, _lab: &crate::Lab, _instance: &str) -> Result<(), ProviderError> {
@@ -671,6 +677,10 @@ impl<P: TypedProvider> Provider for Typed<P> {
 
     fn prepare(&self, lab: &crate::Lab, instance: &str) -> Result<(), ProviderError> {
         self.provider.prepare(lab, instance)
+    }
+
+    fn rate_limit(&self) -> Option<crate::provider::RateLimit> {
+        self.provider.rate_limit()
     }
 
     async fn check_plan(

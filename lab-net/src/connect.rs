@@ -1,6 +1,7 @@
 //! Choosing the Caddy a lab's `net.caddy` talks to: a live one named by
 //! the environment, a real `caddy` started on loopback for a simulated lab,
-//! or the admin-API simulator.
+//! or the admin-API simulator; and the Cloudflare API an account talks to
+//! ([`CloudflareConnection`], in `connect/cloudflare.rs`).
 //!
 //! ```no_run
 //! use lab_core::prelude::*;
@@ -36,6 +37,9 @@
 //! 3. Otherwise (feature `sim`) the admin-API simulator
 //!    ([`crate::sim::CaddySim`]), its state in `dir/caddy-sim.json`;
 //!    without the feature, an error saying how to install Caddy.
+
+mod cloudflare;
+pub use cloudflare::{api_variable, CloudflareConnectError, CloudflareConnection};
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -366,13 +366,26 @@ async fn a_cname_shares_its_name_with_no_other_record() {
         .message()
         .starts_with("An A, AAAA, or CNAME record with that host already exists."));
 
-    let tunnel = api
-        .post(
-            &records,
-            json!({"type": "CNAME", "name": "grafana.example.com", "content": "t.cfargotunnel.com",
-                   "proxied": true, "ttl": 1, "comment": "managed-by:lab-net", "tags": ["owner:lab-net"]}),
-        )
-        .await;
+    let record = json!({"type": "CNAME", "name": "grafana.example.com", "content": "t.cfargotunnel.com",
+                        "proxied": true, "ttl": 1, "comment": "managed-by:lab-net", "tags": ["owner:lab-net"]});
+    // A Free zone takes no tags, and comments of 100 characters at most.
+    let free = api.post(&records, record.clone()).await;
+    assert_eq!((free.status, free.code()), (400, 1004), "{}", free.body);
+    assert_eq!(
+        free.body["errors"][0]["error_chain"],
+        json!([{"code": 9300, "message": "DNS record has 1 tags, exceeding the quota of 0."}])
+    );
+    let mut long = record.clone();
+    long["tags"] = json!([]);
+    long["comment"] = json!("x".repeat(101));
+    let long = api.post(&records, long).await;
+    assert_eq!(
+        long.body["errors"][0]["error_chain"][0]["code"], 9313,
+        "{}",
+        long.body
+    );
+    assert!(api.sim.set_zone_plan("example.com", "pro"));
+    let tunnel = api.post(&records, record).await;
     assert_eq!(tunnel.status, 200, "{}", tunnel.body);
     assert_eq!(tunnel.body["result"]["proxied"], true);
     assert_eq!(tunnel.body["result"]["tags"], json!(["owner:lab-net"]));
@@ -631,6 +644,36 @@ async fn the_state_survives_a_restart_in_a_private_file() {
     );
     let got = again.get(&format!("{base}/{id}")).await;
     assert_eq!(got.body["result"]["name"], "kept");
+}
+
+#[tokio::test]
+async fn two_simulators_on_one_state_file_see_each_others_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cloudflare.json");
+    let config = CloudflareSimConfig::default()
+        .with_zone("example.com")
+        .with_state_file(&path);
+    // Two `lab` processes at once: each its own simulator, one file.
+    let a = start(config.clone()).await;
+    let b = start(config.with_zone("example.org")).await;
+    assert_eq!(a.sim.account_id(), b.sim.account_id());
+    let base = format!("{}/cfd_tunnel", a.account());
+    let made = a.post(&base, json!({"name": "from-a"})).await;
+    let id = made.body["result"]["id"].as_str().unwrap().to_string();
+    let seen = b.get(&format!("{base}/{id}")).await;
+    assert_eq!(seen.body["result"]["name"], "from-a", "{}", seen.body);
+    b.post(&base, json!({"name": "from-b"})).await;
+    let listed = a.get(&base).await;
+    let names: Vec<&str> = listed.body["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["from-a", "from-b"]);
+    // b's zone, made when b started, is in the file a reads.
+    assert!(a.sim.zone_id("example.org").is_some());
+    assert!(a.sim.zone_id("example.com").is_some());
 }
 
 #[tokio::test]

@@ -2,3 +2,4 @@
 
 pub mod caddy;
 pub mod caddy_config;
+pub mod cloudflare;

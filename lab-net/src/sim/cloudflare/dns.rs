@@ -9,6 +9,16 @@
 //! (81057), only A, AAAA and CNAME records can be proxied (9004). Names
 //! are stored fully qualified and lowercase (`grafana` and `@` are
 //! relative to the zone); `ttl: 1` means automatic.
+//!
+//! Record attributes have per-plan quotas (cloudflare-docs
+//! `src/content/plans/index.json`: `dns.record_comments`,
+//! `dns.record_tags`): a Free zone takes no tags (400/1004 "DNS Validation
+//! Error", chain 9300 "DNS record has N tags, exceeding the quota of 0.",
+//! kubernetes-sigs/external-dns#3706) and comments of at most 100
+//! characters (chain 9313 "DNS record comment exceeds the maximum length of
+//! 100 characters.", STRRL/cloudflare-tunnel-ingress-controller#139); a
+//! paid one 20 tags and 500 characters. A zone's plan is its
+//! `plan.legacy_id` ([`super::CloudflareSim::set_zone_plan`]).
 
 use serde_json::{json, Map, Value};
 
@@ -130,6 +140,22 @@ fn write(shared: &Shared, zone: &str, id: Option<&str>, body: Value, merge: bool
                 400,
                 9004,
                 "This record type cannot be proxied.",
+            ));
+        }
+        let free = z.record.pointer("/plan/legacy_id").and_then(Value::as_str) == Some("free");
+        let (max_tags, max_comment) = if free { (0, 100) } else { (20, 500) };
+        let tags = fields.get("tags").and_then(Value::as_array).map_or(0, Vec::len);
+        if tags > max_tags {
+            return Err(ApiError::dns_validation(
+                9300,
+                format!("DNS record has {tags} tags, exceeding the quota of {max_tags}."),
+            ));
+        }
+        let comment = fields.get("comment").and_then(Value::as_str).unwrap_or_default();
+        if comment.chars().count() > max_comment {
+            return Err(ApiError::dns_validation(
+                9313,
+                format!("DNS record comment exceeds the maximum length of {max_comment} characters."),
             ));
         }
         let own_id = existing.map(|at| z.dns_records[at]["id"].clone());

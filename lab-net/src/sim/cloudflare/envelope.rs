@@ -2,7 +2,10 @@
 //! (`*_api-response-common` / `*-failure` in the OpenAPI subset):
 //! `{success, errors[{code,message}], messages, result, result_info?}`.
 //! A failure has `result: null` and at least one error with a code ≥ 1000;
-//! clients must look at `success`, not only the HTTP status.
+//! clients must look at `success`, not only the HTTP status. Some
+//! failures say why in an `error_chain` under the error (DNS validation:
+//! `{"code": 1004, "message": "DNS Validation Error", "error_chain":
+//! [{"code": 9300, ...}]}`, kubernetes-sigs/external-dns#3706).
 //!
 //! Pagination is page based (`page`, `per_page`); `result_info` carries
 //! `page`, `per_page`, `count` (on this page), `total_count` and
@@ -16,6 +19,8 @@ pub(crate) struct ApiError {
     pub status: u16,
     pub code: u32,
     pub message: String,
+    /// The `error_chain` under the error: `(code, message)`.
+    pub chain: Vec<(u32, String)>,
 }
 
 impl ApiError {
@@ -24,7 +29,15 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            chain: Vec::new(),
         }
+    }
+
+    /// 400/1004 "DNS Validation Error" with the reason in its chain.
+    pub fn dns_validation(code: u32, message: impl Into<String>) -> ApiError {
+        let mut e = ApiError::new(400, 1004, "DNS Validation Error");
+        e.chain.push((code, message.into()));
+        e
     }
 
     /// 7003 "No route for the URI" (HTTP 400), for unknown paths.
@@ -84,9 +97,17 @@ pub(crate) fn success_body(s: &Success) -> Value {
 
 /// The envelope of a failure.
 pub(crate) fn failure_body(e: &ApiError) -> Value {
+    let mut error = json!({"code": e.code, "message": e.message});
+    if !e.chain.is_empty() {
+        error["error_chain"] = e
+            .chain
+            .iter()
+            .map(|(code, message)| json!({"code": code, "message": message}))
+            .collect();
+    }
     json!({
         "success": false,
-        "errors": [{"code": e.code, "message": e.message}],
+        "errors": [error],
         "messages": [],
         "result": null,
     })

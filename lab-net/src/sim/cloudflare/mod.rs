@@ -19,7 +19,7 @@
 //! | DNS | `dns` | records with `comment`, `tags`, `proxied`; the CNAME-shares-no-name rule (81053/81054), 81057, 9004; list filters |
 //! | Access | `access` | apps (`aud`, unique precedences 12130), reusable and app-scoped policies, groups |
 //! | zones | `zones` | `/zones?name=`, `POST /zones`, `/user/tokens/verify`, the account check |
-//! | state | `world` | in memory, optionally a 0600 JSON state file written atomically |
+//! | state | `world` | in memory, optionally a 0600 JSON state file written atomically under its lock, on top of its latest version, and re-read when another simulator (another `lab` process) wrote it |
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), lab_net::sim::cloudflare::SimError> {
@@ -45,6 +45,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use lab_core::files::{FileLock, FileStamp};
 use lab_core::Secret;
 use serde_json::Value;
 use tokio::sync::watch;
@@ -210,22 +211,55 @@ pub(crate) struct Shared {
     pub rate: Mutex<RateLimit>,
     pub fingerprint: String,
     pub cert_pem: String,
+    /// The version of the state file the world is.
+    pub stamp: Mutex<Option<FileStamp>>,
 }
 
 impl Shared {
-    /// Reads the world.
+    /// Takes the world from the state file again when another process
+    /// (another simulator on the same file) wrote it since.
+    fn sync(&self, w: &mut World) {
+        let Some(path) = &self.config.state_file else {
+            return;
+        };
+        let now = FileStamp::of(path);
+        let mut stamp = self.stamp.lock().unwrap_or_else(|e| e.into_inner());
+        if now.is_none() || now == *stamp {
+            return;
+        }
+        match World::load(path) {
+            Ok(Some(latest)) => *w = latest,
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cloudflare-sim could not re-read its state"),
+        }
+        *stamp = now;
+    }
+
+    /// Reads the world (its latest version).
     pub fn read<R>(&self, f: impl FnOnce(&World) -> R) -> R {
-        let w = self.world.lock().unwrap_or_else(|e| e.into_inner());
+        let mut w = self.world.lock().unwrap_or_else(|e| e.into_inner());
+        self.sync(&mut w);
         f(&w)
     }
 
-    /// Changes the world and persists it.
+    /// Changes the world and persists it: under the state file's lock, on
+    /// top of its latest version, so two simulators on one file (two `lab`
+    /// processes) never lose each other's changes.
     pub fn write<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
+        let _lock = self.config.state_file.as_deref().and_then(|p| {
+            FileLock::exclusive(p)
+                .map_err(|e| tracing::warn!(error = %e, "cloudflare-sim could not lock its state"))
+                .ok()
+        });
         let mut w = self.world.lock().unwrap_or_else(|e| e.into_inner());
+        self.sync(&mut w);
         let r = f(&mut w);
         if let Some(path) = &self.config.state_file {
-            if let Err(e) = w.save(path) {
-                tracing::warn!(error = %e, "cloudflare-sim could not persist its state");
+            match w.save(path) {
+                Ok(()) => {
+                    *self.stamp.lock().unwrap_or_else(|e| e.into_inner()) = FileStamp::of(path)
+                }
+                Err(e) => tracing::warn!(error = %e, "cloudflare-sim could not persist its state"),
             }
         }
         r
@@ -258,6 +292,30 @@ impl Request<'_> {
     }
 }
 
+/// The account and the configured zones, made in `world` where missing.
+fn ensure_shape(world: &mut World, config: &CloudflareSimConfig, account_id: &str) {
+    world
+        .accounts
+        .entry(account_id.to_string())
+        .or_insert_with(|| config.account_name.clone());
+    for name in &config.zones {
+        if !world
+            .zones
+            .values()
+            .any(|z| z.record["name"] == name.as_str())
+        {
+            let id = world::hex_id();
+            world.zones.insert(
+                id.clone(),
+                world::Zone {
+                    record: zones::zone_record(&id, name, account_id, &config.account_name),
+                    dns_records: Vec::new(),
+                },
+            );
+        }
+    }
+}
+
 /// A running simulator. Dropping it stops the server.
 pub struct CloudflareSim {
     shared: Arc<Shared>,
@@ -286,6 +344,7 @@ impl CloudflareSim {
                 reason: "the simulator listens on loopback addresses only".into(),
             });
         }
+        let stamp = config.state_file.as_deref().and_then(FileStamp::of);
         let mut world = match &config.state_file {
             Some(p) => World::load(p).map_err(SimError::State)?.unwrap_or_default(),
             None => World::default(),
@@ -295,26 +354,7 @@ impl CloudflareSim {
             .clone()
             .or_else(|| world.accounts.keys().next().cloned())
             .unwrap_or_else(world::hex_id);
-        world
-            .accounts
-            .entry(account_id.clone())
-            .or_insert_with(|| config.account_name.clone());
-        for name in &config.zones {
-            if !world
-                .zones
-                .values()
-                .any(|z| z.record["name"] == name.as_str())
-            {
-                let id = world::hex_id();
-                world.zones.insert(
-                    id.clone(),
-                    world::Zone {
-                        record: zones::zone_record(&id, name, &account_id, &config.account_name),
-                        dns_records: Vec::new(),
-                    },
-                );
-            }
-        }
+        ensure_shape(&mut world, &config, &account_id);
         // With a state file, the certificate and the token are kept beside
         // it (`<state>.tls.json`, 0600), so a pinned client keeps working
         // across restarts.
@@ -354,9 +394,13 @@ impl CloudflareSim {
             }),
             fingerprint: identity.tls.fingerprint.clone(),
             cert_pem: identity.tls.cert_pem.clone(),
+            stamp: Mutex::new(stamp),
             config,
         });
-        shared.write(|_| ());
+        // Persisted on top of the file's latest version (another process
+        // may have written it since it was read above).
+        let shape = shared.config.clone();
+        shared.write(|w| ensure_shape(w, &shape, &account_id));
         let (tx, rx) = watch::channel(false);
         tokio::spawn(server::serve(
             listener,
@@ -434,6 +478,42 @@ impl CloudflareSim {
     /// such live tunnel.
     pub fn connect_tunnel(&self, id: &str, client_id: &str) -> bool {
         self.shared.write(|w| tunnels::connect(w, id, client_id))
+    }
+
+    /// Puts zone `name` on another plan (`free`, `pro`, `business`,
+    /// `enterprise`: its `plan.legacy_id`); zones start on `free`. False if
+    /// there is no such zone.
+    pub fn set_zone_plan(&self, name: &str, legacy_id: &str) -> bool {
+        self.shared.write(|w| {
+            let Some(zone) = w.zones.values_mut().find(|z| z.record["name"] == name) else {
+                return false;
+            };
+            zone.record["plan"]["legacy_id"] = legacy_id.into();
+            zone.record["plan"]["name"] = match legacy_id {
+                "free" => "Free Website",
+                "pro" => "Pro Website",
+                "business" => "Business Website",
+                _ => "Enterprise Website",
+            }
+            .into();
+            true
+        })
+    }
+
+    /// Edits tunnel `id`'s remote configuration as someone in the
+    /// dashboard would: `edit` changes the `config` document in place (not
+    /// checked: the dashboard's own editor is), the version goes up. False
+    /// if the tunnel has no configuration.
+    pub fn edit_tunnel_config(&self, id: &str, edit: impl FnOnce(&mut Value)) -> bool {
+        self.shared.write(|w| {
+            let Some(doc) = w.tunnels.get_mut(id).and_then(|t| t.configuration.as_mut()) else {
+                return false;
+            };
+            edit(&mut doc["config"]);
+            let version = doc["version"].as_u64().unwrap_or(0) + 1;
+            doc["version"] = version.into();
+            true
+        })
     }
 
     /// Changes the rate limit from now on (the window's history is kept).
