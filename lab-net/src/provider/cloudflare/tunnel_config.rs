@@ -77,9 +77,9 @@ pub(crate) fn observe(
 }
 
 /// The changes that turn `have` into `want`, as paths under `at`
-/// (`config.ingress[1].service`): maps key by key, lists item by item
-/// (items past the shorter list added or removed whole), anything else
-/// (a reference not known yet included) as one change.
+/// (`config.ingress[1].service`): maps key by key, lists aligned on their
+/// unchanged items ([`list_changes`]), anything else (a reference not known
+/// yet included) as one change.
 pub(crate) fn deep_changes(
     at: &str,
     want: Option<&Value>,
@@ -106,11 +106,61 @@ pub(crate) fn deep_changes(
             }
             out
         }
-        (Some(Value::List(w)), Some(Value::List(h))) => (0..w.len().max(h.len()))
-            .flat_map(|i| deep_changes(&format!("{at}[{i}]"), w.get(i), h.get(i)))
-            .collect(),
+        (Some(Value::List(w)), Some(Value::List(h))) => list_changes(at, w, h),
         _ => leaf(),
     }
+}
+
+/// A list's changes with its unchanged items aligned (their longest common
+/// subsequence), so a rule added in the dashboard before the others is one
+/// `- config.ingress[0]`, not every rule after it shifted by one. Between
+/// two unchanged items, wanted and held items are paired in order (their
+/// fields compared), the rest added (at the wanted index) or removed (at
+/// the held one).
+fn list_changes(at: &str, want: &[Value], have: &[Value]) -> Vec<FieldChange> {
+    let (n, m) = (want.len(), have.len());
+    // common[i][j]: the longest common subsequence of want[i..] and have[j..].
+    let mut common = vec![vec![0usize; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            common[i][j] = if want[i] == have[j] {
+                common[i + 1][j + 1] + 1
+            } else {
+                common[i + 1][j].max(common[i][j + 1])
+            };
+        }
+    }
+    let mut out = Vec::new();
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
+    let mut flush = |added: &mut Vec<usize>, removed: &mut Vec<usize>| {
+        for k in 0..added.len().max(removed.len()) {
+            let (a, r) = (added.get(k).copied(), removed.get(k).copied());
+            let index = a.or(r).unwrap_or_default();
+            out.extend(deep_changes(
+                &format!("{at}[{index}]"),
+                a.map(|a| &want[a]),
+                r.map(|r| &have[r]),
+            ));
+        }
+        added.clear();
+        removed.clear();
+    };
+    let (mut i, mut j) = (0, 0);
+    while i < n || j < m {
+        if i < n && j < m && want[i] == have[j] {
+            flush(&mut added, &mut removed);
+            i += 1;
+            j += 1;
+        } else if j < m && (i == n || common[i][j + 1] >= common[i + 1][j]) {
+            removed.push(j);
+            j += 1;
+        } else {
+            added.push(i);
+            i += 1;
+        }
+    }
+    flush(&mut added, &mut removed);
+    out
 }
 
 fn path(bound: &Bound, tunnel_id: &str) -> String {
@@ -267,15 +317,36 @@ mod tests {
             fields,
             vec![
                 "config.ingress[0].service",
-                "config.ingress[1].hostname",
-                "config.ingress[1].service",
-                "config.ingress[2]",
+                "config.ingress[1]",
                 "config.warp-routing",
             ]
         );
         assert_eq!(changes[0].after, Some(Value::Str("http://x:1".into())));
-        assert_eq!(changes[4].after, None);
+        assert_eq!(changes[1].before, None, "b is added whole");
+        assert_eq!(changes[2].after, None);
         assert!(deep_changes("config", Some(&want), Some(&want)).is_empty());
+    }
+
+    #[test]
+    fn a_rule_added_in_front_is_one_removal() {
+        let v = |j: Json| lab_net_value(&j);
+        let want = v(json!([{"hostname": "a", "service": "http://x:1"},
+                            {"service": "http_status:404"}]));
+        let have = v(json!([{"hostname": "pve", "service": "https://y:8006"},
+                            {"hostname": "a", "service": "http://x:1"},
+                            {"service": "http_status:404"}]));
+        let changes = deep_changes("config.ingress", Some(&want), Some(&have));
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].field, "config.ingress[0]");
+        assert_eq!(changes[0].after, None);
+        // And the other way: a rule the dashboard removed is one addition.
+        let back = deep_changes("config.ingress", Some(&have), Some(&want));
+        assert_eq!(back.len(), 1, "{back:?}");
+        assert_eq!(back[0].before, None);
+        // Rules swapped: one pair of changes, the rest aligned.
+        let swapped = v(json!([{"service": "http_status:404"},
+                               {"hostname": "a", "service": "http://x:1"}]));
+        assert!(!deep_changes("config.ingress", Some(&want), Some(&swapped)).is_empty());
     }
 
     fn lab_net_value(j: &Json) -> Value {
