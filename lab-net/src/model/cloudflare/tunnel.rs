@@ -30,16 +30,37 @@ impl Tunnel {
     pub fn new(account: &Handle<Account>, name: &str) -> Self {
         let mut spec = cf_spec(TUNNEL, name);
         spec.set_ref("account", account);
+        spec.set("config_src", "cloudflare");
+        Tunnel { spec }.named(name)
+    }
+
+    /// Names the tunnel `name` in Cloudflare while the lab knows it by the
+    /// name given to [`Tunnel::new`]: tunnel names are unique per account,
+    /// lab addresses per lab, so two accounts' tunnels both called `lab`
+    /// need two lab names (and a tunnel name may hold characters a lab
+    /// address may not).
+    ///
+    /// ```
+    /// use lab_core::prelude::*;
+    /// use lab_net::model::cloudflare::{Account, Tunnel};
+    /// let mut lab = Lab::new("home");
+    /// let home = lab.add(Account::new("home", "0123456789abcdef0123456789abcdef", Secret::new("t"), "home"));
+    /// let work = lab.add(Account::new("work", "fedcba9876543210fedcba9876543210", Secret::new("t"), "work"));
+    /// lab.add(Tunnel::new(&home, "lab"));
+    /// lab.add(Tunnel::new(&work, "work-lab").named("lab"));
+    /// assert!(lab.check().is_empty(), "{:?}", lab.check());
+    /// ```
+    #[track_caller]
+    pub fn named(mut self, name: &str) -> Self {
         if name.is_empty() || name.len() > 63 || name.chars().any(char::is_whitespace) {
-            spec.invalid(
+            self.spec.invalid(
                 "name",
                 format!("`{name}` cannot name a tunnel"),
                 "use 1-63 characters without spaces (`lab`, `home-edge`)",
             );
         }
-        spec.set("name", name);
-        spec.set("config_src", "cloudflare");
-        Tunnel { spec }
+        self.spec.set("name", name);
+        self
     }
 }
 
