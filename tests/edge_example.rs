@@ -102,7 +102,16 @@ fn the_edge_example_applies_and_settles() {
     }));
     let (code, out, err) = run(&conns, "", &state, &["plan"]);
     assert_eq!(code, 2, "a plan with changes exits 2:\n{out}{err}");
-    assert!(out.contains("changed outside the lab"), "{out}");
+    let drift = out
+        .split("changed outside the lab")
+        .nth(1)
+        .and_then(|rest| rest.split("will perform").next())
+        .unwrap_or_else(|| panic!("no drift shown:\n{out}"));
+    assert!(
+        drift.contains("+ config.ingress[0]"),
+        "the one rule added:\n{out}"
+    );
+    assert!(!drift.contains("ingress[1]"), "only the added rule:\n{out}");
     assert!(
         out.contains("- config.ingress[0]"),
         "one rule to remove:\n{out}"

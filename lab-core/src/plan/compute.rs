@@ -179,17 +179,7 @@ pub(crate) async fn plan(engine: &Engine, opts: &PlanOptions) -> Result<Plan, En
                 })
             }
             (Some(rs), Some(obs)) => {
-                let outside: Vec<FieldChange> = spec
-                    .attrs
-                    .keys()
-                    .filter(|k| rs.attrs.get(*k) != obs.attrs.get(*k))
-                    .map(|k| FieldChange {
-                        field: k.clone(),
-                        before: rs.attrs.get(k).cloned(),
-                        after: obs.attrs.get(k).cloned(),
-                        forces_replacement: false,
-                    })
-                    .collect();
+                let outside = changed_outside(provider.as_ref(), spec, rs, &obs.attrs);
                 if !outside.is_empty() {
                     drift.push(Drift {
                         address: address.clone(),
@@ -766,4 +756,56 @@ pub(crate) fn resolve_from_state(attrs: &mut crate::Attrs, state: &State) -> Res
         }
     }
     Ok(())
+}
+
+/// The fields the world changed since the state recorded them (the spec's
+/// fields whose observed value is not the recorded one), each shown as the
+/// provider's diff shows it when that names paths inside the field (a
+/// tunnel's ingress document: `config.ingress[0]` removed, not the whole
+/// document twice), else whole.
+fn changed_outside(
+    provider: &dyn crate::provider::Provider,
+    spec: &crate::model::ResourceSpec,
+    recorded: &crate::state::ResourceState,
+    observed: &crate::value::Attrs,
+) -> Vec<FieldChange> {
+    let drifted: Vec<&String> = spec
+        .attrs
+        .keys()
+        .filter(|k| recorded.attrs.get(*k) != observed.get(*k))
+        .collect();
+    if drifted.is_empty() {
+        return Vec::new();
+    }
+    // The diff that would turn the recorded object into the observed one.
+    let detailed = provider.diff(spec.kind(), observed, &recorded.attrs);
+    let root = |field: &str| -> String {
+        field
+            .split(['.', '['])
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut out = Vec::new();
+    for field in drifted {
+        let inside: Vec<FieldChange> = detailed
+            .iter()
+            .filter(|c| c.field != *field && root(&c.field) == *field)
+            .map(|c| FieldChange {
+                forces_replacement: false,
+                ..c.clone()
+            })
+            .collect();
+        if inside.is_empty() {
+            out.push(FieldChange {
+                field: field.clone(),
+                before: recorded.attrs.get(field).cloned(),
+                after: observed.get(field).cloned(),
+                forces_replacement: false,
+            });
+        } else {
+            out.extend(inside);
+        }
+    }
+    out
 }
