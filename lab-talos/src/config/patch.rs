@@ -50,7 +50,8 @@
 //! Differences from Talos that come from working on the YAML tree rather
 //! than Go structs: a scalar of another type replaces the old value (Go would
 //! have failed to decode the patch), and a key the Go types don't have is
-//! merged like any other (Talos rejects it; [`super::validate`] reports it).
+//! merged like any other (Talos rejects it;
+//! [`super::validate`](fn@super::validate) reports it).
 
 use std::collections::HashSet;
 use std::fmt;
