@@ -49,6 +49,8 @@
 //! lab = { version = "0.1", features = ["talos", "sim"] }
 //! ```
 
+#![deny(missing_docs)]
+
 pub use lab_core as core;
 pub use lab_core::cli;
 pub use lab_core::testing;

@@ -149,7 +149,9 @@ impl<K: Kind> Default for Recovery<K> {
     }
 }
 
-/// A create call.
+/// A create call of a typed kind ([`KindProvider::create`]): the typed
+/// counterpart of [`crate::provider::CreateRequest`], the spec already
+/// decoded into `K`.
 #[derive(Debug)]
 pub struct Create<K: Kind> {
     /// The resource's address.
@@ -186,7 +188,9 @@ impl<K: Kind> Update<K> {
     }
 }
 
-/// A delete call.
+/// A delete call of a typed kind ([`KindProvider::delete`]): the typed
+/// counterpart of [`crate::provider::DeleteRequest`], the recorded spec
+/// decoded into `K`.
 #[derive(Debug)]
 pub struct Delete<K: Kind> {
     /// The resource's address.

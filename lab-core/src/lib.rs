@@ -24,6 +24,8 @@
 //! lab_core::cli::run(lab);
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod address;
 pub mod apply;
 pub mod checks;

@@ -82,7 +82,8 @@ thread_local! {
     static STASH: std::cell::RefCell<Option<Secret>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Takes the secret [`Secret::serialize`] stashed (attribute serializer only).
+/// Takes the secret that [`Secret`]'s `Serialize::serialize` stashed
+/// (attribute serializer only).
 pub(crate) fn take_stashed() -> Option<Secret> {
     STASH.with(|s| s.borrow_mut().take())
 }

@@ -20,9 +20,12 @@
 //!
 //! - [`read`]: the lab as lab-net sees it, one typed view for all of the
 //!   below; [`ipam`]: addresses as a pure function of the lab;
-//! - [`derive`]: the lowering onto what is applied (lab-core's derivation);
+//! - [`derive`](mod@derive): the lowering onto what is applied (lab-core's
+//!   derivation);
 //! - [`policy`]: "can A reach B on port P?", from the model and from the
 //!   derived Proxmox firewall; [`command`]: the `reach` CLI command.
+
+#![deny(missing_docs)]
 
 pub mod api;
 pub mod checks;

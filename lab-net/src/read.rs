@@ -17,7 +17,8 @@ use lab_proxmox::addr::Cidr;
 
 use crate::kinds::*;
 
-/// A zone.
+/// A trust zone (`net.zone`) as [`NetModel::read`] finds it: its spec
+/// decoded, and the line that declared it, for diagnostics.
 #[derive(Clone, Debug)]
 pub struct ZoneView {
     /// Its name.
@@ -35,7 +36,8 @@ impl ZoneView {
     }
 }
 
-/// A VLAN.
+/// A VLAN (`net.vlan`) as [`NetModel::read`] finds it: its spec, its
+/// subnet parsed (the IPAM allocates in it), and where it was declared.
 #[derive(Clone, Debug)]
 pub struct VlanView {
     /// Its name.
@@ -73,7 +75,8 @@ impl VlanView {
     }
 }
 
-/// A flow.
+/// An allowed flow between zones (`net.flow`) as [`NetModel::read`]
+/// finds it; the firewall derivation and `reach` read it.
 #[derive(Clone, Debug)]
 pub struct FlowView {
     /// Its address.
@@ -84,7 +87,8 @@ pub struct FlowView {
     pub loc: Loc,
 }
 
-/// A service.
+/// A service on a guest or host (`net.service`) as [`NetModel::read`] finds
+/// it, with the line that set each field so a check can point at it.
 #[derive(Clone, Debug)]
 pub struct ServiceView {
     /// Its name.
@@ -97,7 +101,8 @@ pub struct ServiceView {
     pub field_locs: IndexMap<String, Loc>,
 }
 
-/// A host.
+/// A device that is not a Proxmox guest (`net.host`: a NAS, the router) as
+/// [`NetModel::read`] finds it.
 #[derive(Clone, Debug)]
 pub struct HostView {
     /// Its name.
@@ -108,7 +113,7 @@ pub struct HostView {
     pub loc: Loc,
 }
 
-/// A local DNS name.
+/// A local DNS name (`net.dns_record`) as [`NetModel::read`] finds it.
 #[derive(Clone, Debug)]
 pub struct DnsView {
     /// Its spec.

@@ -29,6 +29,8 @@
 //!   that models backups (written by pve-sim's vzdump, copied by sync jobs,
 //!   pruned, garbage-collected, verified), and the `pbs-sim` binary.
 
+#![deny(missing_docs)]
+
 pub mod api;
 pub mod backup_now;
 pub mod checks;

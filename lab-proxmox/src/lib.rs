@@ -25,6 +25,8 @@
 //!   simulator and the conformance tests;
 //! - `sim` (feature `sim`): an API-faithful PVE simulator on 127.0.0.1.
 
+#![deny(missing_docs)]
+
 pub mod addr;
 pub mod api;
 pub mod checks;

@@ -25,6 +25,8 @@
 //! byte) and [`factory`]
 //! (Image Factory schematics, their ids and image URLs).
 
+#![deny(missing_docs)]
+
 pub mod api;
 pub mod checks;
 pub mod config;

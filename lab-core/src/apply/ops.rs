@@ -21,7 +21,11 @@ use crate::plan::{Action, Plan};
 use crate::provider::OpKind;
 use crate::Address;
 
-/// One operation.
+/// One provider call of an apply (a create, update or delete of one
+/// resource): a plan step becomes one operation, or two for a replacement.
+///
+/// The executor schedules operations by their edges in [`OpGraph`],
+/// longest remaining path first.
 #[derive(Clone, Debug)]
 pub struct Op {
     /// Index of the plan step it comes from.

@@ -21,7 +21,13 @@ use crate::model::Lab;
 
 type CheckFn = dyn Fn(&Lab, &mut Vec<Diagnostic>) + Send + Sync;
 
-/// A named rule.
+/// A named rule over the whole lab: a code (what waivers and reports name),
+/// a severity, and a closure that pushes a [`Diagnostic`] for each finding.
+///
+/// Checks run offline (`lab check`, and before every plan), so a mistake is
+/// reported at the user's line before any API is called. A crate ships its
+/// checks as a [`CheckSet`] carried by its builders' specs; a user adds
+/// their own with [`Lab::register_check`].
 #[derive(Clone)]
 pub struct Check {
     /// The code findings carry, e.g. `core::dependency-cycle`.

@@ -144,7 +144,13 @@ pub struct Drift {
     pub deleted: bool,
 }
 
-/// A computed plan.
+/// A computed plan: every change apply would make, in dependency order, with
+/// the drift refresh found and what recovery already did.
+///
+/// Made by [`crate::Engine::plan`] (or `plan_destroy`) from the lab, the
+/// state and a refresh of the world; printed by `lab plan`, saved to a file
+/// with an integrity seal, and executed by [`crate::Engine::apply`], which
+/// refuses a plan whose state lineage or serial has since moved.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
     /// The lab's name.

@@ -92,7 +92,9 @@ pub struct ReadRequest {
     pub owner: Ownership,
 }
 
-/// A create call.
+/// What [`Provider::create`] is asked to make: the resource's address, its
+/// attributes with every reference resolved, and the ownership marker to
+/// stamp on the new object (so a later run can find and adopt it).
 #[derive(Clone, Debug)]
 pub struct CreateRequest {
     /// The resource's address.
@@ -123,7 +125,9 @@ pub struct UpdateRequest {
     pub owner: Ownership,
 }
 
-/// A delete call.
+/// What [`Provider::delete`] is asked to remove: the object's id and the
+/// attributes and marker recorded when it was made (a delete works from
+/// the state, as the code may no longer declare the resource).
 #[derive(Clone, Debug)]
 pub struct DeleteRequest {
     /// The resource's address.

@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 use crate::provider::{Claim, OpKind};
 use crate::Address;
 
-/// One journal line.
+/// One line of the write-ahead journal (a JSON object tagged `record`): an
+/// intent before a call, the claims a provider makes during it, and the
+/// done record after the state is saved. See the module doc for how a run
+/// recovers an intent left without its `Done`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "lowercase")]
 pub enum JournalRecord {

@@ -2,8 +2,8 @@
 //! [`Value`].
 //!
 //! Why not `serde_json::from_value`: attributes carry two things JSON does
-//! not, [`Value::Secret`] (which must reach a [`Secret`] field without ever
-//! being printed) and [`Value::Ref`] (an output not known until apply), and
+//! not, [`Value::Secret`] (which must reach a [`Secret`](crate::Secret)
+//! field without ever being printed) and [`Value::Ref`] (an output not known until apply), and
 //! a builder/provider mismatch must name the field path (`disks[0].size_gb`)
 //! so the engine can point at the user's line. Two modes:
 //!

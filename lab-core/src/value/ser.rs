@@ -3,7 +3,7 @@
 //!
 //! The lab's attribute conventions are built in, so kinds need no serde
 //! attributes for them: a struct field that is `None` is left out (optional
-//! fields are absent, not `Null`), and a [`Secret`] becomes
+//! fields are absent, not `Null`), and a [`Secret`](crate::Secret) becomes
 //! [`Value::Secret`] (any other serializer sees `(sensitive value)`).
 
 use indexmap::IndexMap;

@@ -15,7 +15,7 @@ use regex::Regex;
 const MAX_REPEAT: u32 = 1000;
 
 /// Compiles `pattern` as Go would; the error is Go's `*syntax.Error` text
-/// (`error parsing regexp: <code>: `<expr>``).
+/// (`` error parsing regexp: <code>: `<expr>` ``).
 pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
     let translated = translate(pattern).map_err(|(code, expr)| go_error(code, &expr))?;
     Regex::new(&translated).map_err(|e| rust_error_as_go(pattern, &e.to_string()))

@@ -1,7 +1,7 @@
 //! lab-net's derivation: what follows from the zones, VLANs, flows and
 //! services (see `lab_core::derive`).
 //!
-//! - NICs ([`nics`]): each guest NIC on a VLAN gets its bridge and tag (or
+//! - NICs (`nics`): each guest NIC on a VLAN gets its bridge and tag (or
 //!   its VNet, untagged), the firewall flag (unless the user set it), and
 //!   its address: a container's `ip`/`gw`, a VM's cloud-init `ipconfigN`
 //!   when it has cloud-init and no entry for that NIC.

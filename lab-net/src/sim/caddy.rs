@@ -16,7 +16,7 @@
 //! - `GET /config/`: the document last loaded (`null` at first) and its
 //!   `ETag` (a header here; a trailer in Caddy).
 //! - `GET /pki/ca/local`: the local CA, a root made once with rcgen
-//!   ("Caddy Local Authority - <year> ECC Root", P-256), kept in the state.
+//!   (`Caddy Local Authority - <year> ECC Root`, P-256), kept in the state.
 //! - `POST /stop`: answers 200 (the simulator stops when dropped).
 //!
 //! The config and the root are kept in the state file (0600, atomic,

@@ -15,6 +15,8 @@
 //! same token; tasks that were running when it stopped read `stopped` with
 //! `unexpected status`.
 
+#![deny(missing_docs)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;

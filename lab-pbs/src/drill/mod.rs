@@ -257,7 +257,10 @@ pub struct Failed {
     pub help: String,
 }
 
-/// What a drill did.
+/// What [`run`] did: one entry per guest drilled (what was restored, from
+/// which storage, datastore and appliance, onto which node and scratch
+/// VMID, each step's duration), the guests skipped and those whose drill
+/// failed. `restore-drill` prints it, or writes it as JSON with `--json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct DrillReport {
     /// The drills that passed, in order.

@@ -86,7 +86,11 @@ pub struct Disk {
     pub bytes: u64,
 }
 
-/// A VM or container.
+/// A VM or container as the failure analysis sees it: the node it runs on,
+/// the resources it needs there, where its disks live, and what its owner
+/// asks of it (keep running through a node loss, a recovery point target).
+/// The analysis asks, for each loss of appliances, whether its live data
+/// and a recent enough copy survive and whether it still has room to run.
 #[derive(Clone, Debug)]
 pub struct Guest {
     /// The guest's address (e.g. `proxmox.vm.immich`).

@@ -22,8 +22,8 @@
 //!   spec, the ownership marker is stripped from comments, PBS's defaults
 //!   (an ACL's `propagate`) stay absent when the code leaves them out.
 //!   PBS reports exactly the options a config sets, so a field the code
-//!   no longer sets is a change to unset it ([`diff`]), sent as PBS's
-//!   `delete` array.
+//!   no longer sets is a change to unset it ([`diff`](fn@diff)), sent as
+//!   PBS's `delete` array.
 //! - **Ownership.** Every object with a `comment` (datastores, users,
 //!   tokens, remotes, jobs) carries the lab's marker
 //!   (`lab:<lab>/<address>`) at the end of it; after a crash, or with a

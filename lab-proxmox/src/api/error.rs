@@ -219,8 +219,9 @@ const NOT_FOUND: &[&str] = &[
     "unable to find configuration file",
 ];
 /// PBS handlers that refuse a caller with a plain `bail!` (400): the
-/// sync-job checks ("permission check failed"), `check_privs` ("missing
-/// permissions '<privs>' on '<path>'"), the ACL editor ("Unprivileged ...").
+/// sync-job checks ("permission check failed"), `check_privs`
+/// (`missing permissions '<privs>' on '<path>'`), the ACL editor
+/// ("Unprivileged ...").
 const PBS_DENIED: &[&str] = &[
     "permission check failed",
     "missing permissions '",

@@ -32,6 +32,8 @@
 //! its next request), prints the lock it removed, and exits 0 (1 with PVE's
 //! message if there is no such guest, or, for a container, no lock).
 
+#![deny(missing_docs)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;

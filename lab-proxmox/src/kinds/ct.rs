@@ -90,7 +90,9 @@ pub struct CtVolume {
     pub size_gb: Option<i64>,
 }
 
-/// A mount point.
+/// One extra volume of a container (an `mpN` config entry such as
+/// `local-lvm:8,mp=/srv/data`): a new volume of `size_gb` on `storage`,
+/// mounted at `path`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CtMountpoint {
@@ -104,7 +106,10 @@ pub struct CtMountpoint {
     pub path: String,
 }
 
-/// A container NIC.
+/// One network interface of a container: a `netN` config entry such as
+/// `name=eth0,bridge=vmbr0,tag=20,ip=10.0.20.5/24,gw=10.0.20.1`. Unlike a
+/// VM's, its address is part of the NIC (Proxmox configures it inside the
+/// container); the generated MAC goes to the outputs.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CtNic {

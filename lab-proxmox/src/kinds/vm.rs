@@ -86,7 +86,11 @@ pub struct VmSpec {
     pub pool: Option<String>,
 }
 
-/// A VM disk.
+/// One disk of a VM: a `scsiN`/`virtioN`/`sataN`/`ideN` config entry such
+/// as `local-lvm:32,ssd=1,discard=on,iothread=1`, as the builder
+/// ([`crate::model::Vm::disk`]) writes it and as a refresh reads it back
+/// (cloud-init drives and CD-ROMs are kept apart, so they never show as a
+/// disk change).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VmDisk {
@@ -104,7 +108,10 @@ pub struct VmDisk {
     pub iothread: Option<bool>,
 }
 
-/// A VM NIC.
+/// One network device of a VM: a `netN` config entry such as
+/// `virtio,bridge=vmbr0,tag=20,firewall=1`. The MAC address Proxmox
+/// generates is not part of it (it goes to the outputs), so a NIC the code
+/// did not change never shows as a change.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VmNic {

@@ -376,7 +376,10 @@ impl SimStorage {
     }
 }
 
-/// One simulated node.
+/// One node of the simulated cluster as it starts: its name, bridges,
+/// storages and Proxmox VE version. [`SimNode::new`] is a fresh
+/// installation; change the fields to test a lab against another shape (a
+/// missing bridge, an older version).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimNode {
     /// Node name.
@@ -419,7 +422,13 @@ impl SimNode {
     }
 }
 
-/// Simulator settings.
+/// Everything [`Simulator::start`] needs: the cluster's nodes, the token it
+/// accepts, the latencies and failures it imitates (auth delay, task
+/// times, lock timeouts, unreachable NFS servers, failing downloads), where
+/// it persists its world and where it listens.
+///
+/// [`SimConfig::default`] is a two-node cluster shaped by the lab's code;
+/// [`SimConfig::for_tests`] a fast, fixed one for tests.
 #[derive(Clone)]
 pub struct SimConfig {
     /// Cluster nodes (default: `pve1`, `pve2`).

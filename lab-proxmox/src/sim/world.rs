@@ -72,7 +72,9 @@ pub struct BackupJob {
     pub options: BTreeMap<String, String>,
 }
 
-/// One cluster node.
+/// One node as the simulator's world holds it (and persists it): its
+/// bridges, version and boot time, what the API's `/nodes/{node}/...`
+/// paths report (`network`, `version`, `status`, task UPIDs).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NodeState {
     /// Node name (`pve1`).
@@ -461,7 +463,8 @@ pub struct Pool {
     pub storages: BTreeSet<String>,
 }
 
-/// Task state.
+/// Whether a simulated task's worker still runs, as `GET
+/// /nodes/{node}/tasks/{upid}/status` reports it in `status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskState {

@@ -5,10 +5,11 @@
 //! of the cluster's secrets bundle, its version contract and the lab's
 //! inputs, instead of shelling out to `talosctl gen config`:
 //!
-//! - [`generate`] builds a node's documents for the **v1.13 contract**
-//!   (classic layout: one `v1alpha1` document plus `HostnameConfig`) exactly
-//!   as Talos's `generate` package does (golden-tested byte for byte against
-//!   Talos's own stability-test outputs), adds what the lab needs on top
+//! - [`generate`](fn@generate) builds a node's documents for the **v1.13
+//!   contract** (classic layout: one `v1alpha1` document plus
+//!   `HostnameConfig`) exactly as Talos's `generate` package does
+//!   (golden-tested byte for byte against Talos's own stability-test
+//!   outputs), adds what the lab needs on top
 //!   (a `Layer2VIPConfig` on control planes, static addressing through
 //!   `LinkConfig`/`ResolverConfig`, a fixed hostname), then applies the
 //!   cluster's, the role's and the node's patches in that order.
@@ -29,12 +30,12 @@
 //!
 //! Talos's generator still writes `persist: true` into every v1alpha1
 //! document although the field is deprecated and absent from the JSON
-//! schema. [`generate`] emits it (so the output equals Talos's) and
-//! [`validate`] ignores it. Talos's stability test also exercises
+//! schema. [`generate`](fn@generate) emits it (so the output equals
+//! Talos's) and [`validate`](fn@validate) ignores it. Talos's stability test also exercises
 //! `machine.install.extraKernelArgs`, which the v1.13 schema hides as
 //! deprecated; `lab` has no input for it (kernel arguments belong in the
-//! Image Factory schematic), a patch can still set it, and [`validate`]
-//! reports it.
+//! Image Factory schematic), a patch can still set it, and
+//! [`validate`](fn@validate) reports it.
 
 mod generate;
 mod patch;
@@ -87,7 +88,8 @@ pub enum DocSource {
     Generated,
     /// Added by a patch (a document no generated one matched).
     Patch {
-        /// The layer of the patch, when it was applied by [`generate`].
+        /// The layer of the patch, when it was applied by
+        /// [`generate`](fn@generate).
         layer: Option<PatchLayer>,
         /// The patch's index in its list (0-based).
         index: usize,

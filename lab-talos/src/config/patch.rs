@@ -50,7 +50,8 @@
 //! Differences from Talos that come from working on the YAML tree rather
 //! than Go structs: a scalar of another type replaces the old value (Go would
 //! have failed to decode the patch), and a key the Go types don't have is
-//! merged like any other (Talos rejects it; [`super::validate`] reports it).
+//! merged like any other (Talos rejects it;
+//! [`super::validate`](fn@super::validate) reports it).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -60,7 +61,12 @@ use indexmap::IndexMap;
 use super::{doc_id, shape, DocId, DocSource, Document, V1_13_KINDS};
 use crate::yaml::{self, Node, YamlError};
 
-/// A parsed patch.
+/// A Talos config patch, parsed once and applied to a node's documents:
+/// either a strategic-merge patch (one or more YAML documents merged by
+/// Talos's rules) or an RFC 6902 JSON patch (a YAML sequence of
+/// operations), told apart by content as `talosctl` does (see the module
+/// doc). [`Patch::parse`] reads the user's text; [`Patch::strategic`]
+/// builds one from documents.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Patch {
     kind: PatchKind,

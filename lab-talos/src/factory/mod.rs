@@ -187,7 +187,10 @@ pub struct SecureBoot {
     pub include_well_known_certificates: bool,
 }
 
-/// Disk image options.
+/// The schematic's `customization.diskImage` options, which shape only the
+/// raw disk image the Image Factory builds (set through
+/// [`Schematic::disk_sector_size`]). Unset (or 0), the key is left out of
+/// the schematic's YAML, so it does not change the schematic's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct DiskImage {
     /// The disk image's sector size in bytes (unset or 0: 512).

@@ -91,7 +91,10 @@ use tokio::sync::watch;
 
 use machine_config::{MachineType, ParsedConfig};
 
-/// Simulator settings.
+/// How a simulated Talos node behaves in time: how long installs, reboots
+/// and upgrades take, the version it reports, and how often the health
+/// check looks. [`SimConfig::default`] keeps every wait short (tests and
+/// the examples); raise a delay to test what happens during it.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
     /// How long installing (after the first apply) and rebooting take.

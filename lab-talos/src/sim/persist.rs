@@ -20,7 +20,7 @@
 //!
 //! Two processes may share the file (a `plan` started while an `apply`
 //! runs waits for the lab's lock, then refreshes): every request first
-//! reads back what another process wrote ([`Synced`]), and every write
+//! reads back what another process wrote (`Synced`), and every write
 //! happens under the file's lock on top of its latest version
 //! (`lab_core::files`, as pve-sim does).
 //!
