@@ -1,39 +1,4 @@
-//! Choosing the Cloudflare API a lab's account talks to: the real one when
-//! the environment says so, else (feature `sim`) a simulator shaped by the
-//! lab. The lab's code is the same in both: the account id, the API token
-//! and the zones are the `cloudflare.account` and `cloudflare.zone`
-//! resources', read when a plan starts ([`lab_core::Provider::prepare`]).
-//!
-//! ```no_run
-//! use lab_core::prelude::*;
-//! use lab_net::connect::CloudflareConnection;
-//! use lab_net::model::cloudflare::{Account, Tunnel, Zone};
-//! let cf = CloudflareConnection::from_env_or_simulated("cloudflare", ".lab/sim")?;
-//! let mut lab = Lab::new("home");
-//! lab.register_provider(cf.provider());
-//! let acct = lab.add(Account::new("cf", "0123456789abcdef0123456789abcdef",
-//!                                 Secret::from_env("CLOUDFLARE_API_TOKEN").ok_or("set CLOUDFLARE_API_TOKEN")?, "myteam"));
-//! lab.add(Zone::new(&acct, "example.com"));
-//! lab.add(Tunnel::new(&acct, "home"));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! | variable | meaning |
-//! |---|---|
-//! | `CLOUDFLARE_<INSTANCE>_API`, else `CLOUDFLARE_API` | live: `cloudflare` (or `live`) for `https://api.cloudflare.com/client/v4`, or another `https://` base URL |
-//! | `CLOUDFLARE_<INSTANCE>_FINGERPRINT`, else `CLOUDFLARE_FINGERPRINT` | optional: trust exactly the certificate with this SHA-256 fingerprint (a simulator in another process) |
-//!
-//! `<INSTANCE>` is the instance name upper case, `-` as `_`
-//! ([`api_variable`]). Without them the simulator runs on its own thread,
-//! its state in `dir/cloudflare-<instance>.json` (certificate and token
-//! beside it), started by the first plan with the lab's account id and
-//! zones (every zone the lab declares exists there, so a simulated lab
-//! never meets `net::cloudflare-zone-missing`), and restarted on the same
-//! state when the lab's account, token or zones change. The simulator
-//! never sees the lab's token: it accepts a stand-in derived from it
-//! (`sim-` and its SHA-256), which the provider sends instead, so a real
-//! token in the lab's code is not written into the simulator's files.
-//! Without the feature `sim`, an error says which variable to set.
+//! [`CloudflareConnection`]: which Cloudflare API a lab's account talks to.
 
 use std::sync::Arc;
 
@@ -87,7 +52,42 @@ pub enum CloudflareConnectError {
     },
 }
 
-/// Where one Cloudflare provider instance's calls go.
+/// Choosing the Cloudflare API a lab's account talks to: the real one when
+/// the environment says so, else (feature `sim`) a simulator shaped by the
+/// lab. The lab's code is the same in both: the account id, the API token
+/// and the zones are the `cloudflare.account` and `cloudflare.zone`
+/// resources', read when a plan starts ([`lab_core::Provider::prepare`]).
+///
+/// ```no_run
+/// use lab_core::prelude::*;
+/// use lab_net::connect::CloudflareConnection;
+/// use lab_net::model::cloudflare::{Account, Tunnel, Zone};
+/// let cf = CloudflareConnection::from_env_or_simulated("cloudflare", ".lab/sim")?;
+/// let mut lab = Lab::new("home");
+/// lab.register_provider(cf.provider());
+/// let acct = lab.add(Account::new("cf", "0123456789abcdef0123456789abcdef",
+///                                 Secret::from_env("CLOUDFLARE_API_TOKEN").ok_or("set CLOUDFLARE_API_TOKEN")?, "myteam"));
+/// lab.add(Zone::new(&acct, "example.com"));
+/// lab.add(Tunnel::new(&acct, "home"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// | variable | meaning |
+/// |---|---|
+/// | `CLOUDFLARE_<INSTANCE>_API`, else `CLOUDFLARE_API` | live: `cloudflare` (or `live`) for `https://api.cloudflare.com/client/v4`, or another `https://` base URL |
+/// | `CLOUDFLARE_<INSTANCE>_FINGERPRINT`, else `CLOUDFLARE_FINGERPRINT` | optional: trust exactly the certificate with this SHA-256 fingerprint (a simulator in another process) |
+///
+/// `<INSTANCE>` is the instance name upper case, `-` as `_`
+/// ([`api_variable`]). Without them the simulator runs on its own thread,
+/// its state in `dir/cloudflare-<instance>.json` (certificate and token
+/// beside it), started by the first plan with the lab's account id and
+/// zones (every zone the lab declares exists there, so a simulated lab
+/// never meets `net::cloudflare-zone-missing`), and restarted on the same
+/// state when the lab's account, token or zones change. The simulator
+/// never sees the lab's token: it accepts a stand-in derived from it
+/// (`sim-` and its SHA-256), which the provider sends instead, so a real
+/// token in the lab's code is not written into the simulator's files.
+/// Without the feature `sim`, an error says which variable to set.
 pub struct CloudflareConnection {
     instance: String,
     describe: String,
