@@ -37,6 +37,7 @@ pub mod files;
 pub mod graph;
 pub mod kind;
 pub mod model;
+pub mod picture;
 pub mod plan;
 pub mod provider;
 pub mod secret;
