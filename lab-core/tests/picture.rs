@@ -496,6 +496,9 @@ fn graph_draws_svg_into_a_file_and_views_by_name() {
         lab.pictures().iter().map(|(n, _)| n).collect::<Vec<_>>(),
         ["dependencies", "kinds"]
     );
+    let (code, out, _) = run(lab.clone(), &["graph", "--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Which picture: dependencies, kinds"), "{out}");
     let (code, out, err) = run(lab, &["graph", "--view", "kinds", "--format", "mermaid"]);
     assert_eq!(code, 0, "{err}");
     assert!(

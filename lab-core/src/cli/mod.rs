@@ -328,6 +328,12 @@ fn run_io(
     let extensions = lab.commands().clone();
     let mut command =
         Cli::command().about(format!("Check, plan and apply the lab `{}`.", lab.name()));
+    // `graph --help` names the views this lab has.
+    let views: Vec<&str> = lab.pictures().iter().map(|(name, _)| name).collect();
+    let view_help = format!("Which picture: {}", views.join(", "));
+    command = command.mut_subcommand("graph", |graph| {
+        graph.mut_arg("view", |arg| arg.help(view_help))
+    });
     for (name, ext) in extensions.iter() {
         // The engine's own commands win over a crate's of the same name.
         if command.find_subcommand(name).is_none() {

@@ -1,8 +1,9 @@
 //! Mermaid: the rendering Git forges show inline in Markdown.
 //!
 //! Ids are positional (`n0`, `c0`, `k0`) because a picture's ids are
-//! addresses with dots, which Mermaid reads as syntax; labels are quoted
-//! with `"` written as `#quot;` (Mermaid's entity), so any text is safe.
+//! addresses with dots, which Mermaid reads as syntax; labels are quoted,
+//! with `"`, `#`, `<` and `>` written as Mermaid's entity codes, so any
+//! text is safe.
 
 use std::fmt::Write as _;
 
@@ -74,7 +75,20 @@ pub(super) fn render(picture: &Picture) -> String {
     s
 }
 
-/// Text safe inside Mermaid's `"..."`.
+/// Text safe inside Mermaid's `"..."`: `#` (which starts Mermaid's entity
+/// codes), `"`, `<` and `>` (which Mermaid would read as HTML) as decimal
+/// entity codes.
 fn quote(text: &str) -> String {
-    text.replace('"', "#quot;").replace('\n', " ")
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '#' => out.push_str("#35;"),
+            '"' => out.push_str("#quot;"),
+            '<' => out.push_str("#60;"),
+            '>' => out.push_str("#62;"),
+            '\n' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -59,7 +59,7 @@ fn mermaid_nests_subgraphs_and_quotes_labels() {
     subgraph c1[\"site a\"]
       n1(\"immich\")
     end
-    n2(\"caddy <edge>\")
+    n2(\"caddy #60;edge#62;\")
   end
   n0[(\"nas<br/>appliance\")]
   n0 -->|\"storage\"| n1
@@ -118,4 +118,32 @@ fn classes_are_in_first_use_order() {
         small().classes(),
         vec!["appliance", "proxmox.vm", "proxmox.ct"]
     );
+}
+
+#[test]
+fn mermaid_escapes_entity_starts() {
+    let p = Picture::new("t").node(Node::new("a", "#1 \"x\""));
+    assert!(p
+        .to_mermaid()
+        .unwrap()
+        .contains("n0(\"#35;1 #quot;x#quot;\")"));
+}
+
+#[test]
+fn empty_pictures_and_empty_clusters_render() {
+    let empty = Picture::new("nothing yet");
+    let svg = empty.to_svg().unwrap();
+    assert!(svg.contains("<title>nothing yet</title>") && svg.ends_with("</svg>\n"));
+    assert_eq!(
+        empty.to_mermaid().unwrap(),
+        "flowchart LR\n  %% nothing yet\n"
+    );
+    let p = small().cluster(Cluster::new("idle", "idle"));
+    let layout = Layout::compute(&p, &LayoutOptions::default());
+    assert_eq!(
+        layout.clusters[2], None,
+        "a cluster with no nodes is not drawn"
+    );
+    assert!(layout.clusters[0].is_some() && layout.clusters[1].is_some());
+    assert!(!p.to_svg().unwrap().contains("<title>idle</title>"));
 }
