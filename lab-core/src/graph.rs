@@ -167,7 +167,9 @@ impl LabGraph {
     /// assert_eq!(picture.edges[0].label, "db_id");
     /// ```
     pub fn picture(lab: &Lab) -> Picture {
-        let mut picture = Picture::new(format!("{}: dependencies", lab.name()));
+        let mut picture = Picture::new(format!("{}: dependencies", lab.name()))
+            .edge_meaning(EdgeStyle::Solid, "needed by (a value flows)")
+            .edge_meaning(EdgeStyle::Dashed, "needed by (order only)");
         let mut clusters: IndexMap<String, Cluster> = IndexMap::new();
         let mut present = std::collections::HashSet::new();
         for spec in lab.resources() {

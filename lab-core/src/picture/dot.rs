@@ -14,6 +14,9 @@ pub(super) fn render(picture: &Picture) -> String {
     if !picture.title.is_empty() {
         let _ = writeln!(s, "  label={};\n  labelloc=t;", quote(&picture.title));
     }
+    for (style, meaning) in &picture.edge_legend {
+        let _ = writeln!(s, "  // {style:?} edges: {}", meaning.replace('\n', " "));
+    }
     s.push_str("  node [shape=box, style=\"rounded,filled\", fontname=\"monospace\"];\n");
     s.push_str("  edge [fontname=\"monospace\", fontsize=10];\n");
     let classes = picture.classes();

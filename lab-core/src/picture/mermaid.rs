@@ -15,6 +15,9 @@ pub(super) fn render(picture: &Picture) -> String {
     if !picture.title.is_empty() {
         let _ = writeln!(s, "  %% {}", picture.title.replace('\n', " "));
     }
+    for (style, meaning) in &picture.edge_legend {
+        let _ = writeln!(s, "  %% {}: {}", arrow(*style), meaning.replace('\n', " "));
+    }
     let node_index = |id: &str| picture.nodes.iter().position(|n| n.id == id);
 
     // Clusters as nested subgraphs, each followed by its own nodes.
@@ -48,11 +51,7 @@ pub(super) fn render(picture: &Picture) -> String {
             node_index(&e.from).expect("validated"),
             node_index(&e.to).expect("validated"),
         );
-        let arrow = match e.style {
-            EdgeStyle::Solid => "-->",
-            EdgeStyle::Dashed => "-.->",
-            EdgeStyle::Thick => "==>",
-        };
+        let arrow = arrow(e.style);
         if e.label.is_empty() {
             let _ = writeln!(s, "  n{from} {arrow} n{to}");
         } else {
@@ -73,6 +72,15 @@ pub(super) fn render(picture: &Picture) -> String {
         let _ = writeln!(s, "  class {} k{k}", members.join(","));
     }
     s
+}
+
+/// Mermaid's arrow for a style.
+fn arrow(style: EdgeStyle) -> &'static str {
+    match style {
+        EdgeStyle::Solid => "-->",
+        EdgeStyle::Dashed => "-.->",
+        EdgeStyle::Thick => "==>",
+    }
 }
 
 /// Text safe inside Mermaid's `"..."`: `#` (which starts Mermaid's entity

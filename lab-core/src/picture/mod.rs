@@ -56,6 +56,9 @@ pub struct Picture {
     pub nodes: Vec<Node>,
     /// The arrows between nodes.
     pub edges: Vec<Edge>,
+    /// What each edge style means in this picture (`Dashed`: "ordering
+    /// only"), in the SVG's legend and as comments in Mermaid and DOT.
+    pub edge_legend: Vec<(EdgeStyle, String)>,
 }
 
 /// A group of nodes drawn as one box around them: a provider, a zone, a
@@ -180,6 +183,12 @@ impl Picture {
     /// Adds an edge (builder style).
     pub fn edge(mut self, edge: Edge) -> Self {
         self.edges.push(edge);
+        self
+    }
+
+    /// Says what edges drawn in `style` mean (builder style).
+    pub fn edge_meaning(mut self, style: EdgeStyle, meaning: impl Into<String>) -> Self {
+        self.edge_legend.push((style, meaning.into()));
         self
     }
 

@@ -147,3 +147,40 @@ fn empty_pictures_and_empty_clusters_render() {
     assert!(layout.clusters[0].is_some() && layout.clusters[1].is_some());
     assert!(!p.to_svg().unwrap().contains("<title>idle</title>"));
 }
+
+#[test]
+fn barycenter_sweeps_remove_a_crossing_the_declaration_order_makes() {
+    // Declared c before d, but a -> d and b -> c: drawn in declaration
+    // order the two edges cross; the sweeps put d under a, c under b.
+    let p = Picture::new("t")
+        .node(Node::new("a", "a"))
+        .node(Node::new("b", "b"))
+        .node(Node::new("c", "c"))
+        .node(Node::new("d", "d"))
+        .edge(Edge::new("a", "d"))
+        .edge(Edge::new("b", "c"));
+    let layout = Layout::compute(&p, &LayoutOptions::default());
+    let x = |i: usize| layout.nodes[i].center_x();
+    assert_eq!(x(0) < x(1), x(3) < x(2), "{:?}", layout.nodes);
+    let none = Layout::compute(
+        &p,
+        &LayoutOptions {
+            sweeps: 0,
+            ..LayoutOptions::default()
+        },
+    );
+    let x = |i: usize| none.nodes[i].center_x();
+    assert_ne!(x(0) < x(1), x(3) < x(2), "without sweeps the edges cross");
+}
+
+#[test]
+fn edge_meanings_reach_every_rendering() {
+    let p = small().edge_meaning(EdgeStyle::Dashed, "order only");
+    assert!(p.to_mermaid().unwrap().contains("  %% -.->: order only\n"));
+    assert!(p
+        .to_dot()
+        .unwrap()
+        .contains("  // Dashed edges: order only\n"));
+    let svg = p.to_svg().unwrap();
+    assert!(svg.contains(">order only</text>") && svg.contains("stroke-dasharray=\"5 4\""));
+}

@@ -25,12 +25,10 @@ pub(super) fn best_order(frame: &Frame, dag: &[(usize, usize)]) -> Order {
         let pos: Vec<f64> = placed.nodes.iter().map(|r| r.center_x()).collect();
         let bary: Vec<f64> = (0..n)
             .map(|v| {
-                let (first, second) = if sweep % 2 == 0 {
-                    (&pred[v], &succ[v])
-                } else {
-                    (&succ[v], &pred[v])
-                };
-                let near = if first.is_empty() { second } else { first };
+                // Down sweeps move nodes under their predecessors, up
+                // sweeps over their successors; the others stay put (moving
+                // both ends of an edge at once could swap them both).
+                let near = if sweep % 2 == 0 { &pred[v] } else { &succ[v] };
                 if near.is_empty() {
                     pos[v]
                 } else {

@@ -3,7 +3,7 @@
 //! Drawn in Rust so that `graph --format svg` needs neither Graphviz nor a
 //! browser, and written with a small hand-made writer ([`writer`]) because
 //! an SVG needs only elements, attributes and escaping. Order of drawing:
-//! the title and a legend of node classes, cluster boxes (outer first),
+//! the title and a legend (node classes, then what each edge style means), cluster boxes (outer first),
 //! edges, nodes over them (an edge passing a node hides behind it), then
 //! edge labels where they fit, just before their arrowheads. An edge label that would cover a node or
 //! another label is left out of the drawing but kept in the edge's
@@ -26,7 +26,11 @@ const EDGE_COLOR: &str = "#64748b";
 /// Renders a validated picture laid out as `layout`.
 pub(super) fn render(picture: &Picture, layout: &Layout) -> String {
     let classes = picture.classes();
-    let legend = legend_rows(&classes, layout.width.max(480.0) - 2.0 * LEGEND_PAD);
+    let legend = legend_rows(
+        picture,
+        &classes,
+        layout.width.max(480.0) - 2.0 * LEGEND_PAD,
+    );
     let header = TITLE_SIZE + legend.len() as f64 * LEGEND_ROW + 8.0;
     let width = layout.width.max(480.0);
     let height = header + layout.height;
@@ -36,6 +40,7 @@ pub(super) fn render(picture: &Picture, layout: &Layout) -> String {
         "svg",
         &[
             ("xmlns", "http://www.w3.org/2000/svg".into()),
+            ("role", "img".into()),
             ("width", num(width)),
             ("height", num(height)),
             ("viewBox", format!("0 0 {} {}", num(width), num(height))),
@@ -99,52 +104,110 @@ pub(super) fn render(picture: &Picture, layout: &Layout) -> String {
     x.finish()
 }
 
-/// The legend's entries, wrapped into rows: (x, class index, class).
-fn legend_rows<'a>(classes: &[&'a str], width: f64) -> Vec<Vec<(f64, usize, &'a str)>> {
-    let mut rows: Vec<Vec<(f64, usize, &str)>> = Vec::new();
+/// One entry of the legend: a node class with its swatch, or an edge
+/// style with a sample line.
+#[derive(Clone, Copy)]
+enum Entry<'a> {
+    Class(usize, &'a str),
+    Style(EdgeStyle, &'a str),
+}
+
+impl Entry<'_> {
+    fn width(&self) -> f64 {
+        match self {
+            Entry::Class(_, text) => 18.0 + text.chars().count() as f64 * CHAR_WIDTH + 18.0,
+            Entry::Style(_, text) => 34.0 + text.chars().count() as f64 * CHAR_WIDTH + 18.0,
+        }
+    }
+}
+
+/// The legend's entries (classes, then edge styles), wrapped into rows of
+/// `(x, entry)`.
+fn legend_rows<'a>(
+    picture: &'a Picture,
+    classes: &[&'a str],
+    width: f64,
+) -> Vec<Vec<(f64, Entry<'a>)>> {
+    let entries = classes
+        .iter()
+        .enumerate()
+        .map(|(k, class)| Entry::Class(k, class))
+        .chain(
+            picture
+                .edge_legend
+                .iter()
+                .map(|(style, text)| Entry::Style(*style, text.as_str())),
+        );
+    let mut rows: Vec<Vec<(f64, Entry)>> = Vec::new();
     let mut at = 0.0;
-    for (k, class) in classes.iter().enumerate() {
-        let w = 18.0 + class.chars().count() as f64 * CHAR_WIDTH + 18.0;
+    for entry in entries {
+        let w = entry.width();
         if rows.is_empty() || (at + w > width && at > 0.0) {
             rows.push(Vec::new());
             at = 0.0;
         }
-        rows.last_mut().expect("pushed").push((at, k, class));
+        rows.last_mut().expect("pushed").push((at, entry));
         at += w;
     }
     rows
 }
 
-fn draw_legend(x: &mut Xml, rows: &[Vec<(f64, usize, &str)>]) {
+fn draw_legend(x: &mut Xml, rows: &[Vec<(f64, Entry)>]) {
     x.open("g", &[("class", "legend".into())]);
     for (i, row) in rows.iter().enumerate() {
         let y = TITLE_SIZE + i as f64 * LEGEND_ROW;
-        for &(at, k, class) in row {
-            let (fill, stroke) = palette(k);
-            x.empty(
-                "rect",
-                &[
-                    ("x", num(LEGEND_PAD + at)),
-                    ("y", num(y)),
-                    ("width", "12".into()),
-                    ("height", "12".into()),
-                    ("rx", "3".into()),
-                    ("fill", fill.into()),
-                    ("stroke", stroke.into()),
-                ],
-            );
+        for &(at, entry) in row {
+            let left = LEGEND_PAD + at;
+            let (text_x, text) = match entry {
+                Entry::Class(k, class) => {
+                    let (fill, stroke) = palette(k);
+                    x.empty(
+                        "rect",
+                        &[
+                            ("x", num(left)),
+                            ("y", num(y)),
+                            ("width", "12".into()),
+                            ("height", "12".into()),
+                            ("rx", "3".into()),
+                            ("fill", fill.into()),
+                            ("stroke", stroke.into()),
+                        ],
+                    );
+                    (left + 18.0, class)
+                }
+                Entry::Style(style, text) => {
+                    let mut attrs = vec![
+                        ("d", format!("M{},{} h28", num(left), num(y + 6.0))),
+                        ("stroke", EDGE_COLOR.to_string()),
+                        ("stroke-width", "1.2".to_string()),
+                        ("marker-end", "url(#arrow)".to_string()),
+                    ];
+                    attrs.extend(style_attrs(style));
+                    x.empty("path", &attrs);
+                    (left + 34.0, text)
+                }
+            };
             x.text(
                 "text",
                 &[
-                    ("x", num(LEGEND_PAD + at + 18.0)),
+                    ("x", num(text_x)),
                     ("y", num(y + 10.5)),
                     ("fill", "#334155".into()),
                 ],
-                class,
+                text,
             );
         }
     }
     x.close();
+}
+
+/// The attributes that draw an edge style (over the edges' group's).
+fn style_attrs(style: EdgeStyle) -> Vec<(&'static str, String)> {
+    match style {
+        EdgeStyle::Solid => Vec::new(),
+        EdgeStyle::Dashed => vec![("stroke-dasharray", "5 4".into())],
+        EdgeStyle::Thick => vec![("stroke-width", "2.6".into())],
+    }
 }
 
 fn draw_clusters(x: &mut Xml, picture: &Picture, layout: &Layout) {
@@ -219,11 +282,7 @@ fn draw_edges(x: &mut Xml, picture: &Picture, layout: &Layout) {
             .collect::<Vec<_>>()
             .join(" ");
         let mut attrs = vec![("d", d), ("marker-end", "url(#arrow)".to_string())];
-        match e.style {
-            EdgeStyle::Solid => {}
-            EdgeStyle::Dashed => attrs.push(("stroke-dasharray", "5 4".into())),
-            EdgeStyle::Thick => attrs.push(("stroke-width", "2.6".into())),
-        }
+        attrs.extend(style_attrs(e.style));
         x.open("path", &attrs);
         let tip = if e.label.is_empty() {
             format!("{} → {}", e.from, e.to)
