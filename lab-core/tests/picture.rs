@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use lab_core::graph::LabGraph;
 use lab_core::picture::{
-    Cluster, Edge, Layout, LayoutOptions, Node, Picture, PictureSet, PictureView, Rect, Shape,
+    Cluster, Edge, EdgeStyle, Layout, LayoutOptions, Node, Picture, PictureSet, PictureView, Rect,
+    Shape,
 };
 use lab_core::prelude::*;
 use lab_core::testing::Thing;
@@ -191,7 +192,7 @@ fn the_dependency_picture_has_every_resource_and_edge_grouped_by_provider() {
         .iter()
         .find(|e| e.from == "appliance.nas-a")
         .unwrap();
-    assert_eq!(ordering.style, lab_core::picture::EdgeStyle::Dashed);
+    assert_eq!(ordering.style, EdgeStyle::Dashed);
     let storage = picture
         .edges
         .iter()
@@ -260,18 +261,74 @@ fn fifty_guests_stay_readable() {
     let options = LayoutOptions::default();
     let layout = Layout::compute(&picture, &options);
     assert_layout_sound(&picture, &layout);
-    // Wide ranks wrap: no row of a cluster is wider than the option allows,
-    // so the drawing stays within a screen or two.
-    assert!(
-        layout.width < 3.0 * options.max_row_width,
-        "{}",
-        layout.width
-    );
+    // Wide ranks wrap, so the drawing stays within the width asked for.
+    assert!(layout.width <= options.max_width, "{}", layout.width);
     // Sources above their dependents: every solid edge points down.
     for (e, points) in picture.edges.iter().zip(&layout.edges) {
         let (first, last) = (points[0], points[points.len() - 1]);
         assert!(first.1 < last.1, "{} -> {} goes up", e.from, e.to);
     }
+}
+
+/// A network-shaped picture: six zones side by side, a VLAN in each, 50
+/// guests, a proxy reaching a third of them, the internet reaching it.
+fn network() -> Picture {
+    let zones = ["mgmt", "servers", "dmz", "iot", "guest", "storage"];
+    let mut p = Picture::new("home: network");
+    for (i, z) in zones.iter().enumerate() {
+        p = p.cluster(Cluster::new(*z, format!("zone {z}")));
+        p = p.cluster(Cluster::new(format!("{z}/v"), format!("VLAN {}", 10 * (i + 1))).inside(*z));
+    }
+    p = p.node(
+        Node::new("internet", "internet")
+            .class("edge")
+            .shape(Shape::Box),
+    );
+    p = p.node(
+        Node::new("caddy", "caddy\n10.0.20.2")
+            .class("proxy")
+            .in_cluster("dmz/v"),
+    );
+    for g in 0..50 {
+        let z = zones[[1, 1, 1, 2, 3, 0, 1, 5][g % 8]];
+        p = p.node(
+            Node::new(
+                format!("g{g}"),
+                format!("svc{g:02}\n10.0.{}.{}", g % 8, g + 10),
+            )
+            .class("ct")
+            .in_cluster(format!("{z}/v")),
+        );
+        if g % 3 == 0 {
+            p = p.edge(Edge::new("caddy", format!("g{g}")).label("https"));
+        }
+    }
+    p.edge(
+        Edge::new("internet", "caddy")
+            .label("443")
+            .style(EdgeStyle::Thick),
+    )
+}
+
+#[test]
+fn wide_pictures_wrap_to_fit_the_width() {
+    let picture = network();
+    let options = LayoutOptions::default();
+    let unbounded = Layout::compute(
+        &picture,
+        &LayoutOptions {
+            max_width: f64::INFINITY,
+            ..options.clone()
+        },
+    );
+    assert!(
+        unbounded.width > options.max_width,
+        "the sample must be wide: {}",
+        unbounded.width
+    );
+    let layout = Layout::compute(&picture, &options);
+    assert!(layout.width <= options.max_width, "{}", layout.width);
+    assert_layout_sound(&picture, &layout);
 }
 
 #[test]
@@ -402,7 +459,7 @@ proptest! {
 
     #[test]
     fn layouts_never_overlap_and_keep_clusters_nested(picture in random_picture(), width in 300.0f64..1500.0) {
-        let options = LayoutOptions { max_row_width: width, ..LayoutOptions::default() };
+        let options = LayoutOptions { max_row_width: width, max_width: width * 1.5, ..LayoutOptions::default() };
         let layout = Layout::compute(&picture, &options);
         assert_layout_sound(&picture, &layout);
         let svg = picture.to_svg_with(&options).unwrap();

@@ -12,7 +12,8 @@
 //! 3. **Coordinates** (here): every cluster gets its own column, as wide
 //!    as its widest rank; a rank wider than [`LayoutOptions::max_row_width`]
 //!    wraps into a grid of equal cells, whose aligned gaps carry the edges
-//!    to and from its lower rows. Above each rank's nodes is room for the
+//!    to and from its lower rows; when the columns side by side are wider
+//!    than [`LayoutOptions::max_width`], ranks wrap sooner until they fit. Above each rank's nodes is room for the
 //!    titles of the clusters starting there, below them the bottom padding
 //!    of those ending there; between ranks a channel for the edges.
 //! 4. **Edges** (`route`): orthogonal polylines (down, across in a lane
@@ -55,6 +56,9 @@ const MARGIN: f64 = 16.0;
 pub struct LayoutOptions {
     /// A rank of one cluster wider than this wraps onto several rows.
     pub max_row_width: f64,
+    /// The drawing's width to stay within: when the clusters side by side
+    /// are wider, every wide rank wraps sooner (down to one node per row).
+    pub max_width: f64,
     /// Barycenter sweeps (each one down and one up).
     pub sweeps: usize,
 }
@@ -63,6 +67,7 @@ impl Default for LayoutOptions {
     fn default() -> Self {
         LayoutOptions {
             max_row_width: 1100.0,
+            max_width: 1600.0,
             sweeps: 12,
         }
     }
@@ -224,6 +229,8 @@ pub(super) struct Frame<'a> {
     pub groups: Groups,
     pub ranks: Vec<usize>,
     pub sizes: Vec<(f64, f64)>,
+    /// The width a band's rank wraps at.
+    pub wrap: f64,
 }
 
 /// Node boxes and cluster boxes, and the rank geometry edges route through.
@@ -258,13 +265,15 @@ impl Layout {
         let dag = rank::acyclic_edges(picture);
         let ranks = rank::ranks(picture.nodes.len(), &dag);
         let sizes = picture.nodes.iter().map(node_size).collect();
-        let frame = Frame {
+        let mut frame = Frame {
             picture,
             options,
             groups,
             ranks,
             sizes,
+            wrap: options.max_row_width,
         };
+        frame.wrap = frame.fitting_wrap();
         let order = order::best_order(&frame, &dag);
         let placed = frame.place(&order);
         let edges = route::route(&frame, &placed);
@@ -290,6 +299,30 @@ pub fn node_size(node: &super::Node) -> (f64, f64) {
 }
 
 impl Frame<'_> {
+    /// The widest wrap (at most `max_row_width`) that keeps the drawing
+    /// within `max_width`. Widths do not depend on the order within a
+    /// group, so the declaration order measures them; a drawing's width
+    /// only grows with the wrap, so halving the interval finds it.
+    fn fitting_wrap(&mut self) -> f64 {
+        let order = order::initial(self);
+        let fits =
+            |frame: &Frame| frame.widths(&order).0[0] + 2.0 * MARGIN <= frame.options.max_width;
+        if fits(self) {
+            return self.wrap;
+        }
+        let widest = self.sizes.iter().map(|s| s.0).fold(0.0, f64::max);
+        let (mut lo, mut hi) = (widest, self.options.max_row_width.max(widest));
+        for _ in 0..24 {
+            self.wrap = (lo + hi) / 2.0;
+            if fits(self) {
+                lo = self.wrap;
+            } else {
+                hi = self.wrap;
+            }
+        }
+        lo
+    }
+
     fn rank_count(&self) -> usize {
         self.ranks.iter().max().map_or(0, |m| m + 1)
     }
@@ -300,7 +333,7 @@ impl Frame<'_> {
     fn grid(&self, nodes: &[usize]) -> Grid {
         let natural: f64 = nodes.iter().map(|&n| self.sizes[n].0).sum::<f64>()
             + NODE_GAP * nodes.len().saturating_sub(1) as f64;
-        if natural <= self.options.max_row_width || nodes.len() < 2 {
+        if natural <= self.wrap || nodes.len() < 2 {
             return Grid {
                 rows: vec![nodes.to_vec()],
                 cell: None,
@@ -308,8 +341,8 @@ impl Frame<'_> {
             };
         }
         let cell = nodes.iter().map(|&n| self.sizes[n].0).fold(0.0, f64::max);
-        let cols = (((self.options.max_row_width + NODE_GAP) / (cell + NODE_GAP)).floor() as usize)
-            .clamp(1, nodes.len());
+        let cols =
+            (((self.wrap + NODE_GAP) / (cell + NODE_GAP)).floor() as usize).clamp(1, nodes.len());
         Grid {
             rows: nodes.chunks(cols).map(<[usize]>::to_vec).collect(),
             cell: Some(cell),

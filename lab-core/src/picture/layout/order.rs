@@ -47,7 +47,7 @@ pub(super) fn best_order(frame: &Frame, dag: &[(usize, usize)]) -> Order {
 }
 
 /// Declaration order: a group's own nodes first, then its sub-clusters.
-fn initial(frame: &Frame) -> Order {
+pub(super) fn initial(frame: &Frame) -> Order {
     let groups = &frame.groups;
     let count = groups.depth.len();
     let mut items = vec![Vec::new(); count];

@@ -57,8 +57,9 @@ pub(super) fn render(picture: &Picture, layout: &Layout) -> String {
             ("viewBox", "0 0 10 10".into()),
             ("refX", "10".into()),
             ("refY", "5".into()),
-            ("markerWidth", "7".into()),
-            ("markerHeight", "7".into()),
+            ("markerUnits", "userSpaceOnUse".into()),
+            ("markerWidth", "9".into()),
+            ("markerHeight", "9".into()),
             ("orient", "auto".into()),
         ],
     );
