@@ -531,7 +531,32 @@ fn graph_draws_svg_into_a_file_and_views_by_name() {
     assert!(svg.contains("<title>proxmox.ct.svc00</title>"));
 
     let (code, out, _) = run(homelab(6), &["graph", "--format", "svg"]);
-    assert_eq!((code, out), (0, svg), "printed and written are the same");
+    assert_eq!((code, &out), (0, &svg), "printed and written are the same");
+
+    // The format follows --out's extension unless --format says otherwise.
+    let inferred = dir.path().join("inferred.svg");
+    let (code, _, err) = run(homelab(6), &["graph", "--out", inferred.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read_to_string(&inferred).unwrap(), svg);
+    let mmd = dir.path().join("lab.mmd");
+    run(homelab(6), &["graph", "--out", mmd.to_str().unwrap()]);
+    assert!(std::fs::read_to_string(&mmd)
+        .unwrap()
+        .starts_with("flowchart LR"));
+    let (code, _, _) = run(
+        homelab(6),
+        &[
+            "graph",
+            "--format",
+            "dot",
+            "--out",
+            inferred.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0);
+    assert!(std::fs::read_to_string(&inferred)
+        .unwrap()
+        .starts_with("digraph lab {"));
 
     // The dot output keeps today's shape.
     let (code, out, _) = run(homelab(2), &["graph"]);

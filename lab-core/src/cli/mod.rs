@@ -21,7 +21,7 @@
 //! | `plan [--json] [--out FILE]` | shows what `apply` would change |
 //! | `apply [FILE] [--auto-approve] [--parallelism N]` | makes reality match the code |
 //! | `destroy [--auto-approve]` | destroys everything in the state |
-//! | `graph [--view NAME] [--format dot\|mermaid\|svg] [--out FILE]` | draws the dependency graph, or a crate's view ([`crate::picture`]) |
+//! | `graph [--view NAME] [--format dot\|mermaid\|svg] [--out FILE]` | draws the dependency graph, or a crate's view ([`crate::picture`]); the format follows FILE's extension unless given |
 //! | `state list`, `state show ADDR`, `state rm ADDR` | inspects or edits the state |
 //! | `output ADDR NAME [--out FILE]` | prints an output of an applied resource; a secret one (a kubeconfig) only into FILE, mode 0600 |
 //!
@@ -204,9 +204,10 @@ enum Command {
     /// SVG is drawn here (no Graphviz needed); DOT is for Graphviz, Mermaid
     /// renders inline on Git forges.
     Graph {
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
-        format: GraphFormat,
+        /// Output format [default: from --out's extension (.svg, .mmd, .dot,
+        /// .gv), else dot].
+        #[arg(long, value_enum)]
+        format: Option<GraphFormat>,
         /// Which picture: `dependencies`, or a view a crate adds (an unknown
         /// name lists the lab's views).
         #[arg(long, value_name = "NAME", default_value = crate::picture::DEPENDENCIES)]
@@ -249,6 +250,19 @@ enum GraphFormat {
     Mermaid,
     /// An SVG drawing, laid out and drawn without Graphviz.
     Svg,
+}
+
+impl GraphFormat {
+    /// The format a file name asks for by its extension, if it names one.
+    fn from_path(path: &Path) -> Option<Self> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "svg" => Some(GraphFormat::Svg),
+            "mmd" | "mermaid" => Some(GraphFormat::Mermaid),
+            "dot" | "gv" => Some(GraphFormat::Dot),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

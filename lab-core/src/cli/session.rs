@@ -78,10 +78,11 @@ impl Session<'_> {
         }
     }
 
-    /// Draws the view named `view` in `format`, printed or into `to`.
+    /// Draws the view named `view` in `format` (else the one `to`'s
+    /// extension names, else DOT), printed or into `to`.
     fn graph(
         &mut self,
-        format: GraphFormat,
+        format: Option<GraphFormat>,
         view: &str,
         to: Option<&Path>,
     ) -> Result<i32, CliError> {
@@ -97,6 +98,9 @@ impl Session<'_> {
                 format!("pass --view with one of: {}", known.join(", ")),
             ));
         };
+        let format = format
+            .or_else(|| to.and_then(GraphFormat::from_path))
+            .unwrap_or(GraphFormat::Dot);
         let picture = found.picture(lab);
         let text = match format {
             GraphFormat::Dot => picture.to_dot(),
