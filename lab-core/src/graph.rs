@@ -3,7 +3,8 @@
 //! Edges point from a dependency to its dependent (`storage -> vm`), so a
 //! topological order is a creation order and its reverse a destroy order.
 //! Everything is indexed by position; building the graph is linear in
-//! resources plus edges.
+//! resources plus edges. [`LabGraph::picture`] draws it as a
+//! [`crate::picture::Picture`] (`graph --format svg`).
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
@@ -12,8 +13,14 @@ use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
+use indexmap::IndexMap;
+
 use crate::model::{Dependency, Lab};
+use crate::picture::{Cluster, Edge, EdgeStyle, Node, Picture, Shape};
 use crate::Address;
+
+/// The dependency fields that only order two resources (no value flows).
+const ORDERING_ONLY: [&str; 3] = ["depends_on", "after", "add_dependency"];
 
 /// The lab's resources as a graph.
 pub struct LabGraph {
@@ -134,6 +141,96 @@ impl LabGraph {
                 .map(|m| self.graph[m].clone())
                 .collect()
         })
+    }
+
+    /// The dependency graph of `lab` as a picture (the `dependencies` view).
+    ///
+    /// Each resource is a node labelled with its name and kind, colored by
+    /// its kind, a cylinder if it is model-only (an appliance). Nodes sit
+    /// in a cluster per provider prefix of their kind (`proxmox`, `pbs`),
+    /// and in a nested cluster per provider instance where the resource is
+    /// bound to one by name. One edge per pair of resources, from the
+    /// dependency to its dependent, labelled with the fields that make it;
+    /// dashed when it only orders them (`.after`, `depends_on`). Edges to
+    /// resources outside the lab are left out, as in [`LabGraph::build`].
+    ///
+    /// ```
+    /// use lab_core::graph::LabGraph;
+    /// use lab_core::testing::Thing;
+    /// use lab_core::Lab;
+    ///
+    /// let mut lab = Lab::new("home");
+    /// let db = lab.add(Thing::new("db"));
+    /// lab.add(Thing::new("app").input("db_id", db.output::<String>("id")));
+    /// let picture = LabGraph::picture(&lab);
+    /// assert_eq!(picture.nodes.len(), 2);
+    /// assert_eq!(picture.edges[0].label, "db_id");
+    /// ```
+    pub fn picture(lab: &Lab) -> Picture {
+        let mut picture = Picture::new(format!("{}: dependencies", lab.name()))
+            .edge_meaning(EdgeStyle::Solid, "needed by (a value flows)")
+            .edge_meaning(EdgeStyle::Dashed, "needed by (order only)");
+        let mut clusters: IndexMap<String, Cluster> = IndexMap::new();
+        let mut present = std::collections::HashSet::new();
+        for spec in lab.resources() {
+            present.insert(spec.address.clone());
+            let kind = spec.address.kind();
+            let (prefix, rest) = kind.split_once('.').unwrap_or((kind, kind));
+            clusters
+                .entry(prefix.to_string())
+                .or_insert_with(|| Cluster::new(prefix, prefix));
+            let mut cluster = prefix.to_string();
+            if let Some(binding) = &spec.provider {
+                let id = format!("{prefix}/{}", binding.name);
+                clusters.entry(id.clone()).or_insert_with(|| {
+                    Cluster::new(id.clone(), format!("{prefix} {}", binding.name)).inside(prefix)
+                });
+                cluster = id;
+            }
+            let shape = if spec.managed {
+                Shape::Rounded
+            } else {
+                Shape::Cylinder
+            };
+            picture.nodes.push(
+                Node::new(
+                    spec.address.as_str(),
+                    format!("{}\n{rest}", spec.address.name()),
+                )
+                .class(kind)
+                .shape(shape)
+                .in_cluster(cluster),
+            );
+        }
+        picture.clusters = clusters.into_values().collect();
+        // One edge per (dependency, dependent), its fields joined.
+        let mut edges: IndexMap<(Address, Address), Vec<&str>> = IndexMap::new();
+        for spec in lab.resources() {
+            for dep in &spec.deps {
+                if dep.lab != lab.id() || !present.contains(&dep.on) {
+                    continue;
+                }
+                let fields = edges
+                    .entry((dep.on.clone(), spec.address.clone()))
+                    .or_default();
+                if !fields.contains(&dep.via.as_str()) {
+                    fields.push(&dep.via);
+                }
+            }
+        }
+        for ((from, to), fields) in edges {
+            let ordering = fields.iter().all(|f| ORDERING_ONLY.contains(f));
+            picture.edges.push(
+                Edge::new(from.as_str(), to.as_str())
+                    .label(fields.join(", "))
+                    .style(if ordering {
+                        EdgeStyle::Dashed
+                    } else {
+                        EdgeStyle::Solid
+                    }),
+            );
+        }
+        picture
     }
 
     /// Graphviz DOT, one edge per dependency, labelled with its field.

@@ -21,7 +21,7 @@
 //! | `plan [--json] [--out FILE]` | shows what `apply` would change |
 //! | `apply [FILE] [--auto-approve] [--parallelism N]` | makes reality match the code |
 //! | `destroy [--auto-approve]` | destroys everything in the state |
-//! | `graph [--format dot\|mermaid]` | prints the dependency graph |
+//! | `graph [--view NAME] [--format dot\|mermaid\|svg] [--out FILE]` | draws the dependency graph, or a crate's view ([`crate::picture`]); the format follows FILE's extension unless given |
 //! | `state list`, `state show ADDR`, `state rm ADDR` | inspects or edits the state |
 //! | `output ADDR NAME [--out FILE]` | prints an output of an applied resource; a secret one (a kubeconfig) only into FILE, mode 0600 |
 //!
@@ -54,7 +54,6 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 use crate::apply::{ApplyOptions, ApplyReport};
 use crate::command::{CommandContext, CommandError, LabCommand};
-use crate::graph::LabGraph;
 use crate::plan::render::render;
 use crate::plan::{fmt_duration, Action, Plan, PlanOptions, SavedPlanError};
 use crate::provider::OpKind;
@@ -200,11 +199,22 @@ enum Command {
         #[arg(long)]
         auto_approve: bool,
     },
-    /// Print the dependency graph.
+    /// Draw the lab: the dependency graph, or another view a crate adds.
+    ///
+    /// SVG is drawn here (no Graphviz needed); DOT is for Graphviz, Mermaid
+    /// renders inline on Git forges.
     Graph {
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
-        format: GraphFormat,
+        /// Output format [default: from --out's extension (.svg, .mmd, .dot,
+        /// .gv), else dot].
+        #[arg(long, value_enum)]
+        format: Option<GraphFormat>,
+        /// Which picture: `dependencies`, or a view a crate adds (an unknown
+        /// name lists the lab's views).
+        #[arg(long, value_name = "NAME", default_value = crate::picture::DEPENDENCIES)]
+        view: String,
+        /// Write the picture into FILE instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Inspect or edit the state.
     ///
@@ -238,6 +248,21 @@ enum GraphFormat {
     Dot,
     /// A Mermaid flowchart.
     Mermaid,
+    /// An SVG drawing, laid out and drawn without Graphviz.
+    Svg,
+}
+
+impl GraphFormat {
+    /// The format a file name asks for by its extension, if it names one.
+    fn from_path(path: &Path) -> Option<Self> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "svg" => Some(GraphFormat::Svg),
+            "mmd" | "mermaid" => Some(GraphFormat::Mermaid),
+            "dot" | "gv" => Some(GraphFormat::Dot),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -317,6 +342,12 @@ fn run_io(
     let extensions = lab.commands().clone();
     let mut command =
         Cli::command().about(format!("Check, plan and apply the lab `{}`.", lab.name()));
+    // `graph --help` names the views this lab has.
+    let views: Vec<&str> = lab.pictures().iter().map(|(name, _)| name).collect();
+    let view_help = format!("Which picture: {}", views.join(", "));
+    command = command.mut_subcommand("graph", |graph| {
+        graph.mut_arg("view", |arg| arg.help(view_help))
+    });
     for (name, ext) in extensions.iter() {
         // The engine's own commands win over a crate's of the same name.
         if command.find_subcommand(name).is_none() {

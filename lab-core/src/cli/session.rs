@@ -68,15 +68,7 @@ impl Session<'_> {
                 }
             }
             Command::Destroy { auto_approve } => self.destroy(auto_approve).await,
-            Command::Graph { format } => {
-                let graph = LabGraph::build(self.engine.lab());
-                let text = match format {
-                    GraphFormat::Dot => graph.to_dot(),
-                    GraphFormat::Mermaid => graph.to_mermaid(),
-                };
-                self.out.write_all(text.as_bytes())?;
-                Ok(0)
-            }
+            Command::Graph { format, view, out } => self.graph(format, &view, out.as_deref()),
             Command::State { command } => match command {
                 StateCommand::List => self.state_list(),
                 StateCommand::Show { address } => self.state_show(&address),
@@ -84,6 +76,56 @@ impl Session<'_> {
             },
             Command::Output { address, name, out } => self.output(&address, &name, out.as_deref()),
         }
+    }
+
+    /// Draws the view named `view` in `format` (else the one `to`'s
+    /// extension names, else DOT), printed or into `to`.
+    fn graph(
+        &mut self,
+        format: Option<GraphFormat>,
+        view: &str,
+        to: Option<&Path>,
+    ) -> Result<i32, CliError> {
+        let lab = self.engine.lab();
+        let Some(found) = lab.pictures().get(view) else {
+            let known: Vec<String> = lab
+                .pictures()
+                .iter()
+                .map(|(name, v)| format!("`{name}` ({})", v.about()))
+                .collect();
+            return Err(CliError::msg(
+                format!("this lab has no picture named `{view}`"),
+                format!("pass --view with one of: {}", known.join(", ")),
+            ));
+        };
+        let format = format
+            .or_else(|| to.and_then(GraphFormat::from_path))
+            .unwrap_or(GraphFormat::Dot);
+        let picture = found.picture(lab);
+        let text = match format {
+            GraphFormat::Dot => picture.to_dot(),
+            GraphFormat::Mermaid => picture.to_mermaid(),
+            GraphFormat::Svg => picture.to_svg(),
+        }
+        .map_err(|e| {
+            CliError::msg(
+                format!("the `{view}` view drew a picture that cannot be rendered: {e}"),
+                "report this as a bug in the crate that adds the view",
+            )
+        })?;
+        match to {
+            None => self.out.write_all(text.as_bytes())?,
+            Some(path) => {
+                std::fs::write(path, text.as_bytes()).map_err(|e| {
+                    CliError::msg(
+                        format!("cannot write {}: {e}", path.display()),
+                        "check that the directory exists and is writable, or pass another --out FILE",
+                    )
+                })?;
+                writeln!(self.out, "wrote {} to {}", picture, path.display())?;
+            }
+        }
+        Ok(0)
     }
 
     fn output(&mut self, address: &str, name: &str, to: Option<&Path>) -> Result<i32, CliError> {

@@ -24,6 +24,7 @@ use crate::checks::{Check, CheckRegistry};
 use crate::command::{CommandRegistry, LabCommand};
 use crate::derive::Derivation;
 use crate::diag::Loc;
+use crate::picture::{PictureRegistry, PictureView};
 use crate::provider::{Provider, ProviderHandle, ProviderInstance, ProviderRegistry};
 use crate::Address;
 
@@ -159,6 +160,7 @@ pub struct Lab {
     stray_edges: Vec<Dependency>,
     checks: CheckRegistry,
     commands: CommandRegistry,
+    pictures: PictureRegistry,
     providers: ProviderRegistry,
     moves: Vec<Move>,
     /// The registered derivations, in registration order.
@@ -218,6 +220,7 @@ impl Lab {
             stray_edges: Vec::new(),
             checks: CheckRegistry::with_builtins(),
             commands: CommandRegistry::default(),
+            pictures: PictureRegistry::default(),
             providers: ProviderRegistry::default(),
             moves: Vec::new(),
             derivations: Vec::new(),
@@ -264,6 +267,9 @@ impl Lab {
         }
         if let Some(set) = spec.command_set {
             self.commands.register_set(set);
+        }
+        if let Some(set) = spec.picture_set {
+            self.pictures.register_set(set);
         }
         let address = spec.address.clone();
         if self.resources.contains_key(&address) {
@@ -590,6 +596,19 @@ impl Lab {
     /// is replaced.
     pub fn register_command(&mut self, command: Arc<dyn LabCommand>) {
         self.commands.register(command);
+    }
+
+    /// The pictures this lab can draw (`graph --view NAME`): the dependency
+    /// view, those its crates' kinds carry ([`crate::picture::PictureSet`])
+    /// and those registered with [`Lab::register_picture`].
+    pub fn pictures(&self) -> &PictureRegistry {
+        &self.pictures
+    }
+
+    /// Adds a view (see [`crate::picture`]); one with the same name is
+    /// replaced.
+    pub fn register_picture(&mut self, view: Arc<dyn PictureView>) {
+        self.pictures.register(view);
     }
 }
 

@@ -10,6 +10,7 @@ use crate::checks::CheckSet;
 use crate::command::CommandSet;
 use crate::derive::Derivation;
 use crate::diag::Loc;
+use crate::picture::PictureSet;
 use crate::provider::ProviderHandle;
 use crate::value::{Attrs, OutputRef, Value};
 use crate::Address;
@@ -83,6 +84,10 @@ pub struct ResourceSpec {
     /// The CLI commands of the crate whose builder made it (lab-pbs's
     /// `failures`): `Lab::add` registers them, as it does `check_set`.
     pub command_set: Option<CommandSet>,
+    /// The pictures of the crate whose builder made it (lab-net's network
+    /// view): `Lab::add` registers them, as it does `check_set`, for
+    /// `graph --view NAME`.
+    pub picture_set: Option<PictureSet>,
     /// The derivation of the crate whose builder made it (lab-net's):
     /// `Lab::add` registers it, and `Lab::derive` runs it over the whole lab.
     pub derivation: Option<Derivation>,
@@ -126,6 +131,7 @@ impl ResourceSpec {
             provider: None,
             check_set: None,
             command_set: None,
+            picture_set: None,
             derivation: None,
             derived_by: None,
             annotations: Attrs::new(),
