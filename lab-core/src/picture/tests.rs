@@ -184,3 +184,27 @@ fn edge_meanings_reach_every_rendering() {
     let svg = p.to_svg().unwrap();
     assert!(svg.contains(">order only</text>") && svg.contains("stroke-dasharray=\"5 4\""));
 }
+
+#[test]
+fn every_svg_element_names_an_attribute_once() {
+    // XML forbids a repeated attribute (rsvg-convert and browsers refuse
+    // the file): the thick style's legend sample once wrote two widths.
+    let p = small()
+        .edge_meaning(EdgeStyle::Solid, "flow")
+        .edge_meaning(EdgeStyle::Dashed, "order only")
+        .edge_meaning(EdgeStyle::Thick, "public");
+    let svg = p.to_svg().unwrap();
+    for element in svg.split('<').skip(1) {
+        let head = element.split('>').next().unwrap_or_default();
+        let mut names: Vec<&str> = head
+            .split('"')
+            .step_by(2)
+            .filter_map(|part| part.trim_end().strip_suffix('='))
+            .map(|n| n.rsplit(' ').next().unwrap_or(n))
+            .collect();
+        let all = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all, "a repeated attribute in <{head}>");
+    }
+}

@@ -180,10 +180,13 @@ fn draw_legend(x: &mut Xml, rows: &[Vec<(f64, Entry)>]) {
                     let mut attrs = vec![
                         ("d", format!("M{},{} h28", num(left), num(y + 6.0))),
                         ("stroke", EDGE_COLOR.to_string()),
-                        ("stroke-width", "1.2".to_string()),
                         ("marker-end", "url(#arrow)".to_string()),
                     ];
                     attrs.extend(style_attrs(style));
+                    // One stroke-width: the style's (thick), else the edges'.
+                    if !attrs.iter().any(|(k, _)| *k == "stroke-width") {
+                        attrs.push(("stroke-width", "1.2".to_string()));
+                    }
                     x.empty("path", &attrs);
                     (left + 34.0, text)
                 }
