@@ -23,7 +23,8 @@
 //! - [`derive`](mod@derive): the lowering onto what is applied (lab-core's
 //!   derivation);
 //! - [`policy`]: "can A reach B on port P?", from the model and from the
-//!   derived Proxmox firewall; [`command`]: the `reach` CLI command.
+//!   derived Proxmox firewall; [`command`]: the `reach` CLI command;
+//! - [`picture`]: the `network` picture (`graph --view network`).
 
 #![deny(missing_docs)]
 
@@ -36,6 +37,7 @@ pub mod derive;
 pub mod ipam;
 pub mod kinds;
 pub mod model;
+pub mod picture;
 pub mod policy;
 pub mod provider;
 pub mod read;

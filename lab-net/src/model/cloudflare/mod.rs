@@ -65,6 +65,7 @@ use lab_core::{Handle, ResourceSpec, Value};
 pub(crate) fn cf_spec(kind: &str, name: &str) -> ResourceSpec {
     let mut spec = ResourceSpec::new(kind, &resource_name(name));
     spec.check_set = Some(crate::checks::SET);
+    spec.picture_set = Some(crate::picture::PICTURES);
     spec
 }
 
