@@ -155,7 +155,13 @@ fn network_picture(lab: &Lab, model: &NetModel) -> Picture {
     b.flows(model);
     b.proxies(lab, model);
     b.public(model);
-    b.picture
+    // The legend names only the styles drawn.
+    let mut picture = b.picture;
+    let used: Vec<EdgeStyle> = picture.edges.iter().map(|e| e.style).collect();
+    picture
+        .edge_legend
+        .retain(|(style, _)| used.contains(style));
+    picture
 }
 
 struct Builder {

@@ -282,3 +282,52 @@ fn graph_view_network_is_registered_by_lab_nets_kinds() {
         .unwrap()
         .contains("no picture named `network`"));
 }
+
+#[test]
+fn hand_written_routes_and_tunnel_rules_find_their_upstreams() {
+    use lab_net::model::cloudflare::{TunnelConfig, TunnelIngress};
+    let mut lab = Lab::new("home");
+    let node = lab.add(Node::new("pve1").bridge("vmbr0"));
+    let servers = lab.add(Zone::servers());
+    let v20 = lab.add(Vlan::new("servers", 20, &servers).cidr("10.0.20.0/24"));
+    lab.add(
+        Container::new("wiki", &node)
+            .zone(&servers)
+            .nic_on("net0", &v20)
+            .address("10.0.20.7"),
+    );
+    lab.add(
+        Caddy::new("proxy", "10.0.20.5:2019")
+            .route("wiki.lab.home.arpa", "10.0.20.7:8080")
+            .route("old.lab.home.arpa", "10.0.99.1:80"),
+    );
+    let account = lab.add(Account::new(
+        "cf",
+        "0123456789abcdef0123456789abcdef",
+        Secret::new("tok-secret"),
+        "team",
+    ));
+    let tunnel = lab.add(Tunnel::new(&account, "home"));
+    lab.add(
+        TunnelConfig::new(&account, &tunnel).rule(TunnelIngress::new(
+            "wiki.example.com",
+            "http://10.0.20.7:8080",
+        )),
+    );
+    let p = NetworkView.picture(&lab);
+    p.validate().unwrap();
+    // No guest runs the proxy: it has a node of its own.
+    assert_eq!(label(&p, "proxy:proxy"), "caddy: proxy");
+    let to_wiki = edge(&p, "proxy:proxy", "proxmox.ct.wiki");
+    assert_eq!(to_wiki[0].label, "wiki.lab.home.arpa");
+    assert_eq!(to_wiki[0].style, EdgeStyle::Dashed);
+    // An upstream the lab does not know is a node of its own.
+    let old = edge(&p, "proxy:proxy", "upstream:10.0.99.1:80");
+    assert_eq!(old[0].label, "old.lab.home.arpa");
+    // No connector: the public rule goes from the tunnel itself.
+    let public = edge(&p, "tunnel:home", "proxmox.ct.wiki");
+    assert_eq!(public[0].label, "wiki.example.com");
+    assert_eq!(public[0].style, EdgeStyle::Thick);
+    // The legend names the two styles drawn (no flow: no solid line).
+    assert_eq!(p.edge_legend.len(), 2, "{:?}", p.edge_legend);
+}
