@@ -35,7 +35,7 @@
 //!    listen on `127.0.0.1` ([`CaddyConnection::placement`]), and ACME
 //!    issuers become the local CA (nothing dials out).
 //! 3. Otherwise (feature `sim`) the admin-API simulator
-//!    ([`crate::sim::CaddySim`]), its state in `dir/caddy-sim.json`;
+//!    (`sim::CaddySim`), its state in `dir/caddy-sim.json`;
 //!    without the feature, an error saying how to install Caddy.
 
 mod cloudflare;
