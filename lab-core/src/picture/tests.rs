@@ -184,3 +184,29 @@ fn edge_meanings_reach_every_rendering() {
     let svg = p.to_svg().unwrap();
     assert!(svg.contains(">order only</text>") && svg.contains("stroke-dasharray=\"5 4\""));
 }
+
+#[test]
+fn a_class_keeps_the_colours_chosen_for_it_and_the_others_the_palette() {
+    // `proxmox.vm` is the second class: chosen red; the others take the
+    // palette's first two colours, none skipped.
+    let p = small().class_color("proxmox.vm", "#fee2e2", "#b91c1c");
+    assert_eq!(
+        p.class_paints(),
+        [palette(0), ("#fee2e2", "#b91c1c"), palette(1)]
+    );
+    let svg = p.to_svg().unwrap();
+    assert_eq!(svg.matches("#b91c1c").count(), 2, "the legend and the node");
+    assert!(p
+        .to_mermaid()
+        .unwrap()
+        .contains("classDef k1 fill:#fee2e2,stroke:#b91c1c"));
+    assert!(p
+        .to_dot()
+        .unwrap()
+        .contains("fillcolor=\"#fee2e2\", color=\"#b91c1c\""));
+    // A colour chosen for a class no node has changes nothing.
+    assert_eq!(
+        small().class_color("absent", "#000", "#fff").to_svg(),
+        small().to_svg()
+    );
+}

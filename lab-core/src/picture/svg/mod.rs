@@ -10,7 +10,7 @@
 //! tooltip (`<title>`), as is every node's id.
 
 use super::layout::{Layout, Rect, CHAR_WIDTH, LINE_HEIGHT};
-use super::{palette, EdgeStyle, Picture, Shape};
+use super::{EdgeStyle, Picture, Shape};
 
 mod writer;
 
@@ -91,7 +91,7 @@ pub(super) fn render(picture: &Picture, layout: &Layout) -> String {
         ],
         &picture.title,
     );
-    draw_legend(&mut x, &legend);
+    draw_legend(&mut x, &legend, &picture.class_paints());
 
     x.open(
         "g",
@@ -153,7 +153,7 @@ fn legend_rows<'a>(
     rows
 }
 
-fn draw_legend(x: &mut Xml, rows: &[Vec<(f64, Entry)>]) {
+fn draw_legend(x: &mut Xml, rows: &[Vec<(f64, Entry)>], paints: &[(&str, &str)]) {
     x.open("g", &[("class", "legend".into())]);
     for (i, row) in rows.iter().enumerate() {
         let y = TITLE_SIZE + i as f64 * LEGEND_ROW;
@@ -161,7 +161,7 @@ fn draw_legend(x: &mut Xml, rows: &[Vec<(f64, Entry)>]) {
             let left = LEGEND_PAD + at;
             let (text_x, text) = match entry {
                 Entry::Class(k, class) => {
-                    let (fill, stroke) = palette(k);
+                    let (fill, stroke) = paints[k];
                     x.empty(
                         "rect",
                         &[
@@ -297,10 +297,11 @@ fn draw_edges(x: &mut Xml, picture: &Picture, layout: &Layout) {
 }
 
 fn draw_nodes(x: &mut Xml, picture: &Picture, layout: &Layout, classes: &[&str]) {
+    let paints = picture.class_paints();
     x.open("g", &[("class", "nodes".into())]);
     for (n, r) in picture.nodes.iter().zip(&layout.nodes) {
         let k = classes.iter().position(|c| *c == n.class).unwrap_or(0);
-        let (fill, stroke) = palette(k);
+        let (fill, stroke) = paints[k];
         x.open("g", &[]);
         x.text("title", &[], &n.id);
         let paint = [("fill", fill.to_string()), ("stroke", stroke.to_string())];
