@@ -24,7 +24,9 @@ use std::sync::Arc;
 use lab_core::picture::{Cluster, Edge, EdgeStyle, Node, Picture, PictureSet, PictureView, Shape};
 use lab_core::{Address, ApplianceKind, Lab};
 
-use crate::failures::{bytes, AnalysisOptions, DataKind, FailureReport, Outcome, Rpo, Topology};
+use crate::failures::{
+    bytes, AnalysisOptions, DataKind, FailureReport, Outcome, Retention, Rpo, Topology,
+};
 
 /// The view's name: `graph --view failures`.
 pub const FAILURES_VIEW: &str = "failures";
@@ -36,6 +38,47 @@ pub const LOST_CLASS: &str = "lost by one appliance loss";
 /// The class of a guest rebuilt from config or a pool holding no data of
 /// its own: nothing to lose.
 pub const REBUILT_CLASS: &str = "nothing to lose (rebuilt / replica)";
+
+/// Every class with its fill and stroke, pinned so a class looks the same
+/// in every lab's picture: the data blue (pools cyan), the copies green,
+/// the servers amber, what one loss loses red, what has nothing to lose
+/// grey.
+const CLASS_COLORS: [(&str, &str, &str); 7] = [
+    ("guest", "#dbeafe", "#1d4ed8"),
+    ("NAS pool", "#cffafe", "#0e7490"),
+    ("PBS datastore", "#dcfce7", "#15803d"),
+    ("PBS server", "#fef3c7", "#b45309"),
+    (LOST_CLASS, "#fee2e2", "#b91c1c"),
+    (REBUILT_CLASS, "#f5f5f4", "#78716c"),
+    ("error", "#fee2e2", "#b91c1c"),
+];
+
+/// A prune job as the picture shows it on its datastore: what a copy
+/// there keeps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pruning {
+    /// The datastore it prunes.
+    pub datastore: Address,
+    /// When it runs, as written.
+    pub schedule: String,
+    /// What it keeps.
+    pub retention: Retention,
+}
+
+/// The lab's prune jobs (`pbs.prune_job`), in declaration order.
+pub fn prunings_of(lab: &Lab) -> Vec<Pruning> {
+    lab.resources()
+        .filter(|s| s.kind() == crate::kinds::PRUNE_JOB)
+        .filter_map(|s| {
+            let text = |k: &str| s.attrs.get(k).and_then(lab_core::Value::as_str);
+            Some(Pruning {
+                datastore: Address::parse(text("datastore")?)?,
+                schedule: text("schedule").unwrap_or("").to_string(),
+                retention: crate::failures::lower::retention_of(s),
+            })
+        })
+        .collect()
+}
 
 /// lab-pbs's pictures, carried by every spec its builders make.
 pub const PICTURES: PictureSet = PictureSet { name: "pbs", views };
@@ -64,8 +107,8 @@ impl PictureView for FailuresView {
         // A fixed horizon (the analysis' default date), so the same lab
         // always draws the same bytes.
         match topology.analyze(&AnalysisOptions::default()) {
-            Ok(report) => draw(title, &report),
-            Err(e) => Picture::new(title).node(
+            Ok(report) => draw(title, &report, &prunings_of(lab)),
+            Err(e) => colored(Picture::new(title)).node(
                 Node::new(
                     "error",
                     format!("cannot analyse the failure domains:\n{e}\n(`lab check` says where)"),
@@ -77,11 +120,12 @@ impl PictureView for FailuresView {
     }
 }
 
-/// The picture of an analysed topology.
-pub fn draw(title: String, report: &FailureReport<'_>) -> Picture {
+/// The picture of an analysed topology, with what `prunings` keep on each
+/// datastore.
+pub fn draw(title: String, report: &FailureReport<'_>, prunings: &[Pruning]) -> Picture {
     let t = report.topology();
     let r = &report.resolved;
-    let mut p = Picture::new(title)
+    let mut p = colored(Picture::new(title))
         .edge_meaning(EdgeStyle::Solid, "a copy: job and schedule")
         .edge_meaning(
             EdgeStyle::Dashed,
@@ -195,11 +239,23 @@ pub fn draw(title: String, report: &FailureReport<'_>) -> Picture {
             name.to_string(),
             format!("datastore of {}", ds.server.name()),
         ];
-        let mut keep = ds.retention.to_string();
         if let Some(role) = ds.role {
-            keep = format!("{role} · {keep}");
+            lines.push(format!("{role} copy"));
         }
-        lines.push(keep);
+        let pruned: Vec<&Pruning> = prunings
+            .iter()
+            .filter(|p| p.datastore == ds.address)
+            .collect();
+        if !ds.retention.keeps_all() {
+            lines.push(format!("keeps {}", kept(&ds.retention)));
+        }
+        for p in &pruned {
+            lines.push(format!("pruned {}:", p.schedule));
+            lines.push(format!("  {}", kept(&p.retention)));
+        }
+        if ds.retention.keeps_all() && pruned.is_empty() {
+            lines.push("keeps everything".to_string());
+        }
         p = p.node(
             Node::new(ds.address.as_str(), lines.join("\n"))
                 .class("PBS datastore")
@@ -266,6 +322,15 @@ pub fn draw(title: String, report: &FailureReport<'_>) -> Picture {
     p
 }
 
+/// `picture` with this view's class colours.
+fn colored(picture: Picture) -> Picture {
+    CLASS_COLORS
+        .iter()
+        .fold(picture, |p, (class, fill, stroke)| {
+            p.class_color(*class, *fill, *stroke)
+        })
+}
+
 /// The names of the appliances whose single loss loses item `data`.
 fn lost_with<'r>(report: &'r FailureReport<'_>, data: usize) -> Vec<&'r str> {
     report
@@ -275,11 +340,11 @@ fn lost_with<'r>(report: &'r FailureReport<'_>, data: usize) -> Vec<&'r str> {
         .collect()
 }
 
-/// What the worst single loss costs the item: `lost with nas-a`, `no copy`,
-/// or `worst loss 8d (nas-a)`.
+/// What the worst single loss costs the item: `LOST if nas-a fails`,
+/// `up to 8d lost if nas-a fails`, `no copy` or `no loss loses data`.
 fn risk_line(report: &FailureReport<'_>, data: usize, lost_with: &[&str]) -> String {
     if !lost_with.is_empty() {
-        return format!("LOST with {}", lost_with.join(", "));
+        return format!("LOST if {} fails", lost_with.join(" or "));
     }
     let worst = report
         .singles()
@@ -289,11 +354,28 @@ fn risk_line(report: &FailureReport<'_>, data: usize, lost_with: &[&str]) -> Str
     match worst {
         Some((rpo, s)) => {
             let names: Vec<&str> = s.lost.iter().map(Address::name).collect();
-            format!("worst loss {rpo} ({})", names.join(", "))
+            let names = names.join(" and ");
+            match rpo {
+                Rpo::Unbounded => format!("a copy that ages without bound if {names} fails"),
+                _ => format!("up to {rpo} lost if {names} fails"),
+            }
         }
         None if report.data[data].copies.is_empty() => "no copy".to_string(),
         None => "no loss loses data".to_string(),
     }
+}
+
+/// `7 daily, 4 weekly`: what a retention keeps, short enough for a box.
+fn kept(retention: &Retention) -> String {
+    if retention.keeps_all() {
+        return "everything".to_string();
+    }
+    let parts: Vec<String> = retention
+        .buckets()
+        .iter()
+        .filter_map(|(name, n)| n.map(|n| format!("{n} {}", name.trim_start_matches("keep-"))))
+        .collect();
+    parts.join(", ")
 }
 
 fn appliance_id(address: &Address) -> String {

@@ -13,7 +13,7 @@ use lab_pbs::failures::{
     SyncJob as SyncSpec, Topology,
 };
 use lab_pbs::model::*;
-use lab_pbs::picture::{draw, FailuresView, FAILURES_VIEW, LOST_CLASS};
+use lab_pbs::picture::{draw, FailuresView, Pruning, FAILURES_VIEW, LOST_CLASS};
 use lab_proxmox::model::{BackupJob, Content, NasPool, Node, Storage, Vm};
 
 const GIB: u64 = 1 << 30;
@@ -93,7 +93,16 @@ fn topology() -> Topology {
 fn picture() -> Picture {
     let t = topology();
     let report = t.analyze(&AnalysisOptions::default()).expect("analysed");
-    draw("home: failure domains".into(), &report)
+    let prunings = [Pruning {
+        datastore: a("pbs.datastore", "primary--archive"),
+        schedule: "sun 06:00".into(),
+        retention: Keep {
+            weekly: Some(8),
+            monthly: Some(12),
+            ..Keep::default()
+        },
+    }];
+    draw("home: failure domains".into(), &report, &prunings)
 }
 
 fn cluster_of<'p>(p: &'p Picture, node: &str) -> Option<&'p str> {
@@ -179,8 +188,13 @@ fn data_sits_on_its_appliances() {
         Some("appliance.pbs-box")
     );
     let daily = p.find_node("pbs.datastore.primary--daily").unwrap();
-    assert_eq!(daily.label, "daily\ndatastore of primary\nkeep-daily=7");
+    assert_eq!(daily.label, "daily\ndatastore of primary\nkeeps 7 daily");
     assert_eq!(daily.class, "PBS datastore");
+    let archive = p.find_node("pbs.datastore.primary--archive").unwrap();
+    assert_eq!(
+        archive.label,
+        "archive\ndatastore of primary\npruned sun 06:00:\n  8 weekly, 12 monthly"
+    );
 }
 
 #[test]
@@ -216,7 +230,7 @@ fn what_one_loss_loses_is_in_the_lost_class() {
     let solo = p.find_node("proxmox.ct.solo").unwrap();
     assert_eq!(solo.class, LOST_CLASS);
     assert!(
-        solo.label.ends_with("LOST with pve1-disk"),
+        solo.label.ends_with("LOST if pve1-disk fails"),
         "{}",
         solo.label
     );
@@ -226,12 +240,12 @@ fn what_one_loss_loses_is_in_the_lost_class() {
     assert_eq!(immich.class, "guest");
     assert_eq!(
         immich.label,
-        "immich\nvm · 532.0 GiB\nworst loss 8d (nas-a)"
+        "immich\nvm · 532.0 GiB\nup to 8d lost if nas-a fails"
     );
     let photos = p.find_node("proxmox.nas_pool.photos").unwrap();
     assert_eq!(photos.class, "NAS pool");
     assert!(
-        photos.label.contains("worst loss 1h (nas-a)"),
+        photos.label.contains("up to 1h lost if nas-a fails"),
         "{}",
         photos.label
     );
@@ -249,11 +263,16 @@ fn the_picture_validates_and_renders_three_ways() {
     let svg = p.to_svg().unwrap();
     assert!(svg.starts_with("<svg"));
     assert!(svg.contains(LOST_CLASS), "the legend names the lost class");
+    // The lost class is red in every rendering.
+    assert!(svg.contains("#b91c1c"));
     assert!(svg.contains("nas-a · NAS"));
     let dot = p.to_dot().unwrap();
     assert!(dot.contains("cluster_") && dot.contains("nightly · 02:00"));
     let mermaid = p.to_mermaid().unwrap();
     assert!(mermaid.contains("subgraph") && mermaid.contains("weekly · sun 04:00"));
+    let lost_k = p.classes().iter().position(|c| *c == LOST_CLASS).unwrap();
+    assert!(mermaid.contains(&format!("classDef k{lost_k} fill:#fee2e2,stroke:#b91c1c")));
+    assert!(dot.contains("fillcolor=\"#fee2e2\", color=\"#b91c1c\""));
     // Deterministic: the same topology draws the same bytes.
     assert_eq!(svg, picture().to_svg().unwrap());
 }
