@@ -102,9 +102,34 @@ fn svg_escapes_labels_and_draws_every_part() {
             "legend lacks {class}"
         );
     }
-    // A label that would cover a cluster title stays in the tooltip only.
+    // A label that would cover a cluster title at the arrowhead moves to
+    // the edge's start; one covered at both stays in the tooltip only.
     assert!(s.contains("<title>nas → vm: storage</title>"));
-    assert!(!s.contains(">storage</text>"));
+    let at = s.find(">storage</text>").expect("the label is drawn");
+    let tag = &s[s[..at].rfind("<text").unwrap()..at];
+    let coord = |name: &str| -> f64 {
+        let from = tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+        tag[from..].split('"').next().unwrap().parse().unwrap()
+    };
+    let (lx, ly) = (coord("x") - 1.0, coord("y") - 9.5);
+    let label = layout::Rect {
+        x: lx,
+        y: ly,
+        w: 7.0 * 6.0 + 2.0,
+        h: 12.0,
+    };
+    let layout = Layout::compute(&small(), &LayoutOptions::default());
+    for (c, r) in small().clusters.iter().zip(&layout.clusters) {
+        let r = r.expect("drawn");
+        let title = layout::Rect {
+            x: r.x,
+            y: r.y,
+            w: 20.0 + c.label.chars().count() as f64 * layout::CHAR_WIDTH,
+            h: 20.0,
+        };
+        assert!(!title.overlaps(&label), "the label covers {}'s title", c.id);
+    }
+    assert!(!layout.nodes.iter().any(|n| n.overlaps(&label)));
     let open = Picture::new("t")
         .node(Node::new("a", "a"))
         .node(Node::new("b", "b"))

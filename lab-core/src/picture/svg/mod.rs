@@ -5,8 +5,9 @@
 //! an SVG needs only elements, attributes and escaping. Order of drawing:
 //! the title and a legend (node classes, then what each edge style means), cluster boxes (outer first),
 //! edges, nodes over them (an edge passing a node hides behind it), then
-//! edge labels where they fit, just before their arrowheads. An edge label that would cover a node or
-//! another label is left out of the drawing but kept in the edge's
+//! edge labels where they fit: just before their arrowheads, else just after
+//! their start. An edge label that would cover a node, a cluster title or
+//! another label at both is left out of the drawing but kept in the edge's
 //! tooltip (`<title>`), as is every node's id.
 
 use super::layout::{Layout, Rect, CHAR_WIDTH, LINE_HEIGHT};
@@ -377,7 +378,8 @@ fn draw_nodes(x: &mut Xml, picture: &Picture, layout: &Layout, classes: &[&str])
 }
 
 /// Each label beside the last stretch of its edge, just before the
-/// arrowhead, where it covers no node, no cluster title and no label placed
+/// arrowhead, else beside its first stretch (right of the line, then
+/// left), where it covers no node, no cluster title and no label placed
 /// before it (else it is only in the edge's tooltip).
 fn draw_edge_labels(x: &mut Xml, picture: &Picture, layout: &Layout) {
     let mut taken: Vec<Rect> = picture
@@ -407,19 +409,30 @@ fn draw_edge_labels(x: &mut Xml, picture: &Picture, layout: &Layout) {
         }
         let w = e.label.chars().count() as f64 * LABEL_CHAR + 2.0;
         let h = 12.0;
+        // Beside the arrowhead, on the side the edge comes from, else
+        // beside its start, on the side it goes to (a cluster's title
+        // often sits where the edge enters); right of the line, then left.
         let (ex, ey) = points[points.len() - 1];
         let (_, py) = points[points.len() - 2];
-        // Right of the line, on the side the edge comes from.
-        let y = if py < ey { ey - 2.0 - h } else { ey + 2.0 };
-        let spot = Rect {
-            x: ex + 3.0,
-            y,
-            w,
-            h,
+        let (sx, sy) = points[0];
+        let (_, ny) = points[1];
+        let at_end = if py < ey { ey - 2.0 - h } else { ey + 2.0 };
+        let at_start = if ny > sy { sy + 2.0 } else { sy - 2.0 - h };
+        let spots = [
+            (ex + 3.0, at_end),
+            (sx + 3.0, at_start),
+            (ex - 3.0 - w, at_end),
+            (sx - 3.0 - w, at_start),
+        ];
+        let free = |spot: &Rect| {
+            !layout.nodes.iter().any(|n| n.overlaps(spot))
+                && !taken.iter().any(|t| t.overlaps(spot))
         };
-        let fits = !layout.nodes.iter().any(|n| n.overlaps(&spot))
-            && !taken.iter().any(|t| t.overlaps(&spot));
-        if fits {
+        let found = spots
+            .iter()
+            .map(|&(x, y)| Rect { x, y, w, h })
+            .find(|spot| spot.x >= 0.0 && free(spot));
+        if let Some(spot) = found {
             taken.push(spot);
             x.text(
                 "text",
