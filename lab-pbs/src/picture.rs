@@ -251,7 +251,7 @@ pub fn draw(title: String, report: &FailureReport<'_>, prunings: &[Pruning]) -> 
         }
         for p in &pruned {
             lines.push(format!("pruned {}:", p.schedule));
-            lines.push(format!("  {}", kept(&p.retention)));
+            lines.push(kept(&p.retention));
         }
         if ds.retention.keeps_all() && pruned.is_empty() {
             lines.push("keeps everything".to_string());

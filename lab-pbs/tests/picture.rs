@@ -193,7 +193,7 @@ fn data_sits_on_its_appliances() {
     let archive = p.find_node("pbs.datastore.primary--archive").unwrap();
     assert_eq!(
         archive.label,
-        "archive\ndatastore of primary\npruned sun 06:00:\n  8 weekly, 12 monthly"
+        "archive\ndatastore of primary\npruned sun 06:00:\n8 weekly, 12 monthly"
     );
 }
 
