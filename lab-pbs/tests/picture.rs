@@ -383,3 +383,34 @@ fn a_lab_without_them_does_not() {
     assert_ne!(code, 0);
     assert!(err.contains("failures"), "{err}");
 }
+
+#[test]
+fn a_topology_the_analysis_refuses_draws_the_reason() {
+    // pve1's local disk is never added: the node fails with an appliance
+    // the lab does not have.
+    let mut lab = Lab::new("home");
+    let pbs = lab.register_provider_as(
+        "primary",
+        MemoryProvider::new()
+            .with_kinds(lab_pbs::kinds::ALL)
+            .shared(),
+    );
+    lab.add(Node::new("pve1").bridge("vmbr0").cores(4).memory_gb(8));
+    let pbs_box = lab.add(Appliance::new("pbs-box").kind(ApplianceKind::BackupServer));
+    lab.add(PbsServer::instance(&pbs, "10.0.0.20").on(&pbs_box));
+    let p = FailuresView.picture(&lab);
+    assert_eq!(p.nodes.len(), 1, "{p}");
+    let error = &p.nodes[0];
+    assert!(
+        error
+            .label
+            .starts_with("cannot analyse the failure domains:")
+            && error.label.contains("appliance.pve1-disk"),
+        "{}",
+        error.label
+    );
+    p.validate().unwrap();
+    let (code, out, err) = graph(lab, "svg");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("cannot analyse"));
+}
