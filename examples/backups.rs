@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo run --example backups --features pbs,sim -- check          # no single appliance loss loses data
 //! cargo run --example backups --features pbs,sim -- failures       # what each appliance loss would cost
+//! cargo run --example backups --features pbs,sim -- graph --view failures --out failures.svg  # the same, drawn
 //! cargo run --example backups --features pbs,sim -- apply --auto-approve
 //! cargo run --example backups --features pbs,sim -- backup-now     # the nightly job, now
 //! cargo run --example backups --features pbs,sim -- restore-drill immich

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::{palette, EdgeStyle, Picture, Shape};
+use super::{EdgeStyle, Picture, Shape};
 
 /// Renders a validated picture.
 pub(super) fn render(picture: &Picture) -> String {
@@ -47,7 +47,7 @@ pub(super) fn render(picture: &Picture) -> String {
                 continue;
             }
             let k = classes.iter().position(|c| *c == n.class).unwrap_or(0);
-            let (fill, stroke) = palette(k);
+            let (fill, stroke) = picture.class_paints()[k];
             let shape = match n.shape {
                 Shape::Rounded => "",
                 Shape::Box => ", shape=box, style=filled",

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::{palette, EdgeStyle, Picture, Shape};
+use super::{EdgeStyle, Picture, Shape};
 
 /// Renders a validated picture.
 pub(super) fn render(picture: &Picture) -> String {
@@ -59,8 +59,9 @@ pub(super) fn render(picture: &Picture) -> String {
         }
     }
 
+    let paints = picture.class_paints();
     for (k, class) in picture.classes().into_iter().enumerate() {
-        let (fill, stroke) = palette(k);
+        let (fill, stroke) = paints[k];
         let _ = writeln!(s, "  classDef k{k} fill:{fill},stroke:{stroke}");
         let members: Vec<String> = picture
             .nodes

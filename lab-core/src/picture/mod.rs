@@ -59,6 +59,9 @@ pub struct Picture {
     /// What each edge style means in this picture (`Dashed`: "ordering
     /// only"), in the SVG's legend and as comments in Mermaid and DOT.
     pub edge_legend: Vec<(EdgeStyle, String)>,
+    /// Colours a view chose for some classes (`class`, fill, stroke), e.g.
+    /// red for data a loss loses; the other classes take the palette's.
+    pub class_colors: Vec<(String, String, String)>,
 }
 
 /// A group of nodes drawn as one box around them: a provider, a zone, a
@@ -190,6 +193,48 @@ impl Picture {
     pub fn edge_meaning(mut self, style: EdgeStyle, meaning: impl Into<String>) -> Self {
         self.edge_legend.push((style, meaning.into()));
         self
+    }
+
+    /// Draws the nodes of `class` filled with `fill` and outlined with
+    /// `stroke` (CSS colours, e.g. `#fee2e2` and `#b91c1c`) in every
+    /// rendering, instead of the palette's next colours (builder style).
+    /// A view marks what needs attention so.
+    ///
+    /// ```
+    /// use lab_core::picture::{Node, Picture};
+    /// let p = Picture::new("t")
+    ///     .class_color("at risk", "#fee2e2", "#b91c1c")
+    ///     .node(Node::new("a", "a").class("at risk"));
+    /// assert!(p.to_svg().unwrap().contains("#b91c1c"));
+    /// ```
+    pub fn class_color(
+        mut self,
+        class: impl Into<String>,
+        fill: impl Into<String>,
+        stroke: impl Into<String>,
+    ) -> Self {
+        self.class_colors
+            .push((class.into(), fill.into(), stroke.into()));
+        self
+    }
+
+    /// The fill and stroke of each of [`Picture::classes`], in that order:
+    /// a class's chosen colours ([`Picture::class_color`]), else the
+    /// palette's next.
+    pub fn class_paints(&self) -> Vec<(&str, &str)> {
+        let mut next = 0;
+        self.classes()
+            .into_iter()
+            .map(
+                |class| match self.class_colors.iter().find(|(c, _, _)| c == class) {
+                    Some((_, fill, stroke)) => (fill.as_str(), stroke.as_str()),
+                    None => {
+                        next += 1;
+                        palette(next - 1)
+                    }
+                },
+            )
+            .collect()
     }
 
     /// The node with id `id`.

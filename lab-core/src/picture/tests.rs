@@ -102,9 +102,34 @@ fn svg_escapes_labels_and_draws_every_part() {
             "legend lacks {class}"
         );
     }
-    // A label that would cover a cluster title stays in the tooltip only.
+    // A label that would cover a cluster title at the arrowhead moves to
+    // the edge's start; one covered at both stays in the tooltip only.
     assert!(s.contains("<title>nas → vm: storage</title>"));
-    assert!(!s.contains(">storage</text>"));
+    let at = s.find(">storage</text>").expect("the label is drawn");
+    let tag = &s[s[..at].rfind("<text").unwrap()..at];
+    let coord = |name: &str| -> f64 {
+        let from = tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+        tag[from..].split('"').next().unwrap().parse().unwrap()
+    };
+    let (lx, ly) = (coord("x") - 1.0, coord("y") - 9.5);
+    let label = layout::Rect {
+        x: lx,
+        y: ly,
+        w: 7.0 * 6.0 + 2.0,
+        h: 12.0,
+    };
+    let layout = Layout::compute(&small(), &LayoutOptions::default());
+    for (c, r) in small().clusters.iter().zip(&layout.clusters) {
+        let r = r.expect("drawn");
+        let title = layout::Rect {
+            x: r.x,
+            y: r.y,
+            w: 20.0 + c.label.chars().count() as f64 * layout::CHAR_WIDTH,
+            h: 20.0,
+        };
+        assert!(!title.overlaps(&label), "the label covers {}'s title", c.id);
+    }
+    assert!(!layout.nodes.iter().any(|n| n.overlaps(&label)));
     let open = Picture::new("t")
         .node(Node::new("a", "a"))
         .node(Node::new("b", "b"))
@@ -207,4 +232,30 @@ fn every_svg_element_names_an_attribute_once() {
         names.dedup();
         assert_eq!(names.len(), all, "a repeated attribute in <{head}>");
     }
+}
+
+#[test]
+fn a_class_keeps_the_colours_chosen_for_it_and_the_others_the_palette() {
+    // `proxmox.vm` is the second class: chosen red; the others take the
+    // palette's first two colours, none skipped.
+    let p = small().class_color("proxmox.vm", "#fee2e2", "#b91c1c");
+    assert_eq!(
+        p.class_paints(),
+        [palette(0), ("#fee2e2", "#b91c1c"), palette(1)]
+    );
+    let svg = p.to_svg().unwrap();
+    assert_eq!(svg.matches("#b91c1c").count(), 2, "the legend and the node");
+    assert!(p
+        .to_mermaid()
+        .unwrap()
+        .contains("classDef k1 fill:#fee2e2,stroke:#b91c1c"));
+    assert!(p
+        .to_dot()
+        .unwrap()
+        .contains("fillcolor=\"#fee2e2\", color=\"#b91c1c\""));
+    // A colour chosen for a class no node has changes nothing.
+    assert_eq!(
+        small().class_color("absent", "#000", "#fff").to_svg(),
+        small().to_svg()
+    );
 }

@@ -46,7 +46,7 @@ fn int(spec: &ResourceSpec, key: &str) -> Option<i64> {
 }
 
 /// The `keep-*` attributes of a datastore or a backup target.
-fn retention_of(spec: &ResourceSpec) -> Retention {
+pub(crate) fn retention_of(spec: &ResourceSpec) -> Retention {
     let keep = |k: &str| int(spec, k).map(|n| n.clamp(0, i64::from(u32::MAX)) as u32);
     Retention {
         last: keep("keep-last"),

@@ -34,7 +34,7 @@ mod analysis;
 mod capacity;
 pub mod checks;
 mod gap;
-mod lower;
+pub(crate) mod lower;
 mod render;
 mod resolve;
 mod topology;

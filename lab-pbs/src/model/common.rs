@@ -82,6 +82,7 @@ pub(crate) fn owned_spec<R>(kind: &str, owner: &Handle<R>, local: &str) -> Resou
     let mut spec = ResourceSpec::new(kind, &address_name(&server, local));
     spec.check_set = Some(crate::checks::SET);
     spec.command_set = Some(crate::commands::COMMANDS);
+    spec.picture_set = Some(crate::picture::PICTURES);
     bind(&mut spec, &server, owner.lab_id());
     let here = Location::caller();
     spec.deps.push(Dependency {

@@ -67,6 +67,7 @@ impl PveStorage {
         spec.depend_on(datastore, "pbs_datastore");
         // The storage is where PVE's backups meet PBS: the lab has backups.
         spec.command_set = Some(crate::commands::COMMANDS);
+        spec.picture_set = Some(crate::picture::PICTURES);
         let (store_server, token_server) = (server_of(datastore), server_of(token));
         let name = server.address().name();
         if store_server != name || token_server != name {

@@ -58,6 +58,7 @@ impl PbsServer {
         let mut spec = ResourceSpec::new(Self::KIND, name);
         spec.check_set = Some(crate::checks::SET);
         spec.command_set = Some(crate::commands::COMMANDS);
+        spec.picture_set = Some(crate::picture::PICTURES);
         if name.contains(SEP) || name.ends_with('-') || name.len() > MAX_SERVER_NAME {
             spec.invalid(
                 "name",

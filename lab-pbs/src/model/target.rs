@@ -47,6 +47,7 @@ impl BackupTarget {
         spec.managed = false;
         spec.check_set = Some(crate::checks::SET);
         spec.command_set = Some(crate::commands::COMMANDS);
+        spec.picture_set = Some(crate::picture::PICTURES);
         spec.set("protects", Vec::<String>::new());
         BackupTarget {
             spec,

@@ -5,12 +5,13 @@
 //! an SVG needs only elements, attributes and escaping. Order of drawing:
 //! the title and a legend (node classes, then what each edge style means), cluster boxes (outer first),
 //! edges, nodes over them (an edge passing a node hides behind it), then
-//! edge labels where they fit, just before their arrowheads. An edge label that would cover a node or
-//! another label is left out of the drawing but kept in the edge's
+//! edge labels where they fit: just before their arrowheads, else just after
+//! their start. An edge label that would cover a node, a cluster title or
+//! another label at both is left out of the drawing but kept in the edge's
 //! tooltip (`<title>`), as is every node's id.
 
 use super::layout::{Layout, Rect, CHAR_WIDTH, LINE_HEIGHT};
-use super::{palette, EdgeStyle, Picture, Shape};
+use super::{EdgeStyle, Picture, Shape};
 
 mod writer;
 
@@ -91,7 +92,7 @@ pub(super) fn render(picture: &Picture, layout: &Layout) -> String {
         ],
         &picture.title,
     );
-    draw_legend(&mut x, &legend);
+    draw_legend(&mut x, &legend, &picture.class_paints());
 
     x.open(
         "g",
@@ -153,7 +154,7 @@ fn legend_rows<'a>(
     rows
 }
 
-fn draw_legend(x: &mut Xml, rows: &[Vec<(f64, Entry)>]) {
+fn draw_legend(x: &mut Xml, rows: &[Vec<(f64, Entry)>], paints: &[(&str, &str)]) {
     x.open("g", &[("class", "legend".into())]);
     for (i, row) in rows.iter().enumerate() {
         let y = TITLE_SIZE + i as f64 * LEGEND_ROW;
@@ -161,7 +162,7 @@ fn draw_legend(x: &mut Xml, rows: &[Vec<(f64, Entry)>]) {
             let left = LEGEND_PAD + at;
             let (text_x, text) = match entry {
                 Entry::Class(k, class) => {
-                    let (fill, stroke) = palette(k);
+                    let (fill, stroke) = paints[k];
                     x.empty(
                         "rect",
                         &[
@@ -300,10 +301,11 @@ fn draw_edges(x: &mut Xml, picture: &Picture, layout: &Layout) {
 }
 
 fn draw_nodes(x: &mut Xml, picture: &Picture, layout: &Layout, classes: &[&str]) {
+    let paints = picture.class_paints();
     x.open("g", &[("class", "nodes".into())]);
     for (n, r) in picture.nodes.iter().zip(&layout.nodes) {
         let k = classes.iter().position(|c| *c == n.class).unwrap_or(0);
-        let (fill, stroke) = palette(k);
+        let (fill, stroke) = paints[k];
         x.open("g", &[]);
         x.text("title", &[], &n.id);
         let paint = [("fill", fill.to_string()), ("stroke", stroke.to_string())];
@@ -379,7 +381,8 @@ fn draw_nodes(x: &mut Xml, picture: &Picture, layout: &Layout, classes: &[&str])
 }
 
 /// Each label beside the last stretch of its edge, just before the
-/// arrowhead, where it covers no node, no cluster title and no label placed
+/// arrowhead, else beside its first stretch (right of the line, then
+/// left), where it covers no node, no cluster title and no label placed
 /// before it (else it is only in the edge's tooltip).
 fn draw_edge_labels(x: &mut Xml, picture: &Picture, layout: &Layout) {
     let mut taken: Vec<Rect> = picture
@@ -409,19 +412,30 @@ fn draw_edge_labels(x: &mut Xml, picture: &Picture, layout: &Layout) {
         }
         let w = e.label.chars().count() as f64 * LABEL_CHAR + 2.0;
         let h = 12.0;
+        // Beside the arrowhead, on the side the edge comes from, else
+        // beside its start, on the side it goes to (a cluster's title
+        // often sits where the edge enters); right of the line, then left.
         let (ex, ey) = points[points.len() - 1];
         let (_, py) = points[points.len() - 2];
-        // Right of the line, on the side the edge comes from.
-        let y = if py < ey { ey - 2.0 - h } else { ey + 2.0 };
-        let spot = Rect {
-            x: ex + 3.0,
-            y,
-            w,
-            h,
+        let (sx, sy) = points[0];
+        let (_, ny) = points[1];
+        let at_end = if py < ey { ey - 2.0 - h } else { ey + 2.0 };
+        let at_start = if ny > sy { sy + 2.0 } else { sy - 2.0 - h };
+        let spots = [
+            (ex + 3.0, at_end),
+            (sx + 3.0, at_start),
+            (ex - 3.0 - w, at_end),
+            (sx - 3.0 - w, at_start),
+        ];
+        let free = |spot: &Rect| {
+            !layout.nodes.iter().any(|n| n.overlaps(spot))
+                && !taken.iter().any(|t| t.overlaps(spot))
         };
-        let fits = !layout.nodes.iter().any(|n| n.overlaps(&spot))
-            && !taken.iter().any(|t| t.overlaps(&spot));
-        if fits {
+        let found = spots
+            .iter()
+            .map(|&(x, y)| Rect { x, y, w, h })
+            .find(|spot| spot.x >= 0.0 && free(spot));
+        if let Some(spot) = found {
             taken.push(spot);
             x.text(
                 "text",
