@@ -6,6 +6,8 @@
 //! provider under that name:
 //!
 //! ```no_run
+//! # #[cfg(feature = "sim")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use lab_pbs::connect::PbsConnection;
 //! use lab_pbs::model::PbsServer;
 //! let primary = PbsConnection::from_env_or_simulated("primary", PbsConnection::default_state_file("primary"))?;
@@ -15,7 +17,10 @@
 //! let offsite_pbs = lab.register_provider_as("offsite", offsite.provider());
 //! lab.add(PbsServer::instance(&primary_pbs, "10.0.0.20"));
 //! lab.add(PbsServer::instance(&offsite_pbs, "pbs.example.net"));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "sim"))]
+//! # fn main() {} // `from_env_or_simulated` needs the feature `sim`
 //! ```
 //!
 //! ## The environment
