@@ -84,6 +84,8 @@ mod backup_job;
 mod common;
 mod container;
 mod file;
+#[cfg(feature = "sim")]
+pub(crate) use file::normalize_content_filename;
 mod firewall_cluster;
 mod firewall_group;
 mod firewall_ipset;

@@ -517,21 +517,8 @@ pub(crate) fn subdir(content: &str) -> &'static str {
     }
 }
 
-/// `PVE::Storage::normalize_content_filename`: the part after the last
-/// `/` or `\`, every character outside `[a-zA-Z0-9_.-]` replaced by `_`.
-pub(crate) fn normalize_content_filename(name: &str) -> String {
-    let name = name.strip_suffix('\n').unwrap_or(name);
-    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    base.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
+/// PVE's file-name normalisation, shared with the builders that predict it.
+pub(crate) use crate::model::normalize_content_filename;
 
 /// `$ISO_EXT_RE_0` after one character at least (case-insensitive).
 fn iso_name(lower: &str) -> bool {
