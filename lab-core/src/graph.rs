@@ -7,7 +7,6 @@
 //! [`crate::picture::Picture`] (`graph --format svg`).
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt::Write as _;
 
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -231,45 +230,5 @@ impl LabGraph {
             );
         }
         picture
-    }
-
-    /// Graphviz DOT, one edge per dependency, labelled with its field.
-    pub fn to_dot(&self) -> String {
-        let mut s = String::from(
-            "digraph lab {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
-        );
-        for n in self.graph.node_indices() {
-            let _ = writeln!(s, "  \"{}\";", self.graph[n]);
-        }
-        for e in self.graph.edge_references() {
-            let _ = writeln!(
-                s,
-                "  \"{}\" -> \"{}\" [label=\"{}\"];",
-                self.graph[e.source()],
-                self.graph[e.target()],
-                e.weight().via
-            );
-        }
-        s.push_str("}\n");
-        s
-    }
-
-    /// A Mermaid flowchart.
-    pub fn to_mermaid(&self) -> String {
-        let id = |n: NodeIndex| format!("n{}", n.index());
-        let mut s = String::from("flowchart LR\n");
-        for n in self.graph.node_indices() {
-            let _ = writeln!(s, "  {}[\"{}\"]", id(n), self.graph[n]);
-        }
-        for e in self.graph.edge_references() {
-            let _ = writeln!(
-                s,
-                "  {} -->|{}| {}",
-                id(e.source()),
-                e.weight().via,
-                id(e.target())
-            );
-        }
-        s
     }
 }
