@@ -13,6 +13,20 @@
 //! Every step is a library call returning values and emitting typed
 //! [`Event`]s; the [`cli`] is a thin layer over [`Engine`].
 //!
+//! ## The engine on its own: the quickstart
+//!
+//! `lab-core/examples/quickstart.rs` applies six generic
+//! [`testing::Thing`]s and a NAS appliance through a simulated provider
+//! ([`testing::MemoryProvider`], its world in `.lab/sim/memory.json`):
+//! the engine without any real system, to see a plan, a concurrent apply,
+//! drift and a destroy:
+//!
+//! ```sh
+//! cargo run -p lab-core --example quickstart -- apply --auto-approve
+//! cargo run -p lab-core --example quickstart -- plan      # No changes.
+//! cargo run -p lab-core --example quickstart -- destroy --auto-approve
+//! ```
+//!
 //! ```no_run
 //! use lab_core::prelude::*;
 //! use lab_core::testing::{MemoryProvider, Thing};

@@ -320,6 +320,45 @@ fn prevent_destroy_blocks_a_replacing_plan() {
 }
 
 #[test]
+fn destroy_keeps_what_prevent_destroy_protects_and_what_it_needs() {
+    runtime().block_on(async {
+        let provider = MemoryProvider::new();
+        let store = MemoryStateStore::new();
+        let mut lab = Lab::new("t");
+        lab.register_provider(provider.shared());
+        let disk = lab.add(Thing::new("disk"));
+        let bundle = lab.add(
+            Thing::new("bundle")
+                .input("disk", disk.output::<String>("id"))
+                .prevent_destroy(),
+        );
+        let vm = lab.add(Thing::new("vm").input("bundle", bundle.output::<String>("id")));
+        lab.add(Thing::new("scratch"));
+        let e = Engine::new(lab, store.clone());
+        let p = e.plan(&PlanOptions::default()).await.unwrap();
+        e.apply(&p, &fast()).await.unwrap();
+
+        let destroy = e.plan_destroy().await.unwrap();
+        let kept: Vec<&str> = destroy.kept.iter().map(|a| a.as_str()).collect();
+        assert_eq!(kept, ["test.thing.disk", "test.thing.bundle"]);
+        let gone: Vec<&str> = destroy.steps.iter().map(|s| s.address.as_str()).collect();
+        assert_eq!(gone.len(), 2, "{gone:?}");
+        assert!(gone.contains(&vm.address().as_str()) && gone.contains(&"test.thing.scratch"));
+        let text = lab_core::plan::render::render(&destroy, false);
+        assert!(
+            text.contains(
+                "Kept (prevent_destroy, or needed by what is): test.thing.disk, test.thing.bundle"
+            ),
+            "{text}"
+        );
+        e.apply(&destroy, &fast()).await.unwrap();
+        let state = store.load().unwrap().unwrap();
+        let left: Vec<&str> = state.resources.keys().map(|a| a.as_str()).collect();
+        assert_eq!(left, ["test.thing.disk", "test.thing.bundle"]);
+    });
+}
+
+#[test]
 fn create_before_destroy_creates_the_replacement_first() {
     runtime().block_on(async {
         let provider = MemoryProvider::new();

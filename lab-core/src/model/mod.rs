@@ -536,6 +536,34 @@ impl Lab {
         Handle::new(handle.address, handle.lab)
     }
 
+    /// Waives the check `code` for a resource already added, as
+    /// [`Resource::waive`] does on a builder: for resources another
+    /// builder made (the VMs a Talos cluster lowers to). A handle of
+    /// another lab is ignored.
+    ///
+    /// ```
+    /// use lab_core::prelude::*;
+    /// use lab_core::testing::Thing;
+    /// let mut lab = Lab::new("home");
+    /// let scratch = lab.add(Thing::new("scratch"));
+    /// lab.waive(&scratch, "demo::no-backup", "rebuilt from code");
+    /// assert_eq!(lab.resource(scratch.address()).unwrap().waivers.len(), 1);
+    /// ```
+    #[track_caller]
+    pub fn waive<R>(&mut self, handle: &Handle<R>, code: &str, reason: &str) {
+        let here = Location::caller();
+        if handle.lab != self.id {
+            return;
+        }
+        if let Some(spec) = self.resources.get_mut(&handle.address) {
+            spec.waivers.push(Waiver {
+                code: code.to_string(),
+                reason: reason.to_string(),
+                loc: here,
+            });
+        }
+    }
+
     /// The spec of a resource already added, for a derivation that writes
     /// fields of the user's resources (a NIC's VLAN tag). Writing through it
     /// does not mark the lab changed: it is meant for derivations, which

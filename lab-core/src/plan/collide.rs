@@ -162,6 +162,7 @@ fn check_order(lab: &Lab, steps: &[PlanStep]) -> Result<(), EngineError> {
         unchanged: 0,
         estimate: Duration::ZERO,
         critical_path: Vec::new(),
+        kept: Vec::new(),
     };
     if OpGraph::build(&plan, &|_, _| Duration::ZERO)
         .topo_order()

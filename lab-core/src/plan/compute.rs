@@ -421,14 +421,11 @@ pub(crate) async fn plan_destroy(engine: &Engine) -> Result<Plan, EngineError> {
     prepare(engine)?;
     let (state, existed, recovered) = recover(engine).await?;
     let all: Vec<&Address> = state.resources.keys().collect();
+    let kept = kept_on_destroy(engine, &state);
     let mut steps = Vec::new();
     for address in reverse_dependency_order(&state, &all) {
-        if let Some(spec) = engine.lab.resource(&address) {
-            if spec.lifecycle.prevent_destroy {
-                return Err(EngineError::PreventDestroy {
-                    address: address.to_string(),
-                });
-            }
+        if kept.contains(&address) {
+            continue;
         }
         let mut step = delete_step(&address, &state.resources[&address], "destroy");
         step.reason = None;
@@ -441,9 +438,41 @@ pub(crate) async fn plan_destroy(engine: &Engine) -> Result<Plan, EngineError> {
     for (address, rs) in &state.deposed {
         steps.push(deposed_step(address, rs));
     }
-    let mut plan = finish(engine, &state, existed, steps, Vec::new(), 0, true)?;
+    let unchanged = kept.len();
+    let mut plan = finish(engine, &state, existed, steps, Vec::new(), unchanged, true)?;
     plan.recovered = recovered;
+    plan.kept = kept;
     Ok(plan)
+}
+
+/// What a destroy leaves: the recorded resources the code marks
+/// `prevent_destroy`, and everything they depend on (so nothing kept
+/// points at a deleted object). In state order.
+fn kept_on_destroy(engine: &Engine, state: &State) -> Vec<Address> {
+    let mut keep: HashSet<&Address> = HashSet::new();
+    let mut todo: Vec<&Address> = state
+        .resources
+        .keys()
+        .filter(|a| {
+            engine
+                .lab
+                .resource(a)
+                .is_some_and(|s| s.lifecycle.prevent_destroy)
+        })
+        .collect();
+    while let Some(a) = todo.pop() {
+        if keep.insert(a) {
+            if let Some(rs) = state.resources.get(a) {
+                todo.extend(rs.deps.iter().filter(|d| state.resources.contains_key(*d)));
+            }
+        }
+    }
+    state
+        .resources
+        .keys()
+        .filter(|a| keep.contains(a))
+        .cloned()
+        .collect()
 }
 
 /// The delete of an old object a create-before-destroy replacement left.
@@ -571,6 +600,7 @@ fn finish(
         unchanged,
         estimate: Duration::ZERO,
         critical_path: Vec::new(),
+        kept: Vec::new(),
     };
     let estimate = |a: &Address, op: OpKind| estimate_op(engine, state, a, op);
     for s in steps.iter_mut().filter(|s| s.provider.is_empty()) {

@@ -176,6 +176,10 @@ pub struct Plan {
     pub estimate: Duration,
     /// The longest chain of steps, by estimated duration.
     pub critical_path: Vec<Address>,
+    /// A destroy plan's resources that stay: those marked
+    /// `prevent_destroy` (a Talos secrets bundle) and what they depend on.
+    /// Shown, not saved with the plan (applying changes nothing of them).
+    pub kept: Vec<Address>,
 }
 
 /// The format version of saved plan files.
@@ -419,6 +423,7 @@ impl Plan {
             unchanged,
             estimate: Duration::from_millis(field(json, "estimate_ms")?),
             critical_path: field(json, "critical_path")?,
+            kept: Vec::new(),
         })
     }
 }

@@ -24,6 +24,7 @@
 //!     unchanged: 3,
 //!     estimate: Default::default(),
 //!     critical_path: vec![],
+//!     kept: vec![],
 //! };
 //! assert_eq!(render(&plan, false), "No changes. The lab matches the code (3 resources).\n");
 //! ```
@@ -69,6 +70,16 @@ pub fn render(plan: &Plan, color: bool) -> String {
         for d in &plan.drift {
             render_drift(&mut out, p, d);
         }
+        out.push('\n');
+    }
+
+    if !plan.kept.is_empty() {
+        let kept: Vec<&str> = plan.kept.iter().map(|a| a.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "Kept (prevent_destroy, or needed by what is): {}",
+            kept.join(", ")
+        );
         out.push('\n');
     }
 
@@ -329,6 +340,7 @@ mod tests {
             unchanged: 0,
             estimate: Duration::ZERO,
             critical_path: vec![],
+            kept: vec![],
         }
     }
 
@@ -446,6 +458,7 @@ mod tests {
             unchanged: 3,
             estimate: Duration::from_millis(12_400),
             critical_path: vec![addr("db"), addr("app"), addr("proxy")],
+            kept: vec![],
             ..empty_plan()
         }
     }

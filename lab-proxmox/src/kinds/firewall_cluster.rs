@@ -18,7 +18,7 @@ use lab_core::kind::Kind;
 use serde::{Deserialize, Serialize};
 
 /// The spec of a `proxmox.firewall_cluster`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterFirewallSpec {
     /// The datacenter firewall switch.

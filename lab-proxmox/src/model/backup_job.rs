@@ -3,8 +3,9 @@
 
 use std::fmt;
 
+use lab_core::diag::Loc;
 use lab_core::value::OutputRef;
-use lab_core::{Handle, Output, Resource, ResourceSpec, Value};
+use lab_core::{Handle, Lab, Output, Resource, ResourceSpec, Value};
 
 use super::node::Node;
 use super::pool::Pool;
@@ -293,6 +294,50 @@ impl BackupJob {
     /// The spec built so far.
     pub fn spec(&self) -> &ResourceSpec {
         &self.spec
+    }
+}
+
+impl BackupJob {
+    /// Adds `guest` to the job `job`, which is in `lab` already: for builders
+    /// that make a guest after the job it belongs to (lab-services' `App`
+    /// with `.backup(&job)`, as Caddy routes join their proxy). `at` is the
+    /// user's line that asked for it. Selecting a guest twice is harmless: PVE
+    /// backs it up once.
+    ///
+    /// ```
+    /// use lab_core::prelude::*;
+    /// use lab_proxmox::model::{BackupJob, Container, Node, Storage};
+    ///
+    /// let mut lab = Lab::new("home");
+    /// let pve1 = lab.add(Node::new("pve1"));
+    /// let pbs = lab.add(Storage::existing("pbs-daily"));
+    /// let job = lab.add(BackupJob::new("nightly", &pbs, "02:00"));
+    /// let ct = lab.add(Container::new("notes", &pve1));
+    /// BackupJob::select_guest(&mut lab, &job, &ct, std::panic::Location::caller());
+    /// let vmids = lab.resource(job.address()).unwrap().attrs["vmids"].as_list().unwrap().len();
+    /// assert_eq!(vmids, 1);
+    /// ```
+    pub fn select_guest<R>(lab: &mut Lab, job: &Handle<BackupJob>, guest: &Handle<R>, at: Loc)
+    where
+        Handle<R>: GuestOutputs,
+    {
+        let vmid = vmid_ref(guest);
+        let Some(spec) = lab.spec_mut(job.address()) else {
+            return;
+        };
+        let mut list = match spec.attrs.get("vmids") {
+            Some(Value::List(list)) => list.clone(),
+            _ => Vec::new(),
+        };
+        if !list.contains(&vmid) {
+            list.push(vmid);
+        }
+        spec.attrs.insert("vmids".into(), Value::List(list));
+        spec.field_locs.entry("vmids".into()).or_insert(at);
+        spec.depend_on(guest, "vmids");
+        if let Some(dep) = spec.deps.last_mut() {
+            dep.loc = at;
+        }
     }
 }
 

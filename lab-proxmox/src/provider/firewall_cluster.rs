@@ -2,7 +2,10 @@
 //! update `PUT` the options the lab sets (with the digest read just
 //! before), never the others; delete sets `enable` back to 0 and leaves
 //! the rest (the plan says so). There is one per cluster: its id is
-//! `cluster`, and it is always "there" to adopt.
+//! `cluster`. The options carry no ownership marker; a create is an
+//! idempotent `PUT`. Adoption takes them only when they are exactly what
+//! the lab would write (a state behind the world): after a destroy (which
+//! set `enable` back to 0) they are written again, not "found".
 
 use async_trait::async_trait;
 use lab_core::kind::{Create, Delete, Found, KindProvider, Read, Update};
@@ -142,13 +145,18 @@ impl KindProvider<ClusterFirewallSpec> for ProxmoxProvider {
         self.put_cluster_options(form).await.map(|_| ())
     }
 
-    /// The cluster's options always exist: adopted as they are.
+    /// The options exist on every cluster and carry no marker: they are
+    /// adopted only when they are what the lab would write.
     async fn adopt(
         &self,
         _ctx: &OpContext,
         _owner: &Ownership,
-        _desired: Option<&ClusterFirewallSpec>,
+        desired: Option<&ClusterFirewallSpec>,
     ) -> Result<Vec<Found<ClusterFirewallSpec>>, ProviderError> {
-        Ok(vec![observe(&self.cluster_options().await?)])
+        let found = observe(&self.cluster_options().await?);
+        Ok(match desired {
+            Some(d) if *d == found.spec => vec![found],
+            _ => Vec::new(),
+        })
     }
 }

@@ -20,6 +20,7 @@ use crate::model::net_resource;
 ///     .or(Include::email_domain("example.org"));
 /// assert_eq!(admins.len(), 3);
 /// ```
+#[derive(Clone, Debug)]
 pub struct Include {
     rules: Vec<Value>,
     deps: Vec<Dependency>,

@@ -1,10 +1,10 @@
 //! The quickstart lab: a small lab you can apply on any machine.
 //!
 //! ```text
-//! cargo run --example quickstart -- apply --auto-approve   # create everything
-//! cargo run --example quickstart -- plan                   # "No changes."
-//! cargo run --example quickstart -- graph                  # the dependency graph (DOT)
-//! cargo run --example quickstart -- destroy --auto-approve # remove it all again
+//! cargo run -p lab-core --example quickstart -- apply --auto-approve   # create everything
+//! cargo run -p lab-core --example quickstart -- plan                   # "No changes."
+//! cargo run -p lab-core --example quickstart -- graph                  # the dependency graph (DOT)
+//! cargo run -p lab-core --example quickstart -- destroy --auto-approve # remove it all again
 //! ```
 //!
 //! Nothing here touches real hardware: the resources are generic `Thing`s
@@ -14,9 +14,9 @@
 use std::time::Duration;
 
 // The prelude has the names a lab needs: `Lab`, `Appliance`, `Secret`, ...
-use lab::prelude::*;
+use lab_core::prelude::*;
 // A generic resource (`Thing`) and the simulated provider that applies it.
-use lab::testing::{MemoryProvider, Thing};
+use lab_core::testing::{MemoryProvider, Thing};
 
 fn main() {
     // The lab is a plain Rust value. Its name is recorded in the state and in
@@ -90,5 +90,5 @@ fn main() {
 
     // Turn this program into the lab's CLI: check, plan, apply, destroy,
     // graph, state. It parses the arguments, runs, and exits.
-    lab::cli::run(lab);
+    lab_core::cli::run(lab);
 }
