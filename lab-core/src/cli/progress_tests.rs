@@ -384,3 +384,26 @@ fn a_failure_shows_in_the_summary_counts_and_list() {
     );
     assert!(summary.contains("run apply again"), "{summary}");
 }
+
+#[test]
+fn a_run_stopped_by_rejected_credentials_is_not_called_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let (memory, disks) = (MemoryProvider::new(), disks());
+    memory.fail_resource("a", Fault::Auth);
+    let lab = lab(&memory, &disks, &[("a", "x", 1)]);
+    let (code, out) = cli(
+        lab,
+        dir.path(),
+        &["apply", "--auto-approve", "--parallelism", "1"],
+    );
+    assert_eq!(code, 1, "{out}");
+    let summary = summary(&out);
+    assert!(
+        summary.starts_with("Apply finished with failures: "),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("memory  0 done, 1 failed") && summary.contains("The run stopped: "),
+        "{summary}"
+    );
+}

@@ -99,7 +99,10 @@ impl ApplySummary {
         }
         let mut per_provider: BTreeMap<&str, ProviderOps> = BTreeMap::new();
         let mut count = |address: &Address, op: OpKind, bump: fn(&mut ProviderOps)| {
-            let name = provider_of.get(&(address, op)).copied().unwrap_or("?");
+            let name = provider_of
+                .get(&(address, op))
+                .copied()
+                .unwrap_or("(not in the plan)");
             let entry = per_provider.entry(name).or_insert_with(|| ProviderOps {
                 provider: name.to_string(),
                 ..Default::default()
