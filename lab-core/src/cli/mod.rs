@@ -30,7 +30,14 @@
 //! [`run_captured`] runs any of them inside a test.
 //!
 //! Global options: `--state-dir DIR` (default `.lab`) and `--no-color`
-//! (color is used only when stdout is a terminal and `NO_COLOR` is unset).
+//! (color is used only when stdout is a terminal, `NO_COLOR` is unset and
+//! `TERM` is not `dumb`).
+//!
+//! Progress: in a pipe `apply` and `destroy` print one line per event; on a
+//! terminal the same lines scroll above a live bar, and planning shows a
+//! spinner while providers refresh. Both end with a summary, in a pipe too:
+//! resources created, updated, replaced and deleted, operations per
+//! provider instance, failures and time ([`ApplySummary`]).
 //!
 //! Exit codes: 0 success (for `plan`: no changes), 2 `plan` found changes,
 //! 1 anything went wrong (bad arguments, a failed check, a failed operation).
@@ -63,10 +70,12 @@ use crate::{Address, Diagnostic, Engine, EngineError, Event, Lab, Severity};
 
 mod progress;
 mod session;
+mod summary;
 #[cfg(test)]
 mod tests;
 
 use session::Session;
+pub use summary::{ApplySummary, ProviderOps};
 
 /// Parses the process's arguments, runs the command and exits with its code.
 pub fn run(lab: Lab) -> ! {
@@ -83,11 +92,11 @@ where
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     let term = Term::detect();
-    let stdout = io::stdout();
-    let stderr = io::stderr();
+    // stdout and stderr are not held locked: the progress bar's ticker
+    // thread draws on them between the session's writes.
+    let mut out = io::stdout();
+    let mut err = io::stderr();
     let stdin = io::stdin();
-    let mut out = stdout.lock();
-    let mut err = stderr.lock();
     let mut input = stdin.lock();
     run_io(lab, args, &mut out, &mut err, &mut input, term)
 }
@@ -113,9 +122,11 @@ where
 /// What the terminal allows.
 #[derive(Clone, Copy, Debug)]
 struct Term {
-    /// Color is allowed (stdout is a terminal and `NO_COLOR` is unset).
+    /// Color is allowed (stdout is a terminal, `NO_COLOR` is unset and
+    /// `TERM` is not `dumb`).
     color: bool,
-    /// stdout is a terminal: live progress.
+    /// stdout is a terminal that can redraw (`TERM` is not `dumb`): live
+    /// progress.
     live: bool,
     /// stdin is a terminal: confirmation can be asked.
     interactive: bool,
@@ -123,7 +134,8 @@ struct Term {
 
 impl Term {
     fn detect() -> Self {
-        let stdout_tty = io::stdout().is_terminal();
+        let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+        let stdout_tty = io::stdout().is_terminal() && !dumb;
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Term {
             color: stdout_tty && !no_color,

@@ -1,7 +1,9 @@
 //! One CLI invocation ([`Session`]): each command over the engine, and how
 //! its results and errors are printed.
 
-use super::progress::{op_count, with_events, Progress};
+use indicatif::ProgressDrawTarget;
+
+use super::progress::{live_target, op_count, with_events, Progress, RefreshSpinner};
 use super::*;
 
 /// One CLI invocation: the engine, its event stream and the terminal.
@@ -239,28 +241,26 @@ impl Session<'_> {
         Ok(if plan.has_changes() { 2 } else { 0 })
     }
 
-    /// Plans (or plans a destroy), printing refresh progress on a terminal.
+    /// Plans (or plans a destroy), with a refresh spinner on a terminal.
     async fn make_plan(&mut self, destroy: bool) -> Result<Plan, CliError> {
-        let live = self.term.live;
+        let mut spinner = RefreshSpinner::new(
+            self.term,
+            live_target(self.term, ProgressDrawTarget::stderr),
+        );
         let err = &mut *self.err;
-        let on_event = |e: Event| {
-            if live {
-                if let Event::Refreshing { .. } = e {
-                    let _ = writeln!(err, "{e}");
-                }
-            }
-        };
+        let on_event = |e: Event| spinner.on_event(&e, err);
         let plan = if destroy {
-            with_events(self.engine.plan_destroy(), &mut self.events, on_event).await?
+            with_events(self.engine.plan_destroy(), &mut self.events, on_event).await
         } else {
             with_events(
                 self.engine.plan(&PlanOptions::default()),
                 &mut self.events,
                 on_event,
             )
-            .await?
+            .await
         };
-        Ok(plan)
+        spinner.clear();
+        Ok(plan?)
     }
 
     /// Saves `plan` for `apply FILE`: secrets sealed with age, the whole
@@ -397,80 +397,19 @@ impl Session<'_> {
 
     /// Applies `plan` with progress, then prints the summary.
     async fn run_plan(&mut self, plan: &Plan, opts: &ApplyOptions) -> Result<i32, CliError> {
-        let mut progress = Progress::new(self.term, op_count(plan));
+        let target = live_target(self.term, ProgressDrawTarget::stdout);
         writeln!(self.out)?;
+        self.out.flush()?;
+        let mut progress = Progress::new(self.term, op_count(plan), target);
         let out = &mut *self.out;
         let result = with_events(self.engine.apply(plan, opts), &mut self.events, |e| {
             progress.on_event(&e, out)
         })
         .await;
-        progress.clear(out);
+        progress.clear();
         let report = result?;
-        self.print_summary(&report)?;
+        super::summary::print_summary(&mut *self.out, self.term, plan, &report)?;
         Ok(if report.is_success() { 0 } else { 1 })
-    }
-
-    fn print_summary(&mut self, report: &ApplyReport) -> Result<(), CliError> {
-        let out = &mut *self.out;
-        writeln!(
-            out,
-            "\nApply complete: {} done, {} failed, {} skipped in {}.",
-            report.done.len(),
-            report.failed.len(),
-            report.skipped.len(),
-            fmt_duration(report.elapsed)
-        )?;
-        if !report.moved.is_empty() {
-            writeln!(out, "Moved:")?;
-            for (from, to) in &report.moved {
-                writeln!(out, "  {from} -> {to}")?;
-            }
-        }
-        if !report.recovered.is_empty() {
-            writeln!(out, "Recovered from an interrupted run:")?;
-            for (address, outcome) in &report.recovered {
-                writeln!(out, "  {address}: {outcome}")?;
-            }
-        }
-        if !report.failed.is_empty() {
-            writeln!(out, "Failed:")?;
-            for f in &report.failed {
-                let tries = if f.attempts > 1 {
-                    format!(" (after {} attempts)", f.attempts)
-                } else {
-                    String::new()
-                };
-                writeln!(
-                    out,
-                    "  {} {} ({}){tries}: {}",
-                    self.term.paint_red("x"),
-                    f.address,
-                    f.op,
-                    f.error
-                )?;
-            }
-        }
-        if !report.skipped.is_empty() {
-            writeln!(out, "Skipped:")?;
-            for s in &report.skipped {
-                writeln!(
-                    out,
-                    "  - {} ({}): waited for {}, which failed",
-                    s.address, s.op, s.because
-                )?;
-            }
-        }
-        if let Some(why) = &report.stopped {
-            writeln!(out, "{} The run stopped: {why}", self.term.paint_red("x"))?;
-        }
-        if !report.is_success() {
-            writeln!(
-                out,
-                "The state records everything that was done. Fix the cause above and run apply again: \
-                 it continues from there."
-            )?;
-        }
-        Ok(())
     }
 
     fn state_list(&mut self) -> Result<i32, CliError> {

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use super::progress::Progress;
 use super::*;
 use crate::testing::{Fault, MemoryProvider, Thing};
 use crate::{Appliance, ApplianceKind, Resource};
@@ -359,39 +358,6 @@ fn check_graph_and_arguments() {
         1
     );
     assert_eq!(run(&memory, dir.path(), &[]).code, 1);
-}
-
-#[test]
-fn live_progress_redraws_a_status_line() {
-    let mut p = Progress::new(
-        Term {
-            live: true,
-            ..PLAIN
-        },
-        2,
-    );
-    let a = Address::new("test.thing", "a");
-    let mut out = Vec::new();
-    p.on_event(
-        &Event::Started {
-            address: a.clone(),
-            op: OpKind::Create,
-        },
-        &mut out,
-    );
-    p.on_event(
-        &Event::Finished {
-            address: a,
-            op: OpKind::Create,
-            elapsed: std::time::Duration::from_millis(5),
-        },
-        &mut out,
-    );
-    p.clear(&mut out);
-    let text = String::from_utf8(out).unwrap();
-    assert!(text.contains("[0/2] 1 running: test.thing.a"), "{text:?}");
-    assert!(text.contains("[1/2] 0 running"), "{text:?}");
-    assert!(text.ends_with("\r\x1b[2K"));
 }
 
 // Issue 9, crash safety: a damaged, lost or foreign state and an edited
