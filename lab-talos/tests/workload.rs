@@ -367,6 +367,28 @@ async fn a_hand_edit_is_drift_on_its_field_and_apply_puts_it_back() {
         .collect();
     assert_eq!(changed, ["image"]);
 
+    // An edit no field shows (a second container) is drift on `files`.
+    let service = root.join("home/media/photos/service.yaml");
+    let before = std::fs::read_to_string(&service).unwrap();
+    std::fs::write(
+        &service,
+        before.replace(
+            "    type: LoadBalancer\n",
+            "    type: LoadBalancer\n    externalTrafficPolicy: Local\n",
+        ),
+    )
+    .unwrap();
+    let p = plan(full_lab(&root, IMAGE), &state).await;
+    let changes: Vec<_> = p.drift.iter().flat_map(|d| d.changes.iter()).collect();
+    assert_eq!(changes.len(), 1, "{:#?}", p.drift);
+    assert_eq!(changes[0].field, "files");
+    assert_eq!(
+        changes[0].after,
+        Some(Value::from("edited outside lab: service.yaml"))
+    );
+    apply(full_lab(&root, IMAGE), &state).await;
+    assert_eq!(std::fs::read_to_string(&service).unwrap(), before);
+
     // The Service taken out of the workload's kustomization: Flux no longer
     // applies it, so its fields read as gone.
     let index = root.join("home/media/photos/kustomization.yaml");

@@ -36,7 +36,9 @@ pub use config::{
 pub use machine::{MachineOut, MachineSpec};
 pub use schematic::{SchematicOut, SchematicSpec, SchematicYaml};
 pub use secrets::{SecretsOut, SecretsSpec};
-pub use workload::{NfsVolume, WorkloadEnv, WorkloadOut, WorkloadPort, WorkloadSpec};
+pub use workload::{
+    NfsVolume, WorkloadEnv, WorkloadOut, WorkloadPort, WorkloadSpec, FILES_AS_GENERATED,
+};
 
 use crate::config::Role;
 

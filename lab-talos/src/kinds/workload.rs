@@ -6,7 +6,7 @@
 //!
 //! | attributes | outputs |
 //! |---|---|
-//! | `cluster: Str` (the `talos.cluster`'s name), `namespace: Str`, `image: Str` (with a tag or digest), `replicas: Int`, `ports: [{name, port}]`, `env: [{name, value} \| {name, secret, key}]`, `volumes: [{mount_path, server, export, size}]` (NFS), `cpu: Str`, `memory: Str` (requests, Kubernetes quantities), `load_balancer: Str` (an IP) | `folder: Str` (the workload's folder), `service: Str` (the Service's cluster DNS name, when it has ports) |
+//! | `cluster: Str` (the `talos.cluster`'s name), `namespace: Str`, `image: Str` (with a tag or digest), `replicas: Int`, `ports: [{name, port}]`, `env: [{name, value} \| {name, secret, key}]`, `volumes: [{mount_path, server, export, size}]` (NFS), `cpu: Str`, `memory: Str` (requests, Kubernetes quantities), `load_balancer: Str` (an IP), `files: Str` (`as generated`: read back as `edited outside lab: <files>` when a file differs from what the other fields render, an edit lab does not model; the update writes them again) | `folder: Str` (the workload's folder), `service: Str` (the Service's cluster DNS name, when it has ports) |
 //!
 //! Empty lists and unset options are left out, as in every kind of this
 //! crate. Secrets never appear: an environment variable from a secret
@@ -50,7 +50,14 @@ pub struct WorkloadSpec {
     /// instead of `ClusterIP`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_balancer: Option<String>,
+    /// [`FILES_AS_GENERATED`], or which files hold an edit that none of
+    /// the other fields shows (read back by the provider).
+    pub files: String,
 }
+
+/// The `files` attribute of a workload whose files hold nothing but what
+/// its other fields say.
+pub const FILES_AS_GENERATED: &str = "as generated";
 
 /// A named container port.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -81,6 +81,7 @@ impl Workload {
         spec.depend_on(cluster, "cluster");
         spec.set("namespace", name);
         spec.set("replicas", Value::Int(1));
+        spec.set("files", kinds::FILES_AS_GENERATED);
         Workload {
             spec,
             ports: Vec::new(),

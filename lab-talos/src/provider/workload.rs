@@ -32,7 +32,10 @@
 //!   kustomization reads as the fields it held, gone); a missing file, one
 //!   that lost its marker or no longer parses, or a workload the indexes no
 //!   longer lead to, means the workload is gone (kustomize could not build
-//!   it), so the next apply writes it again.
+//!   it), so the next apply writes it again. An edit no field shows (an
+//!   annotation, a second container) reads as the `files` field
+//!   `edited outside lab: deployment.yaml`: drift, and an update writes the
+//!   file again.
 //! - delete removes only the files carrying the resource's marker, the
 //!   indexes when no workload of the lab is left under them, and folders
 //!   left empty; anything else stays.
@@ -250,7 +253,13 @@ impl WorkloadFolder {
         if !docs.contains_key(manifests::DEPLOYMENT) {
             return None;
         }
-        Some(parse::spec_from(&prior.cluster, &docs))
+        docs.insert(KUSTOMIZATION, vec![index]);
+        let mut spec = parse::spec_from(&prior.cluster, &docs);
+        let edited = parse::edited_files(name, &spec, &docs);
+        if !edited.is_empty() {
+            spec.files = format!("edited outside lab: {}", edited.join(", "));
+        }
+        Some(spec)
     }
 
     /// Removes the workload's marked files, its emptied folder and the

@@ -9,10 +9,10 @@
 
 use std::collections::HashMap;
 
-use crate::kinds::{NfsVolume, WorkloadEnv, WorkloadPort, WorkloadSpec};
+use crate::kinds::{NfsVolume, WorkloadEnv, WorkloadPort, WorkloadSpec, FILES_AS_GENERATED};
 use crate::yaml::Node;
 
-use super::manifests::{DEPLOYMENT, PV, PVC, SERVICE};
+use super::manifests::{workload_files, DEPLOYMENT, PV, PVC, SERVICE, WORKLOAD_FILES};
 
 /// The parsed documents of a workload's files, by file name.
 pub(crate) type Docs = HashMap<&'static str, Vec<Node>>;
@@ -36,6 +36,28 @@ fn port_number(node: Option<&Node>) -> u16 {
     }
 }
 
+fn pod_spec(docs: &Docs) -> Option<&Node> {
+    docs.get(DEPLOYMENT)?
+        .first()?
+        .get_path(&["spec", "template", "spec"])
+}
+
+fn first_container(pod: Option<&Node>) -> Option<&Node> {
+    pod?.get("containers")?.as_seq()?.first()
+}
+
+/// The ports the Deployment's container declares.
+fn container_ports(docs: &Docs) -> Vec<WorkloadPort> {
+    let container = first_container(pod_spec(docs));
+    seq(container.and_then(|c| c.get("ports")))
+        .iter()
+        .map(|p| WorkloadPort {
+            name: text(p.get("name")),
+            port: port_number(p.get("containerPort")),
+        })
+        .collect()
+}
+
 /// The spec the files describe, for a workload on `cluster`.
 pub(crate) fn spec_from(cluster: &str, docs: &Docs) -> WorkloadSpec {
     let deployment = docs.get(DEPLOYMENT).and_then(|d| d.first());
@@ -47,20 +69,11 @@ pub(crate) fn spec_from(cluster: &str, docs: &Docs) -> WorkloadSpec {
         None => 1,
         _ => 0,
     };
-    let pod = get(&["spec", "template", "spec"]);
-    let container = pod
-        .and_then(|p| p.get("containers"))
-        .and_then(Node::as_seq)
-        .and_then(|c| c.first());
+    let pod = pod_spec(docs);
+    let container = first_container(pod);
     let c = |key: &str| container.and_then(|c| c.get(key));
 
-    let mut ports: Vec<WorkloadPort> = seq(c("ports"))
-        .iter()
-        .map(|p| WorkloadPort {
-            name: text(p.get("name")),
-            port: port_number(p.get("containerPort")),
-        })
-        .collect();
+    let mut ports = container_ports(docs);
     let service = docs.get(SERVICE).and_then(|d| d.first());
     let service_ports: Vec<WorkloadPort> = service
         .map(|s| {
@@ -104,7 +117,10 @@ pub(crate) fn spec_from(cluster: &str, docs: &Docs) -> WorkloadSpec {
     let cpu = opt_text(requests.and_then(|r| r.get("cpu")));
     let memory = opt_text(requests.and_then(|r| r.get("memory")));
 
-    let volumes = volumes(pod, container, docs);
+    let volumes = volumes(pod, container, docs)
+        .into_iter()
+        .map(|(v, _)| v)
+        .collect();
     WorkloadSpec {
         cluster: cluster.to_string(),
         namespace,
@@ -116,12 +132,52 @@ pub(crate) fn spec_from(cluster: &str, docs: &Docs) -> WorkloadSpec {
         cpu,
         memory,
         load_balancer,
+        files: FILES_AS_GENERATED.to_string(),
     }
 }
 
+/// The files among `docs` whose YAML differs from what `spec` (read from
+/// them) renders: edits no field shows, like an added annotation or a
+/// second container. Compared as trees, so formatting, key order and
+/// comments do not count.
+///
+/// Where two files hold one field and disagree, `spec` has the Service's
+/// ports and the claim's sizes; the Deployment and the volumes are then
+/// compared with their own, so that the disagreement shows once, on the
+/// field.
+pub(crate) fn edited_files(name: &str, spec: &WorkloadSpec, docs: &Docs) -> Vec<&'static str> {
+    let own_view = |file: &str| -> WorkloadSpec {
+        let mut view = spec.clone();
+        if file == DEPLOYMENT {
+            view.ports = container_ports(docs);
+        }
+        if file == PV {
+            let pod = pod_spec(docs);
+            let offered = volumes(pod, first_container(pod), docs);
+            for (v, (_, pv_size)) in view.volumes.iter_mut().zip(offered) {
+                v.size = pv_size;
+            }
+        }
+        view
+    };
+    let rendered = |file: &str| -> Option<Vec<Node>> {
+        let (_, text) = workload_files(name, &own_view(file), "#")
+            .into_iter()
+            .find(|(f, _)| *f == file)?;
+        crate::yaml::parse(&text).ok()
+    };
+    let mut edited: Vec<&'static str> = docs
+        .iter()
+        .filter(|(file, on_disk)| rendered(file).as_ref() != Some(*on_disk))
+        .map(|(file, _)| *file)
+        .collect();
+    edited.sort_by_key(|f| WORKLOAD_FILES.iter().position(|w| w == f));
+    edited
+}
+
 /// Each mount, followed to its pod volume, claim and PersistentVolume by
-/// name.
-fn volumes(pod: Option<&Node>, container: Option<&Node>, docs: &Docs) -> Vec<NfsVolume> {
+/// name; with the size the PersistentVolume itself offers.
+fn volumes(pod: Option<&Node>, container: Option<&Node>, docs: &Docs) -> Vec<(NfsVolume, String)> {
     let named = |file: &str, name: &str| -> Option<&Node> {
         docs.get(file)?
             .iter()
@@ -144,17 +200,18 @@ fn volumes(pod: Option<&Node>, container: Option<&Node>, docs: &Docs) -> Vec<Nfs
             let pv_size = text(pv.and_then(|p| p.get_path(&["spec", "capacity", "storage"])));
             let claim_size =
                 text(claim.and_then(|c| c.get_path(&["spec", "resources", "requests", "storage"])));
-            NfsVolume {
+            let volume = NfsVolume {
                 mount_path: text(mount.get("mountPath")),
                 server: text(pv.and_then(|p| p.get_path(&["spec", "nfs", "server"]))),
                 export: text(pv.and_then(|p| p.get_path(&["spec", "nfs", "path"]))),
                 // The claim asks, the volume offers: an edit to either shows.
                 size: if claim_size == pv_size {
-                    pv_size
+                    pv_size.clone()
                 } else {
                     claim_size
                 },
-            }
+            };
+            (volume, pv_size)
         })
         .collect()
 }
@@ -212,6 +269,7 @@ mod tests {
             cpu: Some("500m".into()),
             memory: Some("2Gi".into()),
             load_balancer: Some("10.0.10.50".into()),
+            files: FILES_AS_GENERATED.into(),
         }
     }
 
@@ -237,6 +295,33 @@ mod tests {
     }
 
     #[test]
+    fn edits_no_field_shows_name_their_file() {
+        let s = spec();
+        let mut files = workload_files("photos", &s, "# marker");
+        assert!(edited_files("photos", &s, &docs_of(&files)).is_empty());
+        for (file, text) in &mut files {
+            if *file == SERVICE {
+                // Formatting and comments are not edits...
+                *text = text.replace(
+                    "    type: LoadBalancer",
+                    "    type:   LoadBalancer # public",
+                );
+            }
+            if *file == DEPLOYMENT {
+                // ...an annotation is.
+                *text = text.replace(
+                    "\n    labels:\n",
+                    "\n    annotations:\n        team: media\n    labels:\n",
+                );
+            }
+        }
+        let docs = docs_of(&files);
+        let read = spec_from("home", &docs);
+        assert_eq!(read, s);
+        assert_eq!(edited_files("photos", &read, &docs), [DEPLOYMENT]);
+    }
+
+    #[test]
     fn an_edit_reads_as_the_field_it_changed() {
         let s = spec();
         let mut files = workload_files("photos", &s, "# marker");
@@ -248,8 +333,11 @@ mod tests {
                 *text = text.replace("port: 2283", "port: 80");
             }
         }
-        let read = spec_from("home", &docs_of(&files));
+        let docs = docs_of(&files);
+        let read = spec_from("home", &docs);
         assert_eq!(read.volumes[0].size, "600Gi");
+        // One field in two files: the disagreement is the field's, no file's.
+        assert!(edited_files("photos", &read, &docs).is_empty());
         assert_eq!(read.ports[0].port, 80);
         assert_eq!(read.image, s.image);
         let mut docs = docs_of(&files);
