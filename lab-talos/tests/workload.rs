@@ -143,7 +143,7 @@ fn bad_values_are_problems_at_the_users_line() {
         lab.add(
             Workload::new(cluster, "lb")
                 .image("nginx:1.27")
-                .load_balancer("10.0.10.50"),
+                .load_balancer("10.0.10.50"), // no ports
         );
         lab.add(Workload::new(cluster, "9lives").image("nginx"));
     });
@@ -176,7 +176,7 @@ fn bad_values_are_problems_at_the_users_line() {
         at("has no image"),
         line_of("Workload::new(cluster, \"no-image\")")
     );
-    assert_eq!(at("no ports"), line_of(".load_balancer(\"10.0.10.50\"),"));
+    assert_eq!(at("no ports"), line_of("// no ports"));
     assert_eq!(at("`9lives` is not a workload name"), line_of("\"9lives\""));
     assert_eq!(at("`nginx` has no tag"), line_of("\"9lives\""));
     // The secret's value is never in a message.
@@ -191,6 +191,46 @@ fn bad_values_are_problems_at_the_users_line() {
     assert!(
         help.contains("sealed-secrets") && help.contains("env_from_secret"),
         "{help}"
+    );
+}
+
+#[test]
+fn a_load_balancer_ip_taken_already_is_refused_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab_with(dir.path(), |lab, cluster| {
+        lab.add(photos(cluster, IMAGE));
+        lab.add(
+            Workload::new(cluster, "blog")
+                .image("ghcr.io/example/blog:1.0")
+                .port("http", 8081)
+                .load_balancer("10.0.10.50"), // taken by photos
+        );
+        lab.add(
+            Workload::new(cluster, "wiki")
+                .image("ghcr.io/example/wiki:2.1")
+                .port("http", 3000)
+                .load_balancer("10.0.10.11"), // cp1's address
+        );
+    });
+    let found: Vec<_> = lab
+        .check()
+        .into_iter()
+        .filter(|d| d.code == lab_talos::checks::WORKLOAD_IP)
+        .collect();
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(found[0].labels[0].loc.line(), line_of("// taken by photos"));
+    assert!(
+        found[0]
+            .message
+            .contains("workload `photos`'s load balancer"),
+        "{}",
+        found[0].message
+    );
+    assert_eq!(found[1].labels[0].loc.line(), line_of("// cp1's address"));
+    assert!(
+        found[1].message.contains("node `cp1`'s address"),
+        "{}",
+        found[1].message
     );
 }
 

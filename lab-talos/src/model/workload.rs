@@ -69,6 +69,7 @@ impl Workload {
     pub fn new(cluster: &Handle<Cluster>, name: impl AsRef<str>) -> Self {
         let name = name.as_ref();
         let mut spec = ResourceSpec::new(Self::KIND, name);
+        spec.check_set = Some(crate::checks::SET);
         if let Some(p) = dns1035_label_problem(name) {
             spec.invalid(
                 "name",

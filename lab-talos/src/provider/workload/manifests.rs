@@ -7,8 +7,8 @@
 //! back: the Deployment and the Service are named after the workload and
 //! select pods by `app.kubernetes.io/name`; volume `i` is the pod volume
 //! `data-<i>`, the claim `<name>-data-<i>` in the namespace, and the
-//! PersistentVolume `<namespace>-<name>-data-<i>` (PV names are
-//! cluster-wide), bound to that claim by `claimRef` so no other claim can
+//! PersistentVolume `<namespace>.<name>.data-<i>` (PV names are
+//! cluster-wide; the dots keep `a-b`/`c` and `a`/`b-c` apart), bound to that claim by `claimRef` so no other claim can
 //! take it.
 
 use crate::kinds::WorkloadSpec;
@@ -45,7 +45,7 @@ pub(crate) fn claim_name(name: &str, i: usize) -> String {
 
 /// The PersistentVolume name of volume `i`.
 pub(crate) fn volume_name(namespace: &str, name: &str, i: usize) -> String {
-    format!("{namespace}-{name}-data-{i}")
+    format!("{namespace}.{name}.data-{i}")
 }
 
 /// The files of workload `name`, `(file name, text)`, each text starting
