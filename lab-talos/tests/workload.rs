@@ -515,3 +515,44 @@ async fn delete_leaves_foreign_files_and_create_refuses_to_overwrite_them() {
         "apiVersion: apps/v1\nkind: Deployment\n"
     );
 }
+
+#[tokio::test]
+async fn another_namespace_moves_the_folder_and_a_lost_state_rewrites_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, state) = (dir.path().join("gitops"), dir.path().join(".lab"));
+    let blog = |namespace: &'static str| {
+        let root = root.clone();
+        move || {
+            lab_with(&root, |lab, cluster| {
+                lab.add(
+                    Workload::new(cluster, "blog")
+                        .namespace(namespace)
+                        .image("ghcr.io/example/blog:1.0"),
+                );
+            })
+        }
+    };
+    apply(blog("web")(), &state).await;
+    assert!(root.join("home/web/blog/deployment.yaml").exists());
+
+    let p = apply(blog("public")(), &state).await;
+    assert_eq!(p.steps.len(), 1);
+    assert_eq!(p.steps[0].action, Action::Replace);
+    assert!(root.join("home/public/blog/deployment.yaml").exists());
+    assert!(
+        !root.join("home/web").exists(),
+        "the old namespace's folder is gone"
+    );
+    let index = std::fs::read_to_string(root.join("home/kustomization.yaml")).unwrap();
+    assert!(
+        index.contains("- public") && !index.contains("- web"),
+        "{index}"
+    );
+
+    // The state is lost: the files carry this lab's marker, so the create
+    // writes over them and the next plan is quiet.
+    std::fs::remove_dir_all(&state).unwrap();
+    let p = apply(blog("public")(), &state).await;
+    assert_eq!(p.steps[0].action, Action::Create);
+    assert!(!plan(blog("public")(), &state).await.has_changes());
+}
