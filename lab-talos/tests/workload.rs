@@ -556,3 +556,48 @@ async fn another_namespace_moves_the_folder_and_a_lost_state_rewrites_in_place()
     assert_eq!(p.steps[0].action, Action::Create);
     assert!(!plan(blog("public")(), &state).await.has_changes());
 }
+
+/// The way a homelab writes it: a workload on `TalosCluster`'s cluster,
+/// whose VIP no Service may take.
+#[test]
+fn a_workload_on_a_lowered_cluster_checks_clean_and_waits_for_it() {
+    use lab_proxmox::model::{Content, Node, Storage};
+    use lab_talos::model::TalosCluster;
+    let mut lab = Lab::new("home");
+    lab.register_provider(WorkloadFolder::new("gitops"));
+    let pve1 = lab.add(Node::new("pve1").bridge("vmbr0"));
+    let local = lab.add(Storage::existing("local").content(&[Content::Iso]));
+    let lvm = lab.add(Storage::existing("local-lvm").content(&[Content::Images]));
+    let talos = TalosCluster::new("home", "https://10.0.10.5:6443")
+        .vip("10.0.10.5")
+        .link("ens18")
+        .gateway("10.0.10.1")
+        .vm_storage(&lvm)
+        .iso_storage(&local)
+        .control_plane("cp1", "10.0.10.11/24", &pve1)
+        .add_to(&mut lab);
+    let photos = lab.add(photos(&talos.cluster, IMAGE));
+    let errors: Vec<_> = lab
+        .check()
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let spec = lab.resource(photos.address()).unwrap();
+    assert!(spec.deps.iter().any(|d| &d.on == talos.cluster.address()));
+
+    lab.add(
+        Workload::new(&talos.cluster, "dns")
+            .image("ghcr.io/example/dns:1.0")
+            .port("dns", 5353)
+            .load_balancer("10.0.10.5"), // the VIP
+    );
+    let found: Vec<_> = lab
+        .check()
+        .into_iter()
+        .filter(|d| d.code == lab_talos::checks::WORKLOAD_IP)
+        .collect();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].message.contains("the VIP of cluster `home`"));
+    assert_eq!(found[0].labels[0].loc.line(), line_of("// the VIP"));
+}
