@@ -152,7 +152,9 @@ impl WorkloadFolder {
         let folder = self.workload_folder(name, spec);
         let files = manifests::workload_files(name, spec, &marker);
         self.locked(|| {
-            for file in WORKLOAD_FILES {
+            // Only what it writes: a file of the user's that the workload
+            // no longer needs (their own `service.yaml`) is left alone.
+            for (file, _) in &files {
                 refuse_foreign(&folder.join(file), &marker)?;
             }
             std::fs::create_dir_all(&folder).map_err(|e| io_error("create", &folder, e))?;
