@@ -148,6 +148,7 @@ impl WorkloadFolder {
         spec: &WorkloadSpec,
         owner: &Ownership,
     ) -> Result<(), ProviderError> {
+        inside_root(name, spec)?;
         let marker = workload_marker(owner);
         let folder = self.workload_folder(name, spec);
         let files = manifests::workload_files(name, spec, &marker);
@@ -219,6 +220,7 @@ impl WorkloadFolder {
         prior: &WorkloadSpec,
         owner: &Ownership,
     ) -> Option<WorkloadSpec> {
+        inside_root(name, prior).ok()?;
         let marker = workload_marker(owner);
         let folder = self.workload_folder(name, prior);
         let ns_dir = folder.parent()?;
@@ -272,6 +274,7 @@ impl WorkloadFolder {
         spec: &WorkloadSpec,
         owner: &Ownership,
     ) -> Result<(), ProviderError> {
+        inside_root(name, spec)?;
         let marker = workload_marker(owner);
         let folder = self.workload_folder(name, spec);
         self.locked(|| {
@@ -282,6 +285,24 @@ impl WorkloadFolder {
             self.rebuild_indexes(&spec.cluster, &owner.lab)
         })
     }
+}
+
+/// Refuses a cluster, namespace or name that would lead outside the root
+/// (the builders only make DNS labels; this guards hand-made specs).
+fn inside_root(name: &str, spec: &WorkloadSpec) -> Result<(), ProviderError> {
+    for (what, part) in [
+        ("cluster", spec.cluster.as_str()),
+        ("namespace", spec.namespace.as_str()),
+        ("name", name),
+    ] {
+        if part.is_empty() || part == "." || part == ".." || part.contains(['/', '\\']) {
+            return Err(ProviderError::permanent(format!(
+                "the workload's {what} `{part}` is not a folder name: use a DNS label, like \
+                 `media`"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The marker line of `owner`'s files.
@@ -504,5 +525,41 @@ impl KindProvider<WorkloadSpec> for WorkloadFolder {
             .map(|spec| self.found(name, spec))
             .into_iter()
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kinds::FILES_AS_GENERATED;
+
+    fn spec(cluster: &str, namespace: &str) -> WorkloadSpec {
+        WorkloadSpec {
+            cluster: cluster.into(),
+            namespace: namespace.into(),
+            image: "nginx:1.27".into(),
+            replicas: 1,
+            ports: Vec::new(),
+            env: Vec::new(),
+            volumes: Vec::new(),
+            cpu: None,
+            memory: None,
+            load_balancer: None,
+            files: FILES_AS_GENERATED.into(),
+        }
+    }
+
+    #[test]
+    fn folders_stay_inside_the_root() {
+        assert!(inside_root("blog", &spec("home", "web")).is_ok());
+        for (name, cluster, namespace) in [
+            ("blog", "..", "web"),
+            ("blog", "home", "a/b"),
+            ("..", "home", "web"),
+            ("blog", "home", ""),
+        ] {
+            let e = inside_root(name, &spec(cluster, namespace)).unwrap_err();
+            assert!(e.to_string().contains("is not a folder name"), "{e}");
+        }
     }
 }
