@@ -53,6 +53,7 @@ use crate::model::net::{endpoint_problem, parse_ip, Cidr};
 
 #[cfg(feature = "schema")]
 mod schema;
+mod workload;
 
 /// An even number of control planes: etcd gains no fault tolerance from
 /// the extra member (warning).
@@ -75,6 +76,9 @@ pub const DUPLICATE_ADDRESS: &str = "talos::duplicate-address";
 pub const GATEWAY_SUBNET: &str = "talos::gateway-subnet";
 /// A VM with less memory than Talos needs for its role (warning).
 pub const MEMORY: &str = "talos::memory";
+/// A workload's load-balancer IP that another workload of its cluster, a
+/// node or the VIP already has.
+pub const WORKLOAD_IP: &str = "talos::workload-ip";
 
 /// Talos's minimum memory for a control plane, in MiB.
 pub const CONTROL_PLANE_MIN_MEMORY_MB: i64 = 2048;
@@ -94,6 +98,7 @@ pub fn checks() -> Vec<Check> {
         Check::new(DUPLICATE_ADDRESS, Severity::Error, duplicate_address),
         Check::new(GATEWAY_SUBNET, Severity::Error, gateway_subnet),
         Check::new(MEMORY, Severity::Warning, memory),
+        Check::new(WORKLOAD_IP, Severity::Error, workload::workload_ip),
     ]
 }
 

@@ -14,6 +14,10 @@
 //!   maintenance mode, then mTLS with an admin certificate from the bundle);
 //! - [`provider`]: a lab-core `TypedProvider` for the four kinds,
 //!   registered with `TalosProvider::shared`;
+//! - workloads on the cluster: [`model::Workload`] (`talos.workload`), kept
+//!   as Kubernetes manifests in a folder for Flux or Argo CD by its own
+//!   provider, [`provider::WorkloadFolder`] (`lab` never drives the
+//!   Kubernetes API);
 //! - `sim` (feature `sim`): an API-faithful Talos simulator on 127.0.0.1,
 //!   and [`connect`] to pair it with the Proxmox simulator.
 //!

@@ -501,7 +501,8 @@ fn the_talos_checks_are_registered_by_code() {
             PATCH_SCHEMA,
             DUPLICATE_ADDRESS,
             GATEWAY_SUBNET,
-            MEMORY
+            MEMORY,
+            WORKLOAD_IP
         ]
     );
     assert!(codes.iter().all(|c| c.starts_with("talos::")));

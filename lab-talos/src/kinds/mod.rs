@@ -15,12 +15,18 @@
 //! | `talos.machine` | node name | [`MachineSpec`] (its `config`: [`ConfigSpec`]) | [`MachineOut`] |
 //! | `talos.cluster` | cluster name | [`ClusterSpec`] | [`ClusterOut`] |
 //! | `talos.schematic` | cluster name | [`SchematicSpec`] | [`SchematicOut`] |
+//! | `talos.workload` | workload name | [`WorkloadSpec`] | [`WorkloadOut`] |
+//!
+//! `talos.workload` is applied by its own provider,
+//! [`crate::provider::WorkloadFolder`] (manifests in a folder for GitOps),
+//! not by the Talos provider.
 
 mod cluster;
 pub mod config;
 mod machine;
 mod schematic;
 mod secrets;
+mod workload;
 
 pub use cluster::{ClusterOut, ClusterSpec};
 pub use config::{
@@ -30,6 +36,9 @@ pub use config::{
 pub use machine::{MachineOut, MachineSpec};
 pub use schematic::{SchematicOut, SchematicSpec, SchematicYaml};
 pub use secrets::{SecretsOut, SecretsSpec};
+pub use workload::{
+    NfsVolume, WorkloadEnv, WorkloadOut, WorkloadPort, WorkloadSpec, FILES_AS_GENERATED,
+};
 
 use crate::config::Role;
 
@@ -41,8 +50,11 @@ pub const MACHINE: &str = "talos.machine";
 pub const CLUSTER: &str = "talos.cluster";
 /// Kind of an Image Factory schematic registration (one per cluster, optional).
 pub const SCHEMATIC: &str = "talos.schematic";
+/// Kind of a workload on the cluster, kept as Kubernetes manifests in a
+/// GitOps folder ([`crate::provider::WorkloadFolder`]).
+pub const WORKLOAD: &str = "talos.workload";
 
-/// The kinds the provider applies.
+/// The kinds the Talos provider applies (`talos.workload` has its own).
 pub const MANAGED: &[&str] = &[SECRETS, MACHINE, CLUSTER, SCHEMATIC];
 
 /// The `role` attribute of a control plane.

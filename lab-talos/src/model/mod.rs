@@ -94,8 +94,10 @@
 //! that need the whole lab are in [`crate::checks`].
 
 mod cluster;
+pub(crate) mod kube;
 pub(crate) mod net;
 mod resources;
+mod workload;
 
 pub use cluster::{
     TalosCluster, TalosHandles, DEFAULT_BRIDGE, DEFAULT_CONTRACT, DEFAULT_INSTALL_DISK,
@@ -105,3 +107,4 @@ pub use resources::{
     Cluster, ClusterOutputs, Machine, MachineOutputs, SchematicRegistration,
     SchematicRegistrationOutputs, Secrets, SecretsOutputs,
 };
+pub use workload::{Workload, WorkloadOutputs};

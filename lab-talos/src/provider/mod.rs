@@ -23,6 +23,9 @@
 //! Image Factory ([`crate::api::FactoryClient`]) before the ISO downloads
 //! that depend on it, and checks that the factory's id is the offline one.
 //!
+//! `talos.workload` has its own provider, [`WorkloadFolder`]: Kubernetes
+//! manifests written to a folder for GitOps (see its module).
+//!
 //! The Talos API is always dialled at real node addresses, never the VIP
 //! (it only exists once etcd runs). Client certificates are derived from
 //! the bundle on demand and are never the source of truth.
@@ -31,6 +34,7 @@ mod cluster;
 mod machine;
 mod schematic;
 mod secrets;
+mod workload;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -47,6 +51,8 @@ use crate::factory::ImageFactory;
 use crate::kinds::{self, ClusterSpec, MachineSpec, SchematicSpec, SecretsOut, SecretsSpec};
 use crate::secrets::SecretsBundle;
 use crate::sha256_hex;
+
+pub use workload::WorkloadFolder;
 
 /// The port apid listens on.
 pub const TALOS_API_PORT: u16 = 50000;
