@@ -71,6 +71,7 @@ fn the_seed_homelab_checks_applies_settles_and_destroys() {
         caddy: CaddyConnection::from_env_or_local("proxy", sim.join("caddy-proxy")).unwrap(),
         cloudflare: CloudflareConnection::from_env_or_simulated("cloudflare", &sim).unwrap(),
         talos: TalosOptions::simulated_from_lab(&talos),
+        gitops: dir.path().join("gitops"),
         pve,
     };
 
@@ -96,6 +97,11 @@ fn the_seed_homelab_checks_applies_settles_and_destroys() {
         assert!(out.contains(made), "{made} not applied:\n{out}");
     }
     assert!(out.contains("0 failed"), "{out}");
+    // The service on the Kubernetes cluster is manifests for GitOps.
+    let notes = dir.path().join("gitops/home/notes/notes");
+    for file in ["deployment.yaml", "service.yaml", "pv.yaml", "pvc.yaml"] {
+        assert!(notes.join(file).is_file(), "{file} not written");
+    }
 
     // A no-change plan, and what it costs each system (the README quotes
     // these counts; `--nocapture` prints them).
@@ -157,6 +163,7 @@ fn the_seed_homelab_checks_applies_settles_and_destroys() {
     let (code, out) = run(&systems, &state, &["destroy", "--auto-approve"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("0 failed"), "{out}");
+    assert!(!notes.exists(), "the manifests stay after destroy");
     // Only the Talos secrets bundle stays (prevent_destroy; it lives in
     // the state alone): the next plan creates the rest again, exit code 2.
     assert!(

@@ -24,7 +24,9 @@
 //!   copies and the nightly job;
 //! - [`network_edge`]: zones, VLANs, the boxes that are not guests, the
 //!   proxy, the tunnel and its connector, the flows between zones;
-//! - [`services`]: what the lab is for, each service one [`App`].
+//! - [`services`]: what the lab is for, each service one [`App`]; the one
+//!   on the Talos cluster becomes manifests under `gitops/` for Flux or
+//!   Argo CD (`lab` does not drive the Kubernetes API).
 //!
 //! With no `PVE_*`, `PBS_*`, `CADDY_*` or `CLOUDFLARE_*` variables every
 //! system is simulated in this process, its state kept under `.lab/sim/`
@@ -42,7 +44,7 @@ use lab::pbs::connect::PbsConnection;
 use lab::prelude::*;
 use lab::proxmox::sim::SimConfig;
 use lab::proxmox::{Connection, ProxmoxOptions};
-use lab::talos::provider::{TalosOptions, TalosProvider};
+use lab::talos::provider::{TalosOptions, TalosProvider, WorkloadFolder};
 
 fn main() {
     let systems = match Systems::open(".lab/sim") {
@@ -67,12 +69,13 @@ pub fn homelab(systems: &Systems) -> Lab {
     let proxy = lab.register_provider_as("proxy", systems.caddy.provider());
     lab.register_provider(systems.cloudflare.provider());
     lab.register_provider(TalosProvider::shared(systems.talos.clone()));
+    lab.register_provider(WorkloadFolder::new(&systems.gitops));
 
     let compute = compute::add(&mut lab);
-    compute::kubernetes(&mut lab, &compute);
+    let kubernetes = compute::kubernetes(&mut lab, &compute);
     let storage = storage_backups::add(&mut lab, &pbs);
     let net = network_edge::add(&mut lab, &compute, &proxy);
-    services::add(&mut lab, &compute, &storage, &net);
+    services::add(&mut lab, &compute, &kubernetes, &storage, &net);
     lab
 }
 
@@ -89,6 +92,10 @@ pub struct Systems {
     pub cloudflare: CloudflareConnection,
     /// How the Talos nodes are reached.
     pub talos: TalosOptions,
+    /// Where the Kubernetes manifests of the services on the cluster go,
+    /// for Flux or Argo CD to apply (commit it to the repository they
+    /// watch).
+    pub gitops: std::path::PathBuf,
 }
 
 impl Systems {
@@ -106,6 +113,7 @@ impl Systems {
             cloudflare: CloudflareConnection::from_env_or_simulated("cloudflare", dir)?,
             pve,
             talos,
+            gitops: "gitops".into(),
         })
     }
 }

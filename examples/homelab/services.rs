@@ -10,13 +10,20 @@
 use lab::net::kinds::Port;
 use lab::net::model::Flow;
 use lab::prelude::*;
+use lab::talos::model::TalosHandles;
 
 use super::compute::Compute;
 use super::network_edge::NetworkEdge;
 use super::storage_backups::StorageBackups;
 
 /// Adds the services.
-pub fn add(lab: &mut Lab, compute: &Compute, storage: &StorageBackups, net: &NetworkEdge) {
+pub fn add(
+    lab: &mut Lab,
+    compute: &Compute,
+    kubernetes: &TalosHandles,
+    storage: &StorageBackups,
+    net: &NetworkEdge,
+) {
     let (c, s, n) = (compute, storage, net);
 
     // The database the photo library, documents and automation share.
@@ -82,15 +89,17 @@ pub fn add(lab: &mut Lab, compute: &Compute, storage: &StorageBackups, net: &Net
         .public_behind_access(&n.tunnel, "automation.example.com", 5678, n.owners())
         .add_to(lab);
 
-    // A personal knowledge base (SilverBullet).
-    App::container("notes", c.node(3), c.container(3, 1, 1024))
-        .about("SilverBullet: the household's notes and how-tos, as Markdown files.")
-        .vlan(&n.servers_vlan)
-        .port(Port::tcp(3000))
-        .data(&s.hot, "/space", "20G")
-        .backup(&s.nightly)
-        .internal(&n.proxy, "notes.lab.home.arpa", 3000)
-        .add_to(lab);
+    // A personal knowledge base (SilverBullet), on the Kubernetes cluster:
+    // manifests in gitops/ for Flux or Argo CD, its notes on the hot pool.
+    App::on_talos("notes", &kubernetes.cluster, |w| {
+        w.image("ghcr.io/silverbulletmd/silverbullet:2.1.9")
+            .load_balancer("10.0.20.30")
+    })
+    .about("SilverBullet: the household's notes and how-tos, as Markdown files.")
+    .port(Port::tcp(3000))
+    .data(&s.hot, "/space", "20G")
+    .internal(&n.proxy, "notes.lab.home.arpa", 3000)
+    .add_to(lab);
 
     // Browser-based development environments (Coder): workspaces are
     // containers of their own, so a VM.

@@ -26,12 +26,20 @@
 //! surface without Access at its `.public(..)`, data without an isolated
 //! copy at its `.container(..)`).
 //!
+//! With the feature `talos`, [`App::on_talos`] places a service on the
+//! Talos cluster instead ([`ClusterApp`]): lab-talos's workload, written as
+//! manifests for the owner's GitOps tool.
+//!
 //! This crate has no API, provider or simulator of its own (so not the
 //! five rooms of a provider crate): it is a model over the others.
 
 #![deny(missing_docs)]
 
 mod app;
+#[cfg(feature = "talos")]
+mod cluster_app;
 mod lower;
 
 pub use app::{App, AppGuest, AppHandle, ServiceHandle, ABOUT_ANNOTATION, APP_ANNOTATION};
+#[cfg(feature = "talos")]
+pub use cluster_app::ClusterApp;
