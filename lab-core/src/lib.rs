@@ -39,6 +39,7 @@ pub mod files;
 pub mod graph;
 pub mod kind;
 pub mod model;
+pub mod notes;
 pub mod picture;
 pub mod plan;
 pub mod provider;
