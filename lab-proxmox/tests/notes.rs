@@ -1,0 +1,106 @@
+//! lab-proxmox's notes: the sections it gives a guest (where it runs, its
+//! data on NAS pools) and the short note in `notes`.
+
+use lab_core::notes::NoteBook;
+use lab_core::prelude::*;
+use lab_proxmox::model::*;
+
+/// A container with its root filesystem on the node's disk and a mount
+/// point on a NAS pool, with the `about` an `App` would set.
+fn add_guests(lab: &mut Lab) {
+    let pve1 = lab.add(Node::new("pve1").bridge("vmbr0"));
+    let pve1_disk = lab.add(Node::local_disk(&pve1));
+    let nas = lab.add(Appliance::new("nas-a").kind(ApplianceKind::Nas));
+    let tank = lab.add(
+        NasPool::new("tank")
+            .server("10.0.0.5")
+            .export("/mnt/tank/pve")
+            .on(&nas),
+    );
+    let nfs =
+        lab.add(Storage::nfs("tank-nfs", &tank).content(&[Content::Images, Content::Rootdir]));
+    let local_lvm = lab.add(
+        Storage::existing("local-lvm")
+            .content(&[Content::Images, Content::Rootdir])
+            .on(&pve1_disk)
+            .node(&pve1),
+    );
+    let local = lab.add(
+        Storage::existing("local")
+            .content(&[Content::Vztmpl, Content::Backup])
+            .on(&pve1_disk)
+            .node(&pve1),
+    );
+    let ct_tmpl = lab.add(File::download(
+        "ct-template",
+        &pve1,
+        &local,
+        Content::Vztmpl,
+        "http://download.proxmox.com/images/system/debian-13-standard_13.1-2_amd64.tar.zst",
+    ));
+    let mut photos = Container::new("photos", &pve1)
+        .ostemplate(&ct_tmpl)
+        .cores(2)
+        .memory_mb(2048)
+        .rootfs(&local_lvm, "8G")
+        .mount_point("mp0", &nfs, "50G", "/data")
+        .nic("net0", "vmbr0")
+        .ip("dhcp");
+    photos.spec_mut().annotations.insert(
+        "about".into(),
+        Value::from("The family photo library; it keeps the originals."),
+    );
+    lab.add(photos);
+    lab.add(
+        Container::new("mine", &pve1)
+            .ostemplate(&ct_tmpl)
+            .rootfs(&local_lvm, "4G")
+            .notes("my own notes"),
+    );
+}
+
+fn attr(lab: &Lab, address: &str, field: &str) -> Option<Value> {
+    let a = lab_core::Address::parse(address).unwrap();
+    lab.resource(&a)?.attrs.get(field).cloned()
+}
+
+#[test]
+fn a_guest_note_says_where_it_runs_and_where_its_data_is() {
+    let mut lab = Lab::new("home");
+    add_guests(&mut lab);
+    lab.derive();
+    let book = NoteBook::of(&lab);
+    let subjects: Vec<String> = book.notes.iter().map(|n| n.address.to_string()).collect();
+    assert_eq!(subjects, ["proxmox.ct.photos", "proxmox.ct.mine"]);
+    let md = book.notes[0].to_markdown();
+    for part in [
+        "# photos",
+        "The family photo library; it keeps the originals.",
+        "## Where it runs\n\nan LXC container on the node `pve1`, its VMID given by Proxmox at create",
+        "- 2 core(s), 2048 MiB of memory",
+        "- `rootfs`: 8 GiB on `local-lvm`",
+        "- `mp0`: 50 GiB on `tank-nfs`, mounted at `/data`",
+        "## Data",
+        "- `mp0` (50 GiB) is on the storage `tank-nfs`, on the NAS pool `proxmox.nas-pool.tank` of the appliance `appliance.nas-a`",
+        "- `proxmox.node.pve1` (through `node`)",
+    ] {
+        assert!(md.contains(part), "{part:?} missing from\n{md}");
+    }
+    assert!(!md.contains("## Data\n\n- `rootfs`"), "{md}");
+    assert_eq!(
+        attr(&lab, "proxmox.ct.photos", "notes"),
+        Some(Value::from(
+            "The family photo library; it keeps the originals.\nnode: pve1\nfull note: docs/proxmox.ct.photos.md"
+        ))
+    );
+    // The user's notes win.
+    assert_eq!(
+        attr(&lab, "proxmox.ct.mine", "notes"),
+        Some(Value::from("my own notes"))
+    );
+    assert!(
+        lab.check().iter().all(|d| !d.is_blocking()),
+        "{:?}",
+        lab.check()
+    );
+}
