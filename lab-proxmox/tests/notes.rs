@@ -1,5 +1,10 @@
 //! lab-proxmox's notes: the sections it gives a guest (where it runs, its
-//! data on NAS pools) and the short note in `notes`.
+//! data on NAS pools), the short note in `notes`, and on pve-sim: the
+//! short note lands in the guest's `description` above the ownership line,
+//! a hand edit there is drift on `notes`, apply puts it back without
+//! restarting the guest, and a fresh run plans no changes.
+
+mod common;
 
 use lab_core::notes::NoteBook;
 use lab_core::prelude::*;
@@ -103,4 +108,129 @@ fn a_guest_note_says_where_it_runs_and_where_its_data_is() {
         "{:?}",
         lab.check()
     );
+}
+
+#[cfg(feature = "sim")]
+mod on_the_simulator {
+    use std::path::Path;
+
+    use lab_core::plan::PlanOptions;
+    use lab_core::{Action, FileStateStore, StateStore};
+    use lab_proxmox::{Connection, ProxmoxOptions};
+
+    use super::common::{opts, runtime, sim_config};
+    use super::*;
+
+    fn engine(conn: &Connection, dir: &Path) -> Engine {
+        let mut lab = Lab::new("home");
+        lab.register_provider(conn.provider(ProxmoxOptions::default()));
+        add_guests(&mut lab);
+        Engine::new(lab, FileStateStore::new(dir.join(".lab")))
+    }
+
+    fn description(conn: &Connection, name: &str) -> String {
+        conn.simulator()
+            .unwrap()
+            .world()
+            .guests()
+            .into_iter()
+            .find(|g| g.name == name)
+            .unwrap_or_else(|| panic!("{name} exists"))
+            .config
+            .get("description")
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_short_note_is_the_description_and_a_hand_edit_is_drift() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::simulated(sim_config(), dir.path().join("pve.json")).unwrap();
+        let rt = runtime();
+        rt.block_on(async {
+            let e = engine(&conn, dir.path());
+            let plan = e.plan(&PlanOptions::default()).await.unwrap();
+            let report = e.apply(&plan, &opts()).await.unwrap();
+            assert!(report.is_success(), "{report:#?}");
+
+            let written = description(&conn, "photos");
+            let lines: Vec<&str> = written.lines().collect();
+            assert_eq!(
+                lines[..3],
+                [
+                    "The family photo library; it keeps the originals.",
+                    "node: pve1",
+                    "full note: docs/proxmox.ct.photos.md",
+                ],
+                "{written}"
+            );
+            let marker = lines[3];
+            assert!(
+                marker.starts_with("lab:"),
+                "the ownership line follows: {written}"
+            );
+            assert!(description(&conn, "mine").starts_with("my own notes\nlab:"));
+
+            // Someone edits the notes in the web UI (keeping the marker).
+            let state = FileStateStore::new(dir.path().join(".lab"))
+                .load()
+                .unwrap()
+                .unwrap();
+            let photos = lab_core::Address::new("proxmox.ct", "photos");
+            let vmid = state.resources[&photos].id.clone();
+            let edited = format!("fixed by hand\n{marker}");
+            let form = lab_proxmox::api::Form::new().str("description", &edited);
+            conn.client()
+                .put(&format!("/nodes/pve1/lxc/{vmid}/config"), &form)
+                .await
+                .unwrap();
+            assert_eq!(description(&conn, "photos"), edited);
+
+            let plan = e.plan(&PlanOptions::default()).await.unwrap();
+            let drift: Vec<(String, Vec<String>)> = plan
+                .drift
+                .iter()
+                .map(|d| {
+                    (
+                        d.address.to_string(),
+                        d.changes.iter().map(|c| c.field.clone()).collect(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                drift,
+                [("proxmox.ct.photos".to_string(), vec!["notes".to_string()])],
+                "{:#?}",
+                plan.steps
+            );
+            let step = plan.step(&photos).expect("the note is put back");
+            assert_eq!(step.action, Action::Update);
+            assert_eq!(plan.steps.len(), 1, "{:#?}", plan.steps);
+
+            let sim = conn.simulator().unwrap();
+            sim.reset_requests();
+            let report = e.apply(&plan, &opts()).await.unwrap();
+            assert!(report.is_success(), "{report:#?}");
+            assert_eq!(description(&conn, "photos"), written);
+            let power: Vec<String> = sim
+                .requests()
+                .into_iter()
+                .filter(|r| r.path.contains("/status/") && r.method == "POST")
+                .map(|r| r.path)
+                .collect();
+            assert!(
+                power.is_empty(),
+                "a note update restarted the guest: {power:?}"
+            );
+        });
+
+        // Another process: a fresh lab, derived anew, and the state on disk.
+        let e = engine(&conn, dir.path());
+        let plan = rt.block_on(e.plan(&PlanOptions::default())).unwrap();
+        assert!(
+            !plan.has_changes() && plan.drift.is_empty(),
+            "{:#?}",
+            plan.steps
+        );
+    }
 }

@@ -50,8 +50,9 @@ pub(crate) trait GuestSpec: Kind<Outputs = GuestOutputs> + Clone {
         None
     }
     /// Whether the spec manages settings `/cluster/resources` does not
-    /// reflect at all (a container's `entrypoint` and `env`): its config
-    /// is read on every refresh, not only when a listed field changed.
+    /// reflect at all (a container's `entrypoint` and `env`, a guest's
+    /// notes): its config is read on every refresh, not only when a listed
+    /// field changed.
     fn config_beyond_listing(&self) -> bool {
         false
     }
