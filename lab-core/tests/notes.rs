@@ -76,14 +76,14 @@ fn the_pass_writes_the_short_note_and_replaces_its_own_value() {
     assert_eq!(
         notes_of(&lab, "gweb"),
         Some(Value::from(
-            "The blog, served to friends.\nnode: n-gweb\ncount: 1\nfull note: docs/test.thing.gweb.md"
+            "The blog, served to friends.\n\n- node: n-gweb\n- count: 1\n- full note: docs/test.thing.gweb.md"
         ))
     );
     // A change re-runs the pass: its earlier value is not taken for the user's.
     lab.add(Thing::new("other"));
     lab.derive();
     let text = notes_of(&lab, "gweb").unwrap();
-    assert!(text.as_str().unwrap().contains("count: 2"), "{text:?}");
+    assert!(text.as_str().unwrap().contains("- count: 2\n"), "{text:?}");
 }
 
 #[test]

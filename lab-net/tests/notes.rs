@@ -103,13 +103,13 @@ fn a_guest_note_has_its_services_network_and_exposures() {
     assert_eq!(
         short,
         format!(
-            "services: immich (tcp/2283, admin tcp/9000)\n\
-             node: pve1\n\
-             zone: servers\n\
-             vlan: servers (tag 20)\n\
-             address: {address}\n\
-             urls: https://photos.lab.home.arpa (internal), https://photos.example.com (public, no Access), https://photos-admin.example.com (public, Access)\n\
-             full note: docs/proxmox.ct.photos.md"
+            "- services: immich (tcp/2283, admin tcp/9000)\n\
+             - node: pve1\n\
+             - zone: servers\n\
+             - vlan: servers (tag 20)\n\
+             - address: {address}\n\
+             - urls: https://photos.lab.home.arpa (internal), https://photos.example.com (public, no Access), https://photos-admin.example.com (public, Access)\n\
+             - full note: docs/proxmox.ct.photos.md"
         )
     );
     // The index's table row takes the facts.

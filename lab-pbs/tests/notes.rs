@@ -123,13 +123,13 @@ fn a_guest_note_has_its_copies_losses_and_restore() {
     };
     assert!(
         short("immich").contains(
-            "\nbackups: daily primary--daily (nas-a), archive primary--archive (nas-b)\n"
+            "\n- backups: daily primary--daily (nas-a), archive primary--archive (nas-b)\n"
         ),
         "{}",
         short("immich")
     );
     assert!(
-        short("solo").contains("\nbackups: NONE\n"),
+        short("solo").contains("\n- backups: NONE\n"),
         "{}",
         short("solo")
     );

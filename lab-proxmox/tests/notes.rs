@@ -95,7 +95,7 @@ fn a_guest_note_says_where_it_runs_and_where_its_data_is() {
     assert_eq!(
         attr(&lab, "proxmox.ct.photos", "notes"),
         Some(Value::from(
-            "The family photo library; it keeps the originals.\nnode: pve1\nfull note: docs/proxmox.ct.photos.md"
+            "The family photo library; it keeps the originals.\n\n- node: pve1\n- full note: docs/proxmox.ct.photos.md"
         ))
     );
     // The user's notes win.
@@ -156,15 +156,16 @@ mod on_the_simulator {
             let written = description(&conn, "photos");
             let lines: Vec<&str> = written.lines().collect();
             assert_eq!(
-                lines[..3],
+                lines[..4],
                 [
                     "The family photo library; it keeps the originals.",
-                    "node: pve1",
-                    "full note: docs/proxmox.ct.photos.md",
+                    "",
+                    "- node: pve1",
+                    "- full note: docs/proxmox.ct.photos.md",
                 ],
                 "{written}"
             );
-            let marker = lines[3];
+            let marker = lines[4];
             assert!(
                 marker.starts_with("lab:"),
                 "the ownership line follows: {written}"

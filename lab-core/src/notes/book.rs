@@ -184,8 +184,9 @@ fn dependency_section(
 }
 
 impl GuestNote {
-    /// The short note: what runs there, the sets' lines, and where the
-    /// full note is. No line starts with `lab:` (that prefix marks the
+    /// The short note, Markdown (the Proxmox UI renders notes so): what
+    /// runs there as a paragraph, then the sets' lines and where the full
+    /// note is as a list. No line starts with `lab:` (that prefix marks the
     /// ownership line lab-proxmox adds after it).
     pub fn short_form(&self) -> String {
         let mut out = Vec::new();
@@ -195,11 +196,12 @@ impl GuestNote {
             } else {
                 out.push(about.clone());
             }
+            out.push(String::new());
         }
         for line in &self.lines {
-            out.push(format!("{}: {}", line.label, one_line(&line.text)));
+            out.push(format!("- {}: {}", line.label, one_line(&line.text)));
         }
-        out.push(format!("full note: {DOCS_DIR}/{}", self.file));
+        out.push(format!("- full note: {DOCS_DIR}/{}", self.file));
         out.join("\n")
     }
 

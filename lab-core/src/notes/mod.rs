@@ -67,7 +67,7 @@
 //! let spec = lab.resources().next().unwrap();
 //! assert_eq!(
 //!     spec.attrs["notes"],
-//!     Value::from("The blog.\nkind: a box\nfull note: docs/test.thing.web.md")
+//!     Value::from("The blog.\n\n- kind: a box\n- full note: docs/test.thing.web.md")
 //! );
 //! let book = NoteBook::of(&lab);
 //! assert!(book.notes[0].to_markdown().contains("## Box"));
