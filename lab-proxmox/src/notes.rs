@@ -147,8 +147,12 @@ impl NoteSource for ProxmoxNotes<'_> {
         if let Some(from) = text(spec, "clone_from") {
             body.push_str(&format!("- cloned from `{from}`\n"));
         }
-        if let Some(from) = shown(spec, "ostemplate") {
-            body.push_str(&format!("- from the template `{from}`\n"));
+        // The template file's address reads better than its volume id,
+        // an output known only after the download.
+        match (text(spec, "ostemplate_file"), shown(spec, "ostemplate")) {
+            (Some(file), _) => body.push_str(&format!("- from the template file `{file}`\n")),
+            (None, Some(volid)) => body.push_str(&format!("- from the template `{volid}`\n")),
+            (None, None) => {}
         }
         if let Some(image) = text(spec, "entrypoint") {
             body.push_str(&format!("- entrypoint `{image}`\n"));

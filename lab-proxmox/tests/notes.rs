@@ -82,7 +82,7 @@ fn a_guest_note_says_where_it_runs_and_where_its_data_is() {
         "# photos",
         "The family photo library; it keeps the originals.",
         "## Where it runs\n\nan LXC container on the node `pve1`, its VMID given by Proxmox at create",
-        "- 2 core(s), 2048 MiB of memory",
+        "- from the template file `proxmox.file.ct-template`\n- 2 core(s), 2048 MiB of memory",
         "- `rootfs`: 8 GiB on `local-lvm`",
         "- `mp0`: 50 GiB on `tank-nfs`, mounted at `/data`",
         "## Data",
