@@ -1,5 +1,6 @@
 //! lab-net's part of every guest's note ([`lab_core::notes`]): the
-//! services it runs (ports, admin ports, what they need), its network
+//! services it runs (ports, admin ports, what they need; the Caddy proxy or
+//! the tunnel connector when it hosts one), its network
 //! (zone, VLAN, the address the IPAM derives), and how each service is
 //! reached: internally `https://host` through the Caddy proxy, publicly
 //! `https://host` through a Cloudflare Tunnel with the Access rules in
@@ -31,6 +32,39 @@ impl NetNotes {
         NetNotes {
             model: NetModel::read(lab),
         }
+    }
+
+    /// What lab-net runs in `guest` itself: the Caddy proxies and tunnel
+    /// connectors it hosts, in words.
+    fn roles(&self, guest: &Address) -> Vec<String> {
+        let at = guest.to_string();
+        let mut roles: Vec<String> = self
+            .model
+            .proxies
+            .values()
+            .filter(|p| p.guest.as_deref() == Some(at.as_str()))
+            .map(|p| {
+                let hosts: Vec<String> = p.hosts.iter().map(|h| format!("`{h}`")).collect();
+                format!(
+                    "the Caddy reverse proxy `{}`, routing {}",
+                    p.name,
+                    if hosts.is_empty() {
+                        "no host yet".to_string()
+                    } else {
+                        hosts.join(", ")
+                    }
+                )
+            })
+            .collect();
+        roles.extend(
+            self.model
+                .edge
+                .connectors
+                .iter()
+                .filter(|c| &c.guest == guest)
+                .map(|c| format!("the connector (`cloudflared`) of the tunnel `{}`", c.tunnel)),
+        );
+        roles
     }
 
     /// The services on `guest`, in declaration order.
@@ -94,8 +128,9 @@ impl NoteSource for NetNotes {
     fn sections(&self, subject: &Address) -> Vec<NoteSection> {
         let mut sections = Vec::new();
         let services = self.services(subject);
-        if !services.is_empty() {
-            let mut body = String::new();
+        let roles = self.roles(subject);
+        if !services.is_empty() || !roles.is_empty() {
+            let mut body: String = roles.iter().map(|r| format!("- {r}\n")).collect();
             for s in &services {
                 let mut parts = Vec::new();
                 if !s.spec.ports.is_empty() {

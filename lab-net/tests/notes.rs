@@ -6,7 +6,7 @@
 use lab_core::notes::NoteBook;
 use lab_core::prelude::*;
 use lab_net::kinds::Port;
-use lab_net::model::cloudflare::{self as cf, Account, Include, Tunnel};
+use lab_net::model::cloudflare::{self as cf, Account, Connector, Include, Tunnel};
 use lab_net::model::*;
 use lab_proxmox::model::{Container, Node};
 
@@ -37,6 +37,12 @@ fn lab() -> Lab {
         Caddy::new("proxy", "10.0.20.5:2019")
             .bind("10.0.20.5")
             .runs_in(&edge),
+    );
+    lab.add(
+        Container::new("cloudflared", &node)
+            .zone(&servers)
+            .nic_on("net0", &v20)
+            .runs_cloudflared(&tunnel),
     );
     let db = lab.add(
         Container::new("db", &node)
@@ -121,6 +127,29 @@ fn a_guest_note_has_its_services_network_and_exposures() {
         "{index}"
     );
     assert!(index.contains("### network"), "{index}");
+    // The guests that run lab-net's own pieces say so.
+    let edge = book
+        .notes
+        .iter()
+        .find(|n| n.address.to_string() == "proxmox.ct.edge")
+        .unwrap()
+        .to_markdown();
+    assert!(
+        edge.contains(
+            "## Services\n\n- the Caddy reverse proxy `proxy`, routing `photos.lab.home.arpa`\n"
+        ),
+        "{edge}"
+    );
+    let connector = book
+        .notes
+        .iter()
+        .find(|n| n.address.to_string() == "proxmox.ct.cloudflared")
+        .unwrap()
+        .to_markdown();
+    assert!(
+        connector.contains("- the connector (`cloudflared`) of the tunnel `home`"),
+        "{connector}"
+    );
     // The account's token never shows.
     for n in &book.notes {
         assert!(!n.to_markdown().contains("tok-secret-value"));
