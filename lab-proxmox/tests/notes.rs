@@ -1,8 +1,8 @@
 //! lab-proxmox's notes: the sections it gives a guest (where it runs, its
 //! data on NAS pools), the short note in `notes`, and on pve-sim: the
 //! short note lands in the guest's `description` above the ownership line,
-//! a hand edit there is drift on `notes`, apply puts it back without
-//! restarting the guest, and a fresh run plans no changes.
+//! a hand edit there (of a container's, of a running VM's) is drift on
+//! `notes`, apply puts it back without restarting the guest, and a fresh run plans no changes.
 
 mod common;
 
@@ -56,6 +56,14 @@ fn add_guests(lab: &mut Lab) {
         Value::from("The family photo library; it keeps the originals."),
     );
     lab.add(photos);
+    let mut web = Vm::new("web", &pve1)
+        .memory_mb(1024)
+        .disk("scsi0", &local_lvm, "8G")
+        .nic("net0", "vmbr0");
+    web.spec_mut()
+        .annotations
+        .insert("about".into(), Value::from("The blog."));
+    lab.add(web);
     lab.add(
         Container::new("mine", &pve1)
             .ostemplate(&ct_tmpl)
@@ -76,7 +84,10 @@ fn a_guest_note_says_where_it_runs_and_where_its_data_is() {
     lab.derive();
     let book = NoteBook::of(&lab);
     let subjects: Vec<String> = book.notes.iter().map(|n| n.address.to_string()).collect();
-    assert_eq!(subjects, ["proxmox.ct.photos", "proxmox.ct.mine"]);
+    assert_eq!(
+        subjects,
+        ["proxmox.ct.photos", "proxmox.vm.web", "proxmox.ct.mine"]
+    );
     let md = book.notes[0].to_markdown();
     for part in [
         "# photos",
@@ -172,6 +183,7 @@ mod on_the_simulator {
             );
             assert!(description(&conn, "mine").starts_with("my own notes\nlab:"));
 
+            let sim = conn.simulator().unwrap();
             // Someone edits the notes in the web UI (keeping the marker).
             let state = FileStateStore::new(dir.path().join(".lab"))
                 .load()
@@ -186,9 +198,25 @@ mod on_the_simulator {
                 .await
                 .unwrap();
             assert_eq!(description(&conn, "photos"), edited);
-
+            // And the running VM's, its marker kept too.
+            let web = lab_core::Address::new("proxmox.vm", "web");
+            let web_vmid = state.resources[&web].id.clone();
+            let web_written = description(&conn, "web");
+            assert!(
+                web_written.starts_with(
+                    "The blog.\n\n- node: pve1\n- full note: docs/proxmox.vm.web.md\nlab:"
+                ),
+                "{web_written}"
+            );
+            let web_marker = web_written.lines().last().unwrap().to_string();
+            let form =
+                lab_proxmox::api::Form::new().str("description", format!("my VM\n{web_marker}"));
+            conn.client()
+                .put(&format!("/nodes/pve1/qemu/{web_vmid}/config"), &form)
+                .await
+                .unwrap();
             let plan = e.plan(&PlanOptions::default()).await.unwrap();
-            let drift: Vec<(String, Vec<String>)> = plan
+            let mut drift: Vec<(String, Vec<String>)> = plan
                 .drift
                 .iter()
                 .map(|d| {
@@ -198,21 +226,35 @@ mod on_the_simulator {
                     )
                 })
                 .collect();
+            drift.sort();
             assert_eq!(
                 drift,
-                [("proxmox.ct.photos".to_string(), vec!["notes".to_string()])],
+                [
+                    ("proxmox.ct.photos".to_string(), vec!["notes".to_string()]),
+                    ("proxmox.vm.web".to_string(), vec!["notes".to_string()])
+                ],
                 "{:#?}",
                 plan.steps
             );
-            let step = plan.step(&photos).expect("the note is put back");
-            assert_eq!(step.action, Action::Update);
-            assert_eq!(plan.steps.len(), 1, "{:#?}", plan.steps);
+            for guest in [&photos, &web] {
+                let step = plan.step(guest).expect("the note is put back");
+                assert_eq!(step.action, Action::Update);
+            }
+            assert_eq!(plan.steps.len(), 2, "{:#?}", plan.steps);
 
-            let sim = conn.simulator().unwrap();
             sim.reset_requests();
             let report = e.apply(&plan, &opts()).await.unwrap();
             assert!(report.is_success(), "{report:#?}");
             assert_eq!(description(&conn, "photos"), written);
+            assert_eq!(description(&conn, "web"), web_written);
+            let running = |name: &str| {
+                sim.world()
+                    .guests()
+                    .into_iter()
+                    .find(|g| g.name == name)
+                    .is_some_and(|g| g.status == lab_proxmox::sim::GuestStatus::Running)
+            };
+            assert!(running("photos") && running("web"));
             let power: Vec<String> = sim
                 .requests()
                 .into_iter()
