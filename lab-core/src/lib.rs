@@ -53,6 +53,7 @@ pub mod files;
 pub mod graph;
 pub mod kind;
 pub mod model;
+pub mod notes;
 pub mod picture;
 pub mod plan;
 pub mod provider;

@@ -24,7 +24,9 @@
 //!   derivation);
 //! - [`policy`]: "can A reach B on port P?", from the model and from the
 //!   derived Proxmox firewall; [`command`]: the `reach` CLI command;
-//! - [`picture`]: the `network` picture (`graph --view network`).
+//! - [`picture`]: the `network` picture (`graph --view network`);
+//!   [`notes`]: each guest's services, network and exposures in its note
+//!   (`docs`).
 
 #![deny(missing_docs)]
 
@@ -37,6 +39,7 @@ pub mod derive;
 pub mod ipam;
 pub mod kinds;
 pub mod model;
+pub mod notes;
 pub mod picture;
 pub mod policy;
 pub mod provider;

@@ -22,6 +22,8 @@
 //!   data-loss window, capacity;
 //! - [`commands`]: the CLI commands a lab with backups gains: `failures`,
 //!   `restore-drill` ([`drill`]) and `backup-now` ([`backup_now`]);
+//! - [`notes`]: each guest's copies, failure domains and restore in its
+//!   note (`docs`);
 //! - [`picture`]: the `failures` view (`graph --view failures`): the
 //!   appliances, the data and its copies on them, what one loss loses;
 //! - [`schema`]: the official PBS API schema, embedded, which the simulator
@@ -42,6 +44,7 @@ pub mod drill;
 pub mod failures;
 pub mod kinds;
 pub mod model;
+pub mod notes;
 pub mod picture;
 pub mod provider;
 /// PBS calendar events (shared with PVE's backup jobs, so they live in

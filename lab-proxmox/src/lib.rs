@@ -18,6 +18,8 @@
 //!   delete, adoption by ownership tag and notes line, per-node and
 //!   per-template limits;
 //! - [`checks`]: the Proxmox policy checks, run before any call;
+//! - [`notes`]: the guests' notes (`docs`) and the short note written into
+//!   each guest's description;
 //! - [`schedule`]: calendar events (`/cluster/backup` schedules, and PBS's
 //!   jobs) parsed as Proxmox parses them, with their next runs;
 //! - [`schema`]: validation of requests against the official API schema
@@ -33,6 +35,7 @@ pub mod checks;
 pub mod connect;
 pub mod kinds;
 pub mod model;
+pub mod notes;
 pub mod provider;
 pub mod schedule;
 pub mod schema;

@@ -178,8 +178,17 @@ fn unpack(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     (store, world)
 }
 
+/// The example's guests, in the order the plan updates them.
+const GUESTS: [&str; 5] = [
+    "proxmox.ct.mealie",
+    "proxmox.ct.paperless",
+    "proxmox.vm.homeassistant",
+    "proxmox.vm.nextcloud",
+    "proxmox.vm.immich",
+];
+
 #[test]
-fn a_state_applied_by_b7ad410_plans_no_changes() {
+fn a_state_applied_by_b7ad410_plans_no_changes_but_the_notes() {
     let dir = tempfile::tempdir().unwrap();
     let (store_dir, world) = unpack(dir.path());
     let pve = Connection::simulated(sim_config(), &world).expect("simulator starts");
@@ -211,18 +220,21 @@ fn a_state_applied_by_b7ad410_plans_no_changes() {
             format!("{} deleted={} {fields:?}", d.address, d.deleted)
         })
         .collect();
-    assert!(
-        !plan.has_changes() && plan.drift.is_empty(),
-        "the old state should plan no changes\nsteps: {steps:#?}\ndrift: {drift:#?}"
+    assert_eq!(
+        steps,
+        GUESTS.map(|g| format!("{g} Update [\"notes\"]")),
+        "the old state should plan only the guests' short notes\ndrift: {drift:#?}"
     );
-    assert_eq!(plan.unchanged, recorded.resources.len());
+    assert!(plan.drift.is_empty(), "drift: {drift:#?}");
+    assert_eq!(plan.unchanged, recorded.resources.len() - GUESTS.len());
     // Planning wrote nothing: the old state is as it was.
     let after = store.load().unwrap().unwrap();
     assert_eq!(after.serial, recorded.serial);
 }
 
-/// The old state takes a change: the updated VM records its provider
-/// instance, the others keep their empty one, and the next plan is clean.
+/// The old state takes a change: the updated guests (immich's cores, every
+/// guest's short note) record their provider instance, the others keep
+/// their empty one, and the next plan is clean.
 #[test]
 fn a_state_applied_by_b7ad410_takes_an_update_then_plans_clean() {
     let dir = tempfile::tempdir().unwrap();
@@ -242,13 +254,21 @@ fn a_state_applied_by_b7ad410_takes_an_update_then_plans_clean() {
             format!("{} {:?} {fields:?}", s.address, s.action)
         })
         .collect();
-    assert_eq!(steps, ["proxmox.vm.immich Update [\"cores\"]"]);
+    let expected = GUESTS.map(|g| {
+        let fields = if g == "proxmox.vm.immich" {
+            "[\"cores\", \"notes\"]"
+        } else {
+            "[\"notes\"]"
+        };
+        format!("{g} Update {fields}")
+    });
+    assert_eq!(steps, expected);
     let report = rt.block_on(engine.apply(&plan, &opts())).expect("apply");
     assert!(report.is_success(), "{report:#?}");
 
     let state = store.load().unwrap().unwrap();
     for (address, r) in &state.resources {
-        let expected = if address.to_string() == "proxmox.vm.immich" {
+        let expected = if GUESTS.contains(&address.to_string().as_str()) {
             "proxmox"
         } else {
             ""

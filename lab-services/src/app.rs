@@ -17,10 +17,10 @@ use lab_proxmox::model::{BackupJob, Container, Node, Storage, Vm};
 
 /// The guest annotation holding what runs there and why ([`App::about`]),
 /// read by lab's notes (`docs`, the guest's Proxmox notes).
-pub const ABOUT_ANNOTATION: &str = "about";
+pub use lab_core::notes::ABOUT_ANNOTATION;
 
 /// The guest annotation naming the [`App`] that made it.
-pub const APP_ANNOTATION: &str = "app";
+pub use lab_core::notes::APP_ANNOTATION;
 
 /// A service as a whole: what it is, the guest it runs in, its network,
 /// ports and admin surfaces, the services it needs, its data and backups,

@@ -1,4 +1,5 @@
-//! A Talos lab applied by an older build plans "No changes." with this one.
+//! A Talos lab applied by an older build plans "No changes." with this one,
+//! but the short notes this build writes into its VMs' `notes`.
 //!
 //! The fixture `tests/fixtures/state-v0.1-b7ad410/` is what
 //! `examples/talos.rs` left in `.lab/talos-example/` when built at commit
@@ -185,11 +186,26 @@ fn a_talos_state_applied_by_b7ad410_plans_no_changes() {
         } else {
             &[]
         };
+        // This build writes each guest's short note into its `notes`
+        // (`lab_proxmox::notes`); the old one wrote none: the VMs take
+        // exactly that update, nothing else.
+        let (notes, steps): (Vec<String>, Vec<String>) = steps
+            .into_iter()
+            .partition(|s| s.starts_with("proxmox.vm.") && s.ends_with(" Update [\"notes\"]"));
+        let mut noted: Vec<&str> = notes.iter().map(|s| s.split(' ').next().unwrap()).collect();
+        noted.sort();
+        assert_eq!(
+            noted,
+            ["proxmox.vm.cp1", "proxmox.vm.cp2", "proxmox.vm.cp3", "proxmox.vm.w1", "proxmox.vm.w2"]
+        );
         assert!(
             steps == expected && plan.moves.is_empty() && plan.drift.is_empty(),
-            "the old state should plan no changes\nsteps: {steps:#?}\ndrift: {drift:#?}"
+            "the old state should plan no changes but the notes\nsteps: {steps:#?}\ndrift: {drift:#?}"
         );
-        assert_eq!(plan.unchanged + steps.len(), recorded.resources.len());
+        assert_eq!(
+            plan.unchanged + steps.len() + notes.len(),
+            recorded.resources.len()
+        );
         assert_eq!(
             talos_sim.request_count(),
             0,

@@ -22,6 +22,7 @@
 //! | `apply [FILE] [--auto-approve] [--parallelism N]` | makes reality match the code |
 //! | `destroy [--auto-approve]` | destroys everything in the state |
 //! | `graph [--view NAME] [--format dot\|mermaid\|svg] [--out FILE]` | draws the dependency graph, or a crate's view ([`crate::picture`]); the format follows FILE's extension unless given |
+//! | `docs [--out DIR]` | writes a Markdown note per guest, an index and the pictures ([`crate::notes`]), offline |
 //! | `state list`, `state show ADDR`, `state rm ADDR` | inspects or edits the state |
 //! | `output ADDR NAME [--out FILE]` | prints an output of an applied resource; a secret one (a kubeconfig) only into FILE, mode 0600 |
 //!
@@ -68,6 +69,7 @@ use crate::state::{FileStateStore, StateError, StateStore};
 use crate::value::Attrs;
 use crate::{Address, Diagnostic, Engine, EngineError, Event, Lab, Severity};
 
+mod docs;
 mod progress;
 mod session;
 mod summary;
@@ -227,6 +229,16 @@ enum Command {
         /// Write the picture into FILE instead of printing it.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+    /// Write a Markdown note per guest, an index and the pictures into DIR.
+    ///
+    /// Offline: the notes are read from the code (no provider is called).
+    /// Notes of guests that left the lab are removed, only when the tool
+    /// wrote them (their first line is its header).
+    Docs {
+        /// The folder to write into (created when missing).
+        #[arg(long, value_name = "DIR", default_value = crate::notes::DOCS_DIR)]
+        out: PathBuf,
     },
     /// Inspect or edit the state.
     ///

@@ -24,6 +24,7 @@ use crate::checks::{Check, CheckRegistry};
 use crate::command::{CommandRegistry, LabCommand};
 use crate::derive::Derivation;
 use crate::diag::Loc;
+use crate::notes::NoteRegistry;
 use crate::picture::{PictureRegistry, PictureView};
 use crate::provider::{Provider, ProviderHandle, ProviderInstance, ProviderRegistry};
 use crate::Address;
@@ -161,6 +162,7 @@ pub struct Lab {
     checks: CheckRegistry,
     commands: CommandRegistry,
     pictures: PictureRegistry,
+    notes: NoteRegistry,
     providers: ProviderRegistry,
     moves: Vec<Move>,
     /// The registered derivations, in registration order.
@@ -221,6 +223,7 @@ impl Lab {
             checks: CheckRegistry::with_builtins(),
             commands: CommandRegistry::default(),
             pictures: PictureRegistry::default(),
+            notes: NoteRegistry::default(),
             providers: ProviderRegistry::default(),
             moves: Vec::new(),
             derivations: Vec::new(),
@@ -270,6 +273,9 @@ impl Lab {
         }
         if let Some(set) = spec.picture_set {
             self.pictures.register_set(set);
+        }
+        if let Some(set) = spec.note_set {
+            self.notes.register_set(set);
         }
         let address = spec.address.clone();
         if self.resources.contains_key(&address) {
@@ -488,14 +494,17 @@ impl Lab {
         self.checks.run(self)
     }
 
-    /// True when a registered derivation has not run since the last change.
+    /// True when a registered derivation (or the note pass, see
+    /// [`crate::notes`]) has not run since the last change.
     pub fn derivation_pending(&self) -> bool {
-        !self.derivations.is_empty() && self.derived_at != Some(self.generation)
+        (!self.derivations.is_empty() || !self.notes.is_empty())
+            && self.derived_at != Some(self.generation)
     }
 
     /// Runs every registered [`Derivation`] (see [`crate::derive`]):
     /// removes what an earlier run added, then runs each pass in
-    /// registration order. Does nothing when nothing changed since the last
+    /// registration order, then the note pass last (it reads what the
+    /// passes derived, e.g. lab-net's addresses: [`crate::notes`]). Does nothing when nothing changed since the last
     /// run. [`crate::Engine::new`] calls it; tests call it to look at the
     /// derived resources.
     pub fn derive(&mut self) {
@@ -510,6 +519,7 @@ impl Lab {
             (pass.run)(self);
             self.deriving = None;
         }
+        crate::notes::write_short_notes(self);
         self.derived_at = Some(self.generation);
     }
 
@@ -637,6 +647,19 @@ impl Lab {
     /// replaced.
     pub fn register_picture(&mut self, view: Arc<dyn PictureView>) {
         self.pictures.register(view);
+    }
+
+    /// The note sets this lab's crates registered (see [`crate::notes`]).
+    pub fn notes(&self) -> &NoteRegistry {
+        &self.notes
+    }
+
+    /// Adds a note set (a user's own sections); a set of the same name
+    /// is kept, not replaced. Marks the lab changed, so the next
+    /// [`Lab::derive`] writes the short notes.
+    pub fn register_notes(&mut self, set: crate::notes::NoteSet) {
+        self.generation += 1;
+        self.notes.register_set(set);
     }
 }
 

@@ -10,6 +10,7 @@ use crate::checks::CheckSet;
 use crate::command::CommandSet;
 use crate::derive::Derivation;
 use crate::diag::Loc;
+use crate::notes::NoteSet;
 use crate::picture::PictureSet;
 use crate::provider::ProviderHandle;
 use crate::value::{Attrs, OutputRef, Value};
@@ -88,6 +89,10 @@ pub struct ResourceSpec {
     /// view): `Lab::add` registers them, as it does `check_set`, for
     /// `graph --view NAME`.
     pub picture_set: Option<PictureSet>,
+    /// The notes of the crate whose builder made it (lab-proxmox's guests,
+    /// lab-net's network section): `Lab::add` registers them, as it does
+    /// `check_set`, for `docs` and the short note `apply` writes.
+    pub note_set: Option<NoteSet>,
     /// The derivation of the crate whose builder made it (lab-net's):
     /// `Lab::add` registers it, and `Lab::derive` runs it over the whole lab.
     pub derivation: Option<Derivation>,
@@ -132,6 +137,7 @@ impl ResourceSpec {
             check_set: None,
             command_set: None,
             picture_set: None,
+            note_set: None,
             derivation: None,
             derived_by: None,
             annotations: Attrs::new(),

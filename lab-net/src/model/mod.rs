@@ -51,12 +51,14 @@ pub(crate) fn net_spec(kind: &str, name: &str) -> ResourceSpec {
     spec
 }
 
-/// Puts lab-net's checks, commands, pictures and derivation on a spec.
+/// Puts lab-net's checks, commands, pictures, notes and derivation on a
+/// spec.
 pub(crate) fn mark(spec: &mut ResourceSpec) {
     spec.check_set = Some(crate::checks::SET);
     spec.derivation = Some(crate::derive::NET);
     spec.command_set = Some(crate::command::COMMANDS);
     spec.picture_set = Some(crate::picture::PICTURES);
+    spec.note_set = Some(crate::notes::NOTES);
 }
 
 /// Implements `lab_core::Resource` for a builder holding `spec`.

@@ -68,6 +68,7 @@ impl PveStorage {
         // The storage is where PVE's backups meet PBS: the lab has backups.
         spec.command_set = Some(crate::commands::COMMANDS);
         spec.picture_set = Some(crate::picture::PICTURES);
+        spec.note_set = Some(crate::notes::NOTES);
         let (store_server, token_server) = (server_of(datastore), server_of(token));
         let name = server.address().name();
         if store_server != name || token_server != name {

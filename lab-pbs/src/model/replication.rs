@@ -45,6 +45,7 @@ impl NasReplication {
         spec.check_set = Some(crate::checks::SET);
         spec.command_set = Some(crate::commands::COMMANDS);
         spec.picture_set = Some(crate::picture::PICTURES);
+        spec.note_set = Some(crate::notes::NOTES);
         spec.set_ref("from", from);
         spec.set_ref("to", to);
         if from.address() == to.address() {

@@ -59,6 +59,7 @@ impl PbsServer {
         spec.check_set = Some(crate::checks::SET);
         spec.command_set = Some(crate::commands::COMMANDS);
         spec.picture_set = Some(crate::picture::PICTURES);
+        spec.note_set = Some(crate::notes::NOTES);
         if name.contains(SEP) || name.ends_with('-') || name.len() > MAX_SERVER_NAME {
             spec.invalid(
                 "name",

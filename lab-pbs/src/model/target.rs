@@ -48,6 +48,7 @@ impl BackupTarget {
         spec.check_set = Some(crate::checks::SET);
         spec.command_set = Some(crate::commands::COMMANDS);
         spec.picture_set = Some(crate::picture::PICTURES);
+        spec.note_set = Some(crate::notes::NOTES);
         spec.set("protects", Vec::<String>::new());
         BackupTarget {
             spec,

@@ -47,6 +47,7 @@ impl Guest {
     ) -> Self {
         let mut spec = ResourceSpec::new(kind, name);
         spec.check_set = Some(crate::checks::SET);
+        spec.note_set = Some(crate::notes::NOTES);
         spec.set("node", node.address().name());
         spec.depend_on(node, "node");
         spec.set(name_field, name);

@@ -36,7 +36,9 @@ impl GuestSpec for CtSpec {
     }
 
     fn config_beyond_listing(&self) -> bool {
-        self.manages_runtime()
+        // The notes live in the description, which `/cluster/resources`
+        // does not list.
+        self.manages_runtime() || self.notes.is_some()
     }
 
     fn observe(rb: &Readback<'_>, prior: Option<&Self>) -> (Self, GuestOutputs) {

@@ -5,6 +5,7 @@
 //! adoption by tag and notes marker, and the tail of create and update
 //! (start, pool, resizes, reboot for pending changes).
 
+use futures_util::StreamExt;
 use indexmap::IndexMap;
 use lab_core::kind::{Delete, Found, Kind, Read, Update};
 use lab_core::provider::{OpContext, Ownership, ProviderError};
@@ -15,6 +16,11 @@ use super::normalize::{self, Readback};
 use super::{err, gone_ok, parse_vmid, ProxmoxProvider, Snapshot};
 use crate::api::{path, ApiError, ClusterResource, ErrorKind, Form};
 use crate::kinds::GuestOutputs;
+
+/// How many guests a refresh reads at once (a config and a status each):
+/// a handful of requests in flight keep a node's API busy without
+/// queueing behind pveproxy's workers.
+const GUEST_READS_AT_ONCE: usize = 8;
 
 /// What `/cluster/resources` lists about a guest, as its spec records it.
 pub(crate) struct Listed<'a> {
@@ -50,8 +56,9 @@ pub(crate) trait GuestSpec: Kind<Outputs = GuestOutputs> + Clone {
         None
     }
     /// Whether the spec manages settings `/cluster/resources` does not
-    /// reflect at all (a container's `entrypoint` and `env`): its config
-    /// is read on every refresh, not only when a listed field changed.
+    /// reflect at all (a container's `entrypoint` and `env`, a guest's
+    /// notes): its config is read on every refresh, not only when a listed
+    /// field changed.
     fn config_beyond_listing(&self) -> bool {
         false
     }
@@ -174,50 +181,67 @@ impl ProxmoxProvider {
             .find(|r| r.vmid == Some(vmid as u64)))
     }
 
-    /// The refresh of one guest kind from the snapshot.
+    /// The refresh of one guest kind from the snapshot. A guest whose
+    /// listing shows no change is taken from the state; the others (and
+    /// guests whose notes or runtime the lab owns, which the listing does
+    /// not show) have their config read, up to [`GUEST_READS_AT_ONCE`] at a
+    /// time.
     pub(crate) async fn read_guests<K: GuestSpec>(
         &self,
         snapshot: &Snapshot,
         requests: &[Read<K>],
     ) -> Result<Vec<Option<Found<K>>>, ProviderError> {
-        let mut out = Vec::with_capacity(requests.len());
+        // A loop, not a closure: the futures stay `Send` for async-trait.
+        let mut reads = Vec::with_capacity(requests.len());
         for r in requests {
-            let tag = r.owner.tag();
-            let vmid = parse_vmid(&r.id)?;
-            // A VMID can be reused: a guest without the lab's tag is not
-            // ours any more (ours was deleted outside the lab).
-            let Some(res) = snapshot
-                .guests
-                .get(&(vmid as u64))
-                .filter(|res| res.tags_list().contains(&tag))
-            else {
-                out.push(None);
-                continue;
-            };
-            let node = res.node.clone().unwrap_or_default();
-            let cheap = !r.prior.config_beyond_listing()
-                && cheap_fields_match(res, &r.prior.listed(), &tag);
-            let found = if cheap {
-                // Nothing Proxmox lists changed: take the recorded state.
-                let mut spec = r.prior.clone();
-                spec.set_node(&node);
-                let outputs = GuestOutputs {
-                    vmid: r.prior_outputs.vmid,
-                    node: r.prior_outputs.node.clone(),
-                    macs: r.prior_outputs.macs.clone(),
-                };
-                Found {
-                    id: r.id.clone(),
-                    spec,
-                    outputs,
-                }
-            } else {
-                self.observe_guest(&node, vmid, Some(&r.prior), &tag, res.pool.as_deref())
-                    .await?
-            };
-            out.push(Some(found));
+            reads.push(self.read_guest(snapshot, r));
         }
-        Ok(out)
+        futures_util::stream::iter(reads)
+            .buffered(GUEST_READS_AT_ONCE)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    /// One guest of [`ProxmoxProvider::read_guests`].
+    async fn read_guest<K: GuestSpec>(
+        &self,
+        snapshot: &Snapshot,
+        r: &Read<K>,
+    ) -> Result<Option<Found<K>>, ProviderError> {
+        let tag = r.owner.tag();
+        let vmid = parse_vmid(&r.id)?;
+        // A VMID can be reused: a guest without the lab's tag is not
+        // ours any more (ours was deleted outside the lab).
+        let Some(res) = snapshot
+            .guests
+            .get(&(vmid as u64))
+            .filter(|res| res.tags_list().contains(&tag))
+        else {
+            return Ok(None);
+        };
+        let node = res.node.clone().unwrap_or_default();
+        let cheap =
+            !r.prior.config_beyond_listing() && cheap_fields_match(res, &r.prior.listed(), &tag);
+        if cheap {
+            // Nothing Proxmox lists changed: take the recorded state.
+            let mut spec = r.prior.clone();
+            spec.set_node(&node);
+            let outputs = GuestOutputs {
+                vmid: r.prior_outputs.vmid,
+                node: r.prior_outputs.node.clone(),
+                macs: r.prior_outputs.macs.clone(),
+            };
+            return Ok(Some(Found {
+                id: r.id.clone(),
+                spec,
+                outputs,
+            }));
+        }
+        self.observe_guest(&node, vmid, Some(&r.prior), &tag, res.pool.as_deref())
+            .await
+            .map(Some)
     }
 
     /// Deletes a guest that still carries the lab's tag (stopping it first).

@@ -33,6 +33,12 @@ impl GuestSpec for VmSpec {
         self.node = node.to_string();
     }
 
+    fn config_beyond_listing(&self) -> bool {
+        // The notes (the short note `lab_proxmox::notes` writes) live in
+        // the description, which `/cluster/resources` does not list.
+        self.notes.is_some()
+    }
+
     fn nic_slots(&self) -> Vec<&str> {
         self.nics.iter().map(|n| n.slot.as_str()).collect()
     }

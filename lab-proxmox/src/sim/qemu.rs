@@ -21,7 +21,9 @@
 //!   an existing CD-ROM drive; a `balloon` target that keeps the balloon
 //!   device on or off) apply at once, everything else (`cores`, `memory`,
 //!   `cpu`, `boot`, `scsihw`, `machine`, cloud-init keys, ...) goes to the
-//!   pending section until the next start or reboot; a `balloon` above the
+//!   pending section until the next start or reboot (a pending value equal
+//!   to the current one is dropped, as `cleanup_pending` does, so unchanged
+//!   settings sent again never wait for a reboot); a `balloon` above the
 //!   memory is refused (`balloon value too large`). A `net[n]`
 //!   written without a MAC gets a **new** random MAC (`parse_net`
 //!   autogenerates one), so clients must send the MAC back on updates;
@@ -920,6 +922,14 @@ pub(crate) fn update_apply(
         }
     }
     let g = guest::lookup_mut(world, KIND, node, vmid)?;
+    // qemu-server `update_vm_api` then `cleanup_pending` ("remove pending
+    // changes when nothing changed"): a pending value equal to the
+    // current one, and a pending delete of a key the config lacks, are
+    // dropped, so sending a running VM's unchanged settings again (with a
+    // new description) leaves nothing for a reboot.
+    let current = g.config.clone();
+    g.pending.retain(|k, v| current.get(k) != Some(v));
+    g.pending_delete.retain(|k| current.contains_key(k));
     if !g.running() {
         guest::apply_pending(g);
     }

@@ -238,6 +238,19 @@ impl TalosCluster {
                 .onboot(true)
                 .tags(&["talos", self.name.as_str()]);
             let spec = vm.spec_mut();
+            // What runs there, for its note (`docs`) and Proxmox notes.
+            let role = match n.role {
+                Role::ControlPlane => "a control plane",
+                Role::Worker => "a worker",
+            };
+            spec.annotations.insert(
+                lab_core::notes::ABOUT_ANNOTATION.into(),
+                lab_core::Value::from(format!(
+                    "Talos Linux: {role} of the Kubernetes cluster `{}` ({}).",
+                    self.name,
+                    n.address()
+                )),
+            );
             relocate(spec, n.loc);
             for p in &mut spec.problems {
                 p.loc = n.loc;
