@@ -12,6 +12,7 @@
 use lab_core::notes::{order, NoteLine, NoteSection, NoteSet, NoteSource};
 use lab_core::{Address, Lab};
 
+use crate::kinds::cloudflare::AccessRule;
 use crate::kinds::{Port, PublicExposure};
 use crate::read::{NetModel, ServiceView};
 
@@ -96,6 +97,20 @@ fn public_url(p: &PublicExposure) -> String {
     format!("https://{}{path}", p.host)
 }
 
+/// One Access include rule in words.
+fn rule_in_words(rule: &AccessRule) -> String {
+    match rule {
+        AccessRule::Email { email } => format!("`{email}`"),
+        AccessRule::EmailDomain { domain } => format!("anyone with an email at `{domain}`"),
+        AccessRule::EmailList { id } => format!("the addresses of the list `{id}`"),
+        AccessRule::Everyone {} => "everyone".into(),
+        AccessRule::Group { id } => format!("the Access group `{id}`"),
+        AccessRule::Ip { ip } => format!("addresses in `{ip}`"),
+        AccessRule::ServiceToken { token_id } => format!("the service token `{token_id}`"),
+        AccessRule::AnyValidServiceToken {} => "any valid service token".into(),
+    }
+}
+
 /// The Access rules in front of an exposure, in words.
 fn access(p: &PublicExposure) -> String {
     let Some(a) = &p.access else {
@@ -103,15 +118,7 @@ fn access(p: &PublicExposure) -> String {
     };
     let mut parts = Vec::new();
     if !a.include.is_empty() {
-        let rules: Vec<String> = a
-            .include
-            .iter()
-            .map(|r| {
-                serde_json::to_string(r)
-                    .map(|j| format!("`{j}`"))
-                    .unwrap_or_else(|_| "(an unreadable rule)".into())
-            })
-            .collect();
+        let rules: Vec<String> = a.include.iter().map(rule_in_words).collect();
         parts.push(format!("Access allows {}", rules.join(" or ")));
     }
     if !a.policies.is_empty() {

@@ -88,7 +88,7 @@ fn a_guest_note_has_its_services_network_and_exposures() {
         &format!("- `net0` on the VLAN `servers`, tag 20: `{address}/24` (from the lab's IPAM), gateway `10.0.20.1`"),
         "## Exposure\n\n- `https://photos.lab.home.arpa` (internal) through the Caddy proxy `proxy` to port 2283",
         "- `https://photos.example.com` (public) through the tunnel `home` to port 2283: **no Access**: anyone on the internet reaches it",
-        "- `https://photos-admin.example.com` (public) through the tunnel `home` to port 9000: Access allows `{\"email\":{\"email\":\"owner@example.com\"}}`",
+        "- `https://photos-admin.example.com` (public) through the tunnel `home` to port 9000: Access allows `owner@example.com`",
     ] {
         assert!(md.contains(part), "{part:?} missing from\n{md}");
     }
