@@ -319,6 +319,93 @@ fn prevent_destroy_blocks_a_replacing_plan() {
     });
 }
 
+/// A state store that counts its saves.
+#[derive(Clone)]
+struct CountingStore {
+    inner: MemoryStateStore,
+    saves: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl StateStore for CountingStore {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn lock(
+        &self,
+        operation: &str,
+    ) -> Result<lab_core::state::StateLock, lab_core::state::StateError> {
+        self.inner.lock(operation)
+    }
+    fn load(&self) -> Result<Option<lab_core::state::State>, lab_core::state::StateError> {
+        self.inner.load()
+    }
+    fn save(&self, state: &lab_core::state::State) -> Result<(), lab_core::state::StateError> {
+        self.saves.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.save(state)
+    }
+    fn journal_append(
+        &self,
+        record: &lab_core::state::JournalRecord,
+    ) -> Result<(), lab_core::state::StateError> {
+        self.inner.journal_append(record)
+    }
+    fn journal_read(
+        &self,
+    ) -> Result<Vec<lab_core::state::JournalRecord>, lab_core::state::StateError> {
+        self.inner.journal_read()
+    }
+    fn journal_clear(&self) -> Result<(), lab_core::state::StateError> {
+        self.inner.journal_clear()
+    }
+    fn sealer(&self) -> Result<lab_core::state::Sealer, lab_core::state::StateError> {
+        self.inner.sealer()
+    }
+}
+
+#[test]
+fn operations_that_finish_together_share_one_save() {
+    runtime().block_on(async {
+        let provider = MemoryProvider::new();
+        let saves = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let store = CountingStore {
+            inner: MemoryStateStore::new(),
+            saves: saves.clone(),
+        };
+        let mut lab = Lab::new("t");
+        lab.register_provider(provider.shared());
+        for i in 0..200 {
+            lab.add(Thing::new(format!("r{i}")));
+        }
+        let e = Engine::new(lab, store.clone());
+        let p = e.plan(&PlanOptions::default()).await.unwrap();
+        let opts = ApplyOptions {
+            parallelism: 32,
+            retry: RetryPolicy::fast(),
+        };
+        let report = e.apply(&p, &opts).await.unwrap();
+        assert_eq!(report.done.len(), 200);
+        let n = saves.load(std::sync::atomic::Ordering::SeqCst);
+        eprintln!("{n} saves for 200 operations");
+        // One save fixes the lineage; then far fewer than one per operation.
+        assert!(n <= 1 + 200 / 4, "{n} saves for 200 operations");
+        // Every change is on disk, and the journal is closed.
+        let state = store.load().unwrap().unwrap();
+        assert_eq!(state.resources.len(), 200);
+        assert!(store.journal_read().unwrap().is_empty());
+        // A plan in a fresh engine agrees.
+        let mut lab = Lab::new("t");
+        lab.register_provider(provider.shared());
+        for i in 0..200 {
+            lab.add(Thing::new(format!("r{i}")));
+        }
+        let again = Engine::new(lab, store.clone())
+            .plan(&PlanOptions::default())
+            .await
+            .unwrap();
+        assert!(!again.has_changes());
+    });
+}
+
 #[test]
 fn destroy_keeps_what_prevent_destroy_protects_and_what_it_needs() {
     runtime().block_on(async {

@@ -8,7 +8,8 @@
 //!   (`parallelism`). Call-scoped permits are given back while a provider
 //!   waits on a remote task ([`crate::OpContext::wait`]).
 //! - Before each call an intent is journaled; after it the state is saved
-//!   atomically and the result journaled, so a crash at any point leaves a
+//!   atomically (group commit: operations that finish while a save runs
+//!   share the next one) and the result journaled, so a crash at any point leaves a
 //!   state the next run completes (adopting by ownership marker).
 //! - A failed operation stops only what depends on it. Transient errors are
 //!   retried with capped exponential backoff and jitter.
@@ -148,9 +149,108 @@ struct Shared {
     retry: RetryPolicy,
     /// Creates recovery found blocked (what a person must do first): not attempted.
     blocked: Vec<(Address, String)>,
+    /// Group commit: which state changes are saved (see [`Shared::commit`]).
+    commits: Mutex<Commits>,
+    /// Wakes the operations waiting for a save when one ends.
+    saved: tokio::sync::Notify,
+}
+
+/// The group commit's bookkeeping. Every change to the in-memory state an
+/// operation makes is numbered (`applied`, bumped under the state's lock);
+/// `saved` is the highest number a finished save covered.
+#[derive(Default)]
+struct Commits {
+    applied: u64,
+    saved: u64,
+    /// A save is running: the others wait for it, then one of them saves
+    /// everything that changed meanwhile.
+    saving: bool,
+    /// The last save that failed: the changes it covered and why.
+    failed: Option<(u64, String)>,
 }
 
 impl Shared {
+    /// Numbers a change just made to `state` (call with its lock held):
+    /// the operation then waits for [`Shared::commit`] of that number.
+    fn changed(&self, state: &mut State) -> u64 {
+        state.serial += 1;
+        let mut c = self.commits.lock().unwrap_or_else(|p| p.into_inner());
+        c.applied += 1;
+        c.applied
+    }
+
+    /// Waits until the state change `mine` is on disk. Group commit: when
+    /// no save runs, this operation saves the whole state, with every
+    /// change made so far (its own and those of the operations that
+    /// finished meanwhile); when one runs, it waits for it and, if its
+    /// change came too late for that save, the next. So a batch of
+    /// operations that finish together costs one save, not one each, and
+    /// every operation's change is saved before its `Done` record is
+    /// journaled, as before.
+    async fn commit(&self, mine: u64) -> Result<(), String> {
+        loop {
+            let notified = self.saved.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let lead = {
+                let mut c = self.commits.lock().unwrap_or_else(|p| p.into_inner());
+                if c.saved >= mine {
+                    return Ok(());
+                }
+                if let Some((upto, why)) = &c.failed {
+                    if *upto >= mine {
+                        return Err(why.clone());
+                    }
+                }
+                let lead = !c.saving;
+                c.saving = true;
+                lead
+            };
+            if lead {
+                // Let the operations ready to record their change do so
+                // first: this save then takes them too.
+                tokio::task::yield_now().await;
+                return self.save_all(mine);
+            }
+            notified.await;
+        }
+    }
+
+    /// Saves the state with every change numbered so far, for
+    /// [`Shared::commit`].
+    fn save_all(&self, mine: u64) -> Result<(), String> {
+        let (result, upto) = {
+            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            // Changes are numbered under the state's lock: this is what
+            // the state holds now.
+            let upto = self
+                .commits
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .applied;
+            (self.store.save(&state), upto)
+        };
+        let mut c = self.commits.lock().unwrap_or_else(|p| p.into_inner());
+        c.saving = false;
+        let out = match result {
+            Ok(()) => {
+                c.saved = c.saved.max(upto);
+                Ok(())
+            }
+            Err(e) => {
+                let why = e.to_string();
+                c.failed = Some((upto, why.clone()));
+                drop(c);
+                self.set_fatal(e);
+                self.saved.notify_waiters();
+                return if upto >= mine { Err(why) } else { Ok(()) };
+            }
+        };
+        drop(c);
+        self.saved.notify_waiters();
+        out
+    }
+
     fn emit(&self, e: Event) {
         if let Some(s) = &self.sink {
             s(&e);
@@ -361,6 +461,8 @@ pub(crate) async fn apply(
             .filter(|r| r.needs_attention)
             .map(|r| (r.address.clone(), r.outcome.clone()))
             .collect(),
+        commits: Mutex::new(Commits::default()),
+        saved: tokio::sync::Notify::new(),
     });
     let steps: Vec<Arc<PlanStep>> = plan.steps.iter().cloned().map(Arc::new).collect();
 
@@ -701,18 +803,19 @@ async fn run_op_inner(
                 let mut claim = reserved.clone().unwrap_or_default();
                 claim.merge(&journal.merged.lock().unwrap_or_else(|p| p.into_inner()));
                 if op.kind == OpKind::Create && !claim.is_empty() {
-                    let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
-                    state.pending.insert(
-                        address.clone(),
-                        PendingCreate {
-                            provider: instance.name.clone(),
-                            claim,
-                            reason: e.message.clone(),
-                        },
-                    );
-                    state.serial += 1;
-                    if let Err(se) = shared.store.save(&state) {
-                        shared.set_fatal(se);
+                    let mine = {
+                        let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+                        state.pending.insert(
+                            address.clone(),
+                            PendingCreate {
+                                provider: instance.name.clone(),
+                                claim,
+                                reason: e.message.clone(),
+                            },
+                        );
+                        shared.changed(&mut state)
+                    };
+                    if shared.commit(mine).await.is_err() {
                         return Err((attempt, e.message));
                     }
                 }
@@ -739,7 +842,7 @@ async fn run_op_inner(
         }
     };
     let elapsed = started.elapsed();
-    {
+    let mine = {
         let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
         match (op.kind, observed) {
             (OpKind::Delete, _) => {
@@ -769,15 +872,14 @@ async fn run_op_inner(
             (_, None) => {}
         }
         state.record_timing(address.kind(), op.kind, elapsed.as_millis() as u64);
-        state.serial += 1;
-        if let Err(e) = shared.store.save(&state) {
-            let msg = format!(
-                "the {} succeeded but the state could not be saved: {e}",
-                op.kind
-            );
-            shared.set_fatal(e);
-            return Err((attempt, msg));
-        }
+        shared.changed(&mut state)
+    };
+    if let Err(e) = shared.commit(mine).await {
+        let msg = format!(
+            "the {} succeeded but the state could not be saved: {e}",
+            op.kind
+        );
+        return Err((attempt, msg));
     }
     let done = JournalRecord::Done {
         run: shared.run.clone(),

@@ -113,9 +113,11 @@ struct Inner {
     created_key: Option<PathBuf>,
     /// The injected fault and how many saves happened since.
     fault: Option<(StoreFault, u64)>,
+    /// Saves asked of this store (for [`FileStateStore::saves`]).
+    saves: u64,
     /// Ciphertexts of the secrets sealed by the last save, by the identity
     /// of the secret's allocation: the state is saved after every
-    /// operation, and re-encrypting every unchanged secret each time would
+    /// batch of operations, and re-encrypting every unchanged secret each time would
     /// make an apply quadratic in age operations. Rebuilt on each save, so
     /// it holds only secrets still in the state.
     sealed: HashMap<usize, (Secret, Json)>,
@@ -169,6 +171,13 @@ impl FileStateStore {
     pub fn with_key_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.key_path = path.into();
         self
+    }
+
+    /// How many saves this store was asked for (the apply's group commit
+    /// makes one per batch of operations that finish together): for
+    /// benches and tests.
+    pub fn saves(&self) -> u64 {
+        self.inner().saves
     }
 
     /// The state directory.
@@ -643,6 +652,7 @@ impl StateStore for FileStateStore {
     }
 
     fn save(&self, state: &State) -> Result<(), StateError> {
+        self.inner().saves += 1;
         let fault = self.fault_for_this_save();
         if let Some((StoreFault::FailSave { .. }, n)) = fault {
             return Err(StateError::Injected(format!(
