@@ -12,7 +12,6 @@
 use std::panic::Location;
 
 use lab_core::diag::Loc;
-use lab_core::value::encode_value;
 use lab_core::{Handle, Lab, Resource, Value};
 use lab_net::kinds::{CaddyRoute, Port, Proto};
 use lab_net::model::Caddy;
@@ -20,6 +19,7 @@ use lab_proxmox::model::Storage;
 use lab_talos::model::{Cluster, Workload};
 
 use crate::app::{ServiceHandle, ABOUT_ANNOTATION, APP_ANNOTATION};
+use crate::lower::relocate;
 
 /// A service on the Talos cluster: a [`Workload`] (image, replicas,
 /// environment: lab-talos's builder, finished by a closure) with its ports,
@@ -168,20 +168,13 @@ impl ClusterApp {
             .and_then(Value::as_str)
             .map(str::to_string);
         for (proxy, host, port, at) in routes {
-            if let Some(p) = lab_net::checks::caddy::site_host_problem(&host) {
-                let spec = workload.spec_mut();
-                spec.invalid(
-                    "routes",
-                    p,
-                    "write the name clients use, like `notes.lab.home.arpa`",
-                );
-                if let Some(p) = spec.problems.last_mut() {
-                    p.loc = at;
-                }
-                continue;
-            }
             match &lb {
-                Some(ip) => add_route(lab, &proxy, &host, &format!("{ip}:{port}"), at),
+                Some(ip) => Caddy::add_route(
+                    lab,
+                    &proxy,
+                    CaddyRoute::new(&host, &format!("{ip}:{port}")),
+                    at,
+                ),
                 None => {
                     let spec = workload.spec_mut();
                     spec.invalid(
@@ -238,37 +231,6 @@ fn with_nfs(
             w
         }
     };
-    relocate_last(&mut workload, at);
+    relocate(workload.spec_mut(), file!(), at);
     workload
-}
-
-/// Points what the last builder call recorded at the user's line `at`.
-fn relocate_last(workload: &mut Workload, at: Loc) {
-    let spec = workload.spec_mut();
-    for loc in spec.field_locs.values_mut() {
-        if loc.file() == file!() {
-            *loc = at;
-        }
-    }
-    for p in &mut spec.problems {
-        if p.loc.file() == file!() {
-            p.loc = at;
-        }
-    }
-}
-
-/// Appends a route to the proxy's spec, as `Caddy::route` would have.
-fn add_route(lab: &mut Lab, proxy: &Handle<Caddy>, host: &str, upstream: &str, at: Loc) {
-    let Some(spec) = lab.spec_mut(proxy.address()) else {
-        return;
-    };
-    let mut routes = match spec.attrs.get("routes") {
-        Some(Value::List(l)) => l.clone(),
-        _ => Vec::new(),
-    };
-    if let Ok(v) = encode_value(&CaddyRoute::new(host, upstream)) {
-        routes.push(v);
-    }
-    spec.attrs.insert("routes".into(), Value::List(routes));
-    spec.field_locs.entry("routes".into()).or_insert(at);
 }

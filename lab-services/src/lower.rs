@@ -61,7 +61,7 @@ fn build_service(
     let mut service = Service::new(name, on);
     let spec = lab_core::Resource::spec_mut(&mut service);
     spec.declared_at = declared_at;
-    relocate(spec, declared_at);
+    relocate(spec, file!(), declared_at);
     for (op, at) in net {
         service = match op {
             NetOp::Port(p) => service.port(p),
@@ -71,14 +71,15 @@ fn build_service(
             NetOp::UpstreamTls => service.upstream_tls(),
             NetOp::Expose(public) => service.expose(*public),
         };
-        relocate(lab_core::Resource::spec_mut(&mut service), at);
+        relocate(lab_core::Resource::spec_mut(&mut service), file!(), at);
     }
     service
 }
 
-/// Moves every location in `spec` that points into this file to `at`.
-fn relocate(spec: &mut ResourceSpec, at: Loc) {
-    let ours = |loc: &Loc| loc.file() == file!();
+/// Moves every location in `spec` that points into `file` (the caller's
+/// `file!()`: a builder called from lab-services) to the user's line `at`.
+pub(crate) fn relocate(spec: &mut ResourceSpec, file: &str, at: Loc) {
+    let ours = |loc: &Loc| loc.file() == file;
     for loc in spec.field_locs.values_mut() {
         if ours(loc) {
             *loc = at;

@@ -3,8 +3,9 @@
 //! routes of the lab's services are appended by lab-net's derivation, so
 //! most labs write none.
 
+use lab_core::diag::Loc;
 use lab_core::value::encode_value;
-use lab_core::{Handle, Output, ProviderHandle, Resource, ResourceSpec, Secret, Value};
+use lab_core::{Handle, Lab, Output, ProviderHandle, Resource, ResourceSpec, Secret, Value};
 
 use crate::checks::caddy::{site_host_problem, upstream_problem};
 use crate::kinds::{self, CaddyRoute, CaddyTls};
@@ -196,55 +197,26 @@ impl Caddy {
     /// headers).
     #[track_caller]
     pub fn route_spec(mut self, route: CaddyRoute) -> Self {
-        let mut routes = match self.spec.attrs.get("routes") {
-            Some(Value::List(l)) => l.clone(),
-            _ => Vec::new(),
-        };
-        let taken = routes.iter().any(|r| match r {
-            Value::Map(m) => m
-                .get("host")
-                .and_then(Value::as_str)
-                .is_some_and(|h| h.eq_ignore_ascii_case(&route.host)),
-            _ => false,
-        });
-        if taken {
-            self.spec.invalid(
-                "routes",
-                format!("site `{}` already has a route", route.host),
-                "give each host one route; pass several upstreams with `route_spec`",
-            );
-        }
-        if let Some(p) = site_host_problem(&route.host) {
-            self.spec.invalid(
-                "routes",
-                p,
-                "write the site's DNS name, like `grafana.lab.home.arpa`",
-            );
-        }
-        if route.upstreams.is_empty() {
-            self.spec.invalid(
-                "routes",
-                format!("site `{}` has no upstream", route.host),
-                "give it the `ip:port` of the service",
-            );
-        }
-        for u in &route.upstreams {
-            if let Some(p) = upstream_problem(u) {
-                self.spec.invalid(
-                    "routes",
-                    p,
-                    "write the upstream as `ip:port`, like `10.0.20.11:3000`",
-                );
-            }
-        }
-        match encode_value(&route) {
-            Ok(v) => routes.push(v),
-            Err(e) => self
-                .spec
-                .invalid("routes", e.to_string(), "report this as a bug"),
-        }
-        self.spec.set("routes", Value::List(routes));
+        push_route(&mut self.spec, route);
         self
+    }
+
+    /// Adds a route to a proxy already in `lab`, as
+    /// [`Caddy::route_spec`] would have, for builders that learn a route
+    /// after the proxy was added (lab-services' apps on Kubernetes); `at`
+    /// is the user's line that asked for it, where its problems point.
+    pub fn add_route(lab: &mut Lab, proxy: &Handle<Caddy>, route: CaddyRoute, at: Loc) {
+        let Some(spec) = lab.spec_mut(proxy.address()) else {
+            return;
+        };
+        let routes_at = spec.field_locs.get("routes").copied();
+        let problems = spec.problems.len();
+        push_route(spec, route);
+        spec.field_locs
+            .insert("routes".into(), routes_at.unwrap_or(at));
+        for p in &mut spec.problems[problems..] {
+            p.loc = at;
+        }
     }
 
     /// The spec built so far.
@@ -275,6 +247,58 @@ impl CaddyOutput for Handle<Caddy> {
     fn root_ca(&self) -> Output<String> {
         self.output("root_ca")
     }
+}
+
+/// Appends `route` to a Caddy spec's `routes`, refusing (at the caller's
+/// line) a site twice, a bad host and bad upstreams.
+#[track_caller]
+fn push_route(spec: &mut ResourceSpec, route: CaddyRoute) {
+    let mut routes = match spec.attrs.get("routes") {
+        Some(Value::List(l)) => l.clone(),
+        _ => Vec::new(),
+    };
+    let taken = routes.iter().any(|r| match r {
+        Value::Map(m) => m
+            .get("host")
+            .and_then(Value::as_str)
+            .is_some_and(|h| h.eq_ignore_ascii_case(&route.host)),
+        _ => false,
+    });
+    if taken {
+        spec.invalid(
+            "routes",
+            format!("site `{}` already has a route", route.host),
+            "give each host one route; pass several upstreams with `route_spec`",
+        );
+    }
+    if let Some(p) = site_host_problem(&route.host) {
+        spec.invalid(
+            "routes",
+            p,
+            "write the site's DNS name, like `grafana.lab.home.arpa`",
+        );
+    }
+    if route.upstreams.is_empty() {
+        spec.invalid(
+            "routes",
+            format!("site `{}` has no upstream", route.host),
+            "give it the `ip:port` of the service",
+        );
+    }
+    for u in &route.upstreams {
+        if let Some(p) = upstream_problem(u) {
+            spec.invalid(
+                "routes",
+                p,
+                "write the upstream as `ip:port`, like `10.0.20.11:3000`",
+            );
+        }
+    }
+    match encode_value(&route) {
+        Ok(v) => routes.push(v),
+        Err(e) => spec.invalid("routes", e.to_string(), "report this as a bug"),
+    }
+    spec.set("routes", Value::List(routes));
 }
 
 #[cfg(test)]
