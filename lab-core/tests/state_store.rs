@@ -169,7 +169,7 @@ fn file_is_pretty_json_with_recipient_and_sealed_secrets() {
     let sealed = &json["resources"]["proxmox.vm.db"]["attrs"]["password"]["$secret"];
     assert!(sealed
         .as_str()
-        .is_some_and(|s| s.starts_with("-----BEGIN AGE ENCRYPTED FILE-----")));
+        .is_some_and(|s| s.starts_with("lab-sealed-v1:")));
 }
 
 #[test]

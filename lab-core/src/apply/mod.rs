@@ -7,15 +7,19 @@
 //!   clone per template, N calls per node) and by a global cap on calls
 //!   (`parallelism`). Call-scoped permits are given back while a provider
 //!   waits on a remote task ([`crate::OpContext::wait`]).
-//! - Before each call an intent is journaled; after it the state is saved
-//!   atomically (group commit: operations that finish while a save runs
-//!   share the next one) and the result journaled, so a crash at any point leaves a
-//!   state the next run completes (adopting by ownership marker).
+//! - Before each call an intent is journaled; after it the result goes into
+//!   the in-memory state, which one saver task saves atomically, back to
+//!   back, and each `Done` is journaled once a save holds its change
+//!   (group commit, in `apply/commit.rs`: operations that start or finish together
+//!   share one journal append or one save). A crash at any point leaves a
+//!   journal and a state the next run completes (adopting by claim or
+//!   ownership marker).
 //! - A failed operation stops only what depends on it. Transient errors are
 //!   retried with capped exponential backoff and jitter.
 
 pub mod ops;
 
+mod commit;
 mod limiter;
 mod retry;
 
@@ -149,108 +153,17 @@ struct Shared {
     retry: RetryPolicy,
     /// Creates recovery found blocked (what a person must do first): not attempted.
     blocked: Vec<(Address, String)>,
-    /// Group commit: which state changes are saved (see [`Shared::commit`]).
-    commits: Mutex<Commits>,
-    /// Wakes the operations waiting for a save when one ends.
-    saved: tokio::sync::Notify,
-}
-
-/// The group commit's bookkeeping. Every change to the in-memory state an
-/// operation makes is numbered (`applied`, bumped under the state's lock);
-/// `saved` is the highest number a finished save covered.
-#[derive(Default)]
-struct Commits {
-    applied: u64,
-    saved: u64,
-    /// A save is running: the others wait for it, then one of them saves
-    /// everything that changed meanwhile.
-    saving: bool,
-    /// The last save that failed: the changes it covered and why.
-    failed: Option<(u64, String)>,
+    /// Group commit of the state ([`commit::saver`]).
+    commits: Mutex<commit::Commits>,
+    /// Wakes the saver when a change is recorded or the run ends.
+    changes: tokio::sync::Notify,
+    /// Group commit of the journal ([`Shared::journal_now`]).
+    journal: Mutex<commit::JournalQueue>,
+    /// Wakes the operations waiting for a journal append when one ends.
+    journaled: tokio::sync::Notify,
 }
 
 impl Shared {
-    /// Numbers a change just made to `state` (call with its lock held):
-    /// the operation then waits for [`Shared::commit`] of that number.
-    fn changed(&self, state: &mut State) -> u64 {
-        state.serial += 1;
-        let mut c = self.commits.lock().unwrap_or_else(|p| p.into_inner());
-        c.applied += 1;
-        c.applied
-    }
-
-    /// Waits until the state change `mine` is on disk. Group commit: when
-    /// no save runs, this operation saves the whole state, with every
-    /// change made so far (its own and those of the operations that
-    /// finished meanwhile); when one runs, it waits for it and, if its
-    /// change came too late for that save, the next. So a batch of
-    /// operations that finish together costs one save, not one each, and
-    /// every operation's change is saved before its `Done` record is
-    /// journaled, as before.
-    async fn commit(&self, mine: u64) -> Result<(), String> {
-        loop {
-            let notified = self.saved.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let lead = {
-                let mut c = self.commits.lock().unwrap_or_else(|p| p.into_inner());
-                if c.saved >= mine {
-                    return Ok(());
-                }
-                if let Some((upto, why)) = &c.failed {
-                    if *upto >= mine {
-                        return Err(why.clone());
-                    }
-                }
-                let lead = !c.saving;
-                c.saving = true;
-                lead
-            };
-            if lead {
-                // Let the operations ready to record their change do so
-                // first: this save then takes them too.
-                tokio::task::yield_now().await;
-                return self.save_all(mine);
-            }
-            notified.await;
-        }
-    }
-
-    /// Saves the state with every change numbered so far, for
-    /// [`Shared::commit`].
-    fn save_all(&self, mine: u64) -> Result<(), String> {
-        let (result, upto) = {
-            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            // Changes are numbered under the state's lock: this is what
-            // the state holds now.
-            let upto = self
-                .commits
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .applied;
-            (self.store.save(&state), upto)
-        };
-        let mut c = self.commits.lock().unwrap_or_else(|p| p.into_inner());
-        c.saving = false;
-        let out = match result {
-            Ok(()) => {
-                c.saved = c.saved.max(upto);
-                Ok(())
-            }
-            Err(e) => {
-                let why = e.to_string();
-                c.failed = Some((upto, why.clone()));
-                drop(c);
-                self.set_fatal(e);
-                self.saved.notify_waiters();
-                return if upto >= mine { Err(why) } else { Ok(()) };
-            }
-        };
-        drop(c);
-        self.saved.notify_waiters();
-        out
-    }
-
     fn emit(&self, e: Event) {
         if let Some(s) = &self.sink {
             s(&e);
@@ -284,6 +197,15 @@ impl Shared {
 }
 
 type OpResult = Result<(u32, Duration), (u32, String)>;
+
+/// Aborts a task when dropped (the state saver, when a run is dropped).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 /// Journals one operation's claims ([`OpContext::claim`]) and keeps their
 /// merge, so a failed create can leave its identity in the state.
@@ -461,8 +383,10 @@ pub(crate) async fn apply(
             .filter(|r| r.needs_attention)
             .map(|r| (r.address.clone(), r.outcome.clone()))
             .collect(),
-        commits: Mutex::new(Commits::default()),
-        saved: tokio::sync::Notify::new(),
+        commits: Mutex::new(commit::Commits::default()),
+        changes: tokio::sync::Notify::new(),
+        journal: Mutex::new(commit::JournalQueue::default()),
+        journaled: tokio::sync::Notify::new(),
     });
     let steps: Vec<Arc<PlanStep>> = plan.steps.iter().cloned().map(Arc::new).collect();
 
@@ -470,100 +394,119 @@ pub(crate) async fn apply(
     let mut waiting: Vec<usize> = graph.needs.iter().map(Vec::len).collect();
     let mut finished = vec![false; n];
     let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
-    let mut tasks: JoinSet<(usize, OpResult)> = JoinSet::new();
-    let mut running = 0usize;
-    loop {
-        if !shared.is_fatal() && shared.stopped().is_none() {
-            // Highest bottom level first; the limiter keeps that order among waiters.
-            ready.sort_by_key(|&i| (std::cmp::Reverse(graph.bottom_level[i]), i));
-            for i in ready.drain(..) {
-                let op = graph.ops[i].clone();
-                let priority = graph.bottom_level[i].as_millis() as u64;
-                tasks.spawn(run_op(
-                    shared.clone(),
-                    providers[op.step].clone(),
-                    steps[op.step].clone(),
-                    op,
-                    priority,
-                    i,
-                ));
-                running += 1;
+    // The state saver runs beside the operations, in a task of its own so
+    // that a save never holds up starting the next operations. A run that
+    // is dropped (a crash, a timeout) aborts it: it stops at its next await
+    // (a save already under way finishes, as one in an operation's task
+    // would; the serial check refuses any plan made against the state it
+    // replaces).
+    let mut saver = AbortOnDrop(tokio::spawn(commit::saver(shared.clone())));
+    let run_ops = async {
+        let mut tasks: JoinSet<(usize, OpResult)> = JoinSet::new();
+        let mut running = 0usize;
+        loop {
+            if !shared.is_fatal() && shared.stopped().is_none() {
+                // Highest bottom level first; the limiter keeps that order among waiters.
+                ready.sort_by_key(|&i| (std::cmp::Reverse(graph.bottom_level[i]), i));
+                for i in ready.drain(..) {
+                    let op = graph.ops[i].clone();
+                    let priority = graph.bottom_level[i].as_millis() as u64;
+                    tasks.spawn(run_op(
+                        shared.clone(),
+                        providers[op.step].clone(),
+                        steps[op.step].clone(),
+                        op,
+                        priority,
+                        i,
+                    ));
+                    running += 1;
+                }
+            }
+            let Some(joined) = tasks.join_next().await else {
+                break;
+            };
+            running -= 1;
+            let (i, result) = match joined {
+                Ok(r) => r,
+                Err(e) => {
+                    // A panicking provider: find which op it was is impossible
+                    // from a JoinError, so treat the whole run as failed.
+                    shared.set_fatal(StateError::Injected(format!(
+                        "an operation task panicked: {e}"
+                    )));
+                    continue;
+                }
+            };
+            finished[i] = true;
+            let op = &graph.ops[i];
+            match result {
+                Ok((attempts, elapsed)) => {
+                    report.done.push(OpDone {
+                        address: op.address.clone(),
+                        op: op.kind,
+                        elapsed,
+                        attempts,
+                    });
+                    for &j in &graph.needed_by[i] {
+                        waiting[j] -= 1;
+                        if waiting[j] == 0 && !finished[j] {
+                            ready.push(j);
+                        }
+                    }
+                }
+                Err((attempts, error)) => {
+                    report.failed.push(OpFailed {
+                        address: op.address.clone(),
+                        op: op.kind,
+                        error,
+                        attempts,
+                    });
+                    // Skip everything downstream; it never started.
+                    let mut stack = graph.needed_by[i].clone();
+                    while let Some(j) = stack.pop() {
+                        if finished[j] {
+                            continue;
+                        }
+                        finished[j] = true;
+                        report.skipped.push(OpSkipped {
+                            address: graph.ops[j].address.clone(),
+                            op: graph.ops[j].kind,
+                            because: op.address.clone(),
+                        });
+                        shared.emit(Event::Skipped {
+                            address: graph.ops[j].address.clone(),
+                            op: graph.ops[j].kind,
+                            because: op.address.clone(),
+                        });
+                        stack.extend(graph.needed_by[j].iter().copied());
+                    }
+                }
+            }
+            if running == 0 && (ready.is_empty() || shared.is_fatal() || shared.stopped().is_some())
+            {
+                break;
             }
         }
-        let Some(joined) = tasks.join_next().await else {
-            break;
-        };
-        running -= 1;
-        let (i, result) = match joined {
-            Ok(r) => r,
-            Err(e) => {
-                // A panicking provider: find which op it was is impossible
-                // from a JoinError, so treat the whole run as failed.
-                shared.set_fatal(StateError::Injected(format!(
-                    "an operation task panicked: {e}"
-                )));
-                continue;
-            }
-        };
-        finished[i] = true;
-        let op = &graph.ops[i];
-        match result {
-            Ok((attempts, elapsed)) => {
+        // Drain anything still in flight (only after a fatal error).
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok((i, Ok((attempts, elapsed)))) = joined {
                 report.done.push(OpDone {
-                    address: op.address.clone(),
-                    op: op.kind,
+                    address: graph.ops[i].address.clone(),
+                    op: graph.ops[i].kind,
                     elapsed,
                     attempts,
                 });
-                for &j in &graph.needed_by[i] {
-                    waiting[j] -= 1;
-                    if waiting[j] == 0 && !finished[j] {
-                        ready.push(j);
-                    }
-                }
-            }
-            Err((attempts, error)) => {
-                report.failed.push(OpFailed {
-                    address: op.address.clone(),
-                    op: op.kind,
-                    error,
-                    attempts,
-                });
-                // Skip everything downstream; it never started.
-                let mut stack = graph.needed_by[i].clone();
-                while let Some(j) = stack.pop() {
-                    if finished[j] {
-                        continue;
-                    }
-                    finished[j] = true;
-                    report.skipped.push(OpSkipped {
-                        address: graph.ops[j].address.clone(),
-                        op: graph.ops[j].kind,
-                        because: op.address.clone(),
-                    });
-                    shared.emit(Event::Skipped {
-                        address: graph.ops[j].address.clone(),
-                        op: graph.ops[j].kind,
-                        because: op.address.clone(),
-                    });
-                    stack.extend(graph.needed_by[j].iter().copied());
-                }
             }
         }
-        if running == 0 && (ready.is_empty() || shared.is_fatal() || shared.stopped().is_some()) {
-            break;
-        }
-    }
-    // Drain anything still in flight (only after a fatal error).
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok((i, Ok((attempts, elapsed)))) = joined {
-            report.done.push(OpDone {
-                address: graph.ops[i].address.clone(),
-                op: graph.ops[i].kind,
-                elapsed,
-                attempts,
-            });
-        }
+        // The last save: everything recorded in memory reaches the store
+        // before the run reports or empties its journal.
+        shared.close_commits();
+    };
+    run_ops.await;
+    if let Err(e) = (&mut saver.0).await {
+        shared.set_fatal(StateError::Injected(format!(
+            "the state saver panicked: {e}"
+        )));
     }
     let fatal = shared
         .fatal
@@ -572,6 +515,9 @@ pub(crate) async fn apply(
         .take();
     if let Some(e) = fatal {
         // The journal keeps the open intents: the next run resolves them.
+        // The `Done` records of saved changes still queued go with them,
+        // so that recovery has only the open ones left to look at.
+        shared.flush_journal();
         return Err(EngineError::State(e));
     }
     if let Some((because, why)) = shared.stopped() {
@@ -693,9 +639,7 @@ async fn run_op_inner(
         op: index,
         merged: Mutex::new(Claim::new()),
     });
-    if let Err(e) = shared.store.journal_append(&intent) {
-        let msg = format!("could not journal the intent: {e}");
-        shared.set_fatal(e);
+    if let Err(msg) = shared.journal_now(intent).await {
         return Err((0, msg));
     }
     shared.emit(Event::Started {
@@ -802,30 +746,24 @@ async fn run_op_inner(
                 // the next try reuses the identity.
                 let mut claim = reserved.clone().unwrap_or_default();
                 claim.merge(&journal.merged.lock().unwrap_or_else(|p| p.into_inner()));
-                if op.kind == OpKind::Create && !claim.is_empty() {
-                    let mine = {
-                        let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
-                        state.pending.insert(
-                            address.clone(),
-                            PendingCreate {
-                                provider: instance.name.clone(),
-                                claim,
-                                reason: e.message.clone(),
-                            },
-                        );
-                        shared.changed(&mut state)
-                    };
-                    if shared.commit(mine).await.is_err() {
-                        return Err((attempt, e.message));
-                    }
-                }
                 let done = JournalRecord::Done {
                     run: shared.run.clone(),
                     op: index,
                     ok: false,
                 };
-                if let Err(je) = shared.store.journal_append(&done) {
-                    shared.set_fatal(je);
+                if op.kind == OpKind::Create && !claim.is_empty() {
+                    let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+                    state.pending.insert(
+                        address.clone(),
+                        PendingCreate {
+                            provider: instance.name.clone(),
+                            claim,
+                            reason: e.message.clone(),
+                        },
+                    );
+                    shared.changed(&mut state, done);
+                } else {
+                    shared.journal_later(done);
                 }
                 if e.is_auth() {
                     shared.stop(
@@ -842,7 +780,7 @@ async fn run_op_inner(
         }
     };
     let elapsed = started.elapsed();
-    let mine = {
+    {
         let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
         match (op.kind, observed) {
             (OpKind::Delete, _) => {
@@ -872,23 +810,16 @@ async fn run_op_inner(
             (_, None) => {}
         }
         state.record_timing(address.kind(), op.kind, elapsed.as_millis() as u64);
-        shared.changed(&mut state)
-    };
-    if let Err(e) = shared.commit(mine).await {
-        let msg = format!(
-            "the {} succeeded but the state could not be saved: {e}",
-            op.kind
-        );
-        return Err((attempt, msg));
+        let done = JournalRecord::Done {
+            run: shared.run.clone(),
+            op: index,
+            ok: true,
+        };
+        // Finished: dependents start now; the saver makes the change
+        // durable and journals `Done` after it.
+        shared.changed(&mut state, done);
     }
-    let done = JournalRecord::Done {
-        run: shared.run.clone(),
-        op: index,
-        ok: true,
-    };
-    if let Err(e) = shared.store.journal_append(&done) {
-        shared.set_fatal(e);
-    }
+
     shared.emit(Event::Finished {
         address: address.clone(),
         op: op.kind,

@@ -14,8 +14,9 @@
 //! either the old or the new state on disk, never a torn file: the state is
 //! the only record of what exists. [`StateStore::save`] therefore writes
 //! `state.json.tmp`, fsyncs it, keeps the current `state.json` as
-//! `state.json.prev` the same way (copied to `state.json.prev.tmp`,
-//! fsynced, renamed over `.prev`), renames the temp file over `state.json`
+//! `state.json.prev` the same way (`state.json.prev.tmp` hard-linked to
+//! the current file, or copied and fsynced where links are not possible,
+//! then renamed over `.prev`), renames the temp file over `state.json`
 //! (atomic on POSIX filesystems) and fsyncs the directory so the renames
 //! are durable. `state.json` exists from the first save on; stale temp
 //! files left by a crash are simply overwritten.
@@ -55,7 +56,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
+use std::io::{self, Read as _, Seek as _, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -65,7 +66,8 @@ use crate::Secret;
 
 use super::crypt::{format_utc, missing_key_message, sync_dir, unix_now};
 use super::{
-    JournalRecord, KeyFile, Sealer, State, StateError, StateLock, StateStore, STATE_VERSION,
+    JournalRecord, KeyFile, Sealer, State, StateDocument, StateError, StateLock, StateStore,
+    STATE_VERSION,
 };
 
 const STATE_FILE: &str = "state.json";
@@ -130,6 +132,8 @@ pub struct FileStateStore {
     dir: PathBuf,
     key_path: PathBuf,
     inner: Mutex<Inner>,
+    /// Serialises journal appends.
+    journal_writer: Mutex<()>,
 }
 
 impl std::fmt::Debug for FileStateStore {
@@ -163,6 +167,7 @@ impl FileStateStore {
             key_path: dir.join(KEY_FILE),
             dir,
             inner: Mutex::new(Inner::default()),
+            journal_writer: Mutex::new(()),
         }
     }
 
@@ -342,24 +347,66 @@ impl FileStateStore {
         }
     }
 
-    fn write_tmp(&self, text: &str) -> Result<(), StateError> {
+    /// Writes `state.json.tmp` with `write` (buffered) and fsyncs it.
+    fn write_tmp(
+        &self,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<(), StateError> {
         let tmp = self.tmp_path();
         let io = |action| io_error(action, &tmp);
         // Truncates a stale temp file left by an earlier crash (and
         // tightens its mode: it becomes state.json).
-        let mut file = create_private(&tmp).map_err(io("creating the temporary state file"))?;
-        file.write_all(text.as_bytes())
+        let file = create_private(&tmp).map_err(io("creating the temporary state file"))?;
+        let mut out = io::BufWriter::with_capacity(1 << 16, file);
+        write(&mut out)
+            .and_then(|()| out.flush())
+            .map_err(io("writing the temporary state file"))?;
+        let file = out
+            .into_inner()
+            .map_err(|e| e.into_error())
             .map_err(io("writing the temporary state file"))?;
         file.sync_all()
             .map_err(io("syncing the temporary state file"))
     }
 
     /// Keeps the current `state.json` as `state.json.prev`, atomically like
-    /// the state itself: copied to `state.json.prev.tmp`, fsynced, renamed
-    /// over `.prev`. A crash leaves the old `.prev` or the new one, never a
-    /// torn one. (The caller syncs the directory after its own rename.)
+    /// the state itself: `state.json.prev.tmp` made a second name of
+    /// `state.json` (a hard link: the save then renames a new file over
+    /// `state.json`, so the link keeps the old bytes, which were fsynced
+    /// when they were written) and renamed over `.prev`; where the file
+    /// system has no hard links, a copy, fsynced. A crash leaves the old
+    /// `.prev` or the new one, never a torn one. (The caller syncs the
+    /// directory after its own rename.)
     fn keep_prev(&self) -> Result<(), StateError> {
         let (state, tmp, prev) = (self.state_path(), self.prev_tmp_path(), self.prev_path());
+        match fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(StateError::Io {
+                    action: "removing a stale temporary copy",
+                    path: tmp,
+                    source,
+                })
+            }
+        }
+        match fs::hard_link(&state, &tmp) {
+            Ok(()) => {
+                // The link has the file's mode: a wider one (a copy, a
+                // restore) is tightened, as a write would.
+                File::open(&tmp)
+                    .and_then(|f| tighten(&f))
+                    .map_err(io_error("tightening the mode of", &tmp))?;
+                return fs::rename(&tmp, &prev).map_err(|source| StateError::Io {
+                    action: "renaming the previous version over",
+                    path: prev,
+                    source,
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            // No hard links here: copy.
+            Err(_) => {}
+        }
         let mut current = match File::open(&state) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -541,6 +588,17 @@ fn repair_torn_tail(file: &mut File, path: &Path) -> Result<(), StateError> {
         path: path.to_path_buf(),
         source,
     };
+    // The usual case costs one byte: the journal ends with a newline.
+    let len = file.seek(SeekFrom::End(0)).map_err(io)?;
+    if len == 0 {
+        return Ok(());
+    }
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::End(-1)).map_err(io)?;
+    file.read_exact(&mut last).map_err(io)?;
+    if last[0] == b'\n' {
+        return Ok(());
+    }
     let mut bytes = Vec::new();
     file.seek(SeekFrom::Start(0)).map_err(io)?;
     file.read_to_end(&mut bytes).map_err(io)?;
@@ -660,13 +718,28 @@ impl StateStore for FileStateStore {
             )));
         }
         self.create_dir()?;
-        // The key is fetched (loaded, or created on first use) only when a
-        // secret is actually met, wherever in the state it is.
-        let mut sealer: Option<Sealer> = None;
-        let mut seal_error: Option<StateError> = None;
+        // The key is fetched (loaded, or created on first use) only when
+        // the state holds a secret.
+        let sealer = if state.has_secrets() {
+            Some(self.sealer()?)
+        } else {
+            None
+        };
+        let recipient = match &sealer {
+            Some(s) => Some(s.recipient()),
+            None => {
+                let cached = self.inner().sealer.as_ref().map(Sealer::recipient);
+                match cached {
+                    Some(r) => Some(r),
+                    // Keep recording the key even when no secret is left.
+                    None => self.recorded_recipient()?,
+                }
+            }
+        };
         let previous = std::mem::take(&mut self.inner().sealed);
         let mut sealed: HashMap<usize, (Secret, Json)> = HashMap::new();
-        let json = state.to_json(&mut |secret| {
+        let mut seal_error: Option<StateError> = None;
+        let mut seal = |secret: &Secret| -> Json {
             if seal_error.is_some() {
                 return Json::Null;
             }
@@ -676,15 +749,6 @@ impl StateStore for FileStateStore {
                     let ciphertext = ciphertext.clone();
                     sealed.insert(id, (secret.clone(), ciphertext.clone()));
                     return ciphertext;
-                }
-            }
-            if sealer.is_none() {
-                match self.sealer() {
-                    Ok(s) => sealer = Some(s),
-                    Err(e) => {
-                        seal_error = Some(e);
-                        return Json::Null;
-                    }
                 }
             }
             match sealer.as_ref().map(|s| s.try_seal(secret)) {
@@ -698,44 +762,17 @@ impl StateStore for FileStateStore {
                 }
                 None => Json::Null,
             }
+        };
+        let document = StateDocument::new(state, recipient.as_deref(), &mut seal);
+        let written = self.write_tmp(|w| {
+            serde_json::to_writer_pretty(&mut *w, &document).map_err(io::Error::other)?;
+            w.write_all(b"\n")
         });
         if let Some(e) = seal_error {
             return Err(e);
         }
+        written?;
         self.inner().sealed = sealed;
-        let recipient = match sealer {
-            Some(s) => Some(s.recipient()),
-            None => {
-                let cached = self.inner().sealer.as_ref().map(Sealer::recipient);
-                match cached {
-                    Some(r) => Some(r),
-                    // Keep recording the key even when no secret is left.
-                    None => self.recorded_recipient()?,
-                }
-            }
-        };
-        let json = match (json, recipient) {
-            (Json::Object(map), Some(r)) => {
-                let mut out = serde_json::Map::new();
-                for (k, v) in map {
-                    let after_version = k == "version";
-                    out.insert(k, v);
-                    if after_version {
-                        out.insert(RECIPIENT_FIELD.into(), Json::String(r.clone()));
-                    }
-                }
-                out.entry(RECIPIENT_FIELD).or_insert(Json::String(r));
-                Json::Object(out)
-            }
-            (json, _) => json,
-        };
-        let mut text = serde_json::to_string_pretty(&json).map_err(|e| StateError::Corrupt {
-            path: self.state_path(),
-            reason: format!("could not serialise the state ({e}); nothing was written"),
-        })?;
-        text.push('\n');
-
-        self.write_tmp(&text)?;
         if let Some((StoreFault::CrashBeforeRename { .. }, n)) = fault {
             return Err(StateError::Injected(format!(
                 "save #{n} crashed after writing {} and before renaming it",
@@ -752,14 +789,28 @@ impl StateStore for FileStateStore {
     }
 
     fn journal_append(&self, record: &JournalRecord) -> Result<(), StateError> {
+        self.journal_append_batch(std::slice::from_ref(record))
+    }
+
+    fn journal_append_batch(&self, records: &[JournalRecord]) -> Result<(), StateError> {
         self.create_dir()?;
         let path = self.journal_path();
         let io = |action| io_error(action, &path);
-        let mut line = serde_json::to_string(record).map_err(|e| StateError::Corrupt {
-            path: path.clone(),
-            reason: format!("could not serialise a journal record ({e}); nothing was written"),
-        })?;
-        line.push('\n');
+        let mut lines = String::new();
+        for record in records {
+            let line = serde_json::to_string(record).map_err(|e| StateError::Corrupt {
+                path: path.clone(),
+                reason: format!("could not serialise a journal record ({e}); nothing was written"),
+            })?;
+            lines.push_str(&line);
+            lines.push('\n');
+        }
+        // One writer at a time: a torn-tail repair must never see another
+        // append half written.
+        let _one_writer = self
+            .journal_writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let existed = path.try_exists().map_err(io("checking for the journal"))?;
         let mut file = open_private(
             OpenOptions::new().read(true).append(true).create(true),
@@ -769,7 +820,7 @@ impl StateStore for FileStateStore {
         if existed {
             repair_torn_tail(&mut file, &path)?;
         }
-        file.write_all(line.as_bytes())
+        file.write_all(lines.as_bytes())
             .and_then(|()| file.sync_data())
             .map_err(io("appending to the journal"))?;
         if !existed {

@@ -8,11 +8,13 @@
 //! ([`JournalRecord`]) that lets the next run adopt what a crash left behind.
 
 mod crypt;
+mod document;
 mod file;
 mod journal;
 mod memory;
 
 pub use crypt::{KeyFile, Sealer};
+pub use document::StateDocument;
 pub(crate) use file::write_private;
 pub use file::{FileStateStore, StoreFault};
 pub use journal::{open_operations, pending, JournalRecord, OpenOperation};
@@ -529,6 +531,13 @@ pub trait StateStore: Send + Sync {
 
     /// Appends a journal record durably (before the call it announces).
     fn journal_append(&self, record: &JournalRecord) -> Result<(), StateError>;
+
+    /// Appends several records durably with one write where the store can
+    /// (the executor's group commit: the intents of operations that start
+    /// together). The default appends them one by one.
+    fn journal_append_batch(&self, records: &[JournalRecord]) -> Result<(), StateError> {
+        records.iter().try_for_each(|r| self.journal_append(r))
+    }
 
     /// Reads the journal left by earlier runs.
     fn journal_read(&self) -> Result<Vec<JournalRecord>, StateError>;
