@@ -1,0 +1,336 @@
+//! `lab import`, the acceptance: a lab built by hand through the
+//! Proxmox VE API (raw calls, not lab's provider) is imported through the
+//! CLI; the generated code is the committed golden file
+//! (`tests/import/generated.rs`; `UPDATE_GOLDEN=1` rewrites it), and that
+//! file, compiled into this test crate, builds the lab again: with the
+//! imported state, `plan` says "No changes".
+
+use std::path::Path;
+
+use lab::core::provider::OpContext;
+use lab::prelude::*;
+use lab::proxmox::api::{Client, Form};
+use lab::proxmox::sim::SimConfig;
+use lab::proxmox::{Connection, ProxmoxOptions};
+
+/// The golden file, compiled: `imported(lab, proxmox)`.
+mod golden {
+    include!("import/generated.rs");
+}
+
+const GOLDEN: &str = "tests/import/generated.rs";
+const CT_TEMPLATE: &str = "debian-13-standard_13.1-2_amd64.tar.zst";
+
+/// A call, and its task awaited when it starts one.
+async fn call(client: &Client, method: &str, path: &str, form: Form) {
+    let data = match method {
+        "POST" => client.post(path, &form).await,
+        "PUT" => client.put(path, &form).await,
+        _ => unreachable!(),
+    }
+    .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    if let Some(upid) = data.as_str().filter(|u| u.starts_with("UPID:")) {
+        client
+            .wait_task(upid, &OpContext::detached())
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    }
+}
+
+/// The lab, made by hand: an NFS storage, a pool, a template, a VM cloned
+/// from it, a VM of its own (in the pool), a container, a VM lab cannot
+/// express (an e1000 NIC), and a nightly backup job.
+async fn build_by_hand(client: &Client) {
+    let f = Form::new;
+    call(
+        client,
+        "POST",
+        "/storage",
+        f().str("storage", "tank")
+            .str("type", "nfs")
+            .str("server", "10.0.0.5")
+            .str("export", "/mnt/tank/pve")
+            .str("content", "images,backup"),
+    )
+    .await;
+    call(
+        client,
+        "POST",
+        "/pools",
+        f().str("poolid", "prod")
+            .str("comment", "Production guests"),
+    )
+    .await;
+    call(
+        client,
+        "POST",
+        "/nodes/pve1/qemu",
+        f().int("vmid", 9000)
+            .str("name", "debian-tmpl")
+            .int("cores", 2)
+            .int("memory", 2048)
+            .str("scsi0", "local-lvm:8")
+            .str("net0", "virtio,bridge=vmbr0"),
+    )
+    .await;
+    call(client, "POST", "/nodes/pve1/qemu/9000/template", f()).await;
+    call(
+        client,
+        "POST",
+        "/nodes/pve1/qemu/9000/clone",
+        f().int("newid", 100).str("name", "web").bool("full", true),
+    )
+    .await;
+    call(
+        client,
+        "POST",
+        "/nodes/pve1/qemu/100/config",
+        f().int("cores", 2)
+            .int("memory", 4096)
+            .str("tags", "web")
+            .str("description", "The web server.\nMade by hand."),
+    )
+    .await;
+    call(client, "POST", "/nodes/pve1/qemu/100/status/start", f()).await;
+    call(
+        client,
+        "POST",
+        "/nodes/pve1/qemu",
+        f().int("vmid", 101)
+            .str("name", "db.lan")
+            .int("cores", 4)
+            .int("memory", 8192)
+            .str("scsi0", "tank:32,ssd=1,discard=on")
+            .str("net0", "virtio,bridge=vmbr0,tag=20,firewall=1")
+            .str("boot", "order=scsi0;net0")
+            .str("agent", "1")
+            .bool("onboot", true)
+            .str("pool", "prod"),
+    )
+    .await;
+    call(
+        client,
+        "POST",
+        "/nodes/pve2/storage/local/download-url",
+        f().str("content", "vztmpl")
+            .str("filename", CT_TEMPLATE)
+            .str(
+                "url",
+                "http://download.proxmox.com/images/system/debian-13-standard_13.1-2_amd64.tar.zst",
+            ),
+    )
+    .await;
+    call(
+        client,
+        "POST",
+        "/nodes/pve2/lxc",
+        f().int("vmid", 200)
+            .str("hostname", "dns")
+            .str("ostemplate", format!("local:vztmpl/{CT_TEMPLATE}"))
+            .str("rootfs", "local-lvm:4")
+            .str("net0", "name=eth0,bridge=vmbr0,ip=10.0.0.53/24,gw=10.0.0.1")
+            .int("cores", 1)
+            .int("memory", 512)
+            .bool("unprivileged", true)
+            .str("features", "nesting=1")
+            .bool("start", true),
+    )
+    .await;
+    call(
+        client,
+        "POST",
+        "/nodes/pve2/qemu",
+        f().int("vmid", 102)
+            .str("name", "legacy")
+            .int("memory", 1024)
+            .str("scsi0", "local-lvm:4")
+            .str("net0", "e1000,bridge=vmbr0"),
+    )
+    .await;
+    call(
+        client,
+        "POST",
+        "/cluster/backup",
+        f().str("id", "nightly")
+            .str("schedule", "02:30")
+            .str("storage", "tank")
+            .str("vmid", "100,101,200")
+            .str("mode", "snapshot")
+            .str("compress", "zstd")
+            .bool("enabled", true)
+            .str("prune-backups", "keep-daily=7,keep-last=3")
+            .str("comment", "made by hand"),
+    )
+    .await;
+}
+
+/// The simulated cluster in `dir`, built by hand.
+fn world(dir: &Path) -> Connection {
+    let pve = Connection::simulated(SimConfig::for_tests(), dir.join("pve.json")).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(build_by_hand(pve.client()));
+    pve
+}
+
+/// `import --out` into `dir`: (exit code, stdout, stderr, the file).
+fn import(pve: &Connection, dir: &Path) -> (i32, String, String, String) {
+    let mut lab = Lab::new("home");
+    lab.register_provider(pve.provider(ProxmoxOptions::default()));
+    let out_file = dir.join("imported.rs");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = lab::cli::run_captured(
+        lab,
+        [
+            "lab",
+            "--state-dir",
+            dir.join(".lab").to_str().unwrap(),
+            "import",
+            "--out",
+            out_file.to_str().unwrap(),
+        ],
+        &mut out,
+        &mut err,
+    );
+    let text = std::fs::read_to_string(&out_file).unwrap_or_default();
+    (
+        code,
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+        text,
+    )
+}
+
+#[test]
+fn a_lab_built_by_hand_imports_as_the_golden_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let pve = world(dir.path());
+    let (code, out, err, text) = import(&pve, dir.path());
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("Imported "), "{out}");
+    assert!(
+        err.contains("VM 102 (legacy)") && err.contains("e1000"),
+        "the VM lab cannot express is listed on stderr: {err}"
+    );
+    assert!(
+        text.contains("// - VM 102 (legacy)"),
+        "and in the file: {text}"
+    );
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &text).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&golden).unwrap();
+    assert_eq!(
+        text, want,
+        "the generated code is not {GOLDEN}; if the change is intended, run with UPDATE_GOLDEN=1 and commit the file"
+    );
+}
+
+#[test]
+fn the_imported_code_plans_no_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let pve = world(dir.path());
+    let (code, out, err, _) = import(&pve, dir.path());
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+
+    let mut lab = Lab::new("home");
+    let proxmox = lab.register_provider(pve.provider(ProxmoxOptions::default()));
+    golden::imported(&mut lab, &proxmox);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let state_dir = dir.path().join(".lab");
+    let code = lab::cli::run_captured(
+        lab,
+        ["lab", "--state-dir", state_dir.to_str().unwrap(), "plan"],
+        &mut out,
+        &mut err,
+    );
+    let (out, err) = (
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    );
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        out.contains("No changes. The lab matches the code (6 resources)."),
+        "{out}"
+    );
+
+    // The imported guests are read, not taken on trust: a hand edit is drift.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(call(
+        pve.client(),
+        "POST",
+        "/nodes/pve1/qemu/101/config",
+        Form::new().int("cores", 6),
+    ));
+    drop(runtime);
+    let mut lab = Lab::new("home");
+    let proxmox = lab.register_provider(pve.provider(ProxmoxOptions::default()));
+    golden::imported(&mut lab, &proxmox);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = lab::cli::run_captured(
+        lab,
+        ["lab", "--state-dir", state_dir.to_str().unwrap(), "plan"],
+        &mut out,
+        &mut err,
+    );
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("proxmox.vm.db-lan") && out.contains("cores"),
+        "{out}"
+    );
+}
+
+#[test]
+fn import_refuses_to_overwrite_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let pve = world(dir.path());
+    std::fs::write(dir.path().join("imported.rs"), "// mine\n").unwrap();
+    let (code, _, err, text) = import(&pve, dir.path());
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("exists already") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(text, "// mine\n", "the file is left alone");
+}
+
+#[test]
+fn import_again_binds_the_same_objects_and_refuses_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let pve = world(dir.path());
+    let (code, _, err, first) = import(&pve, dir.path());
+    assert_eq!(code, 0, "{err}");
+    std::fs::remove_file(dir.path().join("imported.rs")).unwrap();
+    let (code, _, err, again) = import(&pve, dir.path());
+    assert_eq!(code, 0, "the state holds the same objects: {err}");
+    assert_eq!(first, again);
+
+    // The pool the state binds is gone: the import refuses to drop it.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = pve.client();
+        let leave = Form::new().str("vms", "101").bool("delete", true);
+        client.put("/pools?poolid=prod", &leave).await.unwrap();
+        client.delete("/pools?poolid=prod", &[]).await.unwrap();
+    });
+    drop(runtime);
+    std::fs::remove_file(dir.path().join("imported.rs")).unwrap();
+    let (code, _, err, text) = import(&pve, dir.path());
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("already manages") && err.contains("proxmox.pool.prod"),
+        "{err}"
+    );
+    assert!(text.is_empty(), "nothing is written");
+}
