@@ -249,6 +249,7 @@ pub trait TypedProvider: Send + Sync + 'static {
     async fn discover(
         &self,
         _ctx: &OpContext,
+        _instance: &str,
     ) -> Result<Option<crate::import::Discovery>, ProviderError> {
         Ok(None)
     }
@@ -707,8 +708,9 @@ impl<P: TypedProvider> Provider for Typed<P> {
     async fn discover(
         &self,
         ctx: &OpContext,
+        instance: &str,
     ) -> Result<Option<crate::import::Discovery>, ProviderError> {
-        self.provider.discover(ctx).await
+        self.provider.discover(ctx, instance).await
     }
 
     fn identity(&self, kind: &str, attrs: &Attrs) -> Option<String> {

@@ -42,7 +42,7 @@ impl Session<'_> {
         let mut found = Vec::new();
         let mut cannot = Vec::new();
         for inst in lab.providers().instances() {
-            let discovered = inst.provider.discover(&ctx).await.map_err(|e| {
+            let discovered = inst.provider.discover(&ctx, &inst.name).await.map_err(|e| {
                 CliError::msg(
                     format!("reading `{}` for the import failed: {e}", inst.name),
                     "check that the system answers (`plan` probes it) and that the credentials may read everything",

@@ -15,8 +15,8 @@
 //! [`ImportedState`] to record), and one [`Finding`] per object it cannot
 //! express yet. This module puts the blocks of every instance into one
 //! file ([`render`]): a `pub fn imported(lab: &mut Lab, <instance>:
-//! &ProviderHandle, ..)` taking one handle per instance that bound a
-//! resource, the blocks in dependency order (each provider's
+//! &ProviderHandle, ..) -> Imported` taking one handle per instance that
+//! bound a resource and returning every resource's handle, the blocks in dependency order (each provider's
 //! [`ImportBlock::order`]: nodes, storages, pools, templates, guests, jobs),
 //! and every finding as a comment where it would have been. The CLI's
 //! `import` command (`cli/import.rs`) writes that file and the state.
@@ -48,8 +48,12 @@ pub struct Discovery {
 pub struct ImportBlock {
     /// The resource's address (`proxmox.vm.web`).
     pub address: Address,
-    /// The variable holding its handle, which later blocks name.
+    /// The variable holding its handle, which later blocks name (and the
+    /// field of the returned `Imported` struct).
     pub var: String,
+    /// The handle's Rust type, e.g. `Handle<Vm>` (its type is in the
+    /// block's `use` lines).
+    pub handle: String,
     /// Its rank in the file: lower ranks come first (what it depends on
     /// has a lower rank).
     pub order: u32,
@@ -96,6 +100,48 @@ impl Finding {
             object: object.into(),
             reason: reason.into(),
         }
+    }
+}
+
+/// A builder call chain as the generated code writes it, one call per
+/// line, added to the lab:
+///
+/// ```
+/// use lab_core::import::Chain;
+/// let mut c = Chain::new("Pool::new(\"prod\")".into());
+/// c.call("comment(\"x\")");
+/// assert_eq!(
+///     c.add_to_lab("pool_prod"),
+///     "let pool_prod = lab.add(\n    Pool::new(\"prod\")\n        .comment(\"x\")\n);"
+/// );
+/// ```
+#[derive(Clone, Debug)]
+pub struct Chain {
+    lines: Vec<String>,
+}
+
+impl Chain {
+    /// A chain starting with `head` (`Vm::new("web", &node_pve1)`).
+    pub fn new(head: String) -> Self {
+        Chain { lines: vec![head] }
+    }
+
+    /// Appends `.call` on its own line.
+    pub fn call(&mut self, call: impl Into<String>) -> &mut Self {
+        self.lines.push(format!("    .{}", call.into()));
+        self
+    }
+
+    /// `let var = lab.add(<chain>);`
+    pub fn add_to_lab(&self, var: &str) -> String {
+        let mut s = format!("let {var} = lab.add(\n");
+        for l in &self.lines {
+            s.push_str("    ");
+            s.push_str(l);
+            s.push('\n');
+        }
+        s.push_str(");");
+        s
     }
 }
 
@@ -180,14 +226,16 @@ pub fn render(describe: &str, found: &[InstanceDiscovery]) -> Result<String, Str
             }
         }
     }
-    let mut uses: Vec<&str> = vec!["use lab::prelude::*;"];
+    let mut all: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
     for d in found {
-        for u in &d.discovery.uses {
-            if !uses.contains(&u.as_str()) {
-                uses.push(u);
-            }
-        }
+        all.extend(d.discovery.uses.iter().map(String::as_str));
     }
+    let mut uses = vec!["use lab::prelude::*;".to_string()];
+    uses.extend(
+        merge_uses(&all)
+            .into_iter()
+            .filter(|u| u != "use lab::prelude::*;"),
+    );
     // One handle per instance that binds a resource.
     let params: Vec<(&InstanceDiscovery, String)> = found
         .iter()
@@ -215,18 +263,39 @@ pub fn render(describe: &str, found: &[InstanceDiscovery]) -> Result<String, Str
         out.push('\n');
     }
     out.push('\n');
+    // Every handle is returned, for the code the owner adds (an App on an
+    // imported guest, a waiver, a backup job selecting it).
+    let ordered: Vec<&ImportBlock> = found
+        .iter()
+        .flat_map(|d| {
+            let mut b: Vec<&ImportBlock> = d.discovery.blocks.iter().collect();
+            b.sort_by_key(|b| b.order);
+            b
+        })
+        .collect();
+    out.push_str("// In a binary crate the handles no code names yet are not warned about.\n");
+    out.push_str(&format!(
+        "/// What [`{FUNCTION}`] added: the handle of every resource.\n"
+    ));
+    out.push_str("#[allow(dead_code)]\n#[derive(Clone, Debug)]\npub struct Imported {\n");
+    for b in &ordered {
+        out.push_str(&format!(
+            "    /// `{}`.\n    pub {}: {},\n",
+            b.address, b.var, b.handle
+        ));
+    }
+    out.push_str("}\n\n");
     out.push_str("/// The lab as `lab import` found it.\n");
-    // Handles nothing else names yet are kept as variables for the code
-    // the owner adds.
-    out.push_str("#[allow(unused_variables)]\n");
     if params.is_empty() {
-        out.push_str(&format!("pub fn {FUNCTION}(lab: &mut Lab) {{\n"));
+        out.push_str(&format!(
+            "pub fn {FUNCTION}(lab: &mut Lab) -> Imported {{\n"
+        ));
     } else {
         out.push_str(&format!("pub fn {FUNCTION}(\n    lab: &mut Lab,\n"));
         for (_, p) in &params {
             out.push_str(&format!("    {p}: &ProviderHandle,\n"));
         }
-        out.push_str(") {\n");
+        out.push_str(") -> Imported {\n");
     }
     let mut first = true;
     for d in found {
@@ -262,8 +331,39 @@ pub fn render(describe: &str, found: &[InstanceDiscovery]) -> Result<String, Str
             }
         }
     }
-    out.push_str("}\n");
+    out.push_str("    Imported {\n");
+    for b in &ordered {
+        out.push_str(&format!("        {},\n", b.var));
+    }
+    out.push_str("    }\n}\n");
     Ok(out)
+}
+
+/// The `use` lines, those of one module merged:
+/// `use lab::proxmox::model::{Node, Vm};`.
+fn merge_uses(uses: &std::collections::BTreeSet<&str>) -> Vec<String> {
+    let mut by_module: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> =
+        std::collections::BTreeMap::new();
+    for u in uses {
+        let path = u.trim_start_matches("use ").trim_end_matches(';');
+        let (module, items) = path.rsplit_once("::").unwrap_or(("", path));
+        for item in items.trim_matches(|c| c == '{' || c == '}').split(',') {
+            by_module.entry(module).or_default().insert(item.trim());
+        }
+    }
+    by_module
+        .into_iter()
+        .map(|(module, items)| match items.len() {
+            1 => format!(
+                "use {module}::{};",
+                items.into_iter().next().unwrap_or_default()
+            ),
+            _ => format!(
+                "use {module}::{{{}}};",
+                items.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -274,6 +374,7 @@ mod tests {
         ImportBlock {
             address: Address::new("thing", name),
             var: rust_ident(name),
+            handle: "Handle<Thing>".into(),
             order,
             code: code.to_string(),
             comment: None,

@@ -525,6 +525,7 @@ impl TypedProvider for ProxmoxProvider {
     async fn discover(
         &self,
         ctx: &OpContext,
+        _instance: &str,
     ) -> Result<Option<lab_core::import::Discovery>, ProviderError> {
         self.discover_cluster(ctx).await.map(Some)
     }

@@ -135,6 +135,7 @@ fn job(
     Ok(ImportBlock {
         address: Address::new(kinds::BACKUP_JOB, &name),
         var: var.clone(),
+        handle: "Handle<BackupJob>".into(),
         order: ORDER_JOB,
         code: c.add_to_lab(&var),
         comment: None,

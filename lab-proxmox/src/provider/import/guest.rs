@@ -150,6 +150,7 @@ fn template(
     out.blocks.push(ImportBlock {
         address,
         var: var.clone(),
+        handle: "Handle<Template>".into(),
         order: ORDER_TEMPLATE,
         code: chain.add_to_lab(&var),
         comment: Some(format!(
@@ -260,7 +261,7 @@ fn vm(
     for n in &spec.nics {
         if n.model.as_deref() != Some("virtio") {
             return Err(format!(
-                "NIC {} is a `{}` (lab's VM NICs are virtio)",
+                "NIC {} is `{}` (lab's VM NICs are virtio)",
                 n.slot,
                 n.model.as_deref().unwrap_or("NIC of no model")
             ));
@@ -458,6 +459,10 @@ fn bound<S: serde::Serialize>(
     Ok(ImportBlock {
         address,
         var: var.clone(),
+        handle: format!(
+            "Handle<{}>",
+            if kind == kinds::CT { "Container" } else { "Vm" }
+        ),
         order: ORDER_GUEST,
         code: c.add_to_lab(&var),
         comment: None,

@@ -42,6 +42,7 @@ mod storage;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub(super) use lab_core::import::Chain;
 use lab_core::import::{rust_ident, rust_str, Discovery, Finding, ImportBlock};
 use lab_core::provider::{OpContext, ProviderError};
 use lab_core::Address;
@@ -114,61 +115,6 @@ pub(super) fn lab_name(name: &str) -> Option<String> {
     lab_core::address::name_problem(&n).is_none().then_some(n)
 }
 
-/// A builder call chain, one call per line: `Vm::new(..)\n    .cores(2)`.
-pub(super) struct Chain {
-    lines: Vec<String>,
-}
-
-impl Chain {
-    pub fn new(head: String) -> Self {
-        Chain { lines: vec![head] }
-    }
-
-    /// Appends `.call`.
-    pub fn call(&mut self, call: impl Into<String>) -> &mut Self {
-        self.lines.push(format!("    .{}", call.into()));
-        self
-    }
-
-    /// `let var = lab.add(<chain>);`
-    pub fn add_to_lab(&self, var: &str) -> String {
-        let mut s = format!("let {var} = lab.add(\n");
-        for l in &self.lines {
-            s.push_str("    ");
-            s.push_str(l);
-            s.push('\n');
-        }
-        s.push_str(");");
-        s
-    }
-}
-
-/// The `use` lines, those of one module merged:
-/// `use lab::proxmox::model::{Node, Vm};`.
-fn merge_uses(uses: &BTreeSet<&'static str>) -> Vec<String> {
-    let mut by_module: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for u in uses {
-        let path = u.trim_start_matches("use ").trim_end_matches(';');
-        let (module, items) = path.rsplit_once("::").unwrap_or(("", path));
-        for item in items.trim_matches(|c| c == '{' || c == '}').split(',') {
-            by_module.entry(module).or_default().insert(item.trim());
-        }
-    }
-    by_module
-        .into_iter()
-        .map(|(module, items)| match items.len() {
-            1 => format!(
-                "use {module}::{};",
-                items.into_iter().next().unwrap_or_default()
-            ),
-            _ => format!(
-                "use {module}::{{{}}};",
-                items.into_iter().collect::<Vec<_>>().join(", ")
-            ),
-        })
-        .collect()
-}
-
 /// `"text"`.
 pub(super) fn lit(text: &str) -> String {
     rust_str(text)
@@ -202,7 +148,7 @@ impl ProxmoxProvider {
         Ok(Discovery {
             blocks: out.blocks,
             findings: out.findings,
-            uses: merge_uses(&out.uses),
+            uses: out.uses.into_iter().map(str::to_string).collect(),
         })
     }
 

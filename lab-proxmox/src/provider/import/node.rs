@@ -1,5 +1,6 @@
-//! Nodes: `Node::new(name)` with the bridges the node has (model only: a
-//! node is never created or read by a plan).
+//! Nodes: `Node::new(name)` with the bridges the node has, and its local
+//! disk (`Node::local_disk`) as an appliance; model only: a node is never
+//! created or read by a plan.
 
 use lab_core::import::{Finding, ImportBlock};
 use lab_core::Address;
@@ -25,8 +26,14 @@ pub(super) fn import(world: &World, names: &mut Names, out: &mut Out) {
         out.blocks.push(ImportBlock {
             address: Address::new(kinds::NODE, &name),
             var: var.clone(),
+            handle: "Handle<Node>".into(),
             order: ORDER_NODE,
-            code: chain.add_to_lab(&var),
+            // A node's own disk fails with it (the failure-domain analysis
+            // needs every place data lives).
+            code: format!(
+                "{}\nlab.add(Node::local_disk(&{var}));",
+                chain.add_to_lab(&var)
+            ),
             comment: None,
             state: None,
         });

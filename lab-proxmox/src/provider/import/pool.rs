@@ -26,6 +26,7 @@ pub(super) fn import(world: &World, names: &mut Names, out: &mut Out) {
         out.blocks.push(ImportBlock {
             address: Address::new(kinds::POOL, &name),
             var: var.clone(),
+            handle: "Handle<Pool>".into(),
             order: ORDER_POOL,
             code: chain.add_to_lab(&var),
             comment: None,

@@ -117,6 +117,7 @@ pub(super) fn import(world: &World, names: &mut Names, out: &mut Out) {
                 ImportBlock {
                     address: Address::new(kinds::STORAGE, &name),
                     var: var.clone(),
+                    handle: "Handle<Storage>".into(),
                     order: super::ORDER_STORAGE,
                     code: chain.add_to_lab(&var),
                     comment: Some(format!(
@@ -179,6 +180,7 @@ fn nfs(
     ImportBlock {
         address: Address::new(kinds::STORAGE, name),
         var: var.to_string(),
+        handle: "Handle<Storage>".into(),
         order: ORDER_STORAGE,
         code: format!("{}\n{}", pool.add_to_lab(&pool_var), chain.add_to_lab(var)),
         comment: Some(format!(
