@@ -221,17 +221,26 @@ async fn build_pbs_by_hand(pbs: &PbsConnection) {
     }
 }
 
+/// Runs `f` on a runtime of its own, dropped after it: the clients'
+/// pooled connections belong to it and close with it, so the CLI's own
+/// runtime never waits on one.
+fn blocking<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
 /// The simulated cluster and backup server in `dir`, built by hand.
 fn world(dir: &Path) -> (Connection, PbsConnection) {
     let pve = Connection::simulated(SimConfig::for_tests(), dir.join("pve.json")).unwrap();
     let pbs = PbsConnection::simulated_with("primary", PbsSimConfig::fast(), dir.join("pbs.json"))
         .unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(build_by_hand(pve.client()));
-    runtime.block_on(build_pbs_by_hand(&pbs));
+    blocking(async {
+        build_by_hand(pve.client()).await;
+        build_pbs_by_hand(&pbs).await;
+    });
     (pve, pbs)
 }
 
@@ -342,32 +351,54 @@ fn the_imported_code_plans_no_changes() {
         "{out}"
     );
 
+    // The first apply changes nothing, and the plan after it is still empty.
+    let apply = |args: &[&str]| {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut argv = vec!["lab", "--state-dir", state_dir.to_str().unwrap()];
+        argv.extend_from_slice(args);
+        let code = lab::cli::run_captured(imported_lab(&systems), argv, &mut out, &mut err);
+        let (out, err) = (
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        );
+        (code, out, err)
+    };
+    let (code, out, err) = apply(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("No changes."), "{out}");
+    let (code, out, _) = apply(&["plan"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("No changes."), "{out}");
+
     // The imported guests are read, not taken on trust: a hand edit is drift.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(call(
+    blocking(call(
         systems.0.client(),
         "POST",
         "/nodes/pve1/qemu/101/config",
         Form::new().int("cores", 6),
     ));
-    drop(runtime);
-    let lab = imported_lab(&systems);
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = lab::cli::run_captured(
-        lab,
-        ["lab", "--state-dir", state_dir.to_str().unwrap(), "plan"],
-        &mut out,
-        &mut err,
-    );
-    let out = String::from_utf8(out).unwrap();
-    assert_eq!(code, 2, "{out}");
+    let (code, out, err) = apply(&["plan"]);
+    assert_eq!(code, 2, "stdout:\n{out}\nstderr:\n{err}");
     assert!(
         out.contains("proxmox.vm.db-lan") && out.contains("cores"),
         "{out}"
     );
+
+    // Applying it puts the code's value back and stamps the lab's tag: the
+    // guest is the lab's like any other, and the next plan is empty.
+    let (code, out, err) = apply(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let config: serde_json::Value =
+        blocking(systems.0.client().get("/nodes/pve1/qemu/101/config", &[])).unwrap();
+    assert_eq!(config["cores"], 4, "{config}");
+    let tags = config["tags"].as_str().unwrap_or_default();
+    assert!(
+        tags.contains("lab-"),
+        "the update stamped the tag: {tags:?}"
+    );
+    let (code, out, _) = apply(&["plan"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("No changes."), "{out}");
 }
 
 #[test]
@@ -396,17 +427,12 @@ fn import_again_binds_the_same_objects_and_refuses_others() {
     assert_eq!(first, again);
 
     // The pool the state binds is gone: the import refuses to drop it.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    blocking(async {
         let client = systems.0.client();
         let leave = Form::new().str("vms", "101").bool("delete", true);
         client.put("/pools?poolid=prod", &leave).await.unwrap();
         client.delete("/pools?poolid=prod", &[]).await.unwrap();
     });
-    drop(runtime);
     std::fs::remove_file(dir.path().join("imported.rs")).unwrap();
     let (code, _, err, text) = import(&systems, dir.path());
     assert_eq!(code, 1);

@@ -260,8 +260,11 @@ impl ProxmoxProvider {
         };
         if !res.tags_list().contains(&req.owner.tag()) {
             return Err(ProviderError::permanent(format!(
-                "VMID {vmid} is not tagged `{}`: it is not {}'s guest any more, so it is \
-                 left alone; if the lab's guest is gone, forget it with `state rm {}`",
+                "VMID {vmid} is not tagged `{}`: it is not {}'s guest any more, or it was \
+                 imported (`lab import`) and lab never changed it, so it is left alone (lab \
+                 deletes only guests carrying its tag); if the lab's guest is gone, forget it \
+                 with `state rm {}`; to delete an imported guest, apply a change to it first \
+                 (an update stamps the tag) or delete it by hand and `state rm` it",
                 req.owner.tag(),
                 req.address,
                 req.address
