@@ -35,10 +35,13 @@
 //! not recorded by PVE: a container's OS template is guessed and said so).
 
 mod backup_job;
+mod ct;
 mod guest;
 mod node;
 mod pool;
 mod storage;
+mod template;
+mod vm;
 
 use std::collections::{BTreeMap, BTreeSet};
 

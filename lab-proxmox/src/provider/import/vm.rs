@@ -1,0 +1,142 @@
+//! VMs: `Vm::new` with every setting the config holds (CPU, memory,
+//! controller, machine, balloon, disks, virtio NICs, cloud-init, agent,
+//! boot order, power, tags, notes, pool), bound by VMID. A CD-ROM, another
+//! NIC model, a disk under 1 GiB, a boot entry that is no disk or NIC, or
+//! ipconfig entries that skip a NIC are findings.
+
+use lab_core::import::ImportBlock;
+use lab_core::Address;
+
+use super::guest::{bound, guest_name, storage_var, tail};
+use super::{lit, lit_list, Chain, Names};
+use crate::api::ClusterResource;
+use crate::kinds;
+use crate::provider::normalize::{self, Readback, VmKept};
+
+pub(super) fn import(
+    rb: &Readback<'_>,
+    r: &ClusterResource,
+    node_var: &str,
+    names: &mut Names,
+    used: &mut std::collections::BTreeSet<Address>,
+) -> Result<ImportBlock, String> {
+    let kept = VmKept {
+        vmid: true,
+        ..VmKept::default()
+    };
+    let (spec, outputs) = normalize::vm(rb, kept);
+    let vmid = rb.vmid;
+    let Some(pve_name) = spec.name.clone() else {
+        return Err("it has no name".into());
+    };
+    if spec.cdrom.is_some() {
+        return Err("a disc in its CD-ROM drive (lab inserts only files it downloads)".into());
+    }
+    let name = guest_name(kinds::VM, Some(&pve_name), vmid, used);
+    let mut c = Chain::new(format!("Vm::new({}, &{node_var})", lit(&name)));
+    c.call(format!("vmid({vmid})"));
+    if name != pve_name {
+        c.call(format!("hostname({})", lit(&pve_name)));
+    }
+    c.call(format!("cores({})", spec.cores));
+    if let Some(s) = spec.sockets {
+        c.call(format!("sockets({s})"));
+    }
+    c.call(format!("memory_mb({})", spec.memory_mb));
+    if let Some(cpu) = &spec.cpu {
+        c.call(format!("cpu({})", lit(cpu)));
+    }
+    if let Some(h) = &spec.scsihw {
+        c.call(format!("scsi_controller({})", lit(h)));
+    }
+    if let Some(m) = &spec.machine {
+        c.call(format!("machine({})", lit(m)));
+    }
+    if let Some(b) = spec.balloon {
+        c.call(format!("balloon_mb({b})"));
+    }
+    for d in &spec.disks {
+        let size = d.size_gb.filter(|s| *s > 0).ok_or_else(|| {
+            format!(
+                "disk {} is smaller than 1 GiB (lab sizes disks in whole GiB)",
+                d.slot
+            )
+        })?;
+        let s = storage_var(names, &d.storage)?;
+        c.call(format!("disk({}, &{s}, \"{size}G\")", lit(&d.slot)));
+        for (f, v) in [
+            ("ssd", d.ssd),
+            ("discard", d.discard),
+            ("iothread", d.iothread),
+        ] {
+            if let Some(v) = v {
+                c.call(format!("{f}({v})"));
+            }
+        }
+    }
+    for n in &spec.nics {
+        if n.model.as_deref() != Some("virtio") {
+            return Err(format!(
+                "NIC {} is `{}` (lab's VM NICs are virtio)",
+                n.slot,
+                n.model.as_deref().unwrap_or("NIC of no model")
+            ));
+        }
+        let bridge = n
+            .bridge
+            .as_deref()
+            .ok_or_else(|| format!("NIC {} has no bridge", n.slot))?;
+        c.call(format!("nic({}, {})", lit(&n.slot), lit(bridge)));
+        if let Some(t) = n.tag {
+            c.call(format!("vlan({t})"));
+        }
+        if let Some(f) = n.firewall {
+            c.call(format!("firewall({f})"));
+        }
+    }
+    if let Some(ci) = &spec.cloud_init {
+        let s = storage_var(names, &ci.storage)?;
+        let mut code = format!("CloudInit::new(&{s})");
+        if let Some(u) = &ci.user {
+            code.push_str(&format!(".user({})", lit(u)));
+        }
+        for k in ci.ssh_keys.iter().flatten() {
+            code.push_str(&format!(".ssh_key({})", lit(k)));
+        }
+        for (i, ip) in ci.ipconfig.iter().flatten().enumerate() {
+            if rb.config.get(&format!("ipconfig{i}")).is_none() {
+                return Err("its cloud-init ipconfig entries skip a NIC index".into());
+            }
+            code.push_str(&format!(".ipconfig({})", lit(ip)));
+        }
+        if let Some(ns) = &ci.nameserver {
+            code.push_str(&format!(".nameserver({})", lit(ns)));
+        }
+        if let Some(sd) = &ci.searchdomain {
+            code.push_str(&format!(".searchdomain({})", lit(sd)));
+        }
+        c.call(format!("cloud_init({code})"));
+    }
+    c.call(format!("agent({})", spec.agent));
+    if let Some(order) = &spec.boot_order {
+        let known = |e: &String| {
+            spec.disks.iter().any(|d| &d.slot == e) || spec.nics.iter().any(|n| &n.slot == e)
+        };
+        if let Some(e) = order.iter().find(|e| !known(e)) {
+            return Err(format!(
+                "its boot order names `{e}`, which is no disk or NIC lab declares"
+            ));
+        }
+        c.call(format!("boot_order({})", lit_list(order)));
+    }
+    tail(
+        &mut c,
+        spec.onboot,
+        spec.started,
+        &spec.tags,
+        &spec.notes,
+        &spec.pool,
+        names,
+    )?;
+    bound(kinds::VM, &name, vmid, &spec, outputs, c, names, r)
+}
