@@ -214,3 +214,40 @@ fn write_source(path: &Path, text: &str) -> Result<(), CliError> {
     std::fs::rename(&tmp, path)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::MemoryProvider;
+    use crate::Lab;
+
+    #[test]
+    fn a_lab_whose_providers_cannot_import_is_told_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lab = Lab::new("home");
+        lab.register_provider(MemoryProvider::new().shared());
+        let state = dir.path().join(".lab");
+        let file = dir.path().join("src/imported.rs");
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = crate::cli::run_captured(
+            lab,
+            [
+                "lab",
+                "--state-dir",
+                state.to_str().unwrap(),
+                "import",
+                "--out",
+                file.to_str().unwrap(),
+            ],
+            &mut out,
+            &mut err,
+        );
+        let err = String::from_utf8(err).unwrap();
+        assert_eq!(code, 1, "{err}");
+        assert!(
+            err.contains("no provider instance of this lab can import"),
+            "{err}"
+        );
+        assert!(!file.exists(), "nothing is written");
+        assert!(!state.join("state.json").exists(), "no state is saved");
+    }
+}

@@ -1,5 +1,5 @@
 //! Containers: `Container::new` with every setting the config holds
-//! (CPU, memory, swap, root filesystem, mount points, NICs named eth<N>,
+//! (CPU, memory, swap, root filesystem, mount points, NICs named `eth<N>`,
 //! unprivileged, nesting and keyctl, power, tags, notes, pool), bound by
 //! VMID. PVE does not record the OS template a container was made from:
 //! the code names a guess (the template its OS type names, else the first
