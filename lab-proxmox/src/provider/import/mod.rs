@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | node | `Node::new(name).bridge(..)` (the bridges of `/nodes/{node}/network`) | model only |
 //! | NFS storage | `NasPool::new(..)` + `Storage::nfs(id, &pool)` | bound (managed) |
-//! | other storage | `Storage::existing(id).content(..).node(..)` | model only |
+//! | other storage (PBS too) | `Storage::existing(id).content(..).node(..)` | model only |
 //! | pool | `Pool::new(id).comment(..)` | bound |
 //! | template | `Template::existing(name, &node, vmid)` | model only |
 //! | VM, container | `Vm::new` / `Container::new` with every setting the config holds | bound, by VMID |
@@ -28,11 +28,12 @@
 //! order, a feature other than nesting/keyctl, a guest of another lab) is
 //! a [`Finding`], never code that would plan a change.
 //!
-//! Not expressible yet (findings): PBS storages (their token secret is
-//! never returned by PVE), storage ids and guest names that are not lab
-//! names after `-` replaces dots, guests whose settings are listed above,
-//! SDN, firewall, downloaded files (a template's or container's source is
-//! not recorded by PVE: a container's OS template is guessed and said so).
+//! Not expressible yet (findings): storage ids and guest names that are
+//! not lab names after `-` replaces dots, guests whose settings are listed
+//! above, SDN, firewall, downloaded files (a template's or container's
+//! source is not recorded by PVE: a container's OS template is guessed and
+//! said so). A PBS storage is used as it is (`Storage::existing`): PVE
+//! never returns its token secret, so lab cannot write it.
 
 mod backup_job;
 mod ct;

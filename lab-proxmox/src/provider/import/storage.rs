@@ -1,7 +1,9 @@
 //! Storages: an NFS storage is managed (`NasPool` + `Storage::nfs`, bound
 //! by storage id); the others are what the nodes already have
 //! (`Storage::existing`, model only: content and nodes as listed). A PBS
-//! storage is a finding: PVE never returns its token secret.
+//! storage is one of those too: PVE never returns its token secret, so
+//! lab cannot write it, but backup jobs into it are imported; the comment
+//! says how to manage it (lab-pbs's `PveStorage`).
 
 use lab_core::import::{Finding, ImportBlock, ImportedState};
 use lab_core::Address;
@@ -97,13 +99,6 @@ pub(super) fn import(world: &World, names: &mut Names, out: &mut Out) {
             .insert("use lab::proxmox::model::{Content, Storage};");
         let var = names.var("storage", &name);
         let block = match kind.as_str() {
-            "pbs" => {
-                out.findings.push(Finding::new(
-                    object,
-                    "a PBS storage: PVE never returns its token secret, so lab cannot write it; declare it with lab-pbs's `PveStorage` or `Storage::pbs(..).token(..)`",
-                ));
-                continue;
-            }
             "nfs" => nfs(id, &name, &var, m, &content_code, &nodes, names, out),
             _ => {
                 let mut chain = Chain::new(format!("Storage::existing({})", lit(id)));
@@ -120,9 +115,16 @@ pub(super) fn import(world: &World, names: &mut Names, out: &mut Out) {
                     handle: "Handle<Storage>".into(),
                     order: super::ORDER_STORAGE,
                     code: chain.add_to_lab(&var),
-                    comment: Some(format!(
-                        "`{id}` ({kind}): the nodes' own; lab uses it and never changes it."
-                    )),
+                    comment: Some(if kind == "pbs" {
+                        format!(
+                            "`{id}` (PBS datastore {}): lab uses it and never changes it (PVE never returns its token secret); to manage it, declare it with lab-pbs's `PveStorage`.",
+                            normalize::text(m, "datastore").unwrap_or_default()
+                        )
+                    } else {
+                        format!(
+                            "`{id}` ({kind}): the nodes' own; lab uses it and never changes it."
+                        )
+                    }),
                     state: None,
                 }
             }
@@ -192,5 +194,62 @@ fn nfs(
             outputs: attrs(&found.outputs),
             deps: vec![pool_address],
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use serde_json::json;
+
+    use super::super::{Names, Out, World};
+
+    fn world(storages: serde_json::Value) -> World {
+        let storages = storages
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let m = s.as_object().unwrap().clone();
+                (m["storage"].as_str().unwrap().to_string(), m)
+            })
+            .collect();
+        World {
+            nodes: BTreeMap::from([("pve1".to_string(), vec!["vmbr0".to_string()])]),
+            storages,
+            pools: Vec::new(),
+            guests: Vec::new(),
+            jobs: Vec::new(),
+            vztmpls: BTreeSet::new(),
+        }
+    }
+
+    #[test]
+    fn a_pbs_storage_is_used_as_it_is_and_odd_ones_are_findings() {
+        let w = world(json!([
+            {"storage": "pbs-main", "type": "pbs", "content": "backup", "server": "10.0.0.20",
+             "datastore": "daily", "username": "pve@pbs!lab", "nodes": "pve1"},
+            {"storage": "odd", "type": "dir", "content": "images,weird"},
+            {"storage": "on-pve9", "type": "dir", "content": "iso", "nodes": "pve9"},
+        ]));
+        let mut names = Names::default();
+        names.nodes.insert("pve1".into(), "node_pve1".into());
+        let mut out = Out::default();
+        super::import(&w, &mut names, &mut out);
+        assert_eq!(out.blocks.len(), 1);
+        let b = &out.blocks[0];
+        assert!(b.state.is_none(), "lab never writes it");
+        assert!(
+            b.code.contains("Storage::existing(\"pbs-main\")"),
+            "{}",
+            b.code
+        );
+        assert!(b.code.contains("content(&[Content::Backup])"), "{}", b.code);
+        assert!(b.code.contains(".node(&node_pve1)"), "{}", b.code);
+        assert!(b.comment.as_deref().unwrap().contains("PveStorage"));
+        assert_eq!(names.storages["pbs-main"], "storage_pbs_main");
+        let objects: Vec<&str> = out.findings.iter().map(|f| f.object.as_str()).collect();
+        assert_eq!(objects, ["storage odd", "storage on-pve9"]);
     }
 }
