@@ -39,9 +39,9 @@ async fn call(client: &Client, method: &str, path: &str, form: Form) {
     }
 }
 
-/// The lab, made by hand: an NFS storage, a pool, a template, a VM cloned
-/// from it, a VM of its own (in the pool), a container, a VM lab cannot
-/// express (an e1000 NIC), and a nightly backup job.
+/// The lab, made by hand: an NFS storage, a pool, a template, a full and a
+/// linked clone of it, a VM of its own (in the pool), a container, a VM
+/// lab cannot express (an e1000 NIC), and a nightly backup job.
 async fn build_by_hand(client: &Client) {
     let f = Form::new;
     call(
@@ -94,6 +94,15 @@ async fn build_by_hand(client: &Client) {
     )
     .await;
     call(client, "POST", "/nodes/pve1/qemu/100/status/start", f()).await;
+    call(
+        client,
+        "POST",
+        "/nodes/pve1/qemu/9000/clone",
+        f().int("newid", 103)
+            .str("name", "cache")
+            .bool("full", false),
+    )
+    .await;
     call(
         client,
         "POST",
@@ -322,6 +331,11 @@ fn imported_lab(systems: &(Connection, PbsConnection)) -> Lab {
     lab.waive(&found.vm_web, "pbs::no-restorable-copy", why);
     lab.waive(&found.vm_db_lan, "pbs::no-restorable-copy", why);
     lab.waive(&found.ct_dns, "pbs::no-restorable-copy", why);
+    lab.waive(
+        &found.vm_cache,
+        "pbs::no-restorable-copy",
+        "a cache: nothing in it to keep",
+    );
     lab
 }
 
@@ -347,7 +361,7 @@ fn the_imported_code_plans_no_changes() {
     );
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(
-        out.contains("No changes. The lab matches the code (12 resources)."),
+        out.contains("No changes. The lab matches the code (13 resources)."),
         "{out}"
     );
 

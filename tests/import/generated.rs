@@ -34,6 +34,8 @@ pub struct Imported {
     pub vm_web: Handle<Vm>,
     /// `proxmox.vm.db-lan`.
     pub vm_db_lan: Handle<Vm>,
+    /// `proxmox.vm.cache`.
+    pub vm_cache: Handle<Vm>,
     /// `proxmox.ct.dns`.
     pub ct_dns: Handle<Container>,
     /// `proxmox.backup_job.nightly`.
@@ -136,6 +138,21 @@ pub fn imported(
             .pool(&pool_prod)
             .provider(proxmox)
     );
+    let vm_cache = lab.add(
+        Vm::new("cache", &node_pve1)
+            .vmid(103)
+            .linked_clone_from(&template_debian_tmpl)
+            .cores(2)
+            .memory_mb(2048)
+            .disk("scsi0", &storage_local_lvm, "8G")
+            .nic("net0", "vmbr0")
+            .agent(false)
+            .boot_order(&["scsi0", "net0"])
+            .onboot(false)
+            .started(false)
+            .no_notes()
+            .provider(proxmox)
+    );
     // Proxmox does not record a container's OS template: `local:vztmpl/debian-13-standard_13.1-2_amd64.tar.zst` is a guess, used only if lab makes it again.
     let ct_dns = lab.add(
         Container::new("dns", &node_pve2)
@@ -216,6 +233,7 @@ pub fn imported(
         template_debian_tmpl,
         vm_web,
         vm_db_lan,
+        vm_cache,
         ct_dns,
         backup_job_nightly,
         pbs_primary,

@@ -84,7 +84,7 @@ pub(super) async fn import(
         let made = if lxc {
             super::ct::import(&rb, r, world, &node_var, names, &mut used)
         } else {
-            super::vm::import(&rb, r, &node_var, names, &mut used)
+            super::vm::import(&rb, r, world, &node_var, names, &mut used)
         };
         match made {
             Ok(block) => {

@@ -2,26 +2,55 @@
 //! controller, machine, balloon, disks, virtio NICs, cloud-init, agent,
 //! boot order, power, tags, notes, pool), bound by VMID. A CD-ROM, another
 //! NIC model, a disk under 1 GiB, a boot entry that is no disk or NIC, or
-//! ipconfig entries that skip a NIC are findings.
+//! ipconfig entries that skip a NIC are findings. A linked clone (its disks
+//! thin copies of a template's base volumes) says which template; a full
+//! clone keeps no trace of one, so its code declares its disks alone.
 
 use lab_core::import::ImportBlock;
 use lab_core::Address;
 
 use super::guest::{bound, guest_name, storage_var, tail};
-use super::{lit, lit_list, Chain, Names};
+use super::{lit, lit_list, Chain, Names, World};
 use crate::api::ClusterResource;
 use crate::kinds;
 use crate::provider::normalize::{self, Readback, VmKept};
 
+/// The template a linked clone's disks are thin copies of: a disk volume
+/// `base-<template vmid>-disk-<n>/vm-<vmid>-disk-<m>` names it.
+fn linked_template(config: &serde_json::Map<String, serde_json::Value>) -> Option<i64> {
+    normalize::sorted_keys(config, normalize::is_disk_slot)
+        .into_iter()
+        .filter_map(|k| normalize::text(config, k))
+        .find_map(|raw| {
+            let volume = raw.split(',').next()?.split(':').nth(1)?;
+            let (base, _) = volume.split_once('/')?;
+            base.strip_prefix("base-")?.split('-').next()?.parse().ok()
+        })
+}
+
 pub(super) fn import(
     rb: &Readback<'_>,
     r: &ClusterResource,
+    world: &World,
     node_var: &str,
     names: &mut Names,
     used: &mut std::collections::BTreeSet<Address>,
 ) -> Result<ImportBlock, String> {
+    // A linked clone names its template (a full clone keeps no trace of
+    // one): the code says `.linked_clone_from(..)`, the state what the
+    // refresh keeps from the code.
+    let template = linked_template(rb.config).and_then(|tid| {
+        let (var, address) = names.guests.get(&tid)?;
+        let t = world.guests.iter().find(|g| g.vmid == Some(tid as u64))?;
+        (address.kind() == kinds::TEMPLATE)
+            .then(|| (tid, var.clone(), address.clone(), t.node.clone()))
+    });
     let kept = VmKept {
         vmid: true,
+        clone_from: template.as_ref().map(|t| t.2.to_string()),
+        clone_vmid: template.as_ref().map(|t| t.0),
+        clone_node: template.as_ref().and_then(|t| t.3.clone()),
+        linked_clone: template.as_ref().map(|_| true),
         ..VmKept::default()
     };
     let (spec, outputs) = normalize::vm(rb, kept);
@@ -37,6 +66,9 @@ pub(super) fn import(
     c.call(format!("vmid({vmid})"));
     if name != pve_name {
         c.call(format!("hostname({})", lit(&pve_name)));
+    }
+    if let Some((_, var, _, _)) = &template {
+        c.call(format!("linked_clone_from(&{var})"));
     }
     c.call(format!("cores({})", spec.cores));
     if let Some(s) = spec.sockets {
