@@ -113,7 +113,8 @@ async fn build_by_hand(client: &Client) {
             .int("memory", 8192)
             .str("scsi0", "tank:32,ssd=1,discard=on")
             .str("net0", "virtio,bridge=vmbr0,tag=20,firewall=1")
-            .str("boot", "order=scsi0;net0")
+            .str("ide2", "none,media=cdrom")
+            .str("boot", "order=scsi0;ide2;net0")
             .str("agent", "1")
             .bool("onboot", true)
             .str("pool", "prod"),

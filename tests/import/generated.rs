@@ -118,6 +118,7 @@ pub fn imported(
             .notes("The web server.\nMade by hand.")
             .provider(proxmox)
     );
+    // Its boot order `scsi0;ide2;net0` names `ide2` (an empty CD-ROM drive or another device lab does not model): left to Proxmox.
     let vm_db_lan = lab.add(
         Vm::new("db-lan", &node_pve1)
             .vmid(101)
@@ -131,7 +132,6 @@ pub fn imported(
             .vlan(20)
             .firewall(true)
             .agent(true)
-            .boot_order(&["scsi0", "net0"])
             .onboot(true)
             .started(false)
             .no_notes()

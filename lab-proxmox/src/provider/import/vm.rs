@@ -1,8 +1,9 @@
 //! VMs: `Vm::new` with every setting the config holds (CPU, memory,
 //! controller, machine, balloon, disks, virtio NICs, cloud-init, agent,
 //! boot order, power, tags, notes, pool), bound by VMID. A CD-ROM, another
-//! NIC model, a disk under 1 GiB, a boot entry that is no disk or NIC, or
-//! ipconfig entries that skip a NIC are findings. A linked clone (its disks
+//! NIC model, a disk under 1 GiB, or ipconfig entries that skip a NIC are
+//! findings; a boot order naming what lab does not model (the web
+//! interface's empty CD-ROM drive) is left out, and the code says so. A linked clone (its disks
 //! thin copies of a template's base volumes) says which template; a full
 //! clone keeps no trace of one, so its code declares its disks alone.
 
@@ -150,16 +151,25 @@ pub(super) fn import(
         c.call(format!("cloud_init({code})"));
     }
     c.call(format!("agent({})", spec.agent));
+    // A boot order naming what lab does not model (the empty CD-ROM drive
+    // the web interface adds, `ide2`) is left to Proxmox: without
+    // `.boot_order(..)` lab neither compares nor writes it.
+    let mut note = None;
     if let Some(order) = &spec.boot_order {
         let known = |e: &String| {
             spec.disks.iter().any(|d| &d.slot == e) || spec.nics.iter().any(|n| &n.slot == e)
         };
-        if let Some(e) = order.iter().find(|e| !known(e)) {
-            return Err(format!(
-                "its boot order names `{e}`, which is no disk or NIC lab declares"
-            ));
+        match order.iter().find(|e| !known(e)) {
+            None => {
+                c.call(format!("boot_order({})", lit_list(order)));
+            }
+            Some(e) => {
+                note = Some(format!(
+                    "Its boot order `{}` names `{e}` (an empty CD-ROM drive or another device lab does not model): left to Proxmox.",
+                    order.join(";")
+                ));
+            }
         }
-        c.call(format!("boot_order({})", lit_list(order)));
     }
     tail(
         &mut c,
@@ -170,5 +180,7 @@ pub(super) fn import(
         &spec.pool,
         names,
     )?;
-    bound(kinds::VM, &name, vmid, &spec, outputs, c, names, r)
+    let mut block = bound(kinds::VM, &name, vmid, &spec, outputs, c, names, r)?;
+    block.comment = note;
+    Ok(block)
 }
