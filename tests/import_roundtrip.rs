@@ -41,7 +41,8 @@ async fn call(client: &Client, method: &str, path: &str, form: Form) {
 
 /// The lab, made by hand: an NFS storage, a pool, a template, a full and a
 /// linked clone of it, a VM of its own (in the pool), a container, a VM
-/// lab cannot express (an e1000 NIC), and a nightly backup job.
+/// lab cannot express (an e1000 NIC), a firewall IP set lab does not
+/// import yet, and a nightly backup job.
 async fn build_by_hand(client: &Client) {
     let f = Form::new;
     call(
@@ -157,6 +158,13 @@ async fn build_by_hand(client: &Client) {
             .int("memory", 1024)
             .str("scsi0", "local-lvm:4")
             .str("net0", "e1000,bridge=vmbr0"),
+    )
+    .await;
+    call(
+        client,
+        "POST",
+        "/cluster/firewall/ipset",
+        f().str("name", "admins").str("comment", "made by hand"),
     )
     .await;
     call(

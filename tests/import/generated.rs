@@ -186,6 +186,7 @@ pub fn imported(
     );
     // Not imported (lab cannot express these yet):
     // - VM 102 (legacy): NIC net0 is `e1000` (lab's VM NICs are virtio)
+    // - firewall IP set admins: not imported yet: declare it with `IpSet` (or lab-net's zones, which derive them)
 
     // primary (`pbs`)
     // A simulated server (its address is the loopback one, which nothing dials), on a box of its own: say where it runs.

@@ -42,6 +42,7 @@ mod node;
 mod pool;
 mod storage;
 mod template;
+mod unexpressed;
 mod vm;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -149,6 +150,7 @@ impl ProxmoxProvider {
         pool::import(&world, &mut names, &mut out);
         guest::import(self, &world, &mut names, &mut out).await?;
         backup_job::import(&world, &mut names, &mut out);
+        unexpressed::import(self, &mut out).await?;
         Ok(Discovery {
             blocks: out.blocks,
             findings: out.findings,
