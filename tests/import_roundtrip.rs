@@ -355,9 +355,37 @@ fn the_imported_code_plans_no_changes() {
     let (code, out, err, _) = import(&systems, dir.path());
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
 
+    let state_dir = dir.path().join(".lab");
+    // The state binds the VM by VMID, marked imported (it carries no tag),
+    // after the storage its disk is on.
+    let mut shown = Vec::new();
+    let code = lab::cli::run_captured(
+        imported_lab(&systems),
+        [
+            "lab",
+            "--state-dir",
+            state_dir.to_str().unwrap(),
+            "state",
+            "show",
+            "proxmox.vm.db-lan",
+        ],
+        &mut shown,
+        &mut Vec::new(),
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&shown).unwrap();
+    assert_eq!(code, 0, "{shown}");
+    assert_eq!(shown["id"], "101", "{shown}");
+    assert_eq!(shown["outputs"]["imported"], true, "{shown}");
+    assert!(
+        shown["deps"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("proxmox.storage.tank")),
+        "{shown}"
+    );
+
     let lab = imported_lab(&systems);
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let state_dir = dir.path().join(".lab");
     let code = lab::cli::run_captured(
         lab,
         ["lab", "--state-dir", state_dir.to_str().unwrap(), "plan"],

@@ -93,7 +93,9 @@ impl Session<'_> {
         let text = render(&format!("Read from {describe}."), &found).map_err(|e| {
             CliError::msg(
                 e,
-                "report this as a bug in the provider crate that imported it",
+                "two instances of one provider name their objects alike (two clusters with a \
+                 node `pve1`): import them one at a time, each in a lab with only that instance \
+                 registered, and rename in one file",
             )
         })?;
         write_source(out, &text)?;

@@ -116,6 +116,13 @@ pub(super) fn import(
         names,
     )?;
     let mut block = bound(kinds::CT, &name, vmid, &spec, outputs, c, names, r)?;
+    let storages = spec.rootfs.iter().map(|v| v.storage.as_str()).chain(
+        spec.mountpoints
+            .iter()
+            .flatten()
+            .map(|m| m.storage.as_str()),
+    );
+    super::guest::depend_on_storages(&mut block, storages);
     block.comment = Some(format!(
         "Proxmox does not record a container's OS template: `{guess}` is a guess, used only if lab makes it again."
     ));

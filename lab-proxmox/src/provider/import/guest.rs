@@ -205,3 +205,20 @@ pub(super) fn bound<S: serde::Serialize>(
         }),
     })
 }
+
+/// Adds the storages a guest's volumes are on to its state entry's
+/// dependencies (a destroy removes the guest before them), once each.
+pub(super) fn depend_on_storages<'a>(
+    block: &mut ImportBlock,
+    storages: impl Iterator<Item = &'a str>,
+) {
+    let Some(state) = block.state.as_mut() else {
+        return;
+    };
+    for s in storages {
+        let a = Address::new(kinds::STORAGE, s);
+        if !state.deps.contains(&a) {
+            state.deps.push(a);
+        }
+    }
+}

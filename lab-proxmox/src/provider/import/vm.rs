@@ -182,5 +182,15 @@ pub(super) fn import(
     )?;
     let mut block = bound(kinds::VM, &name, vmid, &spec, outputs, c, names, r)?;
     block.comment = note;
+    // What a later destroy must leave until this VM is gone.
+    let storages = spec
+        .disks
+        .iter()
+        .map(|d| d.storage.as_str())
+        .chain(spec.cloud_init.iter().map(|c| c.storage.as_str()));
+    super::guest::depend_on_storages(&mut block, storages);
+    if let (Some(state), Some((_, _, template, _))) = (block.state.as_mut(), &template) {
+        state.deps.push(template.clone());
+    }
     Ok(block)
 }
