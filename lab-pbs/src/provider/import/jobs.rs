@@ -280,3 +280,89 @@ fn sync(
         vec![source.1.clone()],
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use lab_core::Address;
+    use serde_json::json;
+
+    use super::super::{Names, Out};
+    use crate::kinds;
+
+    fn list(items: serde_json::Value) -> Vec<(String, serde_json::Map<String, serde_json::Value>)> {
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let m = i.as_object().unwrap().clone();
+                (m["id"].as_str().unwrap().to_string(), m)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn what_a_job_cannot_say_is_a_finding() {
+        let mut names = Names {
+            server: "primary".into(),
+            server_var: "pbs_primary".into(),
+            stores: Default::default(),
+        };
+        names.stores.insert(
+            "backup".into(),
+            (
+                "datastore_backup".into(),
+                Address::new(kinds::DATASTORE, "primary--backup"),
+            ),
+        );
+        let mut out = Out::default();
+        super::import(
+            "sync",
+            &list(json!([
+                {"id": "from-offsite", "store": "backup", "remote": "offsite", "remote-store": "x"},
+                {"id": "from-gone", "store": "backup", "remote-store": "gone"},
+                {"id": "into-ns", "store": "backup", "remote-store": "backup", "ns": "team"},
+                {"id": "mine", "store": "backup", "remote-store": "backup",
+                 "comment": "copy lab:home/pbs.sync_job.primary--mine"},
+            ])),
+            &names,
+            &mut out,
+        );
+        super::import(
+            "verify",
+            &list(
+                json!([{"id": "weekly", "store": "backup", "schedule": "sat 03:00",
+                          "ignore-verified": true}]),
+            ),
+            &names,
+            &mut out,
+        );
+        let found: Vec<&str> = out.findings.iter().map(|f| f.object.as_str()).collect();
+        assert_eq!(
+            found,
+            [
+                "sync job from-offsite",
+                "sync job from-gone",
+                "sync job into-ns",
+                "sync job mine"
+            ]
+        );
+        assert!(out.findings[0].reason.contains("remote"));
+        assert_eq!(out.blocks.len(), 1);
+        let b = &out.blocks[0];
+        assert_eq!(b.address.to_string(), "pbs.verify_job.primary--weekly");
+        assert!(
+            b.code
+                .contains("VerifyJob::new(&datastore_backup, \"weekly\")"),
+            "{}",
+            b.code
+        );
+        assert!(b.code.contains(".ignore_verified(true)"), "{}", b.code);
+        let state = b.state.as_ref().unwrap();
+        assert_eq!(state.id, "weekly");
+        assert_eq!(
+            state.attrs["datastore"],
+            lab_core::Value::from("pbs.datastore.primary--backup")
+        );
+    }
+}
