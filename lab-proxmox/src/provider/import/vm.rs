@@ -194,3 +194,94 @@ pub(super) fn import(
     }
     Ok(block)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use serde_json::json;
+
+    use super::super::{Names, World};
+    use crate::api::ClusterResource;
+    use crate::provider::normalize::Readback;
+
+    fn resource(vmid: u64) -> ClusterResource {
+        serde_json::from_value(json!({"id": format!("qemu/{vmid}"), "type": "qemu",
+            "node": "pve1", "vmid": vmid}))
+        .unwrap()
+    }
+
+    fn import(config: serde_json::Value) -> Result<lab_core::import::ImportBlock, String> {
+        let config = config.as_object().unwrap().clone();
+        let rb = Readback {
+            config: &config,
+            node: "pve1",
+            vmid: 120,
+            running: true,
+            ownership_tag: "",
+            pool: None,
+        };
+        let world = World {
+            nodes: BTreeMap::new(),
+            storages: Vec::new(),
+            pools: Vec::new(),
+            guests: Vec::new(),
+            jobs: Vec::new(),
+            vztmpls: BTreeSet::new(),
+        };
+        let mut names = Names::default();
+        names
+            .storages
+            .insert("local-lvm".into(), "storage_local_lvm".into());
+        super::import(
+            &rb,
+            &resource(120),
+            &world,
+            "node_pve1",
+            &mut names,
+            &mut BTreeSet::new(),
+        )
+    }
+
+    #[test]
+    fn a_linked_clone_names_its_template_by_its_base_volume() {
+        let config = json!({"scsi0": "local-lvm:base-9000-disk-0/vm-103-disk-0,size=8G"});
+        assert_eq!(
+            super::linked_template(config.as_object().unwrap()),
+            Some(9000)
+        );
+        let full = json!({"scsi0": "local-lvm:vm-103-disk-0,size=8G"});
+        assert_eq!(super::linked_template(full.as_object().unwrap()), None);
+    }
+
+    #[test]
+    fn what_the_builders_cannot_say_is_a_finding_never_code() {
+        let disc = import(json!({"name": "iso", "memory": "1024",
+            "scsi0": "local-lvm:vm-120-disk-0,size=8G",
+            "ide2": "local:iso/debian.iso,media=cdrom"}));
+        assert!(disc.unwrap_err().contains("CD-ROM"));
+        let storage = import(json!({"name": "far", "memory": "1024",
+            "scsi0": "tank2:vm-120-disk-0,size=8G"}));
+        assert!(storage.unwrap_err().contains("tank2"));
+        let ok = import(json!({"name": "web.lan", "memory": "2048", "cores": "2",
+            "scsi0": "local-lvm:vm-120-disk-0,size=16G,iothread=1",
+            "net0": "virtio=BC:24:11:00:00:01,bridge=vmbr0",
+            "description": "Hello"}))
+        .unwrap();
+        for call in [
+            "Vm::new(\"web-lan\", &node_pve1)",
+            ".hostname(\"web.lan\")",
+            ".disk(\"scsi0\", &storage_local_lvm, \"16G\")",
+            ".iothread(true)",
+            ".nic(\"net0\", \"vmbr0\")",
+            ".notes(\"Hello\")",
+            ".provider({provider})",
+        ] {
+            assert!(ok.code.contains(call), "{call} in {}", ok.code);
+        }
+        let state = ok.state.unwrap();
+        assert_eq!(state.id, "120");
+        assert_eq!(state.outputs["imported"], lab_core::Value::Bool(true));
+        assert!(!state.attrs.contains_key("macs"), "the MAC is an output");
+    }
+}
