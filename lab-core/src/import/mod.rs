@@ -194,14 +194,28 @@ pub fn rust_ident(text: &str) -> String {
     s
 }
 
-/// A Rust string literal of `text` (escaped as `{:?}` escapes).
+/// A Rust string literal of `text`: escaped as `{:?}` escapes, and `{`
+/// written `\u{7b}`, so no literal can hold the `{provider}` placeholder
+/// [`render`] replaces (a note reading `{provider}` stays that note).
 ///
 /// ```
 /// use lab_core::import::rust_str;
 /// assert_eq!(rust_str("a \"b\"\nc"), r#""a \"b\"\nc""#);
+/// assert_eq!(rust_str("{provider}"), r#""\u{7b}provider}""#);
 /// ```
 pub fn rust_str(text: &str) -> String {
-    format!("{text:?}")
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '{' => out.push_str("\\u{7b}"),
+            // A single quote needs no escape in a string literal.
+            '\'' => out.push('\''),
+            c => out.extend(c.escape_debug()),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// The generated file: every instance's blocks in order, its findings as
@@ -421,6 +435,30 @@ mod tests {
             },
         };
         assert!(render("", &[d]).unwrap_err().contains("`a`"));
+    }
+
+    #[test]
+    fn a_note_holding_the_placeholder_is_kept_as_written() {
+        let note = rust_str("made by {provider}");
+        let d = InstanceDiscovery {
+            instance: "proxmox".into(),
+            provider: "proxmox".into(),
+            discovery: Discovery {
+                blocks: vec![block(
+                    "a",
+                    1,
+                    &format!(
+                        "let a = lab.add(Thing::new(\"a\").note({note}).provider({{provider}}));"
+                    ),
+                )],
+                ..Discovery::default()
+            },
+        };
+        let text = render("", &[d]).unwrap();
+        assert!(
+            text.contains(r#".note("made by \u{7b}provider}").provider(proxmox)"#),
+            "{text}"
+        );
     }
 
     #[test]
