@@ -244,6 +244,16 @@ pub trait TypedProvider: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Reads the objects `lab import` can describe (see
+    /// [`Provider::discover`]); `None` by default.
+    async fn discover(
+        &self,
+        _ctx: &OpContext,
+        _instance: &str,
+    ) -> Result<Option<crate::import::Discovery>, ProviderError> {
+        Ok(None)
+    }
+
     /// Checks the planned steps against the world after the refresh (see
     /// [`Provider::check_plan`]). The default finds nothing.
     async fn check_plan(
@@ -693,6 +703,14 @@ impl<P: TypedProvider> Provider for Typed<P> {
         plan: &PlanCheck<'_>,
     ) -> Result<Vec<Diagnostic>, ProviderError> {
         self.provider.check_plan(ctx, plan).await
+    }
+
+    async fn discover(
+        &self,
+        ctx: &OpContext,
+        instance: &str,
+    ) -> Result<Option<crate::import::Discovery>, ProviderError> {
+        self.provider.discover(ctx, instance).await
     }
 
     fn identity(&self, kind: &str, attrs: &Attrs) -> Option<String> {

@@ -51,6 +51,7 @@ mod engine;
 pub mod events;
 pub mod files;
 pub mod graph;
+pub mod import;
 pub mod kind;
 pub mod model;
 pub mod notes;

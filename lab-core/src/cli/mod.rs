@@ -22,6 +22,7 @@
 //! | `apply [FILE] [--auto-approve] [--parallelism N]` | makes reality match the code |
 //! | `destroy [--auto-approve]` | destroys everything in the state |
 //! | `graph [--view NAME] [--format dot\|mermaid\|svg] [--out FILE]` | draws the dependency graph, or a crate's view ([`crate::picture`]); the format follows FILE's extension unless given |
+//! | `import [--out FILE] [--force]` | reads the systems into Rust code (`pub fn imported`) and the state that binds it ([`crate::import`]) |
 //! | `docs [--out DIR]` | writes a Markdown note per guest, an index and the pictures ([`crate::notes`]), offline |
 //! | `state list`, `state show ADDR`, `state rm ADDR` | inspects or edits the state |
 //! | `output ADDR NAME [--out FILE]` | prints an output of an applied resource; a secret one (a kubeconfig) only into FILE, mode 0600 |
@@ -70,6 +71,7 @@ use crate::value::Attrs;
 use crate::{Address, Diagnostic, Engine, EngineError, Event, Lab, Severity};
 
 mod docs;
+mod import;
 mod progress;
 mod session;
 mod summary;
@@ -239,6 +241,20 @@ enum Command {
         /// The folder to write into (created when missing).
         #[arg(long, value_name = "DIR", default_value = crate::notes::DOCS_DIR)]
         out: PathBuf,
+    },
+    /// Read the systems into Rust code and state: `pub fn imported(lab, ..)`.
+    ///
+    /// Every provider instance the lab registers reads what it serves;
+    /// the code goes into FILE, the state binds each resource to the
+    /// object it was read from, so the next `plan` says "No changes".
+    /// What cannot be expressed yet is listed on stderr and in FILE.
+    Import {
+        /// The Rust file to write.
+        #[arg(long, value_name = "FILE", default_value = "src/imported.rs")]
+        out: PathBuf,
+        /// Overwrite FILE if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Inspect or edit the state.
     ///

@@ -72,6 +72,7 @@ impl Session<'_> {
             Command::Destroy { auto_approve } => self.destroy(auto_approve).await,
             Command::Graph { format, view, out } => self.graph(format, &view, out.as_deref()),
             Command::Docs { out } => self.docs(&out),
+            Command::Import { out, force } => self.import(&out, force).await,
             Command::State { command } => match command {
                 StateCommand::List => self.state_list(),
                 StateCommand::Show { address } => self.state_show(&address),

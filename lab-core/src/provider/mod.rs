@@ -668,6 +668,20 @@ pub trait Provider: Send + Sync + 'static {
         Ok(Vec::new())
     }
 
+    /// Reads every object of the service this instance can describe, for
+    /// `lab import` ([`crate::import`]): one block of Rust code per object
+    /// it can express exactly (with the state entry binding it), a finding
+    /// per object it cannot. `instance` is the name the lab registered it
+    /// under (a PBS server's resources are named after it). `None` (the
+    /// default): this provider imports nothing yet, and `import` says so.
+    async fn discover(
+        &self,
+        _ctx: &OpContext,
+        _instance: &str,
+    ) -> Result<Option<crate::import::Discovery>, ProviderError> {
+        Ok(None)
+    }
+
     /// The identity an object of `kind` made from `attrs` takes from those
     /// attributes alone, when the service derives it so and two objects
     /// cannot share it: a Proxmox volume id (`local:iso/x.iso`), a storage

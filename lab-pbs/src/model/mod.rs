@@ -76,7 +76,7 @@
 //! `retention`, where `pbs::prune-keeps-all` points.
 
 mod access;
-mod common;
+pub(crate) mod common;
 mod datastore;
 mod jobs;
 mod namespace;

@@ -40,6 +40,7 @@
 mod acl;
 mod datastore;
 mod diff;
+mod import;
 mod jobs;
 mod namespace;
 mod normalize;
@@ -306,6 +307,17 @@ impl TypedProvider for PbsProvider {
 
     fn name(&self) -> &str {
         "pbs"
+    }
+
+    /// `lab import`: the server, its datastores and its prune, verify and
+    /// local sync jobs as builders, bound in the state (see
+    /// `provider::import`).
+    async fn discover(
+        &self,
+        ctx: &OpContext,
+        instance: &str,
+    ) -> Result<Option<lab_core::import::Discovery>, ProviderError> {
+        self.discover_server(ctx, instance).await.map(Some)
     }
 
     async fn probe(&self, _ctx: &OpContext) -> Result<(), ProviderError> {

@@ -12,7 +12,7 @@ use super::normalize::{int, text};
 use super::owner::user_comment;
 use crate::kinds::{JobOutputs, PruneJobSpec};
 
-fn observe(m: &Map<String, Json>, base: &PruneJobSpec) -> Found<PruneJobSpec> {
+pub(super) fn observe(m: &Map<String, Json>, base: &PruneJobSpec) -> Found<PruneJobSpec> {
     let id = text(m, "id").unwrap_or_else(|| base.id.clone());
     let spec = PruneJobSpec {
         store: text(m, "store").unwrap_or_default(),

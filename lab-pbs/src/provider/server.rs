@@ -31,7 +31,7 @@ fn same_fingerprint(a: &str, b: &str) -> bool {
 
 impl PbsProvider {
     /// The server as it answers now.
-    async fn read_server(
+    pub(super) async fn read_server(
         &self,
         name: &str,
         spec: ServerSpec,

@@ -12,7 +12,7 @@ use super::normalize::{flag, int, list, text};
 use super::owner::user_comment;
 use crate::kinds::{JobOutputs, SyncJobSpec};
 
-fn observe(m: &Map<String, Json>, base: &SyncJobSpec) -> Found<SyncJobSpec> {
+pub(super) fn observe(m: &Map<String, Json>, base: &SyncJobSpec) -> Found<SyncJobSpec> {
     let id = text(m, "id").unwrap_or_else(|| base.id.clone());
     let spec = SyncJobSpec {
         store: text(m, "store").unwrap_or_default(),

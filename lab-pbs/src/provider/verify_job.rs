@@ -12,7 +12,7 @@ use super::normalize::{flag, int, text};
 use super::owner::user_comment;
 use crate::kinds::{JobOutputs, VerifyJobSpec};
 
-fn observe(m: &Map<String, Json>, base: &VerifyJobSpec) -> Found<VerifyJobSpec> {
+pub(super) fn observe(m: &Map<String, Json>, base: &VerifyJobSpec) -> Found<VerifyJobSpec> {
     let id = text(m, "id").unwrap_or_else(|| base.id.clone());
     let spec = VerifyJobSpec {
         store: text(m, "store").unwrap_or_default(),

@@ -19,7 +19,9 @@
 //! | `scsihw?`, `machine?`, `balloon?` | | updated in place, applied at the next boot where Proxmox cannot hot-plug them; `scsihw` absent: `virtio-scsi-single` without a clone, the template's on a clone |
 //! | `tags?`, `notes?`, `pool?` | | tags sorted, without the ownership tag; notes without the marker line |
 //!
-//! Outputs ([`GuestOutputs`]): `vmid`, `node`, `macs` (slot -> MAC).
+//! Outputs ([`GuestOutputs`]): `vmid`, `node`, `macs` (slot -> MAC), and
+//! `imported` only on a guest `lab import` bound that carries no ownership
+//! tag yet.
 
 use indexmap::IndexMap;
 use lab_core::kind::Kind;
@@ -157,6 +159,11 @@ pub struct GuestOutputs {
     /// MAC per NIC slot.
     #[serde(default)]
     pub macs: IndexMap<String, String>,
+    /// The guest was imported (`lab import`) and carries no ownership tag
+    /// yet: the refresh takes it by its VMID alone. The first update
+    /// stamps the tag and the marker line, and this goes back to false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub imported: bool,
 }
 
 impl Kind for VmSpec {

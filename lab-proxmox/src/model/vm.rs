@@ -444,6 +444,16 @@ impl Vm {
         self
     }
 
+    /// No notes: the description stays empty, and the lab's short note
+    /// ([`lab_core::notes`]) is not written into it. What `lab import`
+    /// writes for a VM found without a description, so the first plan
+    /// changes nothing.
+    #[track_caller]
+    pub fn no_notes(mut self) -> Self {
+        self.spec().set("notes", lab_core::Value::Null);
+        self
+    }
+
     /// Makes the VM a member of `pool`.
     #[track_caller]
     pub fn pool(mut self, pool: &Handle<Pool>) -> Self {

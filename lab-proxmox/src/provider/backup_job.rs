@@ -63,7 +63,7 @@ pub(super) fn marker_of(comment: Option<&str>) -> Option<&str> {
 }
 
 /// A job as `/cluster/backup` lists it.
-fn observe(m: &Map<String, Json>, id: &str) -> Found<BackupJobSpec> {
+pub(super) fn observe(m: &Map<String, Json>, id: &str) -> Found<BackupJobSpec> {
     let text = |k: &str| normalize::text(m, k).filter(|v| !v.is_empty());
     let spec = BackupJobSpec {
         id: id.to_string(),

@@ -213,14 +213,15 @@ impl ProxmoxProvider {
         let tag = r.owner.tag();
         let vmid = parse_vmid(&r.id)?;
         // A VMID can be reused: a guest without the lab's tag is not
-        // ours any more (ours was deleted outside the lab).
-        let Some(res) = snapshot
-            .guests
-            .get(&(vmid as u64))
-            .filter(|res| res.tags_list().contains(&tag))
-        else {
+        // ours any more (ours was deleted outside the lab), unless the
+        // state says it was imported and never tagged (`lab import`).
+        let Some(res) = snapshot.guests.get(&(vmid as u64)) else {
             return Ok(None);
         };
+        let tagged = res.tags_list().contains(&tag);
+        if !tagged && !r.prior_outputs.imported {
+            return Ok(None);
+        }
         let node = res.node.clone().unwrap_or_default();
         let cheap =
             !r.prior.config_beyond_listing() && cheap_fields_match(res, &r.prior.listed(), &tag);
@@ -232,6 +233,7 @@ impl ProxmoxProvider {
                 vmid: r.prior_outputs.vmid,
                 node: r.prior_outputs.node.clone(),
                 macs: r.prior_outputs.macs.clone(),
+                imported: !tagged,
             };
             return Ok(Some(Found {
                 id: r.id.clone(),
@@ -239,9 +241,11 @@ impl ProxmoxProvider {
                 outputs,
             }));
         }
-        self.observe_guest(&node, vmid, Some(&r.prior), &tag, res.pool.as_deref())
-            .await
-            .map(Some)
+        let mut found = self
+            .observe_guest(&node, vmid, Some(&r.prior), &tag, res.pool.as_deref())
+            .await?;
+        found.outputs.imported = !tagged;
+        Ok(Some(found))
     }
 
     /// Deletes a guest that still carries the lab's tag (stopping it first).
@@ -256,8 +260,11 @@ impl ProxmoxProvider {
         };
         if !res.tags_list().contains(&req.owner.tag()) {
             return Err(ProviderError::permanent(format!(
-                "VMID {vmid} is not tagged `{}`: it is not {}'s guest any more, so it is \
-                 left alone; if the lab's guest is gone, forget it with `state rm {}`",
+                "VMID {vmid} is not tagged `{}`: it is not {}'s guest any more, or it was \
+                 imported (`lab import`) and lab never changed it, so it is left alone (lab \
+                 deletes only guests carrying its tag); if the lab's guest is gone, forget it \
+                 with `state rm {}`; to delete an imported guest, apply a change to it first \
+                 (an update stamps the tag) or delete it by hand and `state rm` it",
                 req.owner.tag(),
                 req.address,
                 req.address

@@ -42,6 +42,7 @@ mod firewall_group;
 mod firewall_ipset;
 mod guest;
 mod guest_firewall;
+mod import;
 mod normalize;
 mod pool;
 mod recover;
@@ -517,6 +518,16 @@ impl TypedProvider for ProxmoxProvider {
 
     async fn probe(&self, _ctx: &OpContext) -> Result<(), ProviderError> {
         self.client.version().await.map(|_| ()).map_err(err)
+    }
+
+    /// `lab import`: nodes, storages, pools, templates, guests and backup
+    /// jobs as builders, bound in the state (see `provider::import`).
+    async fn discover(
+        &self,
+        ctx: &OpContext,
+        _instance: &str,
+    ) -> Result<Option<lab_core::import::Discovery>, ProviderError> {
+        self.discover_cluster(ctx).await.map(Some)
     }
 
     /// The plan-time rules of [`crate::checks::world`], against the nodes

@@ -333,6 +333,7 @@ pub(crate) fn vm(rb: &Readback<'_>, kept: VmKept) -> (VmSpec, GuestOutputs) {
         vmid,
         node: node.to_string(),
         macs,
+        imported: false,
     };
     (spec, outputs)
 }
@@ -427,6 +428,7 @@ pub(crate) fn ct(rb: &Readback<'_>, prior: Option<&CtSpec>) -> (CtSpec, GuestOut
         vmid,
         node: node.to_string(),
         macs,
+        imported: false,
     };
     (spec, outputs)
 }

@@ -21,7 +21,7 @@ fn found(id: &str, spec: PoolSpec) -> Found<PoolSpec> {
 }
 
 /// A pool as `/pools` lists it.
-fn observe(m: &Map<String, Json>, id: &str) -> Found<PoolSpec> {
+pub(super) fn observe(m: &Map<String, Json>, id: &str) -> Found<PoolSpec> {
     let spec = PoolSpec {
         poolid: id.to_string(),
         comment: normalize::text(m, "comment").filter(|c| !c.is_empty()),

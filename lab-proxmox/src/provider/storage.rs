@@ -31,7 +31,11 @@ fn items(raw: Option<String>) -> Vec<String> {
 /// A storage as `/storage` describes it; `prior` gives what the listing
 /// cannot (the NAS pool and appliance of the lab's model), and the fields
 /// it leaves out.
-fn observe(m: &Map<String, Json>, prior: Option<&StorageSpec>, id: &str) -> Found<StorageSpec> {
+pub(super) fn observe(
+    m: &Map<String, Json>,
+    prior: Option<&StorageSpec>,
+    id: &str,
+) -> Found<StorageSpec> {
     let listed = |key: &str, recorded: Option<&String>| {
         normalize::text(m, key)
             .or_else(|| recorded.cloned())
