@@ -41,7 +41,7 @@
 //! holds a connection string (`postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=verify-full`,
 //! feature `postgres`), that database ([`crate::state::postgres`]; stderr
 //! names it, without the password). The age key stays `--state-dir`'s
-//! `age.key` either way ([`stores`]).
+//! `age.key` either way (`stores.rs`).
 //!
 //! Progress: in a pipe `apply` and `destroy` print one line per event; on a
 //! terminal the same lines scroll above a live bar, and planning shows a

@@ -551,7 +551,7 @@ pub trait StateStore: Send + Sync {
     }
 
     /// The versions of the state this store keeps, newest first (the
-    /// default: the current one only). See [`history`](self::history).
+    /// default: the current one only). See [`rollback`] and [`migrate`].
     fn history(&self) -> Result<Vec<StateVersion>, StateError> {
         Ok(self
             .load()?

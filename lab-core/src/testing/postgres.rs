@@ -1,6 +1,6 @@
 //! A throwaway PostgreSQL server for tests (feature `postgres`).
 //!
-//! [`TestPostgres::start`] makes a data folder in the temp directory
+//! [`TestPostgres::start_or_skip`] makes a data folder in the temp directory
 //! (`initdb`), starts `postgres` on a free port of 127.0.0.1 only, its unix
 //! socket in that folder, TLS on with a self-signed certificate (rcgen,
 //! for `127.0.0.1` and `localhost`), creates a role and a database with a

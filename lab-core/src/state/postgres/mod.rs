@@ -19,17 +19,17 @@
 //! with the server's default `synchronous_commit`) before the call it
 //! announces.
 //!
-//! **The lock is the session's.** [`lock`]: a session-level advisory lock
+//! **The lock is the session's.** (`lock.rs`) a session-level advisory lock
 //! on the store's own connection, held for the run; the server drops it
 //! when the session ends, so a killed run never leaves a stale lock, and a
-//! run whose connection was cut stops writing ([`worker`]).
+//! run whose connection was cut stops writing (`worker.rs`).
 //!
 //! **A thread of its own.** [`crate::state::StateStore`] is synchronous and
 //! called from inside the executor's runtime; the client runs on its own
-//! thread with its own current-thread runtime ([`worker`]), and callers
+//! thread with its own current-thread runtime (`worker.rs`), and callers
 //! wait on a std channel, as they wait on the file store's fsync.
 //!
-//! **The password is never shown.** [`PostgresStateStore::describe`], every
+//! **The password is never shown.** `describe()`, every
 //! message and every error show the connection string rebuilt without it
 //! ([`connect`]); TLS always verifies the server (platform roots, a CA file,
 //! or a pinned fingerprint).
