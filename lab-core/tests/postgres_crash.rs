@@ -188,3 +188,63 @@ fn permanent_fault_at_every_operation_then_rerun_converges() {
         });
     }
 }
+
+/// An administrator ends the store's session in the middle of an apply
+/// (between operations): the run stops writing (its lock went with the
+/// session), what it saved stays readable, and the next run converges.
+#[test]
+fn a_session_terminated_mid_apply_then_rerun_converges() {
+    let Some(pg) = TestPostgres::start_or_skip() else {
+        return;
+    };
+    reset(&pg);
+    let rt = runtime();
+    let dag = dag();
+    let dir = tempfile::tempdir().unwrap();
+    let provider = MemoryProvider::new()
+        .with_latency(std::time::Duration::from_millis(150), Default::default());
+    let cut = std::thread::scope(|scope| {
+        let killer = scope.spawn(|| {
+            // Once three operations are journaled, end every lab session.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                let n = pg
+                    .psql("SELECT count(*) FROM lab_journal WHERE record->>'record' = 'done'")
+                    .unwrap();
+                if n.trim().parse::<u32>().unwrap() >= 3 {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the apply never got going"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            pg.psql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = 'lab' AND pid <> pg_backend_pid()",
+            )
+            .unwrap();
+        });
+        let result = rt.block_on(async {
+            let e = engine(&pg, &provider, dir.path(), &dag);
+            let plan = e.plan(&PlanOptions::default()).await.unwrap();
+            let o = ApplyOptions {
+                parallelism: 1,
+                retry: RetryPolicy::fast(),
+            };
+            e.apply(&plan, &o).await
+        });
+        killer.join().unwrap();
+        result
+    });
+    let err = match cut {
+        Err(e) => e.to_string(),
+        Ok(report) => format!("{report:?}"),
+    };
+    assert!(err.contains("lost"), "the run noticed the cut: {err}");
+    let saved = store(&pg, dir.path()).load().unwrap().expect("a state");
+    assert!(saved.resources.len() < dag.len(), "the run was cut short");
+    rt.block_on(converge(&engine(&pg, &provider, dir.path(), &dag)));
+    assert_converged(&pg, &provider, dir.path(), "terminated mid-apply");
+}
