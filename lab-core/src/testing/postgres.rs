@@ -151,7 +151,8 @@ impl TestPostgres {
         self.psql_in(
             "postgres",
             &format!("CREATE ROLE {ROLE} LOGIN PASSWORD '{}'", self.password),
-        )?;
+        )
+        .map_err(|e| e.replace(&self.password, "(password)"))?;
         self.psql_in("postgres", &format!("CREATE DATABASE {ROLE} OWNER {ROLE}"))
             .map(|_| ())
     }
