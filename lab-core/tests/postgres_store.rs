@@ -219,3 +219,37 @@ fn tls_is_verified_pinned_by_ca_file_or_refused_with_the_fingerprint() {
     assert!(err.contains("password authentication failed"), "{err}");
     assert!(!err.contains("wrong-password"), "{err}");
 }
+
+#[test]
+fn concurrent_journal_appends_are_all_kept_in_each_callers_order() {
+    let Some(pg) = TestPostgres::start_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&pg, "home", dir.path());
+    std::thread::scope(|scope| {
+        for t in 0..8u64 {
+            let s = &s;
+            scope.spawn(move || {
+                for op in 0..40u64 {
+                    s.journal_append(&JournalRecord::Done {
+                        run: format!("run-{t}"),
+                        op,
+                        ok: true,
+                    })
+                    .unwrap();
+                }
+            });
+        }
+    });
+    let records = store(&pg, "home", dir.path()).journal_read().unwrap();
+    assert_eq!(records.len(), 8 * 40);
+    for t in 0..8 {
+        let ops: Vec<u64> = records
+            .iter()
+            .filter(|r| r.key().0 == format!("run-{t}"))
+            .map(|r| r.key().1)
+            .collect();
+        assert_eq!(ops, (0..40).collect::<Vec<_>>(), "run-{t}");
+    }
+}

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
 use serde_json::Value as Json;
 
@@ -14,6 +14,20 @@ use crate::state::{
     JournalRecord, KeyFile, Sealer, State, StateError, StateLock, StateStore, StateVersion,
 };
 use crate::Secret;
+
+/// What a journal write tells its caller: done, or the error's message
+/// and help.
+type Written = Result<(), (String, String)>;
+
+/// A record waiting for the session's thread, and its caller's channel.
+type Queued = (String, mpsc::SyncSender<Written>);
+
+/// The records waiting for the session's thread.
+type JournalQueue = Arc<Mutex<Vec<Queued>>>;
+
+fn queue(q: &JournalQueue) -> MutexGuard<'_, Vec<Queued>> {
+    q.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// How many versions of a lab's state are kept by default.
 pub const HISTORY_KEPT: usize = 50;
@@ -69,6 +83,7 @@ pub struct PostgresStateStore {
     key_path: PathBuf,
     keep: usize,
     inner: Mutex<Inner>,
+    journal: JournalQueue,
 }
 
 impl std::fmt::Debug for PostgresStateStore {
@@ -118,6 +133,7 @@ impl PostgresStateStore {
             key_path: PathBuf::from(".lab").join("age.key"),
             keep: HISTORY_KEPT,
             inner: Mutex::new(Inner::default()),
+            journal: JournalQueue::default(),
         })
     }
 
@@ -533,6 +549,10 @@ impl StateStore for PostgresStateStore {
         }
     }
 
+    /// One insert per batch: every record queued while the session's
+    /// thread was busy goes in with the next insert (one commit), and each
+    /// caller returns once its record is committed. Concurrent operations
+    /// share a round trip, and each intent is still durable before its call.
     fn journal_append(&self, record: &JournalRecord) -> Result<(), StateError> {
         let text = serde_json::to_string(record).map_err(|e| {
             self.corrupt(
@@ -540,17 +560,43 @@ impl StateStore for PostgresStateStore {
                 format!("could not serialise a journal record ({e}); nothing was written"),
             )
         })?;
-        let lab = self.lab.clone();
+        let (tx, rx) = mpsc::sync_channel(1);
+        queue(&self.journal).push((text, tx));
+        let (lab, pending) = (self.lab.clone(), self.journal.clone());
         self.worker.call(move |link| {
-            link.run("appending to the journal", async |c| {
-                c.execute(
-                    "INSERT INTO lab_journal (lab, record) VALUES ($1, ($2::text)::json)",
-                    &[&lab, &text],
-                )
-                .await
-            })
+            let batch = std::mem::take(&mut *queue(&pending));
+            if batch.is_empty() {
+                return Ok(()); // an earlier job wrote this caller's record
+            }
+            let (texts, waiters): (Vec<String>, Vec<_>) = batch.into_iter().unzip();
+            let written = link
+                .run("appending to the journal", async |c| {
+                    c.execute(
+                        "INSERT INTO lab_journal (lab, record) SELECT $1, r::json \
+                         FROM unnest($2::text[]) WITH ORDINALITY AS t(r, n) ORDER BY n",
+                        &[&lab, &texts],
+                    )
+                    .await
+                })
+                .map(|_| ())
+                .map_err(|e| match e {
+                    StateError::Backend { message, help, .. } => (message, help),
+                    other => (other.to_string(), String::new()),
+                });
+            for waiter in waiters {
+                let _ = waiter.send(written.clone());
+            }
+            Ok(())
         })?;
-        Ok(())
+        match rx.recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err((message, help))) => Err(backend(&self.location, message, &help)),
+            Err(_) => Err(backend(
+                &self.location,
+                "the journal record was not written: the session's thread dropped it".into(),
+                "report this as a bug in lab",
+            )),
+        }
     }
 
     fn journal_read(&self) -> Result<Vec<JournalRecord>, StateError> {
