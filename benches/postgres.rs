@@ -11,11 +11,13 @@
 //! `engine` bench. Without PostgreSQL binaries it says so and measures
 //! nothing. Run it with `cargo bench -p lab-benches --bench postgres`.
 //!
-//! Measured on the 2-core development machine (PostgreSQL 15, fsync off
-//! in the throwaway server): 1,000 resources 968 ms (26 saves; criterion
-//! 858 ms), 10,000 resources 40.5 s (244 saves): each save stores the whole
-//! document, so the cost grows with saves x state size, as the file
-//! store's does.
+//! Measured on the 2-core development machine, shared with other builds
+//! (PostgreSQL 15, fsync off in the throwaway server): 1,000 resources
+//! 970 ms (31 saves; criterion 858 to 989 ms between runs), 10,000
+//! resources 33.4 s (266 saves; 40.5 s before concurrent journal appends
+//! shared their inserts). Each save stores the whole document (about
+//! 115 ms at 10,000 resources, half of it `State::to_json`), so the cost
+//! grows with saves x state size, as the file store's does.
 
 use std::time::{Duration, Instant};
 

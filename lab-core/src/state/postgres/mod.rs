@@ -15,11 +15,12 @@
 //! deletes the versions beyond the last N in one transaction, so a
 //! connection cut or a process killed in the middle leaves the previous
 //! version as the newest: the server rolls an unfinished transaction back
-//! whole. A journal record is its own insert, committed (and so durable,
-//! with the server's default `synchronous_commit`) before the call it
-//! announces.
+//! whole. A journal record is committed (and so durable, with the
+//! server's default `synchronous_commit`) before `journal_append` returns,
+//! so before the call it announces; records that concurrent operations
+//! append while the session is busy share one insert.
 //!
-//! **The lock is the session's.** (`lock.rs`) a session-level advisory lock
+//! **The lock is the session's** (`lock.rs`): a session-level advisory lock
 //! on the store's own connection, held for the run; the server drops it
 //! when the session ends, so a killed run never leaves a stale lock, and a
 //! run whose connection was cut stops writing (`worker.rs`).
