@@ -85,13 +85,18 @@ fn migrate_file_to_postgres_and_back_keeps_serial_lineage_and_every_resource() {
     );
     assert!(lines[2].ends_with("state.json.prev"), "{out}");
 
-    // file -> PostgreSQL.
+    // file -> PostgreSQL, the password from PGPASSWORD (not on the
+    // command line).
+    let no_password = url.replace(&format!(":{}@", pg.password()), "@");
+    assert!(!no_password.contains(pg.password()));
+    std::env::set_var("PGPASSWORD", pg.password());
     let (code, out, err) = cli(
         lab(&provider, 20),
         None,
         &dir,
-        &["state", "migrate", "--to", &url],
+        &["state", "migrate", "--to", &no_password],
     );
+    std::env::remove_var("PGPASSWORD");
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains(&file.lineage), "{out}");
     assert!(!format!("{out}{err}").contains(pg.password()), "{out}{err}");

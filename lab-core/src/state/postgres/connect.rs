@@ -3,7 +3,7 @@
 //! The string is a libpq-style URL,
 //! `postgres://USER:PASSWORD@HOST:PORT/DBNAME?sslmode=require`, read by
 //! tokio-postgres after this module takes out the TLS parameters it handles
-//! itself. Its description ([`PgSettings::describe`]) is rebuilt from the
+//! itself; without a password in it, `PGPASSWORD`'s is used, as libpq does. Its description ([`PgSettings::describe`]) is rebuilt from the
 //! parsed parts and never holds the password: it is what every message,
 //! error and log line shows.
 //!
@@ -165,6 +165,13 @@ impl PgSettings {
         }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(std::time::Duration::from_secs(10));
+        }
+        // As libpq: a URL without a password takes `PGPASSWORD`'s (which
+        // keeps it out of the process list of `state migrate --to URL`).
+        if config.get_password().is_none() {
+            if let Some(password) = std::env::var_os("PGPASSWORD").filter(|p| !p.is_empty()) {
+                config.password(password.as_encoded_bytes());
+            }
         }
         if config.get_user().is_none() {
             return Err("the connection string names no user (postgres://USER@HOST/DBNAME)".into());
