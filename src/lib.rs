@@ -56,7 +56,9 @@
 //! providers (`lab::proxmox::sim`, `lab::pbs::sim`, `lab::talos::sim`,
 //! `lab::net::sim`). Features compose: `["proxmox", "sim"]` for a Proxmox
 //! VE lab, `["pbs", "sim"]` for one with backups, `["talos", "sim"]` for
-//! Talos on Proxmox VE with both simulators:
+//! Talos on Proxmox VE with both simulators. The feature `postgres` keeps
+//! the state in a PostgreSQL database when `LAB_STATE_POSTGRES` is set
+//! (`lab::core::state::postgres`); `full` (the default) has all of them.
 //!
 //! ```toml
 //! [dependencies]

@@ -50,6 +50,7 @@ pub mod diag;
 mod engine;
 pub mod events;
 pub mod files;
+pub mod fingerprint;
 pub mod graph;
 pub mod import;
 pub mod kind;

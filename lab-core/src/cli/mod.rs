@@ -25,6 +25,9 @@
 //! | `import [--out FILE] [--force]` | reads the systems into Rust code (`pub fn imported`) and the state that binds it ([`crate::import`]) |
 //! | `docs [--out DIR]` | writes a Markdown note per guest, an index and the pictures ([`crate::notes`]), offline |
 //! | `state list`, `state show ADDR`, `state rm ADDR` | inspects or edits the state |
+//! | `state history` | the versions the store keeps: serial, lineage, saved at, resources (the file store: the current one and `state.json.prev`; PostgreSQL: the last 50) |
+//! | `state rollback SERIAL` | writes a kept version back as a new serial, under the lock; refuses a version of another lineage |
+//! | `state migrate --to postgres://...\|DIR` | copies the state (its versions where the source keeps them, and the journal, serial and lineage unchanged) into a PostgreSQL database or a state directory; refuses a target holding another lineage or a newer serial |
 //! | `output ADDR NAME [--out FILE]` | prints an output of an applied resource; a secret one (a kubeconfig) only into FILE, mode 0600 |
 //!
 //! A crate adds its own commands beside these (lab-pbs: `failures`,
@@ -34,6 +37,12 @@
 //! Global options: `--state-dir DIR` (default `.lab`) and `--no-color`
 //! (color is used only when stdout is a terminal, `NO_COLOR` is unset and
 //! `TERM` is not `dumb`).
+//!
+//! The state: `state.json` in `--state-dir`, or, when `LAB_STATE_POSTGRES`
+//! holds a connection string (`postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=verify-full`,
+//! feature `postgres`), that database ([`crate::state::postgres`]; stderr
+//! names it, without the password). The age key stays `--state-dir`'s
+//! `age.key` either way (`stores.rs`).
 //!
 //! Progress: in a pipe `apply` and `destroy` print one line per event; on a
 //! terminal the same lines scroll above a live bar, and planning shows a
@@ -74,6 +83,7 @@ mod docs;
 mod import;
 mod progress;
 mod session;
+mod stores;
 mod summary;
 #[cfg(test)]
 mod tests;
@@ -319,6 +329,30 @@ enum StateCommand {
         /// The resource's address, e.g. `proxmox.vm.immich`.
         address: String,
     },
+    /// List the versions of the state the store keeps (serial, lineage, saved at, resources).
+    History,
+    /// Write a kept version (see `state history`) back as the newest, under a new serial.
+    ///
+    /// Nothing changes on the live systems; the next plan shows how they
+    /// differ from the version written back. A version of another lineage
+    /// is refused.
+    Rollback {
+        /// The serial to go back to.
+        serial: u64,
+    },
+    /// Copy the state into a PostgreSQL database or a state directory.
+    ///
+    /// Moves the current state, the versions the source keeps and the
+    /// journal, serial and lineage unchanged: file -> PostgreSQL
+    /// (`--to postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=verify-full`)
+    /// and PostgreSQL -> file (`--to DIR`, with LAB_STATE_POSTGRES set).
+    /// Refused when the target holds another state of this lab or a newer
+    /// serial. The source is left as it was.
+    Migrate {
+        /// `postgres://...` or a state directory.
+        #[arg(long, value_name = "postgres://...|DIR")]
+        to: String,
+    },
 }
 
 impl Term {
@@ -451,9 +485,18 @@ fn run_io(
         }
     };
 
-    let store = Arc::new(FileStateStore::new(state_dir));
+    let store = match stores::CliStore::select(lab.name(), &state_dir) {
+        Ok(store) => store,
+        Err(e) => {
+            session::print_cli_error(err, term, &e);
+            return 1;
+        }
+    };
+    if let Some(line) = store.announce() {
+        let _ = writeln!(err, "{line}");
+    }
     let (tx, events) = unbounded_channel();
-    let engine = Engine::with_store(lab, store.clone() as Arc<dyn StateStore>).on_event(move |e| {
+    let engine = Engine::with_store(lab, store.shared()).on_event(move |e| {
         let _ = tx.send(e.clone());
     });
     let mut session = Session {
@@ -463,6 +506,7 @@ fn run_io(
         err,
         input,
         term,
+        state_dir,
     };
     let result = match parsed {
         Parsed::Builtin(cli) => runtime.block_on(session.execute(cli.command)),

@@ -14,6 +14,8 @@ pub(super) struct Session<'a> {
     pub(super) err: &'a mut dyn Write,
     pub(super) input: &'a mut dyn BufRead,
     pub(super) term: Term,
+    /// `--state-dir`: the file state's folder, and the age key's in any case.
+    pub(super) state_dir: PathBuf,
 }
 
 impl Session<'_> {
@@ -77,6 +79,9 @@ impl Session<'_> {
                 StateCommand::List => self.state_list(),
                 StateCommand::Show { address } => self.state_show(&address),
                 StateCommand::Rm { address } => self.state_rm(&address),
+                StateCommand::History => self.state_history(),
+                StateCommand::Rollback { serial } => self.state_rollback(serial),
+                StateCommand::Migrate { to } => self.state_migrate(&to),
             },
             Command::Output { address, name, out } => self.output(&address, &name, out.as_deref()),
         }
@@ -526,20 +531,34 @@ impl Session<'_> {
                 }
                 self.print_report(inner);
             }
-            CliError::Engine(inner) => self.print_report(inner),
-            CliError::Io(io) => {
-                let d = MietteDiagnostic::new(format!("cannot write the output: {io}"))
-                    .with_code("lab::cli::io");
-                self.print_report(&d);
-            }
-            CliError::Message { message, help } => {
-                let d = MietteDiagnostic::new(message.clone())
-                    .with_code("lab::cli")
-                    .with_help(help.clone());
-                self.print_report(&d);
-            }
+            other => print_cli_error(self.err, self.term, other),
         }
     }
+}
+
+/// Prints a message or output error (before a session exists, too).
+pub(super) fn print_cli_error(err: &mut dyn Write, term: Term, e: &CliError) {
+    // The same rendering as `Session::print_report`.
+    let d = match e {
+        CliError::Io(io) => MietteDiagnostic::new(format!("cannot write the output: {io}"))
+            .with_code("lab::cli::io"),
+        CliError::Message { message, help } => MietteDiagnostic::new(message.clone())
+            .with_code("lab::cli")
+            .with_help(help.clone()),
+        CliError::Engine(inner) => {
+            let mut text = String::new();
+            if handler_for(term).render_report(&mut text, inner).is_err() {
+                text = format!("error: {inner}\n");
+            }
+            let _ = writeln!(err, "{}\n", text.trim_end());
+            return;
+        }
+    };
+    let mut text = String::new();
+    if handler_for(term).render_report(&mut text, &d).is_err() {
+        text = format!("error: {d}\n");
+    }
+    let _ = writeln!(err, "{}\n", text.trim_end());
 }
 
 /// The report handler for `term`: unicode, colored only on a terminal.

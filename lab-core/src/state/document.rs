@@ -9,12 +9,13 @@
 //! agree.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::Value as Json;
 
-use super::{ResourceState, State, STATE_VERSION};
+use super::{ResourceState, Sealer, State, StateError, STATE_VERSION};
 use crate::value::Value;
 use crate::{Address, Secret};
 
@@ -64,6 +65,81 @@ impl Serialize for StateDocument<'_> {
         }
         m.end()
     }
+}
+
+/// The ciphertexts of the secrets one store sealed at its last save, by
+/// the identity of the secret's allocation: the executor saves the state
+/// many times in a run, and sealing every unchanged secret again each time
+/// would make a save cost a seal per secret. Rebuilt on each save, so it
+/// holds only secrets still in the state. Both stores write through it.
+#[derive(Default)]
+pub(crate) struct SealCache {
+    sealed: HashMap<usize, (Secret, Json)>,
+}
+
+impl SealCache {
+    /// Writes `state`'s document into `out` (pretty for a file people
+    /// read, compact for a database), each secret sealed by `sealer` or
+    /// taken from the last save; `key_recipient` recorded after `version`.
+    /// A secret with no sealer is written as `null`: the caller passes one
+    /// whenever [`State::has_secrets`].
+    pub(crate) fn write(
+        &mut self,
+        state: &State,
+        sealer: Option<&Sealer>,
+        key_recipient: Option<&str>,
+        pretty: bool,
+        out: &mut dyn std::io::Write,
+    ) -> Result<(), DocumentError> {
+        let previous = std::mem::take(&mut self.sealed);
+        let mut sealed: HashMap<usize, (Secret, Json)> = HashMap::new();
+        let mut seal_error: Option<StateError> = None;
+        let mut seal = |secret: &Secret| -> Json {
+            if seal_error.is_some() {
+                return Json::Null;
+            }
+            let id = secret.allocation_id();
+            if let Some((kept, ciphertext)) = previous.get(&id).or_else(|| sealed.get(&id)) {
+                if kept == secret {
+                    let ciphertext = ciphertext.clone();
+                    sealed.insert(id, (secret.clone(), ciphertext.clone()));
+                    return ciphertext;
+                }
+            }
+            match sealer.map(|s| s.try_seal(secret)) {
+                Some(Ok(ciphertext)) => {
+                    sealed.insert(id, (secret.clone(), ciphertext.clone()));
+                    ciphertext
+                }
+                Some(Err(e)) => {
+                    seal_error = Some(e);
+                    Json::Null
+                }
+                None => Json::Null,
+            }
+        };
+        let document = StateDocument::new(state, key_recipient, &mut seal);
+        let written = if pretty {
+            serde_json::to_writer_pretty(&mut *out, &document)
+        } else {
+            serde_json::to_writer(&mut *out, &document)
+        };
+        if let Some(e) = seal_error {
+            return Err(DocumentError::Seal(e));
+        }
+        written.map_err(DocumentError::Write)?;
+        self.sealed = sealed;
+        Ok(())
+    }
+}
+
+/// Why [`SealCache::write`] failed.
+#[derive(Debug)]
+pub(crate) enum DocumentError {
+    /// A secret could not be sealed.
+    Seal(StateError),
+    /// The writer failed (or serde_json did).
+    Write(serde_json::Error),
 }
 
 struct Resources<'a, 'b>(&'a indexmap::IndexMap<Address, ResourceState>, &'a Seal<'b>);

@@ -54,7 +54,6 @@
 //! crash (its call never happened) and is ignored; anything else that does
 //! not parse is corruption.
 
-use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Seek as _, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -66,8 +65,8 @@ use crate::Secret;
 
 use super::crypt::{format_utc, missing_key_message, sync_dir, unix_now};
 use super::{
-    JournalRecord, KeyFile, Sealer, State, StateDocument, StateError, StateLock, StateStore,
-    STATE_VERSION,
+    DocumentError, JournalRecord, KeyFile, SealCache, Sealer, State, StateError, StateLock,
+    StateStore, StateVersion, STATE_VERSION,
 };
 
 const STATE_FILE: &str = "state.json";
@@ -117,12 +116,8 @@ struct Inner {
     fault: Option<(StoreFault, u64)>,
     /// Saves asked of this store (for [`FileStateStore::saves`]).
     saves: u64,
-    /// Ciphertexts of the secrets sealed by the last save, by the identity
-    /// of the secret's allocation: the state is saved after every
-    /// batch of operations, and re-encrypting every unchanged secret each time would
-    /// make an apply quadratic in age operations. Rebuilt on each save, so
-    /// it holds only secrets still in the state.
-    sealed: HashMap<usize, (Secret, Json)>,
+    /// The secrets sealed by the last save ([`SealCache`]).
+    sealed: SealCache,
 }
 
 /// The default [`StateStore`]: `state.json` and friends in one directory,
@@ -430,6 +425,55 @@ impl FileStateStore {
     }
 }
 
+impl FileStateStore {
+    /// Reads a state file's JSON whole: version first, then the shape
+    /// (decrypting nothing), then the key (`load` and `state.json.prev`).
+    fn parse_file(&self, path: PathBuf, json: &Json) -> Result<State, StateError> {
+        // Version first: a newer file may record its key differently.
+        if let Some(found) = json.get("version").and_then(Json::as_u64) {
+            if found != u64::from(STATE_VERSION) {
+                return Err(StateError::UnknownVersion {
+                    path,
+                    found,
+                    supported: STATE_VERSION,
+                });
+            }
+        }
+        // The whole shape before the key: a damaged file is reported as
+        // damaged, whatever else is wrong, and decrypts nothing.
+        State::from_json(json, &mut |_| Ok(Secret::new(String::new())))
+            .map_err(|e| at_path(e, &path))?;
+        let recorded = recipient_in(json, &path)?;
+        let sealer = if recorded.is_some() || contains_sealed(json) {
+            let mut inner = self.inner();
+            Some(self.resolve_sealer(&mut inner, recorded.as_deref(), false)?)
+        } else {
+            None
+        };
+        let mut unseal = |inner: &Json| match &sealer {
+            Some(s) => s.unseal(inner),
+            None => Err("a sealed secret, but no key is known".to_string()),
+        };
+        State::from_json(json, &mut unseal).map_err(|e| at_path(e, &path))
+    }
+
+    /// The state's versions on disk: `state.json`, then `state.json.prev`
+    /// (skipped when it does not read: the current state is what counts).
+    fn versions(&self) -> Result<Vec<(State, PathBuf)>, StateError> {
+        let mut out = Vec::new();
+        if let Some(current) = self.load()? {
+            out.push((current, self.state_path()));
+        }
+        let prev = self.prev_path();
+        if let Ok(Some(json)) = read_json(&prev) {
+            if let Ok(state) = self.parse_file(prev.clone(), &json) {
+                out.push((state, prev));
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// Reads and parses a JSON file; `None` if it does not exist.
 fn read_json(path: &Path) -> Result<Option<Json>, StateError> {
     let bytes = match fs::read(path) {
@@ -571,7 +615,7 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// The host name from `/etc/hostname`, or `unknown`.
-fn hostname() -> String {
+pub(super) fn hostname() -> String {
     fs::read_to_string("/etc/hostname")
         .ok()
         .map(|h| h.trim().to_string())
@@ -679,34 +723,7 @@ impl StateStore for FileStateStore {
             }
             return Ok(None);
         };
-        // Version first: a newer file may record its key differently.
-        if let Some(found) = json.get("version").and_then(Json::as_u64) {
-            if found != u64::from(STATE_VERSION) {
-                return Err(StateError::UnknownVersion {
-                    path,
-                    found,
-                    supported: STATE_VERSION,
-                });
-            }
-        }
-        // The whole shape before the key: a damaged file is reported as
-        // damaged, whatever else is wrong, and decrypts nothing.
-        State::from_json(&json, &mut |_| Ok(Secret::new(String::new())))
-            .map_err(|e| at_path(e, &path))?;
-        let recorded = recipient_in(&json, &path)?;
-        let sealer = if recorded.is_some() || contains_sealed(&json) {
-            let mut inner = self.inner();
-            Some(self.resolve_sealer(&mut inner, recorded.as_deref(), false)?)
-        } else {
-            None
-        };
-        let mut unseal = |inner: &Json| match &sealer {
-            Some(s) => s.unseal(inner),
-            None => Err("a sealed secret, but no key is known".to_string()),
-        };
-        State::from_json(&json, &mut unseal)
-            .map(Some)
-            .map_err(|e| at_path(e, &path))
+        self.parse_file(path, &json).map(Some)
     }
 
     fn save(&self, state: &State) -> Result<(), StateError> {
@@ -736,43 +753,23 @@ impl StateStore for FileStateStore {
                 }
             }
         };
-        let previous = std::mem::take(&mut self.inner().sealed);
-        let mut sealed: HashMap<usize, (Secret, Json)> = HashMap::new();
-        let mut seal_error: Option<StateError> = None;
-        let mut seal = |secret: &Secret| -> Json {
-            if seal_error.is_some() {
-                return Json::Null;
-            }
-            let id = secret.allocation_id();
-            if let Some((kept, ciphertext)) = previous.get(&id).or_else(|| sealed.get(&id)) {
-                if kept == secret {
-                    let ciphertext = ciphertext.clone();
-                    sealed.insert(id, (secret.clone(), ciphertext.clone()));
-                    return ciphertext;
-                }
-            }
-            match sealer.as_ref().map(|s| s.try_seal(secret)) {
-                Some(Ok(ciphertext)) => {
-                    sealed.insert(id, (secret.clone(), ciphertext.clone()));
-                    ciphertext
-                }
-                Some(Err(e)) => {
-                    seal_error = Some(e);
-                    Json::Null
-                }
-                None => Json::Null,
-            }
-        };
-        let document = StateDocument::new(state, recipient.as_deref(), &mut seal);
+        let mut cache = std::mem::take(&mut self.inner().sealed);
+        let mut failed: Option<StateError> = None;
         let written = self.write_tmp(|w| {
-            serde_json::to_writer_pretty(&mut *w, &document).map_err(io::Error::other)?;
-            w.write_all(b"\n")
+            match cache.write(state, sealer.as_ref(), recipient.as_deref(), true, &mut *w) {
+                Ok(()) => w.write_all(b"\n"),
+                Err(DocumentError::Write(e)) => Err(io::Error::other(e)),
+                Err(DocumentError::Seal(e)) => {
+                    failed = Some(e);
+                    Ok(())
+                }
+            }
         });
-        if let Some(e) = seal_error {
+        if let Some(e) = failed {
             return Err(e);
         }
         written?;
-        self.inner().sealed = sealed;
+        self.inner().sealed = cache;
         if let Some((StoreFault::CrashBeforeRename { .. }, n)) = fault {
             return Err(StateError::Injected(format!(
                 "save #{n} crashed after writing {} and before renaming it",
@@ -912,6 +909,31 @@ impl StateStore for FileStateStore {
         }
         self.resolve_sealer(&mut inner, recorded.as_deref(), false)
             .map(Some)
+    }
+
+    fn history(&self) -> Result<Vec<StateVersion>, StateError> {
+        Ok(self
+            .versions()?
+            .into_iter()
+            .enumerate()
+            .map(|(i, (state, path))| {
+                let saved_at = fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| format_utc(d.as_secs(), ' ', " UTC"));
+                let label = if i == 0 { "current" } else { PREV_FILE };
+                StateVersion::of(&state, saved_at, label)
+            })
+            .collect())
+    }
+
+    fn load_version(&self, serial: u64) -> Result<Option<State>, StateError> {
+        Ok(self
+            .versions()?
+            .into_iter()
+            .map(|(state, _)| state)
+            .find(|s| s.serial == serial))
     }
 }
 

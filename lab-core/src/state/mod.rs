@@ -10,13 +10,18 @@
 mod crypt;
 mod document;
 mod file;
+mod history;
 mod journal;
 mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 pub use crypt::{KeyFile, Sealer};
 pub use document::StateDocument;
+pub(crate) use document::{DocumentError, SealCache};
 pub(crate) use file::write_private;
 pub use file::{FileStateStore, StoreFault};
+pub use history::{migrate, rollback, MigrateError, Migrated, RollbackError, StateVersion};
 pub use journal::{open_operations, pending, JournalRecord, OpenOperation};
 pub use memory::MemoryStateStore;
 
@@ -554,6 +559,21 @@ pub trait StateStore: Send + Sync {
     fn existing_sealer(&self) -> Result<Option<Sealer>, StateError> {
         self.sealer().map(Some)
     }
+
+    /// The versions of the state this store keeps, newest first (the
+    /// default: the current one only). See [`rollback`] and [`migrate`].
+    fn history(&self) -> Result<Vec<StateVersion>, StateError> {
+        Ok(self
+            .load()?
+            .map(|s| vec![StateVersion::of(&s, None, "current")])
+            .unwrap_or_default())
+    }
+
+    /// The version with serial `serial`, if this store keeps it (the
+    /// default: the current state, when its serial is that one).
+    fn load_version(&self, serial: u64) -> Result<Option<State>, StateError> {
+        Ok(self.load()?.filter(|s| s.serial == serial))
+    }
 }
 
 /// The name of the previous version beside `state.json`.
@@ -697,6 +717,17 @@ pub enum StateError {
         path: PathBuf,
         /// The error.
         source: std::io::Error,
+    },
+    /// A state backend (PostgreSQL) could not be reached, or failed.
+    #[error("{location}: {message}")]
+    #[diagnostic(code(lab::state::backend), help("{help}"))]
+    Backend {
+        /// Where the state is (the store's description, never a password).
+        location: String,
+        /// What failed.
+        message: String,
+        /// What to do next.
+        help: String,
     },
     /// A fault injected by a test.
     #[error("injected fault: {0}")]

@@ -109,6 +109,8 @@ use crate::Diagnostic;
 use crate::{Address, Secret};
 
 mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(test)]
 mod tests;
 mod thing;
