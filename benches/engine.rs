@@ -13,8 +13,12 @@
 //! allocator), each makespan's ratio to its lower bound (the DAG's
 //! critical path, or the lock-aware bound when the clone lock binds), and
 //! the engine's own cost of applying 1,000 and 10,000 resources with a
-//! zero-latency provider and the file state store (group commit: the saves
-//! it made, the time).
+//! zero-latency provider, with the file state store and with the
+//! PostgreSQL store on loopback (a throwaway server with `fsync` on, TLS
+//! pinned: `lab::testing::postgres::TestPostgres`; without PostgreSQL
+//! binaries the bench says so and skips those figures): the time and the
+//! saves group commit made.
+//! - `apply/postgres/1000`: that apply of 1,000 resources with PostgreSQL.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
@@ -24,9 +28,11 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use lab::core::plan::PlanOptions;
 use lab::core::provider::LimitScope;
-use lab::core::state::FileStateStore;
+use lab::core::state::postgres::PostgresStateStore;
+use lab::core::state::{FileStateStore, StateStore};
 use lab::core::{ApplyOptions, MemoryStateStore, RetryPolicy};
 use lab::prelude::*;
+use lab::testing::postgres::TestPostgres;
 use lab::testing::{MemoryProvider, Thing};
 
 /// Counts live heap bytes and their peak.
@@ -64,7 +70,12 @@ fn rt() -> tokio::runtime::Runtime {
 /// A synthetic lab of `n` resources: each depends on up to 3 earlier ones
 /// (a deterministic pseudo-random DAG) and has 6 attributes, one a secret.
 fn synthetic_lab(n: usize, provider: &MemoryProvider) -> Lab {
-    let mut lab = Lab::new("bench");
+    named_lab("bench", n, provider)
+}
+
+/// [`synthetic_lab`] as lab `name` (several labs share one database).
+fn named_lab(name: &str, n: usize, provider: &MemoryProvider) -> Lab {
+    let mut lab = Lab::new(name);
     lab.register_provider(provider.shared());
     let mut handles: Vec<Handle<Thing>> = Vec::with_capacity(n);
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -213,9 +224,39 @@ fn makespan(rt: &tokio::runtime::Runtime, clone_lock: bool, parallelism: usize) 
 /// many state saves it took.
 fn apply_with_file_store(rt: &tokio::runtime::Runtime, n: usize) -> (Duration, u64) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let provider = MemoryProvider::new();
     let store = std::sync::Arc::new(FileStateStore::new(dir.path()));
-    let engine = Engine::with_store(synthetic_lab(n, &provider), store.clone());
+    let took = apply_into(rt, n, "bench", store.clone());
+    (took, store.saves())
+}
+
+/// Applies the `n`-resource synthetic lab as lab `name` into a fresh state
+/// of PostgreSQL server `pg`: the time and the saves.
+fn apply_with_postgres(
+    rt: &tokio::runtime::Runtime,
+    pg: &TestPostgres,
+    n: usize,
+    name: &str,
+) -> (Duration, u64) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = std::sync::Arc::new(
+        PostgresStateStore::connect(&pg.tls_url(), name)
+            .expect("url")
+            .with_key_file(dir.path().join("age.key")),
+    );
+    let took = apply_into(rt, n, name, store.clone());
+    (took, store.saves())
+}
+
+/// Plans the `n`-resource synthetic lab (lab `name`) against an empty
+/// `store` and times its apply.
+fn apply_into(
+    rt: &tokio::runtime::Runtime,
+    n: usize,
+    name: &str,
+    store: std::sync::Arc<dyn StateStore>,
+) -> Duration {
+    let provider = MemoryProvider::new();
+    let engine = Engine::with_store(named_lab(name, n, &provider), store);
     rt.block_on(async {
         let plan = engine.plan(&PlanOptions::default()).await.expect("plan");
         let opts = ApplyOptions {
@@ -226,17 +267,26 @@ fn apply_with_file_store(rt: &tokio::runtime::Runtime, n: usize) -> (Duration, u
         let report = engine.apply(&plan, &opts).await.expect("apply");
         let took = start.elapsed();
         assert!(report.is_success());
-        (took, store.saves())
+        took
     })
 }
 
-fn report_figures(rt: &tokio::runtime::Runtime) {
+fn report_figures(rt: &tokio::runtime::Runtime, pg: Option<&TestPostgres>) {
     for n in [1_000usize, 10_000] {
         let (took, saves) = apply_with_file_store(rt, n);
         println!(
             "figure: apply of {n} resources, zero-latency provider, file state store: {:.0} ms, {saves} state saves",
             took.as_secs_f64() * 1000.0
         );
+    }
+    if let Some(pg) = pg {
+        for n in [1_000usize, 10_000] {
+            let (took, saves) = apply_with_postgres(rt, pg, n, &format!("figure-{n}"));
+            println!(
+                "figure: apply of {n} resources, zero-latency provider, PostgreSQL state store on loopback (TLS, fsync on): {:.0} ms, {saves} state saves",
+                took.as_secs_f64() * 1000.0
+            );
+        }
     }
     // Peak heap of the 10,000-resource build + check + plan.
     let base = LIVE.load(Ordering::Relaxed);
@@ -264,7 +314,8 @@ fn report_figures(rt: &tokio::runtime::Runtime) {
 
 fn benches(c: &mut Criterion) {
     let rt = rt();
-    report_figures(&rt);
+    let pg = TestPostgres::start_durable_or_skip();
+    report_figures(&rt, pg.as_ref());
 
     let mut g = c.benchmark_group("plan");
     g.sample_size(10);
@@ -306,6 +357,15 @@ fn benches(c: &mut Criterion) {
     g.bench_function("makespan/clone_lock", |b| {
         b.iter(|| makespan(&rt, true, 64))
     });
+    if let Some(pg) = &pg {
+        let mut run = 0;
+        g.bench_function("postgres/1000", |b| {
+            b.iter(|| {
+                run += 1;
+                apply_with_postgres(&rt, pg, 1_000, &format!("bench-{run}"))
+            })
+        });
+    }
     g.finish();
 }
 

@@ -26,6 +26,8 @@ pub struct TestPostgres {
     password: String,
     cert_pem: String,
     as_postgres: bool,
+    /// `fsync` on.
+    durable: bool,
 }
 
 impl std::fmt::Debug for TestPostgres {
@@ -45,8 +47,19 @@ impl TestPostgres {
     /// binaries are installed. Panics when they are missing and `CI` is
     /// set, and when the server does not start.
     pub fn start_or_skip() -> Option<TestPostgres> {
+        Self::start_or_skip_with(false)
+    }
+
+    /// [`TestPostgres::start_or_skip`] with `fsync` on, as a real server
+    /// runs (the tests' servers run without it, for speed): for benches
+    /// whose figures are quoted.
+    pub fn start_durable_or_skip() -> Option<TestPostgres> {
+        Self::start_or_skip_with(true)
+    }
+
+    fn start_or_skip_with(durable: bool) -> Option<TestPostgres> {
         match find_bin() {
-            Some(bin) => Some(Self::start_with(bin).unwrap_or_else(|e| panic!("{e}"))),
+            Some(bin) => Some(Self::start(bin, durable).unwrap_or_else(|e| panic!("{e}"))),
             None if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0") => panic!(
                 "no PostgreSQL binaries (initdb, postgres) found in /usr/lib/postgresql/*/bin, \
                  LAB_PG_BIN or the PATH, and CI is set: install Debian's `postgresql`"
@@ -63,6 +76,10 @@ impl TestPostgres {
 
     /// Starts a server with the binaries in `bin`.
     pub fn start_with(bin: PathBuf) -> Result<TestPostgres, String> {
+        Self::start(bin, false)
+    }
+
+    fn start(bin: PathBuf, durable: bool) -> Result<TestPostgres, String> {
         let as_postgres = running_as_root();
         let dir = std::env::temp_dir().join(format!(
             "lab-pg-{}-{:016x}",
@@ -77,6 +94,7 @@ impl TestPostgres {
             password: format!("pw-{:016x}", rand::random::<u64>()),
             cert_pem: String::new(),
             as_postgres,
+            durable,
         };
         server.init()?;
         let mut last = String::new();
@@ -129,10 +147,11 @@ impl TestPostgres {
     fn start_server(&self) -> Result<(), String> {
         let options = format!(
             "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c ssl=on \
-             -c ssl_cert_file=server.crt -c ssl_key_file=server.key -c fsync=off \
+             -c ssl_cert_file=server.crt -c ssl_key_file=server.key -c fsync={} \
              -c max_connections=60",
             self.port,
-            self.dir.display()
+            self.dir.display(),
+            if self.durable { "on" } else { "off" }
         );
         let mut start = self.command("pg_ctl");
         start

@@ -76,6 +76,13 @@ struct Inner {
 /// ```
 pub struct PostgresStateStore {
     worker: Arc<Worker>,
+    /// A second session for journal appends: an intent never waits
+    /// behind a save of the whole state on the first one. While this store
+    /// holds the lock, an append goes in only if the locking session still
+    /// holds it (`lock_session`), so a run whose lock went never writes.
+    journal_worker: Arc<Worker>,
+    /// The backend pid of the session holding the lock, while it is held.
+    lock_session: Arc<Mutex<Option<i32>>>,
     lab: String,
     location: String,
     key_path: PathBuf,
@@ -125,6 +132,8 @@ impl PostgresStateStore {
     ) -> Result<PostgresStateStore, StateError> {
         let location = format!("{} (lab `{lab}`)", settings.describe());
         Ok(PostgresStateStore {
+            journal_worker: Arc::new(Worker::start(settings.clone())?),
+            lock_session: Arc::new(Mutex::new(None)),
             worker: Arc::new(Worker::start(settings)?),
             lab: lab.to_string(),
             location,
@@ -407,6 +416,19 @@ impl PostgresStateStore {
     }
 }
 
+/// Clears the locking session's pid when the lock is given back.
+struct ForgetSession(Arc<Mutex<Option<i32>>>);
+
+impl Drop for ForgetSession {
+    fn drop(&mut self) {
+        *session(&self.0) = None;
+    }
+}
+
+fn session(m: &Mutex<Option<i32>>) -> MutexGuard<'_, Option<i32>> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// True if any `{"$secret": ..}` object occurs in `json`.
 fn contains_sealed(json: &Json) -> bool {
     match json {
@@ -422,7 +444,14 @@ impl StateStore for PostgresStateStore {
     }
 
     fn lock(&self, operation: &str) -> Result<StateLock, StateError> {
-        lock::take(&self.worker, &self.lab, operation)
+        let lock = lock::take(&self.worker, &self.lab, operation)?;
+        let pid = self.backend_pid()?;
+        *session(&self.lock_session) = Some(pid);
+        // Dropped in order: the journal's guard first, then the lock.
+        Ok(StateLock::new((
+            ForgetSession(self.lock_session.clone()),
+            lock,
+        )))
     }
 
     fn load(&self) -> Result<Option<State>, StateError> {
@@ -559,25 +588,41 @@ impl StateStore for PostgresStateStore {
             q.push((last, tx));
         }
         let (lab, pending) = (self.lab.clone(), self.journal.clone());
-        self.worker.call(move |link| {
+        let locked_by = *session(&self.lock_session);
+        self.journal_worker.call(move |link| {
             let batch = std::mem::take(&mut *queue(&pending));
             if batch.is_empty() {
                 return Ok(()); // an earlier job wrote this caller's record
             }
             let (texts, waiters): (Vec<String>, Vec<_>) = batch.into_iter().unzip();
+            let expected = texts.len() as u64;
             let written = link
                 .run("appending to the journal", async |c| {
                     c.execute(
                         "INSERT INTO lab_journal (lab, record) SELECT $1, r::json \
-                         FROM unnest($2::text[]) WITH ORDINALITY AS t(r, n) ORDER BY n",
-                        &[&lab, &texts],
+                         FROM unnest($2::text[]) WITH ORDINALITY AS t(r, n) \
+                         WHERE $3::int4 IS NULL OR EXISTS (SELECT 1 FROM pg_locks \
+                         WHERE locktype = 'advisory' AND granted AND pid = $3) ORDER BY n",
+                        &[&lab, &texts, &locked_by],
                     )
                     .await
                 })
-                .map(|_| ())
                 .map_err(|e| match e {
                     StateError::Backend { message, help, .. } => (message, help),
                     other => (other.to_string(), String::new()),
+                })
+                .and_then(|n| {
+                    if n == expected {
+                        Ok(())
+                    } else {
+                        Err((
+                            "the session holding the state lock ended, so the journal was not \
+                             written: this run no longer holds the lock"
+                                .to_string(),
+                            "run the command again: the next run resolves what this one left"
+                                .to_string(),
+                        ))
+                    }
                 });
             for waiter in waiters {
                 let _ = waiter.send(written.clone());
