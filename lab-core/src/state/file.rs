@@ -63,10 +63,10 @@ use serde_json::Value as Json;
 
 use crate::Secret;
 
-use super::crypt::{format_utc, missing_key_message, sync_dir, unix_now};
+use super::crypt::{format_utc, sync_dir, unix_now};
 use super::{
-    DocumentError, JournalRecord, KeyFile, SealCache, Sealer, State, StateError, StateLock,
-    StateStore, StateVersion, STATE_VERSION,
+    DocumentError, JournalRecord, SealCache, Sealer, State, StateError, StateLock, StateStore,
+    StateVersion, StoreKey, STATE_VERSION,
 };
 
 const STATE_FILE: &str = "state.json";
@@ -108,10 +108,8 @@ impl StoreFault {
 
 #[derive(Default)]
 struct Inner {
-    /// The key, once loaded or created and checked.
-    sealer: Option<Sealer>,
-    /// A key file this store created and nobody was told about yet.
-    created_key: Option<PathBuf>,
+    /// The age key ([`StoreKey`]).
+    key: StoreKey,
     /// The injected fault and how many saves happened since.
     fault: Option<(StoreFault, u64)>,
     /// Saves asked of this store (for [`FileStateStore::saves`]).
@@ -198,7 +196,7 @@ impl FileStateStore {
     /// `Some(path)` once after this store created a key file, so the caller
     /// can tell the user to back it up; `None` afterwards and if it did not.
     pub fn take_created_key(&self) -> Option<PathBuf> {
-        self.inner().created_key.take()
+        self.inner().key.take_created()
     }
 
     /// Arms `fault` for a later save (see [`StoreFault`]); replaces any
@@ -266,66 +264,9 @@ impl FileStateStore {
             .and_then(|json| recipient_in(&json, &prev).ok().flatten()))
     }
 
-    /// Loads (or, if `may_create`, creates) the key and checks it against
-    /// `recorded`. Never creates a key when `recorded` is set.
-    fn resolve_sealer(
-        &self,
-        inner: &mut Inner,
-        recorded: Option<&str>,
-        may_create: bool,
-    ) -> Result<Sealer, StateError> {
-        let sealer = match &inner.sealer {
-            Some(s) => s.clone(),
-            None => {
-                let exists = self
-                    .key_path
-                    .try_exists()
-                    .map_err(|source| StateError::Io {
-                        action: "checking for the age key file",
-                        path: self.key_path.clone(),
-                        source,
-                    })?;
-                if exists {
-                    KeyFile::load(&self.key_path)?
-                } else if let Some(r) = recorded {
-                    return Err(StateError::Key {
-                        message: format!(
-                            "{} The state {} records that its secrets are sealed to public key {r}.",
-                            missing_key_message(&self.key_path),
-                            self.state_path().display()
-                        ),
-                    });
-                } else if !may_create {
-                    return Err(StateError::Key {
-                        message: format!(
-                            "{} The state {} holds sealed secrets.",
-                            missing_key_message(&self.key_path),
-                            self.state_path().display()
-                        ),
-                    });
-                } else {
-                    let s = KeyFile::create(&self.key_path)?;
-                    inner.created_key = Some(self.key_path.clone());
-                    s
-                }
-            }
-        };
-        if let Some(r) = recorded {
-            if sealer.recipient() != r {
-                return Err(StateError::Key {
-                    message: format!(
-                        "the age key file {} has public key {}, but the state {} was sealed with \
-                         public key {r}. Restore the key file for {r} from backup (or point lab at \
-                         it); the state was left untouched",
-                        self.key_path.display(),
-                        sealer.recipient(),
-                        self.state_path().display()
-                    ),
-                });
-            }
-        }
-        inner.sealer = Some(sealer.clone());
-        Ok(sealer)
+    /// The state's name in key messages.
+    fn key_context(&self) -> String {
+        self.state_path().display().to_string()
     }
 
     /// Counts a save against the armed fault; returns it if it fires now.
@@ -445,8 +386,12 @@ impl FileStateStore {
             .map_err(|e| at_path(e, &path))?;
         let recorded = recipient_in(json, &path)?;
         let sealer = if recorded.is_some() || contains_sealed(json) {
-            let mut inner = self.inner();
-            Some(self.resolve_sealer(&mut inner, recorded.as_deref(), false)?)
+            let context = self.key_context();
+            Some(
+                self.inner()
+                    .key
+                    .resolve(&self.key_path, &context, recorded.as_deref(), false)?,
+            )
         } else {
             None
         };
@@ -745,7 +690,7 @@ impl StateStore for FileStateStore {
         let recipient = match &sealer {
             Some(s) => Some(s.recipient()),
             None => {
-                let cached = self.inner().sealer.as_ref().map(Sealer::recipient);
+                let cached = self.inner().key.loaded_recipient();
                 match cached {
                     Some(r) => Some(r),
                     // Keep recording the key even when no secret is left.
@@ -887,28 +832,19 @@ impl StateStore for FileStateStore {
 
     fn sealer(&self) -> Result<Sealer, StateError> {
         let recorded = self.recorded_recipient()?;
-        let mut inner = self.inner();
-        self.resolve_sealer(&mut inner, recorded.as_deref(), recorded.is_none())
+        let may_create = recorded.is_none();
+        let context = self.key_context();
+        self.inner()
+            .key
+            .resolve(&self.key_path, &context, recorded.as_deref(), may_create)
     }
 
     fn existing_sealer(&self) -> Result<Option<Sealer>, StateError> {
         let recorded = self.recorded_recipient()?;
-        let mut inner = self.inner();
-        if inner.sealer.is_none() && recorded.is_none() {
-            let exists = self
-                .key_path
-                .try_exists()
-                .map_err(|source| StateError::Io {
-                    action: "checking for the age key file",
-                    path: self.key_path.clone(),
-                    source,
-                })?;
-            if !exists {
-                return Ok(None);
-            }
-        }
-        self.resolve_sealer(&mut inner, recorded.as_deref(), false)
-            .map(Some)
+        let context = self.key_context();
+        self.inner()
+            .key
+            .existing(&self.key_path, &context, recorded.as_deref())
     }
 
     fn history(&self) -> Result<Vec<StateVersion>, StateError> {

@@ -12,6 +12,7 @@ mod document;
 mod file;
 mod history;
 mod journal;
+mod keys;
 mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -23,6 +24,7 @@ pub(crate) use file::write_private;
 pub use file::{FileStateStore, StoreFault};
 pub use history::{migrate, rollback, MigrateError, Migrated, RollbackError, StateVersion};
 pub use journal::{open_operations, pending, JournalRecord, OpenOperation};
+pub(crate) use keys::StoreKey;
 pub use memory::MemoryStateStore;
 
 use std::any::Any;

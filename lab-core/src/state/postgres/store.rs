@@ -8,11 +8,8 @@ use serde_json::Value as Json;
 use super::connect::{PgSettings, ENV_VAR};
 use super::lock;
 use super::worker::{backend, Worker};
-use crate::state::crypt::missing_key_message;
-use crate::state::document::{DocumentError, SealCache};
-use crate::state::{
-    JournalRecord, KeyFile, Sealer, State, StateError, StateLock, StateStore, StateVersion,
-};
+use crate::state::{DocumentError, SealCache, StoreKey};
+use crate::state::{JournalRecord, Sealer, State, StateError, StateLock, StateStore, StateVersion};
 use crate::Secret;
 
 /// What a journal write tells its caller: done, or the error's message
@@ -49,8 +46,8 @@ pub struct CutBeforeCommit {
 
 #[derive(Default)]
 struct Inner {
-    sealer: Option<Sealer>,
-    created_key: Option<PathBuf>,
+    /// The age key, a local file as for the file store.
+    key: StoreKey,
     /// The secrets sealed by the last save.
     sealed: SealCache,
     fault: Option<(CutBeforeCommit, u64)>,
@@ -174,7 +171,7 @@ impl PostgresStateStore {
 
     /// `Some(path)` once after this store created a key file.
     pub fn take_created_key(&self) -> Option<PathBuf> {
-        self.inner().created_key.take()
+        self.inner().key.take_created()
     }
 
     /// Arms a cut for a later save (see [`CutBeforeCommit`]). For crash tests.
@@ -275,8 +272,12 @@ impl PostgresStateStore {
             }
         };
         let sealer = if recorded.is_some() || contains_sealed(&json) {
-            let mut inner = self.inner();
-            Some(self.resolve_sealer(&mut inner, recorded.as_deref(), false)?)
+            let context = self.key_context();
+            Some(
+                self.inner()
+                    .key
+                    .resolve(&self.key_path, &context, recorded.as_deref(), false)?,
+            )
         } else {
             None
         };
@@ -303,68 +304,9 @@ impl PostgresStateStore {
         })
     }
 
-    /// The file store's key rules: load the key file, create it only when
-    /// `may_create` and no state records a key, and refuse a key that is
-    /// not the recorded one.
-    fn resolve_sealer(
-        &self,
-        inner: &mut Inner,
-        recorded: Option<&str>,
-        may_create: bool,
-    ) -> Result<Sealer, StateError> {
-        let sealer = match &inner.sealer {
-            Some(s) => s.clone(),
-            None => {
-                let exists = self
-                    .key_path
-                    .try_exists()
-                    .map_err(|source| StateError::Io {
-                        action: "checking for the age key file",
-                        path: self.key_path.clone(),
-                        source,
-                    })?;
-                if exists {
-                    KeyFile::load(&self.key_path)?
-                } else if let Some(r) = recorded {
-                    return Err(StateError::Key {
-                        message: format!(
-                            "{} The state in {} records that its secrets are sealed to public \
-                             key {r}.",
-                            missing_key_message(&self.key_path),
-                            self.location
-                        ),
-                    });
-                } else if !may_create {
-                    return Err(StateError::Key {
-                        message: format!(
-                            "{} The state in {} holds sealed secrets.",
-                            missing_key_message(&self.key_path),
-                            self.location
-                        ),
-                    });
-                } else {
-                    let s = KeyFile::create(&self.key_path)?;
-                    inner.created_key = Some(self.key_path.clone());
-                    s
-                }
-            }
-        };
-        if let Some(r) = recorded {
-            if sealer.recipient() != r {
-                return Err(StateError::Key {
-                    message: format!(
-                        "the age key file {} has public key {}, but the state in {} was sealed \
-                         with public key {r}. Restore the key file for {r} from backup (or point \
-                         lab at it); the state was left untouched",
-                        self.key_path.display(),
-                        sealer.recipient(),
-                        self.location
-                    ),
-                });
-            }
-        }
-        inner.sealer = Some(sealer.clone());
-        Ok(sealer)
+    /// The state's name in key messages.
+    fn key_context(&self) -> String {
+        format!("in {}", self.location)
     }
 
     /// The state as the document to store: secrets sealed (reusing the
@@ -380,7 +322,7 @@ impl PostgresStateStore {
         let recipient = match &sealer {
             Some(s) => Some(s.recipient()),
             None => {
-                let cached = self.inner().sealer.as_ref().map(Sealer::recipient);
+                let cached = self.inner().key.loaded_recipient();
                 match cached {
                     Some(r) => Some(r),
                     // Keep recording the key even when no secret is left.
@@ -680,28 +622,19 @@ impl StateStore for PostgresStateStore {
 
     fn sealer(&self) -> Result<Sealer, StateError> {
         let recorded = self.recorded_recipient()?;
-        let mut inner = self.inner();
-        self.resolve_sealer(&mut inner, recorded.as_deref(), recorded.is_none())
+        let may_create = recorded.is_none();
+        let context = self.key_context();
+        self.inner()
+            .key
+            .resolve(&self.key_path, &context, recorded.as_deref(), may_create)
     }
 
     fn existing_sealer(&self) -> Result<Option<Sealer>, StateError> {
         let recorded = self.recorded_recipient()?;
-        let mut inner = self.inner();
-        if inner.sealer.is_none() && recorded.is_none() {
-            let exists = self
-                .key_path
-                .try_exists()
-                .map_err(|source| StateError::Io {
-                    action: "checking for the age key file",
-                    path: self.key_path.clone(),
-                    source,
-                })?;
-            if !exists {
-                return Ok(None);
-            }
-        }
-        self.resolve_sealer(&mut inner, recorded.as_deref(), false)
-            .map(Some)
+        let context = self.key_context();
+        self.inner()
+            .key
+            .existing(&self.key_path, &context, recorded.as_deref())
     }
 
     fn history(&self) -> Result<Vec<StateVersion>, StateError> {
