@@ -64,6 +64,7 @@ use serde_json::Value as Json;
 use crate::Secret;
 
 use super::crypt::{format_utc, sync_dir, unix_now};
+use super::sealing_for_save;
 use super::{
     DocumentError, JournalRecord, SealCache, Sealer, State, StateError, StateLock, StateStore,
     StateVersion, StoreKey, STATE_VERSION,
@@ -680,24 +681,12 @@ impl StateStore for FileStateStore {
             )));
         }
         self.create_dir()?;
-        // The key is fetched (loaded, or created on first use) only when
-        // the state holds a secret.
-        let sealer = if state.has_secrets() {
-            Some(self.sealer()?)
-        } else {
-            None
-        };
-        let recipient = match &sealer {
-            Some(s) => Some(s.recipient()),
-            None => {
-                let cached = self.inner().key.loaded_recipient();
-                match cached {
-                    Some(r) => Some(r),
-                    // Keep recording the key even when no secret is left.
-                    None => self.recorded_recipient()?,
-                }
-            }
-        };
+        let (sealer, recipient) = sealing_for_save(
+            state,
+            || self.sealer(),
+            || self.inner().key.loaded_recipient(),
+            || self.recorded_recipient(),
+        )?;
         let mut cache = std::mem::take(&mut self.inner().sealed);
         let mut failed: Option<StateError> = None;
         let written = self.write_tmp(|w| {

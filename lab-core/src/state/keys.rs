@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use super::crypt::missing_key_message;
-use super::{KeyFile, Sealer, StateError};
+use super::{KeyFile, Sealer, State, StateError};
 
 /// One store's key: the sealer once loaded or created, and the key file
 /// this store created that nobody was told about yet.
@@ -99,6 +99,28 @@ impl StoreKey {
     pub(crate) fn take_created(&mut self) -> Option<PathBuf> {
         self.created.take()
     }
+}
+
+/// The sealer and the public key a save writes with. The key is fetched
+/// (loaded, or created on first use) only when `state` holds a secret;
+/// without one, the key already `loaded`, or else the one the stored state
+/// `recorded`, stays recorded.
+pub(crate) fn sealing_for_save(
+    state: &State,
+    sealer: impl FnOnce() -> Result<Sealer, StateError>,
+    loaded: impl FnOnce() -> Option<String>,
+    recorded: impl FnOnce() -> Result<Option<String>, StateError>,
+) -> Result<(Option<Sealer>, Option<String>), StateError> {
+    if state.has_secrets() {
+        let s = sealer()?;
+        let recipient = s.recipient();
+        return Ok((Some(s), Some(recipient)));
+    }
+    let recipient = match loaded() {
+        Some(r) => Some(r),
+        None => recorded()?,
+    };
+    Ok((None, recipient))
 }
 
 fn key_exists(path: &Path) -> Result<bool, StateError> {

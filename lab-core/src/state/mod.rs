@@ -24,7 +24,7 @@ pub(crate) use file::write_private;
 pub use file::{FileStateStore, StoreFault};
 pub use history::{migrate, rollback, MigrateError, Migrated, RollbackError, StateVersion};
 pub use journal::{open_operations, pending, JournalRecord, OpenOperation};
-pub(crate) use keys::StoreKey;
+pub(crate) use keys::{sealing_for_save, StoreKey};
 pub use memory::MemoryStateStore;
 
 use std::any::Any;

@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 use super::connect::{PgSettings, ENV_VAR};
 use super::lock;
 use super::worker::{backend, Worker};
-use crate::state::{DocumentError, SealCache, StoreKey};
+use crate::state::{sealing_for_save, DocumentError, SealCache, StoreKey};
 use crate::state::{JournalRecord, Sealer, State, StateError, StateLock, StateStore, StateVersion};
 use crate::Secret;
 
@@ -312,24 +312,12 @@ impl PostgresStateStore {
     /// The state as the document to store: secrets sealed (reusing the
     /// last save's ciphertext of an unchanged secret), the key recorded.
     fn document(&self, state: &State) -> Result<String, StateError> {
-        // The key is fetched (loaded, or created on first use) only when
-        // the state holds a secret.
-        let sealer = if state.has_secrets() {
-            Some(self.sealer()?)
-        } else {
-            None
-        };
-        let recipient = match &sealer {
-            Some(s) => Some(s.recipient()),
-            None => {
-                let cached = self.inner().key.loaded_recipient();
-                match cached {
-                    Some(r) => Some(r),
-                    // Keep recording the key even when no secret is left.
-                    None => self.recorded_recipient()?,
-                }
-            }
-        };
+        let (sealer, recipient) = sealing_for_save(
+            state,
+            || self.sealer(),
+            || self.inner().key.loaded_recipient(),
+            || self.recorded_recipient(),
+        )?;
         let mut cache = std::mem::take(&mut self.inner().sealed);
         let mut text = Vec::new();
         match cache.write(
